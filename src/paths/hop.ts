@@ -1,0 +1,203 @@
+// The path notation of DESIGN.md, shared by scenario files, `explain`, the observed side and
+// every report. A path is a list of hops; each hop is one line:
+//
+//   iptables nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001
+//   envoy listener=virtualOutbound -> listener=0.0.0.0_7000 chain=PassthroughFilterChain cluster=PassthroughCluster
+//   wire iface=eth0 dst=10.0.0.6:7000
+//   app pod=details port=9080
+//   reply "HTTP/1.1 400 Bad Request"
+
+export const HOP_KINDS = ['iptables', 'envoy', 'wire', 'app', 'reply'] as const;
+export type HopKind = (typeof HOP_KINDS)[number];
+
+/** One rule that matched: table/chain#position, as `iptables -L --line-numbers` numbers it. */
+export interface RuleStep {
+  table: string;
+  chain: string;
+  rule: number;
+}
+
+/** What the kernel finally did with the connection in the hop's chains. */
+export interface IptablesEffect {
+  target: 'REDIRECT' | 'TPROXY' | 'ACCEPT' | 'DROP' | 'RETURN' | 'MARK';
+  arg?: string;
+}
+
+export type Hop =
+  | { kind: 'iptables'; steps: RuleStep[]; effect?: IptablesEffect }
+  | { kind: 'envoy'; attrs: Array<[key: EnvoyKey, value: string]> }
+  | { kind: 'wire'; attrs: Array<[key: WireKey, value: string]> }
+  | { kind: 'app'; attrs: Array<[key: AppKey, value: string]> }
+  | { kind: 'reply'; text: string };
+
+export const ENVOY_KEYS = ['listener', 'chain', 'cluster', 'route', 'vhost', 'flags', 'upstream'] as const;
+export const WIRE_KEYS = ['iface', 'src', 'dst', 'proto'] as const;
+export const APP_KEYS = ['pod', 'port', 'src'] as const;
+export type EnvoyKey = (typeof ENVOY_KEYS)[number];
+export type WireKey = (typeof WIRE_KEYS)[number];
+export type AppKey = (typeof APP_KEYS)[number];
+
+const EFFECTS = ['REDIRECT', 'TPROXY', 'ACCEPT', 'DROP', 'RETURN', 'MARK'] as const;
+
+/** A notation the parser could not read; `offset` is the column (0-based) in the hop text. */
+export class HopSyntaxError extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+    this.name = 'HopSyntaxError';
+  }
+}
+
+const RULE_STEP = /^([a-z]+)\/([A-Za-z0-9_-]+)#([1-9]\d*)$/;
+const ADDR_PORT = /^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/;
+
+/** Parses one hop line. Throws HopSyntaxError with the offending offset. */
+export function parseHop(text: string): Hop {
+  const m = /^\s*(\S+)(\s+|$)/.exec(text);
+  if (!m || m[1] === undefined) throw new HopSyntaxError('empty hop (expected "<kind> ...")', 0);
+  const kind = m[1];
+  const rest = text.slice(m[0].length);
+  const restOffset = m[0].length;
+  switch (kind) {
+    case 'iptables':
+      return parseIptablesHop(rest, restOffset);
+    case 'envoy':
+      return { kind, attrs: parseAttrs(rest, restOffset, ENVOY_KEYS, true) };
+    case 'wire':
+      return { kind, attrs: parseAttrs(rest, restOffset, WIRE_KEYS, false) };
+    case 'app':
+      return { kind, attrs: parseAttrs(rest, restOffset, APP_KEYS, false) };
+    case 'reply':
+      return parseReplyHop(rest, restOffset);
+    default:
+      throw new HopSyntaxError(
+        `unknown hop kind "${kind}" (expected ${HOP_KINDS.join(', ')})`,
+        text.indexOf(kind),
+      );
+  }
+}
+
+function tokens(text: string, base: number): Array<{ tok: string; at: number }> {
+  const out: Array<{ tok: string; at: number }> = [];
+  const re = /\S+/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push({ tok: m[0], at: base + m.index });
+  return out;
+}
+
+function parseIptablesHop(rest: string, base: number): Hop {
+  const toks = tokens(rest, base);
+  if (toks.length === 0) {
+    throw new HopSyntaxError('an iptables hop needs at least one rule, e.g. nat/OUTPUT#1', base);
+  }
+  const steps: RuleStep[] = [];
+  let effect: IptablesEffect | undefined;
+  let expectStep = true;
+  for (let i = 0; i < toks.length; i++) {
+    const { tok, at } = toks[i]!;
+    if (expectStep) {
+      const s = RULE_STEP.exec(tok);
+      if (!s) {
+        throw new HopSyntaxError(
+          `"${tok}" is not a rule (expected table/CHAIN#N, e.g. nat/ISTIO_OUTPUT#9)`,
+          at,
+        );
+      }
+      steps.push({ table: s[1]!, chain: s[2]!, rule: Number(s[3]) });
+      expectStep = false;
+    } else if (tok === '->') {
+      expectStep = true;
+    } else {
+      if (i !== toks.length - 1) {
+        throw new HopSyntaxError(`the effect "${tok}" must come last`, at);
+      }
+      const [target, arg] = tok.split(':', 2) as [string, string | undefined];
+      if (!(EFFECTS as readonly string[]).includes(target)) {
+        throw new HopSyntaxError(
+          `unknown effect "${target}" (expected ${EFFECTS.join(', ')}, or "->" and another rule)`,
+          at,
+        );
+      }
+      if ((target === 'REDIRECT' || target === 'TPROXY') && !/^\d{1,5}$/.test(arg ?? '')) {
+        throw new HopSyntaxError(`${target} needs its port, e.g. ${target}:15001`, at);
+      }
+      effect = arg === undefined ? { target: target as IptablesEffect['target'] } : { target: target as IptablesEffect['target'], arg };
+    }
+  }
+  if (expectStep) {
+    throw new HopSyntaxError('"->" must be followed by a rule', base + rest.trimEnd().length);
+  }
+  return effect ? { kind: 'iptables', steps, effect } : { kind: 'iptables', steps };
+}
+
+function parseAttrs<K extends string>(
+  rest: string,
+  base: number,
+  keys: readonly K[],
+  arrows: boolean,
+): Array<[K, string]> {
+  const toks = tokens(rest, base);
+  if (toks.length === 0) {
+    throw new HopSyntaxError(`expected key=value pairs (keys: ${keys.join(', ')})`, base);
+  }
+  const out: Array<[K, string]> = [];
+  for (const { tok, at } of toks) {
+    if (tok === '->' && arrows) continue;
+    const eq = tok.indexOf('=');
+    if (eq <= 0 || eq === tok.length - 1) {
+      throw new HopSyntaxError(`"${tok}" is not key=value (keys: ${keys.join(', ')})`, at);
+    }
+    const key = tok.slice(0, eq);
+    const value = tok.slice(eq + 1);
+    if (!(keys as readonly string[]).includes(key)) {
+      throw new HopSyntaxError(`unknown key "${key}" (expected ${keys.join(', ')})`, at);
+    }
+    if ((key === 'dst' || key === 'src') && !ADDR_PORT.test(value)) {
+      throw new HopSyntaxError(`${key} must be IP or IP:PORT, got "${value}"`, at + eq + 1);
+    }
+    if (key === 'port' && !/^\d{1,5}$/.test(value)) {
+      throw new HopSyntaxError(`port must be a number, got "${value}"`, at + eq + 1);
+    }
+    out.push([key as K, value]);
+  }
+  return out;
+}
+
+function parseReplyHop(rest: string, base: number): Hop {
+  const trimmed = rest.trim();
+  if (!trimmed.startsWith('"') || !trimmed.endsWith('"') || trimmed.length < 2) {
+    throw new HopSyntaxError('a reply hop is a quoted text, e.g. reply "HTTP/1.1 400 Bad Request"', base);
+  }
+  try {
+    const text = JSON.parse(trimmed) as string;
+    return { kind: 'reply', text };
+  } catch {
+    throw new HopSyntaxError('the reply text is not a valid quoted string', base);
+  }
+}
+
+/** The notation of a hop: the inverse of parseHop. */
+export function formatHop(hop: Hop): string {
+  switch (hop.kind) {
+    case 'iptables': {
+      const steps = hop.steps.map((s) => `${s.table}/${s.chain}#${s.rule}`).join(' -> ');
+      const eff = hop.effect ? ` ${hop.effect.target}${hop.effect.arg === undefined ? '' : `:${hop.effect.arg}`}` : '';
+      return `iptables ${steps}${eff}`;
+    }
+    case 'envoy': {
+      // Each listener after the first is a hand-off: "listener=a -> listener=b ...".
+      const parts: string[] = [];
+      for (const [k, v] of hop.attrs) {
+        if (k === 'listener' && parts.length > 0) parts.push('->');
+        parts.push(`${k}=${v}`);
+      }
+      return `envoy ${parts.join(' ')}`;
+    }
+    case 'wire':
+    case 'app':
+      return `${hop.kind} ${hop.attrs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+    case 'reply':
+      return `reply ${JSON.stringify(hop.text)}`;
+  }
+}

@@ -1,0 +1,237 @@
+// Checks that span several fields of a scenario, which JSON Schema cannot express:
+// references between sections, uniqueness, addresses inside the lab's networks,
+// one-of groups, and the path notation of expected hops.
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { HopSyntaxError, parseHop } from '../paths/hop.ts';
+import { cidrContains, parseCidr } from './ip.ts';
+import type { FieldPath } from './problems.ts';
+import type { Scenario } from './schema.ts';
+
+/** A problem at a field; `offset` points inside a string value, `atKey` at the key itself. */
+export interface FieldProblem {
+  path: FieldPath;
+  message: string;
+  offset?: number;
+  atKey?: boolean;
+}
+
+export const LAB_DEFAULT_NETWORKS = {
+  podCidr: '10.64.0.0/16',
+  serviceCidr: '10.96.0.0/16',
+  externalCidr: '10.0.0.0/24',
+} as const;
+
+const CONNECTION_TOOLS = new Set(['nc', 'curl', 'tcp', 'http']);
+const HTTP_TOOLS = new Set(['curl', 'http']);
+
+export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const add = (path: FieldPath, message: string, extra: Partial<FieldProblem> = {}) =>
+    problems.push({ path, message, ...extra });
+
+  const net = { ...LAB_DEFAULT_NETWORKS, ...s.lab.network };
+  const nets = {
+    pod: parseCidr(net.podCidr),
+    service: parseCidr(net.serviceCidr),
+    external: parseCidr(net.externalCidr),
+  };
+  for (const key of ['podCidr', 'serviceCidr', 'externalCidr'] as const) {
+    const c = parseCidr(net[key]);
+    if (c && c.hostBits) {
+      add(['lab', 'network', key], `"${net[key]}" has host bits set (did you mean ${c.canonical}?)`);
+    }
+  }
+  const netList = `pod ${net.podCidr}, service ${net.serviceCidr}, external ${net.externalCidr}`;
+  const inside = (ip: string, which: keyof typeof nets) => {
+    const c = nets[which];
+    return c !== undefined && cidrContains(c, ip);
+  };
+
+  // Backends named once.
+  duplicates(s.metadata.backends, (i, v) => add(['metadata', 'backends', i], `"${v}" is listed twice`));
+
+  // Pods: unique names, addresses inside the pod network, unique addresses overall.
+  const podNames = new Set<string>();
+  const addresses = new Map<string, string>();
+  s.lab.pods.forEach((pod, i) => {
+    if (podNames.has(pod.name)) add(['lab', 'pods', i, 'name'], `a pod named "${pod.name}" is already defined`);
+    podNames.add(pod.name);
+    if (pod.ip !== undefined) {
+      if (!inside(pod.ip, 'pod')) {
+        add(['lab', 'pods', i, 'ip'], `${pod.ip} is outside the pod network ${net.podCidr}`);
+      }
+      claimAddress(addresses, pod.ip, `pod ${pod.name}`, ['lab', 'pods', i, 'ip'], add);
+    }
+    duplicates(pod.ports?.map((p) => p.port) ?? [], (j, v) =>
+      add(['lab', 'pods', i, 'ports', j, 'port'], `port ${v} is listed twice`),
+    );
+  });
+
+  const hostNames = new Set<string>();
+  s.lab.externalHosts?.forEach((h, i) => {
+    if (hostNames.has(h.name) || podNames.has(h.name)) {
+      add(['lab', 'externalHosts', i, 'name'], `the name "${h.name}" is already used in this lab`);
+    }
+    hostNames.add(h.name);
+    if (!inside(h.address, 'external')) {
+      add(['lab', 'externalHosts', i, 'address'], `${h.address} is outside the external network ${net.externalCidr}`);
+    }
+    claimAddress(addresses, h.address, `external host ${h.name}`, ['lab', 'externalHosts', i, 'address'], add);
+    duplicates(h.ports, (j, v) => add(['lab', 'externalHosts', i, 'ports', j], `port ${v} is listed twice`));
+    if (h.password !== undefined && h.server !== 'redis') {
+      add(['lab', 'externalHosts', i, 'password'], `only a redis server takes a password (server is "${h.server}")`);
+    }
+  });
+
+  const serviceNames = new Set<string>();
+  s.lab.services?.forEach((svc, i) => {
+    const ns = svc.namespace ?? 'default';
+    const key = `${svc.name}.${ns}`;
+    if (serviceNames.has(key)) add(['lab', 'services', i, 'name'], `a Service "${svc.name}" already exists in namespace ${ns}`);
+    serviceNames.add(key);
+    if (svc.clusterIP !== undefined && svc.clusterIP !== 'None') {
+      if (!inside(svc.clusterIP, 'service')) {
+        add(['lab', 'services', i, 'clusterIP'], `${svc.clusterIP} is outside the service network ${net.serviceCidr}`);
+      }
+      claimAddress(addresses, svc.clusterIP, `Service ${svc.name}`, ['lab', 'services', i, 'clusterIP'], add);
+    }
+    duplicates(svc.ports.map((p) => p.port), (j, v) => add(['lab', 'services', i, 'ports', j, 'port'], `port ${v} is listed twice`));
+  });
+
+  // Names a probe may target: services (short, .ns, FQDN), external hosts, setup ServiceEntry hosts.
+  const knownHosts = new Set<string>(hostNames);
+  for (const key of serviceNames) {
+    const [name, ns] = key.split('.') as [string, string];
+    if (ns === 'default') knownHosts.add(name);
+    knownHosts.add(key);
+    knownHosts.add(`${key}.svc`);
+    knownHosts.add(`${key}.svc.cluster.local`);
+  }
+
+  s.setup?.forEach((step, i) => {
+    const actions = (['apply', 'applyFile', 'annotate', 'meshConfig'] as const).filter((k) => step[k] !== undefined);
+    if (actions.length !== 1) {
+      add(
+        ['setup', i],
+        actions.length === 0
+          ? 'a setup step needs one action: apply, applyFile, annotate or meshConfig'
+          : `a setup step has one action, this one has ${actions.join(' and ')}`,
+      );
+    }
+    if (step.annotate && !podNames.has(step.annotate.pod)) {
+      add(['setup', i, 'annotate', 'pod'], `no pod "${step.annotate.pod}" in lab.pods (pods: ${[...podNames].join(', ')})`);
+    }
+    if (step.applyFile !== undefined) {
+      const p = resolve(opts.baseDir, step.applyFile);
+      if (!existsSync(p)) add(['setup', i, 'applyFile'], `no such file: ${step.applyFile} (relative to the scenario file)`);
+      else if (statSync(p).isDirectory()) add(['setup', i, 'applyFile'], `${step.applyFile} is a directory (expected a YAML file)`);
+    }
+    const r = step.apply as { kind?: string; spec?: { hosts?: unknown } } | undefined;
+    if (r?.kind === 'ServiceEntry' && Array.isArray(r.spec?.hosts)) {
+      for (const h of r.spec.hosts) if (typeof h === 'string') knownHosts.add(h);
+    }
+    if (r?.kind === 'Service') {
+      const md = (step.apply as { metadata: { name: string; namespace?: string } }).metadata;
+      const ns = md.namespace ?? 'default';
+      if (ns === 'default') knownHosts.add(md.name);
+      knownHosts.add(`${md.name}.${ns}`);
+      knownHosts.add(`${md.name}.${ns}.svc.cluster.local`);
+    }
+  });
+
+  const probeNames = new Set<string>();
+  s.probes.forEach((probe, i) => {
+    const at = (...rest: FieldPath) => ['probes', i, ...rest];
+    if (probeNames.has(probe.name)) add(at('name'), `a probe named "${probe.name}" is already defined`);
+    probeNames.add(probe.name);
+    if (!podNames.has(probe.from.pod)) {
+      add(at('from', 'pod'), `no pod "${probe.from.pod}" in lab.pods (pods: ${[...podNames].join(', ')})`);
+    }
+    const t = probe.target;
+    if (CONNECTION_TOOLS.has(probe.tool)) {
+      if (!t) {
+        add(at('tool'), `tool "${probe.tool}" needs a target (address or host, and port)`);
+      } else {
+        if ((t.address === undefined) === (t.host === undefined)) {
+          add(at('target'), 'give exactly one of address or host');
+        }
+        if (t.port === undefined && !HTTP_TOOLS.has(probe.tool)) {
+          add(at('target'), `tool "${probe.tool}" needs target.port`);
+        }
+        if (t.path !== undefined && !HTTP_TOOLS.has(probe.tool)) {
+          add(at('target', 'path'), `only curl and http probes take a path (tool is "${probe.tool}")`);
+        }
+        if (t.address !== undefined && !t.address.startsWith('127.')) {
+          if (!inside(t.address, 'pod') && !inside(t.address, 'service') && !inside(t.address, 'external')) {
+            add(at('target', 'address'), `${t.address} is outside the lab's networks (${netList}): probes only reach lab hosts`);
+          }
+        }
+        if (t.host !== undefined && !knownHosts.has(t.host)) {
+          add(at('target', 'host'), `unknown host "${t.host}" (known: ${[...knownHosts].sort().join(', ') || 'none'})`);
+        }
+      }
+    } else if (t !== undefined) {
+      add(at('target'), `tool "${probe.tool}" takes no target`);
+    }
+    if (probe.payload !== undefined && HTTP_TOOLS.has(probe.tool)) {
+      add(at('payload'), `tool "${probe.tool}" sends an HTTP request; use nc or tcp to send raw bytes`);
+    }
+    probe.captures?.forEach((c, j) => {
+      const kinds = (['tcpdump', 'kernelTrace', 'conntrack', 'accessLog'] as const).filter((k) => c[k] !== undefined);
+      if (kinds.length !== 1) {
+        add(at('captures', j), kinds.length === 0 ? 'a capture needs one of tcpdump, kernelTrace, conntrack, accessLog' : `a capture is one kind, this one has ${kinds.join(' and ')}`);
+      }
+      if (c.tcpdump?.pod !== undefined && !podNames.has(c.tcpdump.pod)) {
+        add(at('captures', j, 'tcpdump', 'pod'), `no pod "${c.tcpdump.pod}" in lab.pods`);
+      }
+    });
+    const e = probe.expect;
+    if (e.reply) {
+      const forms = (['exact', 'contains', 'pattern', 'none'] as const).filter((k) => e.reply![k] !== undefined);
+      if (forms.length !== 1) {
+        add(at('expect', 'reply'), forms.length === 0 ? 'give one of exact, contains, pattern, none' : `give one of exact, contains, pattern, none (not ${forms.join(' and ')})`);
+      }
+      if (e.reply.pattern !== undefined) {
+        try {
+          new RegExp(e.reply.pattern);
+        } catch (err) {
+          add(at('expect', 'reply', 'pattern'), `not a valid regular expression: ${(err as Error).message}`);
+        }
+      }
+    }
+    if (e.listening !== undefined && probe.tool !== 'ss') add(at('expect', 'listening'), 'only an ss probe can expect listening sockets');
+    if (e.rules !== undefined && probe.tool !== 'iptables-save') add(at('expect', 'rules'), 'only an iptables-save probe can expect rules');
+    if (e.httpStatus !== undefined && !HTTP_TOOLS.has(probe.tool)) add(at('expect', 'httpStatus'), 'only curl and http probes see an HTTP status');
+    const hops = [...(e.path ?? []).map((h, k) => ['path', k, h] as const), ...(e.notPath ?? []).map((h, k) => ['notPath', k, h] as const)];
+    for (const [field, k, text] of hops) {
+      try {
+        parseHop(text);
+      } catch (err) {
+        if (!(err instanceof HopSyntaxError)) throw err;
+        add(at('expect', field, k), err.message, { offset: err.offset });
+      }
+    }
+  });
+  return problems;
+}
+
+function duplicates<T>(values: readonly T[], report: (index: number, value: T) => void): void {
+  const seen = new Set<T>();
+  values.forEach((v, i) => {
+    if (seen.has(v)) report(i, v);
+    seen.add(v);
+  });
+}
+
+function claimAddress(
+  owners: Map<string, string>,
+  ip: string,
+  who: string,
+  path: FieldPath,
+  add: (path: FieldPath, message: string) => void,
+): void {
+  const owner = owners.get(ip);
+  if (owner !== undefined) add(path, `${ip} is already the address of ${owner}`);
+  else owners.set(ip, who);
+}

@@ -1,0 +1,294 @@
+// Loads scenario files: YAML with exact positions, validated against the schema and the
+// cross-field checks, every problem of a file reported at once. Hostile input (alias bombs,
+// huge or binary files, directories, missing paths) gets a clear problem, never a hang.
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import {
+  isAlias,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  LineCounter,
+  parseAllDocuments,
+  visit,
+  type Document,
+  type Node as YamlNode,
+} from 'yaml';
+import { ScenarioSchema, type Scenario } from './schema.ts';
+import { crossCheck, type FieldProblem } from './cross-checks.ts';
+import { describeIssue } from './issue-messages.ts';
+import { formatFieldPath, sortProblems, type FieldPath, type ScenarioProblem } from './problems.ts';
+
+/** Scenario files larger than this are refused before parsing. */
+export const MAX_SCENARIO_BYTES = 1024 * 1024;
+/** Aliases a file may expand; YAML "billion laughs" files exceed it at once. */
+export const MAX_ALIAS_COUNT = 200;
+
+export type LoadResult =
+  | {
+      ok: true;
+      file: string;
+      scenario: Scenario;
+      /** Line and column of a field of the file, for problems found later (a duplicate name). */
+      positionOf(path: FieldPath): { line: number; col: number };
+    }
+  | { ok: false; file: string; problems: ScenarioProblem[] };
+
+/** Loads one scenario file from disk. `display` is the name used in problems (default: path). */
+export function loadScenarioFile(path: string, display = path): LoadResult {
+  const fileProblem = (message: string): LoadResult => ({
+    ok: false,
+    file: display,
+    problems: [{ file: display, line: 1, col: 1, field: '(file)', message }],
+  });
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) return fileProblem('is a directory (expected a scenario file)');
+    if (!st.isFile()) return fileProblem('is not a regular file');
+    size = st.size;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return fileProblem('no such file');
+    if (code === 'EACCES') return fileProblem('permission denied');
+    return fileProblem(`cannot read: ${(e as Error).message}`);
+  }
+  if (size > MAX_SCENARIO_BYTES) {
+    return fileProblem(`file is ${size} bytes; a scenario file may have at most ${MAX_SCENARIO_BYTES}`);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    return fileProblem(`cannot read: ${(e as Error).message}`);
+  }
+  return loadScenarioBytes(bytes, display, dirname(resolve(path)));
+}
+
+/** Loads a scenario from bytes; `baseDir` resolves `applyFile` paths. */
+export function loadScenarioBytes(bytes: Uint8Array, file: string, baseDir: string): LoadResult {
+  const nul = bytes.indexOf(0);
+  let text: string;
+  try {
+    if (nul !== -1) throw new Error('NUL');
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const at = nul !== -1 ? nul : firstInvalidUtf8(bytes);
+    const prefix = new TextDecoder('utf-8').decode(bytes.subarray(0, at));
+    const lines = prefix.split('\n');
+    return {
+      ok: false,
+      file,
+      problems: [
+        {
+          file,
+          line: lines.length,
+          col: (lines.at(-1)?.length ?? 0) + 1,
+          field: '(file)',
+          message: `not a text file: ${nul !== -1 ? 'NUL byte' : 'invalid UTF-8'} at byte ${at} (expected YAML)`,
+        },
+      ],
+    };
+  }
+  return loadScenarioText(text, file, baseDir);
+}
+
+/** Offset of the first byte that does not start a well-formed UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (len === 0 || i + len > bytes.length) return i;
+    try {
+      dec.decode(bytes.subarray(i, i + len));
+    } catch {
+      return i;
+    }
+    i += len;
+  }
+  return bytes.length;
+}
+
+/** Loads a scenario from YAML text. */
+export function loadScenarioText(text: string, file: string, baseDir: string): LoadResult {
+  const lc = new LineCounter();
+  const at = (offset: number) => {
+    const { line, col } = lc.linePos(offset);
+    return { line, col };
+  };
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  } catch (e) {
+    const message = e instanceof RangeError ? 'the document is nested too deeply to read' : (e as Error).message;
+    return { ok: false, file, problems: [{ file, line: 1, col: 1, field: '(yaml)', message }] };
+  }
+  const problems: ScenarioProblem[] = [];
+  if (!Array.isArray(docs) || docs.length === 0) {
+    return {
+      ok: false,
+      file,
+      problems: [{ file, line: 1, col: 1, field: '(document)', message: 'the file is empty (expected a Scenario)' }],
+    };
+  }
+  for (const d of docs.slice(1)) {
+    const offset = d.range?.[0] ?? 0;
+    problems.push({
+      file,
+      ...at(offset),
+      field: '(document)',
+      message: 'a scenario file holds one YAML document; found another one here',
+    });
+  }
+  const doc = docs[0]!;
+  for (const e of doc.errors) {
+    if (e.code === 'MISSING_CHAR' && /quote/.test(e.message)) {
+      // yaml reports an unclosed quote at the end of the file; point at where it opened.
+      const opened = unclosedQuoteOffset(text);
+      problems.push({
+        file,
+        ...at(opened ?? e.pos[0]),
+        field: '(yaml)',
+        message: opened === undefined ? 'missing closing quote' : 'this quoted string is never closed',
+      });
+      continue;
+    }
+    if (e.code === 'DUPLICATE_KEY') {
+      const key = /^[^:\n]*/.exec(text.slice(e.pos[0]))?.[0].trim();
+      problems.push({ file, ...at(e.pos[0]), field: '(yaml)', message: `the key "${key}" appears twice in the same mapping` });
+      continue;
+    }
+    const message = /call stack/i.test(e.message)
+      ? 'the document is nested too deeply to read'
+      : e.message.replace(/\s+/g, ' ').trim();
+    problems.push({ file, ...at(e.pos[0]), field: '(yaml)', message });
+  }
+  if (problems.length > 0) return { ok: false, file, problems: sortProblems(problems) };
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    const aliasAt = firstAliasOffset(doc);
+    const msg = (e as Error).message.startsWith('Excessive alias count')
+      ? `too many alias expansions (more than ${MAX_ALIAS_COUNT}): refusing a YAML alias bomb`
+      : e instanceof RangeError
+        ? 'the document is nested too deeply to read'
+        : (e as Error).message;
+    return { ok: false, file, problems: [{ file, ...at(aliasAt), field: '(yaml)', message: msg }] };
+  }
+  if (data === null || data === undefined) {
+    return {
+      ok: false,
+      file,
+      problems: [{ file, line: 1, col: 1, field: '(document)', message: 'the file is empty (expected a Scenario)' }],
+    };
+  }
+
+  const locate = (path: FieldPath, offsetInValue = 0, atKey = false) => {
+    const { offset, quoted } = nodeOffset(doc, path, atKey);
+    return at(offset + (offsetInValue > 0 ? offsetInValue + (quoted ? 1 : 0) : 0));
+  };
+  const add = (fp: FieldProblem) =>
+    problems.push({ file, ...locate(fp.path, fp.offset, fp.atKey), field: formatFieldPath(fp.path), message: fp.message });
+
+  const parsed = ScenarioSchema.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      for (const fp of describeIssue(issue, data)) add(fp);
+    }
+    return { ok: false, file, problems: sortProblems(dedupe(problems)) };
+  }
+  for (const fp of crossCheck(parsed.data, { baseDir })) add(fp);
+  if (problems.length > 0) return { ok: false, file, problems: sortProblems(problems) };
+  return { ok: true, file, scenario: parsed.data, positionOf: (path) => locate(path) };
+}
+
+/**
+ * The offset of the first quote that opens a scalar and is not closed on its line (a
+ * multi-line quoted scalar is legal YAML, so this is only asked once yaml said a quote
+ * never closed).
+ */
+function unclosedQuoteOffset(text: string): number | undefined {
+  let lineStart = 0;
+  for (const line of text.split('\n')) {
+    const m = /^(?:[^#"']*?(?::\s+|-\s+|\[|,\s*))?(["'])/.exec(line);
+    if (m && m[1] !== undefined) {
+      const q = m[1];
+      const open = m[0].length - 1;
+      let closed = false;
+      for (let i = open + 1; i < line.length; i++) {
+        if (q === '"' && line[i] === '\\') i++;
+        else if (line[i] === q) {
+          if (q === "'" && line[i + 1] === "'") i++;
+          else {
+            closed = true;
+            break;
+          }
+        }
+      }
+      if (!closed) return lineStart + open;
+    }
+    lineStart += line.length + 1;
+  }
+  return undefined;
+}
+
+function dedupe(problems: ScenarioProblem[]): ScenarioProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.line}:${p.col}:${p.field}:${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function firstAliasOffset(doc: Document): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_, node) {
+      if (node.range) offset = node.range[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
+/**
+ * Where a field path points in the document: the node itself, or for a key (an unknown
+ * field, say) the key, or for a missing field the nearest ancestor that exists.
+ */
+function nodeOffset(doc: Document, path: FieldPath, atKey: boolean): { offset: number; quoted: boolean } {
+  let node: unknown = doc.contents;
+  let best = { offset: (doc.contents as YamlNode | null)?.range?.[0] ?? 0, quoted: false };
+  for (const [i, seg] of path.entries()) {
+    if (isAlias(node)) break;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
+      if (!pair) break;
+      const key = pair.key as YamlNode;
+      if (atKey && i === path.length - 1 && key.range) return { offset: key.range[0], quoted: false };
+      // A null value (`key:` with nothing after it) has no range: point at the key.
+      const value = pair.value as YamlNode | null;
+      node = value;
+      const range = value?.range ?? key.range;
+      if (range) best = { offset: range[0], quoted: isQuoted(value) };
+      if (!value) break;
+    } else if (isNode(node) && 'items' in node && typeof seg === 'number') {
+      const item = (node.items as unknown[])[seg];
+      if (!isNode(item)) break;
+      node = item;
+      if (item.range) best = { offset: item.range[0], quoted: isQuoted(item) };
+    } else {
+      break;
+    }
+  }
+  return best;
+}
+
+function isQuoted(node: unknown): boolean {
+  return isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE');
+}

@@ -1,0 +1,34 @@
+/** A path into a scenario document: keys and array indices, as zod and yaml both use them. */
+export type FieldPath = ReadonlyArray<string | number>;
+
+/** One thing wrong with a scenario file, where it is, and what was expected. */
+export interface ScenarioProblem {
+  file: string;
+  /** 1-based line and column of the offending node (1:1 for problems of the whole file). */
+  line: number;
+  col: number;
+  /** `probes[2].expect.path[1]`, or `(file)` for the file itself, `(document)` for its root. */
+  field: string;
+  message: string;
+}
+
+/** `probes[2].expect.path[1]` from ['probes', 2, 'expect', 'path', 1]. */
+export function formatFieldPath(path: FieldPath): string {
+  if (path.length === 0) return '(document)';
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(seg)) out += out ? `.${seg}` : seg;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+/** `FILE:LINE:COL: field: message`, the one line a user's editor can jump to. */
+export function formatProblem(p: ScenarioProblem): string {
+  return `${p.file}:${p.line}:${p.col}: ${p.field}: ${p.message}`;
+}
+
+export function sortProblems(problems: ScenarioProblem[]): ScenarioProblem[] {
+  return problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
+}

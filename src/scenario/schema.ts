@@ -1,0 +1,301 @@
+// Scenario format v1: the single definition of what a scenario file may say.
+// The TypeScript types are inferred from it, the published JSON Schema
+// (schema/scenario.schema.json, for editors and other tools) is generated from it by
+// scripts/gen-schema.ts, and the loader validates with it. Checks that span several fields
+// (a probe from a pod the lab lacks, an address outside the lab's networks) live in
+// cross-checks.ts, because JSON Schema cannot say them.
+import { z } from 'zod';
+
+export const SCENARIO_API_VERSION = 'pathlab/v1';
+
+const KEBAB = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const CIDR4 =
+  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const DURATION = /^\d+(\.\d+)?(ms|s)$/;
+/** Kubernetes DNS-1123 label: names of pods, namespaces, containers. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A host name a probe may target: a Service name, `svc.ns`, an FQDN, or an external host's name. */
+const HOSTNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export const name = z
+  .string()
+  .regex(KEBAB, { error: 'must be kebab-case: lower-case letters, digits and "-"' })
+  .max(63);
+export const ipv4 = z.string().regex(IPV4, { error: 'must be an IPv4 address such as 10.0.0.6' });
+export const cidr = z
+  .string()
+  .regex(CIDR4, { error: 'must be an IPv4 CIDR such as 10.64.0.0/16' });
+export const port = z
+  .int({ error: 'must be a whole number' })
+  .min(1, { error: 'must be a port from 1 to 65535' })
+  .max(65535, { error: 'must be a port from 1 to 65535' });
+export const uid = z.int().min(0).max(4294967294);
+export const duration = z
+  .string()
+  .regex(DURATION, { error: 'must be a duration such as 3s or 500ms' });
+const dnsLabel = z
+  .string()
+  .regex(DNS_LABEL, { error: 'must be a DNS label: lower-case letters, digits and "-"' })
+  .max(63);
+
+/** Istio behaviour eras the lab can reproduce (iptables rules and listener shapes). */
+export const ISTIO_VERSIONS = [
+  '1.2',
+  '1.5',
+  '1.14',
+  '1.17',
+  '1.18',
+  '1.22',
+  '1.23',
+  '1.24',
+  'current',
+] as const;
+export const BACKENDS = ['netns', 'kind'] as const;
+export const OUTBOUND_MODES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
+export const INTERCEPTION_MODES = ['REDIRECT', 'TPROXY', 'NONE'] as const;
+export const SEED_IDS = ['000', '001', '002', '003', '004'] as const;
+export const WORKLOADS = [
+  'echo',
+  'hello-app',
+  'productpage',
+  'details',
+  'reviews-v1',
+  'reviews-v2',
+  'reviews-v3',
+  'ratings',
+  'tcp-echo',
+  'toolbox',
+] as const;
+export const EXTERNAL_SERVERS = ['redis', 'echo', 'http'] as const;
+export const PROBE_TOOLS = ['nc', 'curl', 'tcp', 'http', 'ss', 'iptables-save'] as const;
+export const OUTCOMES = ['reached', 'refused', 'reset', 'timeout', 'closed', 'http-error'] as const;
+export const CAPTURE_IFACES = ['eth0', 'lo', 'any'] as const;
+
+const meshConfig = z
+  .strictObject({
+    outboundTrafficPolicy: z
+      .strictObject({
+        mode: z.enum(OUTBOUND_MODES).meta({
+          description: 'ALLOW_ANY passes unknown destinations through; REGISTRY_ONLY blackholes them',
+        }),
+      })
+      .optional(),
+  })
+  .meta({ description: 'The parts of Istio meshConfig that change a sidecar path' });
+
+const containerPort = z.strictObject({
+  port,
+  name: z.string().max(63).optional().meta({ description: 'port name; its prefix picks the protocol' }),
+  protocol: z.enum(['TCP', 'UDP']).optional(),
+});
+
+const pod = z
+  .strictObject({
+    name,
+    namespace: dnsLabel.optional(),
+    ip: ipv4.optional().meta({ description: 'fixed pod IP (inside lab.network.podCidr); assigned when absent' }),
+    meshed: z.boolean().optional().meta({ description: 'has istio-init rules and a sidecar' }),
+    workload: z.enum(WORKLOADS).meta({ description: 'the application the pod runs' }),
+    ports: z.array(containerPort).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z
+      .record(z.string(), z.string())
+      .optional()
+      .meta({ description: 'pod annotations, e.g. traffic.sidecar.istio.io/excludeOutboundPorts' }),
+  })
+  .meta({ description: 'A pod of the lab: one network namespace (netns) or one Kubernetes pod (kind)' });
+
+const externalHost = z
+  .strictObject({
+    name,
+    address: ipv4.meta({ description: 'the address clients dial, e.g. 10.0.0.6' }),
+    server: z.enum(EXTERNAL_SERVERS).meta({ description: 'what answers on the ports' }),
+    ports: z.array(port).min(1),
+    password: z.string().optional().meta({ description: 'redis requirepass, so unauthenticated commands answer NOAUTH' }),
+  })
+  .meta({ description: 'A host outside the mesh, on the lab network' });
+
+const serviceRef = z.strictObject({
+  name,
+  namespace: dnsLabel.optional(),
+  clusterIP: z.union([ipv4, z.literal('None')]).optional(),
+  selector: z.record(z.string(), z.string()).optional(),
+  ports: z
+    .array(
+      z.strictObject({
+        port,
+        name: z.string().max(63).optional(),
+        targetPort: port.optional(),
+        appProtocol: z.string().optional(),
+      }),
+    )
+    .min(1),
+});
+
+const network = z.strictObject({
+  podCidr: cidr.optional(),
+  serviceCidr: cidr.optional(),
+  externalCidr: cidr.optional(),
+});
+
+const lab = z
+  .strictObject({
+    istio: z.strictObject({
+      version: z.enum(ISTIO_VERSIONS).meta({
+        description: 'which Istio behaviour to reproduce: istio-init rules and listener shapes of that era',
+      }),
+      interceptionMode: z.enum(INTERCEPTION_MODES).optional(),
+    }),
+    meshConfig: meshConfig.optional(),
+    proxy: z
+      .strictObject({ uid: uid.optional(), gid: uid.optional() })
+      .optional()
+      .meta({ description: 'the uid/gid the sidecar runs as (1337; 201507 on OpenShift-style clusters)' }),
+    network: network.optional(),
+    pods: z.array(pod).min(1),
+    services: z.array(serviceRef).optional().meta({ description: 'Kubernetes Services of the lab workloads' }),
+    externalHosts: z.array(externalHost).optional(),
+  })
+  .meta({ description: 'The lab the scenario needs' });
+
+/** A Kubernetes or Istio resource, as the user would kubectl-apply it. */
+const resource = z.looseObject({
+  apiVersion: z.string().min(1),
+  kind: z.enum([
+    'Service',
+    'ServiceEntry',
+    'Sidecar',
+    'PeerAuthentication',
+    'DestinationRule',
+    'VirtualService',
+  ]),
+  metadata: z.looseObject({ name, namespace: dnsLabel.optional() }),
+});
+
+const setupStep = z
+  .strictObject({
+    role: z
+      .enum(['fault', 'fix', 'context'])
+      .optional()
+      .meta({
+        description:
+          'fault and fix steps are the change the scenario is about (--check-fault runs without them); context steps always apply',
+      }),
+    description: z.string().optional(),
+    apply: resource.optional().meta({ description: 'a resource to apply, inline' }),
+    applyFile: z.string().min(1).optional().meta({ description: 'a YAML file of resources, relative to the scenario file' }),
+    annotate: z
+      .strictObject({ pod: name, annotations: z.record(z.string(), z.string()) })
+      .optional()
+      .meta({ description: 'pod annotations (traffic.sidecar.istio.io/*, sidecar.istio.io/interceptionMode)' }),
+    meshConfig: meshConfig.optional(),
+  })
+  .meta({ description: 'One step: exactly one of apply, applyFile, annotate, meshConfig' });
+
+const capture = z
+  .strictObject({
+    tcpdump: z
+      .strictObject({
+        iface: z.enum(CAPTURE_IFACES),
+        filter: z.string().min(1).meta({ description: 'a pcap filter, e.g. "tcp and host 10.0.0.6"' }),
+        pod: name.optional().meta({ description: 'capture in this pod (default: the probe pod)' }),
+      })
+      .optional(),
+    kernelTrace: z.boolean().optional().meta({ description: 'xtables-monitor --trace of the connection' }),
+    conntrack: z.boolean().optional(),
+    accessLog: z.boolean().optional().meta({ description: 'the sidecar access log lines of the connection' }),
+  })
+  .meta({ description: 'One capture: exactly one of tcpdump, kernelTrace, conntrack, accessLog' });
+
+const reply = z
+  .strictObject({
+    exact: z.string().optional(),
+    contains: z.string().optional(),
+    pattern: z.string().optional().meta({ description: 'a JavaScript regular expression' }),
+    none: z.literal(true).optional().meta({ description: 'no reply bytes at all' }),
+  })
+  .meta({ description: 'What the client reads: exactly one of exact, contains, pattern, none' });
+
+const listening = z.strictObject({
+  address: z.string().min(1),
+  port,
+  uid: uid.optional(),
+});
+
+const expect = z.strictObject({
+  outcome: z.enum(OUTCOMES).optional().meta({
+    description:
+      'reached: the target answered; refused / reset / timeout; closed: closed without a reply; http-error: an HTTP status >= 400',
+  }),
+  reply: reply.optional(),
+  httpStatus: z.int().min(100).max(599).optional(),
+  leavesPod: z.boolean().optional().meta({ description: 'whether a packet to the target leaves the pod on eth0' }),
+  sourceSeenByApp: ipv4.optional().meta({ description: 'the peer address the server app saw, e.g. 127.0.0.6' }),
+  path: z
+    .array(z.string())
+    .optional()
+    .meta({ description: 'hops that must appear, in this order (others may come between)' }),
+  notPath: z.array(z.string()).optional().meta({ description: 'hops that must not appear' }),
+  listening: z.array(listening).optional().meta({ description: 'for tool ss: sockets that must be listening' }),
+  rules: z.array(z.string()).optional().meta({ description: 'for tool iptables-save: rules that must be present, in order' }),
+});
+
+const probe = z
+  .strictObject({
+    name,
+    description: z.string().optional(),
+    from: z.strictObject({
+      pod: name,
+      container: z.enum(['app', 'istio-proxy']).optional(),
+      uid: uid.optional().meta({ description: 'run as this uid (default: the app uid, 1000)' }),
+    }),
+    tool: z.enum(PROBE_TOOLS),
+    target: z
+      .strictObject({
+        address: ipv4.optional(),
+        host: z.string().regex(HOSTNAME, { error: 'must be a host name such as details or redis.db' }).optional(),
+        port: port.optional(),
+        path: z.string().regex(/^\//, { error: 'must start with /' }).optional(),
+      })
+      .optional(),
+    payload: z.string().optional().meta({ description: 'bytes to send; \\r\\n as in YAML double quotes' }),
+    timeout: duration.optional(),
+    captures: z.array(capture).optional(),
+    expect,
+  })
+  .meta({ description: 'One probe: a tool run in a pod, with its captures and what must hold' });
+
+const source = z
+  .strictObject({
+    seed: z.enum(SEED_IDS).optional().meta({ description: 'the seed article (shared/seeds) the scenario comes from' }),
+    incident: z.string().optional().meta({ description: 'an incident report, by id or link' }),
+    note: z.string().optional(),
+  })
+  .meta({ description: 'Where the situation comes from: a seed article or an incident' });
+
+export const ScenarioSchema = z
+  .strictObject({
+    apiVersion: z.literal(SCENARIO_API_VERSION),
+    kind: z.literal('Scenario'),
+    metadata: z.strictObject({
+      name,
+      description: z.string().min(1),
+      tags: z.array(name).optional(),
+      source,
+      backends: z.array(z.enum(BACKENDS)).min(1).meta({ description: 'the backends that can run it' }),
+    }),
+    lab,
+    setup: z.array(setupStep).optional(),
+    probes: z.array(probe).min(1),
+  })
+  .meta({
+    title: 'istio-pathlab scenario',
+    description: 'A lab, a change to it (a fault or a fix), and probes whose paths are checked hop by hop',
+  });
+
+export type Scenario = z.infer<typeof ScenarioSchema>;
+export type Probe = Scenario['probes'][number];
+export type SetupStep = NonNullable<Scenario['setup']>[number];
+export type LabSpec = Scenario['lab'];
+export type PodSpec = LabSpec['pods'][number];

@@ -1,0 +1,56 @@
+// `pathlab validate` as a user runs it: the real bin, a real process, real exit codes.
+import { spawnSync } from 'node:child_process';
+import test from 'ava';
+import { MALFORMED_CASES } from '../scenario/malformed-cases.ts';
+
+function pathlab(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/pathlab.js', ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('validate scenarios/ exits 0 on the catalogue', (t) => {
+  const r = pathlab('validate', 'scenarios/');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^\d+ scenario\(s\) valid\n$/);
+  t.is(r.stderr, '');
+});
+
+test('validate of the malformed corpus exits 2 with every expected line on stderr', (t) => {
+  const r = pathlab('validate', 'test/data/malformed');
+  t.is(r.code, 2);
+  const lines = new Set(r.stderr.split('\n'));
+  for (const c of MALFORMED_CASES) for (const l of c.lines) t.true(lines.has(l), l);
+  t.regex(r.stderr, new RegExp(`^${MALFORMED_CASES.length} of ${MALFORMED_CASES.length} invalid`, 'm'));
+  t.is(r.stdout, '');
+});
+
+test('a missing path is exit 2 and says so', (t) => {
+  const r = pathlab('validate', 'scenarios/', 'no/such/dir');
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^no\/such\/dir:1:1: \(file\): no such file or directory$/m);
+});
+
+test('two files with the same scenario name: the second is an error at its name', (t) => {
+  const r = pathlab('validate', 'scenarios/incident-7000/outage-legacy.yaml', 'scenarios/incident-7000/outage-legacy.yaml');
+  t.is(r.code, 2);
+  t.regex(r.stderr, /outage-legacy\.yaml:\d+:9: metadata\.name: scenario name "incident-7000-outage-legacy" is already used by /);
+});
+
+test('usage errors are exit 2', (t) => {
+  t.is(pathlab('validate').code, 2);
+  t.is(pathlab('--no-such-flag').code, 2);
+});
+
+test('--help and --version exit 0 for the program and every command', (t) => {
+  const top = pathlab('--help');
+  t.is(top.code, 0);
+  t.regex(top.stdout, /Usage: pathlab/);
+  const commands = [...top.stdout.matchAll(/^ {2}([a-z][a-z-]*)(?: \[options\]| <|\s{2})/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+  t.true(commands.includes('validate'));
+  for (const c of commands) {
+    const r = pathlab(c, '--help');
+    t.is(r.code, 0, c);
+    t.regex(r.stdout, new RegExp(`Usage: pathlab ${c}`), c);
+  }
+  t.regex(pathlab('--version').stdout, /^\d+\.\d+\.\d+\n$/);
+});

@@ -1,0 +1,68 @@
+// Hostile input: whatever a user (or a fuzzer) hands the loader ends in a clear problem,
+// fast, never a hang or a stack trace.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { loadScenarioFile, loadScenarioText, MAX_SCENARIO_BYTES } from '../../../src/scenario/loader.ts';
+import { formatProblem } from '../../../src/scenario/problems.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'pathlab-hostile-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+function timed<T>(fn: () => T): { value: T; ms: number } {
+  const t0 = performance.now();
+  const value = fn();
+  return { value, ms: performance.now() - t0 };
+}
+
+test('a file over the size limit is refused before it is read', (t) => {
+  const big = join(dir, 'big.yaml');
+  writeFileSync(big, `# ${'x'.repeat(MAX_SCENARIO_BYTES)}\n`);
+  const { value: r, ms } = timed(() => loadScenarioFile(big, 'big.yaml'));
+  t.false(r.ok);
+  if (!r.ok) t.is(formatProblem(r.problems[0]!), `big.yaml:1:1: (file): file is ${MAX_SCENARIO_BYTES + 3} bytes; a scenario file may have at most ${MAX_SCENARIO_BYTES}`);
+  t.true(ms < 200, `${ms} ms`);
+});
+
+test('a directory given as a file', (t) => {
+  const d = join(dir, 'folder.yaml');
+  mkdirSync(d);
+  const r = loadScenarioFile(d, 'folder.yaml');
+  t.false(r.ok);
+  if (!r.ok) t.is(formatProblem(r.problems[0]!), 'folder.yaml:1:1: (file): is a directory (expected a scenario file)');
+});
+
+test('a missing path', (t) => {
+  const r = loadScenarioFile(join(dir, 'nope.yaml'), 'nope.yaml');
+  t.false(r.ok);
+  if (!r.ok) t.is(formatProblem(r.problems[0]!), 'nope.yaml:1:1: (file): no such file');
+});
+
+test('invalid UTF-8 is reported at its byte', (t) => {
+  const p = join(dir, 'latin1.yaml');
+  writeFileSync(p, Buffer.concat([Buffer.from('apiVersion: pathlab/v1\nkind: Sc'), Buffer.from([0xe9]), Buffer.from('nario\n')]));
+  const r = loadScenarioFile(p, 'latin1.yaml');
+  t.false(r.ok);
+  if (!r.ok) t.is(formatProblem(r.problems[0]!), 'latin1.yaml:2:9: (file): not a text file: invalid UTF-8 at byte 31 (expected YAML)');
+});
+
+const deep: Array<[string, string]> = [
+  ['100,000 nested flow sequences', '['.repeat(100_000)],
+  ['50,000 nested block sequences', `a:\n  ${'- '.repeat(50_000)}x\n`],
+  ['20,000 nested flow mappings', `${'{a: '.repeat(20_000)}1${'}'.repeat(20_000)}`],
+];
+for (const [name, text] of deep) {
+  test(`${name}: a clear problem in under 2 s, no exception`, (t) => {
+    const { value: r, ms } = timed(() => loadScenarioText(text, 'deep.yaml', dir));
+    t.false(r.ok);
+    if (!r.ok) t.regex(r.problems[0]!.message, /^the document is nested too deeply to read$/);
+    t.true(ms < 2000, `${ms} ms`);
+  });
+}
+
+test('the alias bomb is refused in well under a second', (t) => {
+  const { value: r, ms } = timed(() => loadScenarioFile('test/data/malformed/alias-bomb.yaml'));
+  t.false(r.ok);
+  t.true(ms < 1000, `${ms} ms`);
+});
