@@ -1,0 +1,109 @@
+// Runs external programs with an argument array (never a shell string) and returns what
+// happened as data. A non-zero exit is not an exception here: "connection refused" may be
+// exactly what a scenario expects. `check()` turns a failure into an ExecError that carries
+// the whole result and says which call made it (zx's ProcessOutput is the model).
+import { spawn } from 'node:child_process';
+
+export interface ExecOptions {
+  /** Bytes for the program's standard input (closed after them). */
+  input?: string | Uint8Array;
+  /** Kill the program (SIGKILL) after this many milliseconds; the result says timedOut. */
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Where this ran, for messages: a pod name, "node", "host". */
+  where?: string;
+}
+
+export interface ExecResult {
+  argv: readonly string[];
+  where: string;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  /** The program could not be started at all (ENOENT, EACCES). */
+  spawnError?: string;
+}
+
+export class ExecError extends Error {
+  constructor(
+    readonly result: ExecResult,
+    readonly calledFrom: string,
+  ) {
+    const how = result.spawnError
+      ? `could not start: ${result.spawnError}`
+      : result.timedOut
+        ? `timed out after ${result.durationMs.toFixed(0)} ms`
+        : `exited with ${result.exitCode ?? result.signal}`;
+    const stderr = result.stderr.trim();
+    super(`${result.where}: ${result.argv.join(' ')}: ${how}${stderr ? `\n${stderr}` : ''}\n    at ${calledFrom}`);
+    this.name = 'ExecError';
+  }
+}
+
+export function exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new Error('exec: empty argv');
+  const started = performance.now();
+  return new Promise((resolvePromise) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let spawnError: string | undefined;
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, opts.timeoutMs);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      spawnError = e.message;
+    });
+    child.stdin.on('error', () => {
+      // The program may exit before reading its input; that is its answer, not ours.
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolvePromise({
+        argv,
+        where: opts.where ?? 'host',
+        exitCode: code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        durationMs: performance.now() - started,
+        timedOut,
+        ...(spawnError === undefined ? {} : { spawnError }),
+      });
+    });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+/** Runs and throws ExecError unless the program exited 0. */
+export async function execOk(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const calledFrom = callerFrame();
+  const r = await exec(argv, opts);
+  if (r.exitCode !== 0) throw new ExecError(r, calledFrom);
+  return r;
+}
+
+function callerFrame(): string {
+  const lines = new Error().stack?.split('\n') ?? [];
+  // [0] "Error", [1] callerFrame, [2] execOk, [3] the caller.
+  return lines[3]?.trim().replace(/^at /, '') ?? 'unknown';
+}
+
+/** argv that runs `argv` inside network namespace `ns`, optionally as uid/gid. */
+export function inNetns(ns: string, argv: readonly string[], user?: { uid: number; gid: number }): string[] {
+  const base = ['ip', 'netns', 'exec', ns];
+  if (!user) return [...base, ...argv];
+  return [...base, 'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', ...argv];
+}

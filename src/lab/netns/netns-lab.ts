@@ -1,0 +1,226 @@
+// The netns lab's lifecycle: a definition (`netnsLab(spec)`, with `withX()` builders) is not
+// a running lab; `start()` returns a StartedNetnsLab that is AsyncDisposable, so
+// `await using lab = await netnsLab(spec).start()` tears it down on every exit path.
+// Everything it creates is named after its id (`pl-<id>-…`), so sweepLabs() can remove what
+// a crashed run left behind.
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LabSpec } from '../../scenario/schema.ts';
+import { exec, execOk, inNetns, type ExecOptions, type ExecResult } from '../exec.ts';
+import { LAB_PREFIX, NETNS_ETC, newLabId, planLab, type LabPlan, type PlannedHost, type PlanStep } from './plan.ts';
+
+/** Where running labs are recorded (tmpfs: gone after a reboot, as the namespaces are). */
+export const LAB_STATE_DIR = '/run/pathlab';
+const LAB_NS = new RegExp(`^${LAB_PREFIX}-([0-9a-f]{6})-`);
+
+/** Extra steps a lab runs after the network is up, e.g. istio-init's rules per meshed pod. */
+export type HostSetup = (host: PlannedHost, plan: LabPlan) => PlanStep[];
+
+export interface LabRecord {
+  id: string;
+  createdAt: string;
+  ownerPid: number;
+  label?: string;
+  nodeNs: string;
+  hosts: Array<{ name: string; kind: string; ns: string; ip: string; meshed: boolean }>;
+  services: Array<{ name: string; namespace: string; vip: string; ports: number[] }>;
+}
+
+export class NetnsLab {
+  private id = newLabId();
+  private label: string | undefined;
+  private readonly hostSetups: HostSetup[] = [];
+
+  constructor(private readonly spec: LabSpec) {}
+
+  withId(id: string): this {
+    if (!/^[0-9a-f]{6}$/.test(id)) throw new Error(`lab id must be six hex digits, got "${id}"`);
+    this.id = id;
+    return this;
+  }
+
+  withLabel(label: string): this {
+    this.label = label;
+    return this;
+  }
+
+  /** Steps to run per host once the network is up (istio-init, for one). */
+  withHostSetup(setup: HostSetup): this {
+    this.hostSetups.push(setup);
+    return this;
+  }
+
+  /** The exact commands and files start() would run and write. */
+  plan(): LabPlan {
+    const plan = planLab(this.spec, this.id);
+    for (const h of plan.hosts) for (const s of this.hostSetups) plan.steps.push(...s(h, plan));
+    return plan;
+  }
+
+  async start(): Promise<StartedNetnsLab> {
+    const plan = this.plan();
+    const started = new StartedNetnsLab(plan);
+    mkdirSync(LAB_STATE_DIR, { recursive: true });
+    writeFileSync(join(LAB_STATE_DIR, `${plan.id}.json`), `${JSON.stringify(labRecord(plan, this.label), null, 2)}\n`);
+    try {
+      for (const f of plan.files) {
+        mkdirSync(join(f.path, '..'), { recursive: true });
+        writeFileSync(f.path, f.content);
+      }
+      for (const step of plan.steps) {
+        await execOk(step.argv, { where: step.what, ...(step.input === undefined ? {} : { input: step.input }) });
+      }
+    } catch (e) {
+      await started.stop();
+      throw e;
+    }
+    return started;
+  }
+}
+
+export function netnsLab(spec: LabSpec): NetnsLab {
+  return new NetnsLab(spec);
+}
+
+function labRecord(plan: LabPlan, label: string | undefined): LabRecord {
+  return {
+    id: plan.id,
+    createdAt: new Date().toISOString(),
+    ownerPid: process.pid,
+    ...(label === undefined ? {} : { label }),
+    nodeNs: plan.nodeNs,
+    hosts: plan.hosts.map((h) => ({ name: h.name, kind: h.kind, ns: h.ns, ip: h.ip, meshed: h.meshed })),
+    services: plan.services.map((s) => ({ name: s.name, namespace: s.namespace, vip: s.vip, ports: s.ports.map((p) => p.port) })),
+  };
+}
+
+export interface RunOptions extends Omit<ExecOptions, 'where'> {
+  /** Run as this user (default root). Probes of an app run as the app's uid. */
+  user?: { uid: number; gid: number };
+}
+
+export class StartedNetnsLab implements AsyncDisposable {
+  private stopped = false;
+
+  constructor(readonly plan: LabPlan) {}
+
+  get id(): string {
+    return this.plan.id;
+  }
+
+  host(name: string): PlannedHost {
+    const h = this.plan.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`lab ${this.id} has no host "${name}" (hosts: ${this.plan.hosts.map((x) => x.name).join(', ')})`);
+    return h;
+  }
+
+  /** Runs argv inside a host's namespace and returns what happened (a non-zero exit is data). */
+  run(hostName: string, argv: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
+    const h = this.host(hostName);
+    const { user, ...rest } = opts;
+    return exec(inNetns(h.ns, argv, user), { ...rest, where: h.name });
+  }
+
+  /** Runs argv in the node namespace (the lab's bridge and kube-proxy rules live there). */
+  runOnNode(argv: readonly string[], opts: Omit<ExecOptions, 'where'> = {}): Promise<ExecResult> {
+    return exec(inNetns(this.plan.nodeNs, argv), { ...opts, where: 'node' });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await removeLab(this.plan.id);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** The namespaces on this machine that belong to a lab, by lab id. */
+export async function listLabNamespaces(): Promise<Map<string, string[]>> {
+  const r = await exec(['ip', 'netns', 'list']);
+  const byLab = new Map<string, string[]>();
+  for (const line of r.stdout.split('\n')) {
+    const ns = line.split(' ')[0] ?? '';
+    const m = LAB_NS.exec(ns);
+    if (!m) continue;
+    const id = m[1]!;
+    byLab.set(id, [...(byLab.get(id) ?? []), ns]);
+  }
+  return byLab;
+}
+
+/** Removes everything of one lab: its processes, namespaces (with their links), files. */
+export async function removeLab(id: string): Promise<void> {
+  const namespaces = (await listLabNamespaces()).get(id) ?? [];
+  // Processes first: a process holds its namespace open after `netns del`.
+  for (let round = 0; round < 3; round++) {
+    const pids = new Set<number>();
+    for (const ns of namespaces) {
+      const r = await exec(['ip', 'netns', 'pids', ns]);
+      for (const p of r.stdout.split('\n')) if (/^\d+$/.test(p.trim())) pids.add(Number(p));
+    }
+    if (pids.size === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (namespaces.length > 0) {
+    await exec(['ip', '-force', '-batch', '-'], { input: namespaces.reverse().map((ns) => `netns del ${ns}\n`).join('') });
+  }
+  for (const entry of safeReaddir(NETNS_ETC)) {
+    if (entry.startsWith(`${LAB_PREFIX}-${id}-`)) rmSync(join(NETNS_ETC, entry), { recursive: true, force: true });
+  }
+  rmSync(join(LAB_STATE_DIR, `${id}.json`), { force: true });
+}
+
+/** Every lab id that left anything behind: namespaces, /etc/netns entries, state files. */
+export async function findLabIds(): Promise<string[]> {
+  const ids = new Set((await listLabNamespaces()).keys());
+  for (const entry of safeReaddir(NETNS_ETC)) {
+    const m = LAB_NS.exec(entry);
+    if (m) ids.add(m[1]!);
+  }
+  for (const entry of safeReaddir(LAB_STATE_DIR)) {
+    const m = /^([0-9a-f]{6})\.json$/.exec(entry);
+    if (m) ids.add(m[1]!);
+  }
+  return [...ids].sort();
+}
+
+/**
+ * `pathlab lab down --all`: removes every lab, also what a killed run left half-made.
+ * `only` limits the sweep to some ids (tests that run beside other labs use it).
+ */
+export async function sweepLabs(only?: ReadonlySet<string>): Promise<string[]> {
+  const ids = (await findLabIds()).filter((id) => only === undefined || only.has(id));
+  for (const id of ids) await removeLab(id);
+  return ids;
+}
+
+export function readLabRecords(): LabRecord[] {
+  const out: LabRecord[] = [];
+  for (const entry of safeReaddir(LAB_STATE_DIR)) {
+    if (!entry.endsWith('.json')) continue;
+    try {
+      out.push(JSON.parse(readFileSync(join(LAB_STATE_DIR, entry), 'utf8')) as LabRecord);
+    } catch {
+      // a record cut short by a crash: `lab down --all` still finds the lab by its names
+    }
+  }
+  return out;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}

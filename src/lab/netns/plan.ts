@@ -1,0 +1,254 @@
+// The netns lab as a plan: which namespaces, links, addresses, routes, kube-proxy-style
+// DNAT rules and hosts files a lab definition needs, as exact commands. Pure: the lab
+// runs the plan (netns-lab.ts), `--dry-run` prints it, and tests read it without root.
+//
+// Topology: a "node" namespace holds the bridge br0 and the gateway addresses (the first
+// address of the pod and external networks). Every pod and external host is a namespace
+// whose eth0 is one end of a veth pair, the other end on br0. Each host address is a /32
+// with a default route via its gateway, so all traffic between hosts is routed by the node
+// (one conntrack sees both directions, as on a Kubernetes node), and Service VIPs are DNAT
+// rules in the node's PREROUTING. No link of the lab is in the host's namespace, so nothing
+// in the lab has a route to the host's uplink.
+import { cidrContains, ipToNumber, numberToIp, parseCidr } from '../../scenario/ip.ts';
+import type { LabSpec, PodSpec } from '../../scenario/schema.ts';
+import { LAB_DEFAULT_NETWORKS } from '../../scenario/cross-checks.ts';
+
+/** Every name a lab creates starts with this, then the lab id: `pl-1a2b3c-…`. */
+export const LAB_PREFIX = 'pl';
+export const BRIDGE = 'br0';
+
+export interface PlannedHost {
+  name: string;
+  kind: 'pod' | 'external';
+  ns: string;
+  /** veth end in the node namespace (≤ 15 characters, as the kernel requires). */
+  nodeLink: string;
+  ip: string;
+  gateway: string;
+  namespace: string;
+  meshed: boolean;
+  pod?: PodSpec;
+  external?: NonNullable<LabSpec['externalHosts']>[number];
+}
+
+export interface PlannedService {
+  name: string;
+  namespace: string;
+  vip: string;
+  ports: Array<{ port: number; targetPort: number; name?: string; appProtocol?: string }>;
+  /** The pods the selector picks (all pods named after the service when no selector). */
+  endpoints: string[];
+}
+
+export interface PlanStep {
+  /** What the step does, for --dry-run and errors. */
+  what: string;
+  argv: string[];
+  input?: string;
+}
+
+export interface PlannedFile {
+  path: string;
+  content: string;
+}
+
+export interface LabPlan {
+  id: string;
+  nodeNs: string;
+  hosts: PlannedHost[];
+  services: PlannedService[];
+  files: PlannedFile[];
+  steps: PlanStep[];
+  /** The namespaces in creation order (node first); teardown deletes them in reverse. */
+  namespaces: string[];
+}
+
+export const labNs = (id: string, name: string) => `${LAB_PREFIX}-${id}-${name}`;
+export const nodeNsName = (id: string) => labNs(id, 'node');
+export const NETNS_ETC = '/etc/netns';
+
+/** A random lab id: six hex digits. */
+export function newLabId(): string {
+  return Math.floor(Math.random() * 0x1000000)
+    .toString(16)
+    .padStart(6, '0');
+}
+
+export function planLab(spec: LabSpec, id: string): LabPlan {
+  const net = { ...LAB_DEFAULT_NETWORKS, ...spec.network };
+  const podNet = parseCidr(net.podCidr)!;
+  const extNet = parseCidr(net.externalCidr)!;
+  const svcNet = parseCidr(net.serviceCidr)!;
+  const podGw = numberToIp(podNet.network + 1);
+  const extGw = numberToIp(extNet.network + 1);
+  const nodeNs = nodeNsName(id);
+
+  const taken = new Set<string>([podGw, extGw]);
+  for (const p of spec.pods) if (p.ip) taken.add(p.ip);
+  for (const h of spec.externalHosts ?? []) taken.add(h.address);
+  for (const s of spec.services ?? []) if (s.clusterIP && s.clusterIP !== 'None') taken.add(s.clusterIP);
+  const allocate = (base: number, within: typeof podNet) => {
+    for (let n = base + 10; ; n++) {
+      const ip = numberToIp(n);
+      if (!cidrContains(within, ip)) throw new Error(`no free address left in ${within.canonical}`);
+      if (!taken.has(ip)) {
+        taken.add(ip);
+        return ip;
+      }
+    }
+  };
+
+  const hosts: PlannedHost[] = [];
+  spec.pods.forEach((pod) => {
+    hosts.push({
+      name: pod.name,
+      kind: 'pod',
+      ns: labNs(id, pod.name),
+      nodeLink: '',
+      ip: pod.ip ?? allocate(podNet.network, podNet),
+      gateway: podGw,
+      namespace: pod.namespace ?? 'default',
+      meshed: pod.meshed ?? true,
+      pod,
+    });
+  });
+  for (const ext of spec.externalHosts ?? []) {
+    hosts.push({
+      name: ext.name,
+      kind: 'external',
+      ns: labNs(id, ext.name),
+      nodeLink: '',
+      ip: ext.address,
+      gateway: extGw,
+      namespace: '',
+      meshed: false,
+      external: ext,
+    });
+  }
+  hosts.forEach((h, i) => (h.nodeLink = `${LAB_PREFIX}${id}h${i}`));
+
+  const services: PlannedService[] = (spec.services ?? []).map((svc) => {
+    const ns = svc.namespace ?? 'default';
+    const selector = svc.selector;
+    const endpoints = spec.pods
+      .filter((p) => (p.namespace ?? 'default') === ns)
+      .filter((p) =>
+        selector
+          ? Object.entries(selector).every(([k, v]) => (p.labels ?? { app: p.name })[k] === v)
+          : p.name === svc.name || p.name.startsWith(`${svc.name}-`),
+      )
+      .map((p) => p.name);
+    return {
+      name: svc.name,
+      namespace: ns,
+      vip: svc.clusterIP && svc.clusterIP !== 'None' ? svc.clusterIP : allocate(svcNet.network, svcNet),
+      ports: svc.ports.map((p) => ({
+        port: p.port,
+        targetPort: p.targetPort ?? p.port,
+        ...(p.name === undefined ? {} : { name: p.name }),
+        ...(p.appProtocol === undefined ? {} : { appProtocol: p.appProtocol }),
+      })),
+      endpoints,
+    };
+  });
+
+  const namespaces = [nodeNs, ...hosts.map((h) => h.ns)];
+  const steps: PlanStep[] = [];
+  steps.push({
+    what: 'create the namespaces',
+    argv: ['ip', '-batch', '-'],
+    input: namespaces.map((ns) => `netns add ${ns}\n`).join(''),
+  });
+  const nodeBatch = [
+    'link set lo up',
+    `link add ${BRIDGE} type bridge`,
+    `link set ${BRIDGE} up`,
+    `addr add ${podGw}/${podNet.prefix} dev ${BRIDGE}`,
+    `addr add ${extGw}/${extNet.prefix} dev ${BRIDGE}`,
+    ...hosts.flatMap((h) => [
+      `link add ${h.nodeLink} type veth peer name eth0 netns ${h.ns}`,
+      `link set ${h.nodeLink} master ${BRIDGE}`,
+      `link set ${h.nodeLink} up`,
+    ]),
+  ];
+  steps.push({ what: 'node: bridge, gateways and one veth per host', argv: ['ip', '-n', nodeNs, '-batch', '-'], input: lines(nodeBatch) });
+  steps.push({
+    what: 'node: route between the lab networks (this namespace only), no ICMP redirects',
+    argv: [
+      'ip', 'netns', 'exec', nodeNs, 'sysctl', '-q', '-w',
+      'net.ipv4.ip_forward=1',
+      'net.ipv4.conf.all.send_redirects=0',
+      `net.ipv4.conf.${BRIDGE}.send_redirects=0`,
+    ],
+  });
+  for (const h of hosts) {
+    steps.push({
+      what: `${h.name}: eth0 ${h.ip}/32, default via ${h.gateway}`,
+      argv: ['ip', '-n', h.ns, '-batch', '-'],
+      input: lines([
+        'link set lo up',
+        'link set eth0 up',
+        `addr add ${h.ip}/32 dev eth0`,
+        `route add ${h.gateway} dev eth0 scope link`,
+        `route add default via ${h.gateway} dev eth0`,
+      ]),
+    });
+  }
+  const dnat = serviceDnatRules(services, hosts);
+  if (dnat.length > 0) {
+    steps.push({
+      what: 'node: Service VIPs, as kube-proxy does (DNAT to the endpoints)',
+      argv: ['ip', 'netns', 'exec', nodeNs, 'iptables-restore', '--noflush'],
+      input: lines(['*nat', ...dnat, 'COMMIT']),
+    });
+  }
+
+  const files: PlannedFile[] = [];
+  for (const h of hosts) {
+    files.push({ path: `${NETNS_ETC}/${h.ns}/hosts`, content: hostsFile(h, hosts, services) });
+    files.push({ path: `${NETNS_ETC}/${h.ns}/resolv.conf`, content: '# pathlab lab: names come from the hosts file\noptions ndots:1\n' });
+  }
+  return { id, nodeNs, hosts, services, files, steps, namespaces };
+}
+
+function lines(ls: string[]): string {
+  return ls.map((l) => `${l}\n`).join('');
+}
+
+/** nat PREROUTING rules that send VIP:port to the endpoints, spread evenly as kube-proxy does. */
+export function serviceDnatRules(services: PlannedService[], hosts: PlannedHost[]): string[] {
+  const ipOf = new Map(hosts.map((h) => [h.name, h.ip]));
+  const rules: string[] = [];
+  for (const svc of services) {
+    const eps = svc.endpoints.map((e) => ipOf.get(e)).filter((ip): ip is string => ip !== undefined);
+    for (const p of svc.ports) {
+      const match = `-A PREROUTING -d ${svc.vip}/32 -p tcp -m tcp --dport ${p.port}`;
+      const comment = `-m comment --comment "${svc.namespace}/${svc.name}:${p.port}"`;
+      // A Service with no endpoints gets no rule: its VIP is not routed, as with kube-proxy
+      // the connection fails (here: no route, so the SYN is dropped at the node).
+      eps.forEach((ip, i) => {
+        const left = eps.length - i;
+        const pick = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(5)}` : '';
+        rules.push(`${match} ${comment}${pick} -j DNAT --to-destination ${ip}:${p.targetPort}`);
+      });
+    }
+  }
+  return rules;
+}
+
+/** /etc/hosts of one lab host: itself, the other hosts, and the Services by their DNS names. */
+export function hostsFile(self: PlannedHost, hosts: PlannedHost[], services: PlannedService[]): string {
+  const out = ['127.0.0.1 localhost', `${self.ip} ${self.name}`];
+  for (const h of hosts) if (h !== self) out.push(`${h.ip} ${h.name}`);
+  for (const s of services) {
+    const names = [`${s.name}.${s.namespace}.svc.cluster.local`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`];
+    if (self.kind === 'pod' && self.namespace === s.namespace) names.push(s.name);
+    out.push(`${s.vip} ${names.join(' ')}`);
+  }
+  return `# pathlab lab ${self.ns}\n${out.join('\n')}\n`;
+}
+
+/** The address is one a lab host or Service owns (probes only go there). */
+export function isLabAddress(plan: LabPlan, ip: string): boolean {
+  return ipToNumber(ip) !== undefined && (plan.hosts.some((h) => h.ip === ip) || plan.services.some((s) => s.vip === ip));
+}
