@@ -3,11 +3,14 @@
 // `await using lab = await netnsLab(spec).start()` tears it down on every exit path.
 // Everything it creates is named after its id (`pl-<id>-…`), so sweepLabs() can remove what
 // a crashed run left behind.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabSpec } from '../../scenario/schema.ts';
 import { exec, execOk, inNetns, type ExecOptions, type ExecResult } from '../exec.ts';
 import { LAB_PREFIX, NETNS_ETC, newLabId, planLab, type LabPlan, type PlannedHost, type PlanStep } from './plan.ts';
+import { bundledAgents } from './agents/bundle.ts';
+import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
 
 /** Where running labs are recorded (tmpfs: gone after a reboot, as the namespaces are). */
 export const LAB_STATE_DIR = '/run/pathlab';
@@ -70,6 +73,7 @@ export class NetnsLab {
       for (const step of plan.steps) {
         await execOk(step.argv, { where: step.what, ...(step.input === undefined ? {} : { input: step.input }) });
       }
+      await started.startWorkloads();
     } catch (e) {
       await started.stop();
       throw e;
@@ -126,6 +130,63 @@ export class StartedNetnsLab implements AsyncDisposable {
     return exec(inNetns(this.plan.nodeNs, argv), { ...opts, where: 'node' });
   }
 
+  /** The lab's scratch folder: logs of its processes. */
+  get dir(): string {
+    return join(LAB_STATE_DIR, this.plan.id);
+  }
+
+  /**
+   * Starts a long-running process in a host's namespace, detached from this process (it
+   * outlives `pathlab lab up`; the lab's teardown kills everything in its namespaces).
+   * Its output goes to <lab dir>/logs/<host>.<what>.log.
+   */
+  spawnDetached(hostName: string, what: string, argv: readonly string[], user?: { uid: number; gid: number }): { pid: number; log: string } {
+    const h = this.host(hostName);
+    mkdirSync(join(this.dir, 'logs'), { recursive: true });
+    const log = join(this.dir, 'logs', `${h.name}.${what}.log`);
+    const fd = openSync(log, 'a');
+    const [cmd, ...args] = inNetns(h.ns, argv, user);
+    const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    child.unref();
+    return { pid: child.pid ?? -1, log };
+  }
+
+  /** Starts every host's processes (apps, external servers) and waits until each port listens. */
+  async startWorkloads(): Promise<void> {
+    const agents = bundledAgents(join(LAB_STATE_DIR, 'agents'));
+    const waits: Array<Promise<void>> = [];
+    for (const h of this.plan.hosts) {
+      const app = appConfig(h);
+      if (app) {
+        this.spawnDetached(h.name, 'app', [process.execPath, agents['echo-app'], JSON.stringify(app)], APP_USER);
+        waits.push(this.waitListening(h.name, app.ports.map((p) => p.port)));
+      }
+      const servers = externalServers(h);
+      for (const srv of servers) {
+        const argv = srv.argv ?? [process.execPath, agents['echo-app'], JSON.stringify(srv.agent)];
+        this.spawnDetached(h.name, srv.what, argv, NOBODY);
+      }
+      if (servers.length > 0) waits.push(this.waitListening(h.name, servers.map((x) => x.port)));
+    }
+    await Promise.all(waits);
+  }
+
+  /** Polls `ss` in the host's namespace until every port has a listener (5 s at most). */
+  async waitListening(hostName: string, ports: number[], timeoutMs = 5000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const r = await this.run(hostName, ['ss', '-ltnH']);
+      const listening = new Set([...r.stdout.matchAll(/\S+:(\d+)\s+\S+:\*/g)].map((m) => Number(m[1])));
+      const missing = ports.filter((p) => !listening.has(p));
+      if (missing.length === 0) return;
+      if (performance.now() > deadline) {
+        throw new Error(`${hostName}: nothing listens on ${missing.join(', ')} after ${timeoutMs} ms (logs in ${join(this.dir, 'logs')})`);
+      }
+      await new Promise((res) => setTimeout(res, 15));
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -178,6 +239,7 @@ export async function removeLab(id: string): Promise<void> {
     if (entry.startsWith(`${LAB_PREFIX}-${id}-`)) rmSync(join(NETNS_ETC, entry), { recursive: true, force: true });
   }
   rmSync(join(LAB_STATE_DIR, `${id}.json`), { force: true });
+  rmSync(join(LAB_STATE_DIR, id), { recursive: true, force: true });
 }
 
 /** Every lab id that left anything behind: namespaces, /etc/netns entries, state files. */
@@ -188,7 +250,7 @@ export async function findLabIds(): Promise<string[]> {
     if (m) ids.add(m[1]!);
   }
   for (const entry of safeReaddir(LAB_STATE_DIR)) {
-    const m = /^([0-9a-f]{6})\.json$/.exec(entry);
+    const m = /^([0-9a-f]{6})(\.json)?$/.exec(entry);
     if (m) ids.add(m[1]!);
   }
   return [...ids].sort();

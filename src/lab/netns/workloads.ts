@@ -1,0 +1,70 @@
+// What runs in each lab host: the app process of a pod (the echo app in one of its roles)
+// and the servers of an external host (Debian's real redis-server, or the echo app). Pure:
+// it says what to start; the lab starts it.
+import type { EchoAppConfig } from './agents/echo-app.ts';
+import type { PlannedHost } from './plan.ts';
+
+/** The uid/gid the application runs as (any uid but the proxy's: istio-init captures it). */
+export const APP_USER = { uid: 1000, gid: 1000 } as const;
+/** External servers run unprivileged too. */
+export const NOBODY = { uid: 65534, gid: 65534 } as const;
+
+const DEFAULT_PORTS: Record<string, EchoAppConfig['ports']> = {
+  'hello-app': [{ port: 8080, protocol: 'http' }],
+  'tcp-echo': [9000, 9001, 9002].map((port) => ({ port, protocol: 'tcp' as const })),
+  productpage: [{ port: 9080, protocol: 'http' }],
+  details: [{ port: 9080, protocol: 'http' }],
+  'reviews-v1': [{ port: 9080, protocol: 'http' }],
+  'reviews-v2': [{ port: 9080, protocol: 'http' }],
+  'reviews-v3': [{ port: 9080, protocol: 'http' }],
+  ratings: [{ port: 9080, protocol: 'http' }],
+  echo: [{ port: 8080, protocol: 'http' }],
+  toolbox: [],
+};
+
+/** The protocol a port is served with, from its name as Istio reads names (tcp-…, redis-… are TCP). */
+export function portProtocol(name: string | undefined): 'http' | 'tcp' {
+  const prefix = (name ?? '').toLowerCase().split('-')[0];
+  return prefix === 'tcp' || prefix === 'redis' || prefix === 'mongo' || prefix === 'mysql' || prefix === 'tls' ? 'tcp' : 'http';
+}
+
+export function appConfig(host: PlannedHost): EchoAppConfig | undefined {
+  const pod = host.pod;
+  if (!pod) return undefined;
+  const declared = (pod.ports ?? []).filter((p) => p.protocol !== 'UDP').map((p) => ({ port: p.port, protocol: portProtocol(p.name) }));
+  const ports = declared.length > 0 ? declared : (DEFAULT_PORTS[pod.workload] ?? []);
+  if (ports.length === 0) return undefined;
+  return {
+    pod: pod.name,
+    namespace: host.namespace,
+    workload: pod.workload,
+    version: /-(v\d+)$/.exec(pod.workload)?.[1] ?? pod.labels?.version ?? 'v1',
+    ports,
+  };
+}
+
+export interface ServerProcess {
+  what: string;
+  port: number;
+  /** argv, or the echo app's config when `agent` is set. */
+  argv?: string[];
+  agent?: EchoAppConfig;
+}
+
+/** The servers of an external host, one process per port. */
+export function externalServers(host: PlannedHost): ServerProcess[] {
+  const ext = host.external;
+  if (!ext) return [];
+  return ext.ports.map((port) => {
+    if (ext.server === 'redis') {
+      const argv = ['redis-server', '--port', String(port), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', '/tmp', '--daemonize', 'no', '--loglevel', 'warning'];
+      if (ext.password !== undefined) argv.push('--requirepass', ext.password);
+      return { what: `redis-${port}`, port, argv };
+    }
+    return {
+      what: `${ext.server}-${port}`,
+      port,
+      agent: { pod: ext.name, namespace: '', workload: 'echo', version: 'v1', ports: [{ port, protocol: ext.server === 'http' ? 'http' : 'tcp' }] },
+    };
+  });
+}
