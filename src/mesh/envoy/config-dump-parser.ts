@@ -171,6 +171,13 @@ function parseListenerFilter(f: unknown): ListenerFilter {
   return { name: str(f, 'name') ?? '', disabledPorts: disabledPorts(get(f, 'filterDisabled')) };
 }
 
+/** A protobuf Duration as JSON: "0s", "0.100s", or {seconds, nanos}. */
+function seconds(v: unknown): number | undefined {
+  if (typeof v === 'string' && /^[\d.]+s$/.test(v)) return Number(v.slice(0, -1));
+  if (isObj(v)) return (num(v, 'seconds') ?? 0) + (num(v, 'nanos') ?? 0) / 1e9;
+  return undefined;
+}
+
 export function parseListener(l: Obj): Listener {
   const sock = obj(obj(l, 'address'), 'socketAddress');
   const pipe = obj(obj(l, 'address'), 'pipe');
@@ -188,6 +195,8 @@ export function parseListener(l: Obj): Listener {
     internal: isObj(get(l, 'internalListener')),
     trafficDirection: str(l, 'trafficDirection'),
     listenerFilters: arr(l, 'listenerFilters').map(parseListenerFilter),
+    listenerFiltersTimeout: seconds(get(l, 'listenerFiltersTimeout')) ?? 15,
+    continueOnListenerFiltersTimeout: bool(l, 'continueOnListenerFiltersTimeout') ?? false,
     filterChains: arr(l, 'filterChains').map((c, i) => parseFilterChain(c, i)),
     ...(def ? { defaultFilterChain: parseFilterChain(def, 'default') } : {}),
     hasFilterChainMatcher: isObj(get(l, 'filterChainMatcher')),
@@ -195,9 +204,9 @@ export function parseListener(l: Obj): Listener {
   };
 }
 
+/** filter_metadata.istio.config: the path of the Istio resource behind a route or cluster. */
 function istioConfig(metadata: unknown): string | undefined {
-  return str(obj(obj(obj(metadata, 'filterMetadata'), 'istio'), 'config'), 'config') ??
-    str(obj(obj(metadata, 'filterMetadata'), 'istio'), 'config');
+  return str(obj(obj(metadata, 'filterMetadata'), 'istio'), 'config');
 }
 
 function parseRouteAction(r: Obj): RouteAction {
@@ -267,10 +276,9 @@ function parseLoadAssignment(cla: unknown): ClusterLoadAssignment {
     clusterName: str(cla, 'clusterName') ?? '',
     endpoints: arr(cla, 'endpoints').map((llb) => {
       const loc = obj(llb, 'locality') ?? {};
-      const locality = ['region', 'zone', 'subZone']
-        .map((k) => str(loc, k) ?? '')
-        .filter((p, i, all) => p !== '' || all.slice(i + 1).some((q) => q !== ''))
-        .join('/');
+      // util.LocalityToString: region[/zone[/sub_zone]].
+      const [region, zone, subZone] = ['region', 'zone', 'subZone'].map((k) => str(loc, k) ?? '');
+      const locality = !zone ? region! : !subZone ? `${region}/${zone}` : `${region}/${zone}/${subZone}`;
       return {
         locality,
         lbEndpoints: arr(llb, 'lbEndpoints').map((ep) => {

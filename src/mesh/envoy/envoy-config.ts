@@ -69,6 +69,9 @@ export interface Listener {
   internal: boolean;
   trafficDirection?: string;
   listenerFilters: ListenerFilter[];
+  /** listener_filters_timeout in seconds (Envoy's default is 15s); 0 = wait for the client forever. */
+  listenerFiltersTimeout: number;
+  continueOnListenerFiltersTimeout: boolean;
   filterChains: FilterChain[];
   defaultFilterChain?: FilterChain;
   /** True when the filter_chain_matcher (xds matcher API) is used instead of FilterChainMatch. */

@@ -43,6 +43,7 @@ export type OutcomeKind =
   | 'service' // bytes go to a service's endpoints
   | 'closed' // accepted, then closed without a reply
   | 'http-response' // Envoy itself answers with an HTTP status
+  | 'waiting' // Envoy waits for the client's first bytes; nothing happens until it speaks
   | 'unknown'; // the dump lacks what is needed to tell
 
 export interface Outcome {
@@ -378,6 +379,16 @@ export function matchConnection(config: EnvoyConfig, conn: Connection): EnvoyMat
   }
   const last = hops[hops.length - 1]!;
 
+  if (conn.payload.kind === 'none') {
+    const inspectors = ['tls_inspector', 'http_inspector'].filter((n) => listenerFilterEnabled(listener, n, conn.dst.port));
+    if (inspectors.length > 0 && listener.listenerFiltersTimeout === 0) {
+      last.reason += `; ${inspectors.join(' and ')} wait for the client's first bytes (listener_filters_timeout 0s): a server-first protocol hangs here`;
+      return result(
+        { kind: 'waiting', clientSees: 'nothing: the connection is open but nothing leaves the pod until the client sends', upstreamConnection: false, responseFlag: '-' },
+        { listener: listener.name },
+      );
+    }
+  }
   const sel = selectFilterChain(listener, conn, detected);
   if (sel.ambiguous) {
     last.reason = `${listener.name}: ${sel.ambiguous.length} filter chains match (${sel.ambiguous.map(chainLabel).join(', ')}) — Envoy rejects such a listener`;
@@ -408,8 +419,17 @@ export function matchConnection(config: EnvoyConfig, conn: Connection): EnvoyMat
     return result(outcome, { ...base, cluster: tcp.cluster });
   }
   if (terminal?.kind === 'http_connection_manager' && hcm?.kind === 'http_connection_manager') {
+    if (conn.payload.kind === 'none') {
+      last.reason += ' → HTTP connection manager waits for a request';
+      return result(
+        { kind: 'waiting', clientSees: 'nothing: the HTTP connection manager waits for a request; nothing leaves the pod', upstreamConnection: false, responseFlag: '-' },
+        base,
+      );
+    }
     if (!detected.http) {
-      last.reason += ` → HTTP connection manager; the bytes are not HTTP: Envoy answers 400 and closes`;
+      const services = httpServicesOn(config, chain);
+      const owner = services.length ? ` of ${services.slice(0, 3).join(', ')}${services.length > 3 ? ', …' : ''}` : '';
+      last.reason += ` → HTTP connection manager${owner}; the bytes are not HTTP: Envoy answers 400 and closes`;
       return result(
         {
           kind: 'http-response',
