@@ -78,6 +78,7 @@ export function chainLabel(chain: FilterChain): string {
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::']);
+const INNER_HTTP_ALPNS = new Set(['http/1.0', 'http/1.1', 'h2', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2']);
 
 function listenerFilterEnabled(l: Listener, suffix: string, port: number): boolean {
   const f = l.listenerFilters.find((x) => x.name.endsWith(suffix));
@@ -418,6 +419,10 @@ export function matchConnection(config: EnvoyConfig, conn: Connection): EnvoyMat
     last.reason += ` → tcp_proxy to ${tcp.cluster}`;
     return result(outcome, { ...base, cluster: tcp.cluster });
   }
+  // A chain with a TLS transport socket terminates TLS: what the HCM then reads is the inner
+  // protocol, which the client announced in ALPN (Istio mTLS: istio-http/1.1, istio-h2).
+  const innerHttp = chain.tls && detected.tls && detected.alpn.some((a) => INNER_HTTP_ALPNS.has(a));
+  const http = detected.http || innerHttp;
   if (terminal?.kind === 'http_connection_manager' && hcm?.kind === 'http_connection_manager') {
     if (conn.payload.kind === 'none') {
       last.reason += ' → HTTP connection manager waits for a request';
@@ -426,7 +431,7 @@ export function matchConnection(config: EnvoyConfig, conn: Connection): EnvoyMat
         base,
       );
     }
-    if (!detected.http) {
+    if (!http) {
       const services = httpServicesOn(config, chain);
       const owner = services.length ? ` of ${services.slice(0, 3).join(', ')}${services.length > 3 ? ', …' : ''}` : '';
       last.reason += ` → HTTP connection manager${owner}; the bytes are not HTTP: Envoy answers 400 and closes`;
@@ -451,7 +456,7 @@ export function matchConnection(config: EnvoyConfig, conn: Connection): EnvoyMat
         { ...base, route: { routeConfiguration: rcName, virtualHost: null, route: null } },
       );
     }
-    const host = detected.host ?? `${conn.dst.ip}:${conn.dst.port}`;
+    const host = detected.host ?? detected.sni ?? `${conn.dst.ip}:${conn.dst.port}`;
     const path = detected.path ?? '/';
     const vh = selectVirtualHost(rc, host);
     if (!vh) {
