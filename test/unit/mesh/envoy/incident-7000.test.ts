@@ -101,7 +101,7 @@ for (const c of cases) {
     const e = explain(assumedIptablesTrace(conn, { podIp: POD, ...c.iptables }), cfg, conn);
     const envoyHops = e.hops.flatMap((h) => (h.kind === 'envoy' ? [h] : []));
     t.is(envoyHops.length ? formatEnvoyPath(envoyHops) : null, c.envoy);
-    t.is<string>(e.outcome.kind, c.outcome.kind);
+    t.is(e.outcome.kind as string, c.outcome.kind);
     t.is(e.outcome.status, c.outcome.status);
     t.is(e.outcome.responseFlag, c.outcome.responseFlag);
     t.is(e.outcome.upstreamConnection, c.outcome.upstreamConnection);
