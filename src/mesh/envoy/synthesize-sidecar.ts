@@ -243,8 +243,9 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
     }
   }
   const services = registry.filter((s) => visible(s, sidecar, mesh.proxy.namespace));
+  const imported = new Set(services);
   for (const s of registry) {
-    if (!services.includes(s)) warnings.push(`${s.source} (${s.hostname}) is not imported: the Sidecar's egress hosts leave it out`);
+    if (!imported.has(s)) warnings.push(`${s.source} (${s.hostname}) is not imported: the Sidecar's egress hosts leave it out`);
   }
 
   // Outbound listeners, keyed by `<bind>_<port>` (getListenerName).
