@@ -256,6 +256,15 @@ function clusterOutcome(config: EnvoyConfig, clusterName: string, conn: Connecti
   const cluster: Cluster | undefined = config.clusters?.find((c) => c.name === clusterName);
   const isPassthrough =
     clusterName === PASSTHROUGH_CLUSTER || clusterName.startsWith('InboundPassthroughCluster') || cluster?.type === 'ORIGINAL_DST';
+  if (isPassthrough && (clusterName.startsWith('inbound|') || clusterName.startsWith('InboundPassthroughCluster'))) {
+    return {
+      kind: 'passthrough',
+      clientSees: `whatever the app listening on ${dst} answers (Envoy connects to it from 127.0.0.6)`,
+      upstreamConnection: true,
+      upstream: dst,
+      responseFlag: '-',
+    };
+  }
   if (isPassthrough) {
     return {
       kind: 'passthrough',
