@@ -19,12 +19,14 @@ export {
   MeshResourceSchema,
   MeshSchema,
   meshJsonSchema,
+  meshJsonSchemaText,
+  MESH_SCHEMA_PATH,
   parseMesh,
   type Mesh,
   type MeshInput,
   type MeshResource,
 } from './mesh.ts';
-export { synthesizeSidecar, type SynthesisResult } from './synthesize-sidecar.ts';
+export { envoyConfigFromMesh, synthesizeSidecar, type SynthesisResult } from './synthesize-sidecar.ts';
 export { formatEnvoyHop, formatEnvoyPath, parseEnvoyPath, type EnvoyHopLike } from './format-envoy-path.ts';
 export {
   assumedIptablesTrace,

@@ -151,9 +151,16 @@ export type ServiceEntry = z.infer<typeof ServiceEntrySchema>;
 export type Sidecar = z.infer<typeof SidecarSchema>;
 export type PeerAuthentication = z.infer<typeof PeerAuthenticationSchema>;
 
-/** The published JSON Schema of a mesh file. */
-export function meshJsonSchema(): unknown {
-  return z.toJSONSchema(MeshSchema, { io: 'input' });
+export const MESH_SCHEMA_PATH = 'schema/mesh.schema.json';
+
+/** The published JSON Schema of a mesh file, as committed at schema/mesh.schema.json. */
+export function meshJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(MeshSchema, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
+}
+
+/** The schema file's text: two-space indent, final newline. */
+export function meshJsonSchemaText(): string {
+  return `${JSON.stringify(meshJsonSchema(), null, 2)}\n`;
 }
 
 /** Validates a decoded mesh document; throws MeshError listing every problem as `path: message`. */

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { MeshError, meshJsonSchema, parseMesh } from '../../../../src/mesh/envoy/mesh.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { MESH_SCHEMA_PATH, MeshError, meshJsonSchema, meshJsonSchemaText, parseMesh } from '../../../../src/mesh/envoy/mesh.ts';
 import { repoYaml } from '../../../helpers/fixtures.ts';
 
 test('the incident lab mesh file parses, with defaults filled in', (t) => {
@@ -9,6 +10,11 @@ test('the incident lab mesh file parses, with defaults filled in', (t) => {
   t.is(m.meshConfig.outboundTrafficPolicy.mode, 'ALLOW_ANY');
   t.is(m.proxy.ip, '10.64.192.14');
   t.deepEqual(m.resources.map((r) => `${r.kind}/${r.metadata?.name}`), ['Service/frontend', 'Service/redis']);
+});
+
+test(`${MESH_SCHEMA_PATH} is the one the zod definition generates (UPDATE_GOLDEN=1 rewrites it)`, (t) => {
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(MESH_SCHEMA_PATH, meshJsonSchemaText());
+  t.is(readFileSync(MESH_SCHEMA_PATH, 'utf8'), meshJsonSchemaText());
 });
 
 test('the published JSON Schema accepts the lab mesh file and rejects a broken one', (t) => {
