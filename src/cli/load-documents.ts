@@ -5,6 +5,8 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { CliError, EXIT_BAD_INPUT } from './exit-codes.ts';
 import { ConfigDumpError, parseConfigDump } from '../mesh/envoy/config-dump-parser.ts';
 import type { EnvoyConfig } from '../mesh/envoy/envoy-config.ts';
+import { MeshError, parseMesh } from '../mesh/envoy/mesh.ts';
+import { synthesizeSidecar } from '../mesh/envoy/synthesize-sidecar.ts';
 
 export function readText(file: string): string {
   try {
@@ -52,4 +54,37 @@ export function loadYamlDocuments(file: string): unknown[] {
     else out.push(v);
   }
   return out;
+}
+
+export interface MeshOverrides {
+  /** Extra resource files (YAML, several documents) appended to the mesh's resources. */
+  resources?: string[];
+  era?: string;
+  outboundTrafficPolicy?: string;
+}
+
+/** Reads a pathlab/v1 Mesh file, applies the overrides, synthesizes the sidecar's config dump. */
+export function loadMeshFile(
+  file: string,
+  overrides: MeshOverrides = {},
+): { doc: Record<string, unknown>; config: EnvoyConfig; podIp: string; warnings: string[] } {
+  const doc = decode(file, readText(file));
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new CliError(`${file}: not a pathlab/v1 Mesh (expected a mapping with apiVersion: pathlab/v1, kind: Mesh)`, EXIT_BAD_INPUT);
+  }
+  const base = doc as Record<string, unknown>;
+  const extra = (overrides.resources ?? []).flatMap(loadYamlDocuments);
+  const merged: Record<string, unknown> = { ...base, resources: [...((base.resources as unknown[] | undefined) ?? []), ...extra] };
+  if (overrides.era) merged.era = overrides.era;
+  if (overrides.outboundTrafficPolicy) {
+    merged.meshConfig = { ...((base.meshConfig as Record<string, unknown> | undefined) ?? {}), outboundTrafficPolicy: { mode: overrides.outboundTrafficPolicy } };
+  }
+  try {
+    const mesh = parseMesh(merged);
+    const syn = synthesizeSidecar(mesh);
+    return { doc: syn.configDump, config: parseConfigDump(syn.configDump), podIp: mesh.proxy.ip, warnings: syn.warnings };
+  } catch (e) {
+    if (e instanceof MeshError) throw new CliError(`${file}: ${e.message}`, EXIT_BAD_INPUT);
+    throw e;
+  }
 }

@@ -2,11 +2,8 @@ import type { Command } from 'commander';
 import { isIP } from 'node:net';
 import type { CliContext } from '../context.ts';
 import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
-import { decode, loadConfigDump, loadYamlDocuments, readText } from '../load-documents.ts';
+import { loadConfigDump, loadMeshFile } from '../load-documents.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
-import { parseConfigDump } from '../../mesh/envoy/config-dump-parser.ts';
-import { MeshError, parseMesh } from '../../mesh/envoy/mesh.ts';
-import { synthesizeSidecar } from '../../mesh/envoy/synthesize-sidecar.ts';
 import { assumedIptablesTrace, explain, type ExplainConnection, type Explanation } from '../../mesh/envoy/explain.ts';
 import { formatEnvoyPath } from '../../mesh/envoy/format-envoy-path.ts';
 import type { Payload } from '../../mesh/envoy/first-bytes.ts';
@@ -57,26 +54,6 @@ function podIpFromDump(doc: unknown): string | undefined {
     if (id.length >= 2 && isIP(id[1]!) !== 0) return id[1];
   }
   return undefined;
-}
-
-function loadMesh(opts: ExplainOptions): { config: EnvoyConfig; podIp: string; warnings: string[] } {
-  const file = opts.mesh!;
-  const doc = decode(file, readText(file)) as Record<string, unknown>;
-  if (typeof doc !== 'object' || doc === null) throw new CliError(`${file}: not a pathlab/v1 Mesh`, EXIT_BAD_INPUT);
-  const extra = opts.resources.flatMap(loadYamlDocuments);
-  const merged: Record<string, unknown> = { ...doc, resources: [...((doc.resources as unknown[] | undefined) ?? []), ...extra] };
-  if (opts.era) merged.era = opts.era;
-  if (opts.outboundTrafficPolicy) {
-    merged.meshConfig = { ...((doc.meshConfig as Record<string, unknown> | undefined) ?? {}), outboundTrafficPolicy: { mode: opts.outboundTrafficPolicy } };
-  }
-  try {
-    const mesh = parseMesh(merged);
-    const syn = synthesizeSidecar(mesh);
-    return { config: parseConfigDump(syn.configDump), podIp: mesh.proxy.ip, warnings: syn.warnings };
-  } catch (e) {
-    if (e instanceof MeshError) throw new CliError(`${file}: ${e.message}`, EXIT_BAD_INPUT);
-    throw e;
-  }
 }
 
 function list(text: string | undefined): string[] {
@@ -149,7 +126,7 @@ export function registerExplain(program: Command, ctx: CliContext): void {
       let podIp: string | undefined = opts.podIp;
       let warnings: string[] = [];
       if (opts.mesh) {
-        const m = loadMesh(opts);
+        const m = loadMeshFile(opts.mesh, opts);
         config = m.config;
         podIp ??= m.podIp;
         warnings = m.warnings;

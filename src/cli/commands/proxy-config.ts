@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
-import { loadConfigDump } from '../load-documents.ts';
+import { loadConfigDump, loadMeshFile } from '../load-documents.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import {
   formatAll,
@@ -79,9 +79,13 @@ export function registerProxyConfig(program: Command, ctx: CliContext): void {
     .command('proxy-config')
     .description("print a config dump's listeners, clusters, routes, endpoints, secrets or all of them, as istioctl proxy-config does")
     .argument('<type>', 'listeners | clusters | routes | endpoints | secrets | bootstrap | all')
-    .argument('<dump>', 'an Envoy config dump: admin /config_dump, or istioctl proxy-config ... -o json')
+    .argument('[dump]', 'an Envoy config dump: admin /config_dump, or istioctl proxy-config ... -o json')
     .option('-o, --output <format>', 'short (tables, the default) or json', 'short')
-    .action((type: string, dump: string, opts: { output: string }) => {
+    .option('--mesh <file>', 'instead of a dump: the config pathlab synthesizes from a pathlab/v1 Mesh file')
+    .option('--resources <file>', 'with --mesh: extra Kubernetes/Istio resources; repeatable', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option('--era <era>', 'with --mesh: current (Istio 1.6+) or legacy (1.3-1.5)')
+    .option('--outbound-traffic-policy <mode>', 'with --mesh: ALLOW_ANY or REGISTRY_ONLY')
+    .action((type: string, dump: string | undefined, opts: { output: string; mesh?: string; resources: string[]; era?: string; outboundTrafficPolicy?: string }) => {
       const section = ALIASES[type.toLowerCase()];
       if (!section) {
         throw new CliError(`unknown type "${type}" (expected listeners, clusters, routes, endpoints, secrets, bootstrap or all)`, EXIT_BAD_INPUT);
@@ -89,10 +93,16 @@ export function registerProxyConfig(program: Command, ctx: CliContext): void {
       if (opts.output !== 'short' && opts.output !== 'json') {
         throw new CliError(`--output ${opts.output}: expected short or json`, EXIT_BAD_INPUT);
       }
-      const { doc, config } = loadConfigDump(dump);
+      if ((dump === undefined) === (opts.mesh === undefined)) {
+        throw new CliError('give a DUMP file or --mesh FILE (exactly one)', EXIT_BAD_INPUT);
+      }
+      const source = dump ?? opts.mesh!;
+      const { doc, config } = opts.mesh
+        ? loadMeshFile(opts.mesh, { resources: opts.resources, ...(opts.era ? { era: opts.era } : {}), ...(opts.outboundTrafficPolicy ? { outboundTrafficPolicy: opts.outboundTrafficPolicy } : {}) })
+        : loadConfigDump(dump!);
       const key = SECTION_OF[section];
       if (key && config[key] === undefined) {
-        throw new CliError(`${dump}: no ${section} in this dump (its configs[] has no ${key[0]!.toUpperCase()}${key.slice(1)}ConfigDump section)`, EXIT_BAD_INPUT);
+        throw new CliError(`${source}: no ${section} in this dump (its configs[] has no ${key[0]!.toUpperCase()}${key.slice(1)}ConfigDump section)`, EXIT_BAD_INPUT);
       }
       if (opts.output === 'json') {
         ctx.io.out(`${JSON.stringify(rawSection(doc, section), null, 4)}\n`);

@@ -36,6 +36,7 @@ export type PathHop =
   | { kind: 'iptables'; text: string; reason: string }
   | { kind: 'envoy'; text: string; listener: string; chain?: string; cluster?: string; reason: string }
   | { kind: 'wire'; text: string; reason: string }
+  | { kind: 'app'; text: string; reason: string }
   | { kind: 'reply'; text: string; reason: string };
 
 export interface Explanation {
@@ -55,7 +56,7 @@ export function explain(iptables: IptablesTrace, envoy: EnvoyConfig, conn: Expla
   const hops: PathHop[] = iptables.hops.map((h) => ({ kind: 'iptables', ...h }));
   const dst = `${conn.dst.ip}:${conn.dst.port}`;
   if (iptables.effect.kind === 'not-redirected') {
-    hops.push({ kind: 'wire', text: `wire dst=${dst}`, reason: `not redirected (${iptables.effect.reason}): the kernel sends it to ${dst}, Envoy never sees it` });
+    hops.push({ kind: 'wire', text: `wire iface=eth0 dst=${dst}`, reason: `not redirected (${iptables.effect.reason}): the kernel sends it to ${dst}, Envoy never sees it` });
     return {
       hops,
       listener: null,
@@ -88,9 +89,12 @@ export function explain(iptables: IptablesTrace, envoy: EnvoyConfig, conn: Expla
     });
   }
   const o = m.outcome;
-  if (o.upstreamConnection && o.upstream) {
-    const text = o.kind === 'passthrough' ? `wire dst=${o.upstream}` : `wire cluster=${m.cluster}`;
-    hops.push({ kind: 'wire', text, reason: `Envoy (uid 1337) opens a new connection to ${o.upstream}` });
+  const inbound = iptables.effect.port === INBOUND_CAPTURE_PORT;
+  if (o.upstreamConnection && o.upstream && inbound && o.kind === 'passthrough') {
+    hops.push({ kind: 'app', text: `app port=${conn.dst.port}`, reason: `Envoy connects to the app on ${o.upstream} from 127.0.0.6` });
+  } else if (o.upstreamConnection && o.upstream) {
+    const target = o.kind === 'passthrough' ? `dst=${o.upstream}` : o.upstreamEndpoints?.length === 1 ? `dst=${o.upstreamEndpoints[0]}` : `cluster=${m.cluster}`;
+    hops.push({ kind: 'wire', text: `wire iface=eth0 ${target}`, reason: `Envoy (uid 1337) opens a new connection to ${o.upstream}` });
   } else if (o.status !== undefined) {
     hops.push({ kind: 'reply', text: `reply "HTTP/1.1 ${o.status}"`, reason: `${o.clientSees} (response flag ${o.responseFlag})` });
   } else if (o.kind === 'closed') {

@@ -54,6 +54,8 @@ export interface Outcome {
   upstreamConnection: boolean;
   /** Where bytes go: `10.0.0.6:7000`, or `endpoints of outbound|7000||redis.db.svc.cluster.local`. */
   upstream?: string;
+  /** The cluster's endpoints when the configuration names them (STATIC, DNS, inline load_assignment). */
+  upstreamEndpoints?: string[];
   status?: number;
   /** %RESPONSE_FLAGS% in the access log ('-' for none). */
   responseFlag: string;
@@ -283,13 +285,14 @@ function clusterOutcome(config: EnvoyConfig, clusterName: string, conn: Connecti
       ...(http ? { status: 503 } : {}),
     };
   }
-  const where = cluster?.endpoints.length ? ` (${cluster.endpoints.join(', ')})` : cluster && cluster.type !== 'EDS' ? '' : '';
+  const where = cluster?.endpoints.length ? ` (${cluster.endpoints.join(', ')})` : '';
   const dnsNote = cluster && /DNS/.test(cluster.type) ? `, resolved by DNS — not ${dst}` : '';
   return {
     kind: 'service',
     clientSees: `whatever the endpoints of ${clusterName} answer`,
     upstreamConnection: true,
     upstream: `endpoints of ${clusterName}${where}${dnsNote}`,
+    ...(cluster?.endpoints.length ? { upstreamEndpoints: cluster.endpoints } : {}),
     responseFlag: '-',
   };
 }

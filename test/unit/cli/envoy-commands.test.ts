@@ -80,3 +80,15 @@ test('proxy-config listeners -o json prints the raw listeners; the table has ist
   const table = await run(['proxy-config', 'listeners', fixturePath('envoy/configdump.yaml')]);
   t.regex(table.out, /^ADDRESSES +PORT +MATCH +DESTINATION\n/);
 });
+
+test('proxy-config listeners --mesh shows the synthesized table (legacy: pod-IP /32 chain + match-all HTTP on 0.0.0.0_7000)', async (t) => {
+  const r = await run(['proxy-config', 'listeners', '--mesh', lab('mesh.yaml'), '--era', 'legacy']);
+  t.is(r.code, 0, r.err);
+  const rows = r.out.split('\n').map((l) => l.replace(/ +/g, ' ').trim());
+  t.true(rows.includes('0.0.0.0 7000 ALL Route: 7000'));
+  t.true(rows.includes('0.0.0.0 7000 Addr: 10.64.192.14/32 Non-HTTP/Non-TCP'));
+  t.true(rows.includes('10.96.5.5 6379 ALL Cluster: outbound|6379||redis.db.svc.cluster.local'));
+  const both = await run(['proxy-config', 'listeners', fixturePath('envoy/configdump.yaml'), '--mesh', lab('mesh.yaml')]);
+  t.is(both.code, 2);
+  t.regex(both.err, /exactly one/);
+});

@@ -17,6 +17,8 @@ interface Case {
   iptables?: { excludeOutboundPorts?: number[]; excludeOutboundIPRanges?: string[] };
   envoy: string | null;
   outcome: { kind: string; status?: number; responseFlag: string; upstreamConnection: boolean; upstream?: RegExp };
+  /** The last hop: `wire ...` (bytes leave the pod) or `reply ...` (the sidecar answers). */
+  last: string;
 }
 
 const cases: Case[] = [
@@ -26,6 +28,7 @@ const cases: Case[] = [
     port: 7000,
     envoy: 'listener=virtualOutbound -> listener=0.0.0.0_7000 chain=#2',
     outcome: { kind: 'http-response', status: 400, responseFlag: 'DPE', upstreamConnection: false },
+    last: 'reply "HTTP/1.1 400"',
   },
   {
     name: 'legacy: 7003 has no listener: virtualOutbound → PassthroughCluster, redis answers',
@@ -33,6 +36,7 @@ const cases: Case[] = [
     port: 7003,
     envoy: 'listener=virtualOutbound chain=#2 cluster=PassthroughCluster',
     outcome: { kind: 'passthrough', responseFlag: '-', upstreamConnection: true, upstream: /^10\.0\.0\.6:7003$/ },
+    last: 'wire iface=eth0 dst=10.0.0.6:7003',
   },
   {
     name: 'current (1.6+): 7000 → 0.0.0.0_7000 → PassthroughFilterChain → PassthroughCluster',
@@ -40,6 +44,7 @@ const cases: Case[] = [
     port: 7000,
     envoy: 'listener=virtualOutbound -> listener=0.0.0.0_7000 chain=PassthroughFilterChain cluster=PassthroughCluster',
     outcome: { kind: 'passthrough', responseFlag: '-', upstreamConnection: true, upstream: /^10\.0\.0\.6:7000$/ },
+    last: 'wire iface=eth0 dst=10.0.0.6:7000',
   },
   {
     name: 'current: a TCP ServiceEntry without addresses on 7000 captures every IP\'s 7000: its outbound cluster, not redis',
@@ -47,6 +52,7 @@ const cases: Case[] = [
     port: 7000,
     envoy: 'listener=virtualOutbound -> listener=0.0.0.0_7000 chain=default cluster=outbound|7000||cache.legacy.example.com',
     outcome: { kind: 'service', responseFlag: '-', upstreamConnection: true, upstream: /cache\.legacy\.example\.com.*not 10\.0\.0\.6:7000/ },
+    last: 'wire iface=eth0 dst=cache.legacy.example.com:7000',
   },
   {
     name: 'current REGISTRY_ONLY: 7003 → virtualOutbound-catchall-tcp → BlackHoleCluster, closed without reply',
@@ -54,6 +60,7 @@ const cases: Case[] = [
     port: 7003,
     envoy: 'listener=virtualOutbound chain=virtualOutbound-catchall-tcp cluster=BlackHoleCluster',
     outcome: { kind: 'closed', responseFlag: 'UH', upstreamConnection: false },
+    last: 'reply closed',
   },
   {
     name: 'fix 1 (legacy): ServiceEntry addresses [10.0.0.6] TCP 7000 → the exact 10.0.0.6_7000 listener wins over 0.0.0.0_7000',
@@ -61,6 +68,7 @@ const cases: Case[] = [
     port: 7000,
     envoy: 'listener=virtualOutbound -> listener=10.0.0.6_7000 chain=#1 cluster=outbound|7000||redis.external.example.com',
     outcome: { kind: 'service', responseFlag: '-', upstreamConnection: true, upstream: /10\.0\.0\.6:7000/ },
+    last: 'wire iface=eth0 dst=10.0.0.6:7000',
   },
   {
     name: 'fix 1 also under REGISTRY_ONLY (current): the ServiceEntry makes redis a registered service',
@@ -68,6 +76,7 @@ const cases: Case[] = [
     port: 7000,
     envoy: 'listener=virtualOutbound -> listener=10.0.0.6_7000 chain=#1 cluster=outbound|7000||redis.external.example.com',
     outcome: { kind: 'service', responseFlag: '-', upstreamConnection: true, upstream: /10\.0\.0\.6:7000/ },
+    last: 'wire iface=eth0 dst=10.0.0.6:7000',
   },
   {
     name: 'fix 2 (legacy): a Sidecar whose egress hosts leave web/ out: no 0.0.0.0_7000, virtualOutbound → PassthroughCluster',
@@ -75,6 +84,7 @@ const cases: Case[] = [
     port: 7000,
     envoy: 'listener=virtualOutbound chain=#2 cluster=PassthroughCluster',
     outcome: { kind: 'passthrough', responseFlag: '-', upstreamConnection: true, upstream: /^10\.0\.0\.6:7000$/ },
+    last: 'wire iface=eth0 dst=10.0.0.6:7000',
   },
   {
     name: 'fix 3 (legacy): excludeOutboundPorts 7000: not redirected, Envoy never sees it',
@@ -83,6 +93,7 @@ const cases: Case[] = [
     iptables: { excludeOutboundPorts: [7000] },
     envoy: null,
     outcome: { kind: 'passthrough', responseFlag: '-', upstreamConnection: true, upstream: /^10\.0\.0\.6:7000$/ },
+    last: 'wire iface=eth0 dst=10.0.0.6:7000',
   },
   {
     name: 'fix 4 (legacy): excludeOutboundIPRanges 10.0.0.6/32: not redirected, Envoy never sees it',
@@ -91,6 +102,7 @@ const cases: Case[] = [
     iptables: { excludeOutboundIPRanges: ['10.0.0.6/32'] },
     envoy: null,
     outcome: { kind: 'passthrough', responseFlag: '-', upstreamConnection: true, upstream: /^10\.0\.0\.6:7000$/ },
+    last: 'wire iface=eth0 dst=10.0.0.6:7000',
   },
 ];
 
@@ -106,6 +118,7 @@ for (const c of cases) {
     t.is(e.outcome.responseFlag, c.outcome.responseFlag);
     t.is(e.outcome.upstreamConnection, c.outcome.upstreamConnection);
     if (c.outcome.upstream) t.regex(e.outcome.upstream ?? '', c.outcome.upstream);
+    t.is(e.hops.at(-1)!.text, c.last);
     for (const h of e.hops) t.true(h.reason.length > 0 && !h.reason.includes('\n'), `one-line reason for ${h.text}`);
   });
 }
