@@ -33,16 +33,22 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const snakeCache = new Map<string, string>();
+
 function camelToSnake(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  let snake = snakeCache.get(key);
+  if (snake === undefined) {
+    snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    snakeCache.set(key, snake);
+  }
+  return snake;
 }
 
 /** Reads a field in either spelling: `useOriginalDst` or `use_original_dst`. */
 function get(o: unknown, camel: string): unknown {
   if (!isObj(o)) return undefined;
-  if (camel in o) return o[camel];
-  const snake = camelToSnake(camel);
-  return o[snake];
+  const v = o[camel];
+  return v !== undefined ? v : o[camelToSnake(camel)];
 }
 
 function obj(o: unknown, camel: string): Obj | undefined {
