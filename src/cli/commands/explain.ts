@@ -1,0 +1,152 @@
+import type { Command } from 'commander';
+import { isIP } from 'node:net';
+import type { CliContext } from '../context.ts';
+import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
+import { loadConfigDump, loadMeshFile } from '../load-documents.ts';
+import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
+import { assumedIptablesTrace, explain, type ExplainConnection, type Explanation } from '../../mesh/envoy/explain.ts';
+import { formatEnvoyPath } from '../../mesh/envoy/format-envoy-path.ts';
+import type { Payload } from '../../mesh/envoy/first-bytes.ts';
+
+interface ExplainOptions {
+  configDump?: string;
+  mesh?: string;
+  resources: string[];
+  era?: string;
+  outboundTrafficPolicy?: string;
+  podIp?: string;
+  iptables?: string;
+  excludeOutboundPorts?: string;
+  excludeOutboundIpRanges?: string;
+  src: string;
+  dst: string;
+  uid?: string;
+  payload?: string;
+  httpHost?: string;
+  httpPath?: string;
+  json?: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseDst(text: string): { ip: string; port: number } {
+  const m = /^\[?([0-9a-fA-F:.]+)\]?:(\d+)$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || isIP(m[1]!) === 0 || port < 1 || port > 65535) {
+    throw new CliError(`--dst ${text}: expected IP:PORT, e.g. 10.0.0.6:7000 or [fd00::6]:7000`, EXIT_BAD_INPUT);
+  }
+  return { ip: m[1]!, port };
+}
+
+function unescape(text: string): string {
+  return text.replace(/\\r/g, '\r').replace(/\\n/g, '\n').replace(/\\t/g, '\t');
+}
+
+/** The pod IP a config dump belongs to, from its bootstrap node id `sidecar~IP~pod.ns~...`. */
+function podIpFromDump(doc: unknown): string | undefined {
+  const configs = (doc as { configs?: unknown })?.configs;
+  if (!Array.isArray(configs)) return undefined;
+  for (const c of configs as Array<Record<string, unknown>>) {
+    const node = (c.bootstrap as Record<string, unknown> | undefined)?.node as Record<string, unknown> | undefined;
+    const id = typeof node?.id === 'string' ? node.id.split('~') : [];
+    if (id.length >= 2 && isIP(id[1]!) !== 0) return id[1];
+  }
+  return undefined;
+}
+
+function list(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function formatExplanation(conn: ExplainConnection, e: Explanation, warnings: string[]): string {
+  const lines: string[] = [];
+  const what = conn.payload.kind === 'bytes' ? ` sending ${JSON.stringify(conn.payload.text)}` : conn.payload.kind === 'http' ? ` HTTP ${conn.payload.path} Host ${conn.payload.host}` : '';
+  lines.push(`${conn.src} → ${conn.dst.ip}:${conn.dst.port}${what}${conn.uid !== undefined ? ` (uid ${conn.uid})` : ''}`);
+  const width = Math.max(...e.hops.map((h) => h.kind.length + 1 + h.text.length));
+  for (const h of e.hops) {
+    const head = h.kind === 'iptables' && h.text.startsWith('iptables') ? h.text : h.kind === 'wire' || h.kind === 'reply' ? h.text : `${h.kind} ${h.text}`;
+    lines.push(`  ${head.padEnd(width)}  ${h.reason}`);
+  }
+  const envoyHops = e.hops.flatMap((h) => (h.kind === 'envoy' ? [h] : []));
+  if (envoyHops.length) lines.push(`path: envoy ${formatEnvoyPath(envoyHops)}`);
+  lines.push(`client sees: ${e.outcome.clientSees}`);
+  if (e.outcome.upstream) lines.push(`bytes go to: ${e.outcome.upstream}`);
+  lines.push(`response flag: ${e.outcome.responseFlag}${e.outcome.responseCodeDetails ? ` (${e.outcome.responseCodeDetails})` : ''}`);
+  for (const w of warnings) lines.push(`note: ${w}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerExplain(program: Command, ctx: CliContext): void {
+  program
+    .command('explain')
+    .description('predict the path of one connection from a sidecar pod: iptables, Envoy listener, filter chain, cluster, and what the client sees')
+    .option('--config-dump <file>', "the sidecar's Envoy config dump (admin /config_dump or istioctl proxy-config all -o json)")
+    .option('--mesh <file>', 'a pathlab/v1 Mesh file: the listener table is synthesized from it')
+    .option('--resources <file>', 'extra Kubernetes/Istio resources (YAML, several documents) added to the mesh; repeatable', collect, [])
+    .option('--era <era>', 'override the mesh era: current (Istio 1.6+) or legacy (1.3-1.5)')
+    .option('--outbound-traffic-policy <mode>', 'override meshConfig.outboundTrafficPolicy.mode: ALLOW_ANY or REGISTRY_ONLY')
+    .option('--pod-ip <ip>', 'the sidecar pod IP (default: from the mesh, or the dump\'s bootstrap node id)')
+    .option('--iptables <file>', 'an iptables-save of the pod (needs the iptables engine, issue 3)')
+    .option('--exclude-outbound-ports <ports>', 'istio-iptables -o / traffic.sidecar.istio.io/excludeOutboundPorts, e.g. 7000')
+    .option('--exclude-outbound-ip-ranges <cidrs>', 'istio-iptables -x / traffic.sidecar.istio.io/excludeOutboundIPRanges, e.g. 10.0.0.6/32')
+    .requiredOption('--src <ip>', 'the client address (the app in the pod for outbound)')
+    .requiredOption('--dst <ip:port>', 'the original destination')
+    .option('--uid <n>', 'the uid of the client process (1337 = the proxy itself)')
+    .option('--payload <text>', 'the first bytes the client sends (\\n, \\r, \\t understood), e.g. "keys *\\n"')
+    .option('--http-host <host>', 'send an HTTP/1.1 request with this Host')
+    .option('--http-path <path>', 'the request path (with --http-host)', '/')
+    .option('--json', 'print {"hops", "listener", "filterChain", "cluster", "outcome"} as JSON')
+    .action((opts: ExplainOptions) => {
+      if (!!opts.configDump === !!opts.mesh) throw new CliError('give exactly one of --config-dump FILE or --mesh FILE', EXIT_BAD_INPUT);
+      if (opts.payload !== undefined && opts.httpHost !== undefined) throw new CliError('give --payload or --http-host, not both', EXIT_BAD_INPUT);
+      if (opts.iptables) {
+        throw new CliError('--iptables: reading an iptables-save needs the iptables engine (issue 3), not merged on this branch yet; use --exclude-outbound-ports / --exclude-outbound-ip-ranges', EXIT_BAD_INPUT);
+      }
+      if (opts.configDump && (opts.resources.length || opts.era || opts.outboundTrafficPolicy)) {
+        throw new CliError('--resources, --era and --outbound-traffic-policy apply to --mesh only', EXIT_BAD_INPUT);
+      }
+      if (isIP(opts.src) === 0) throw new CliError(`--src ${opts.src}: expected an IP address`, EXIT_BAD_INPUT);
+      const dst = parseDst(opts.dst);
+      const uid = opts.uid === undefined ? undefined : Number(opts.uid);
+      if (uid !== undefined && !Number.isInteger(uid)) throw new CliError(`--uid ${opts.uid}: expected a number`, EXIT_BAD_INPUT);
+      const ports = list(opts.excludeOutboundPorts).map((p) => {
+        const n = Number(p);
+        if (!Number.isInteger(n) || n < 1 || n > 65535) throw new CliError(`--exclude-outbound-ports: "${p}" is not a port`, EXIT_BAD_INPUT);
+        return n;
+      });
+      const payload: Payload =
+        opts.httpHost !== undefined
+          ? { kind: 'http', host: opts.httpHost, path: opts.httpPath ?? '/' }
+          : opts.payload !== undefined
+            ? { kind: 'bytes', text: unescape(opts.payload) }
+            : { kind: 'none' };
+      let config: EnvoyConfig;
+      let podIp: string | undefined = opts.podIp;
+      let warnings: string[] = [];
+      if (opts.mesh) {
+        const m = loadMeshFile(opts.mesh, opts);
+        config = m.config;
+        podIp ??= m.podIp;
+        warnings = m.warnings;
+      } else {
+        const d = loadConfigDump(opts.configDump!);
+        config = d.config;
+        podIp ??= podIpFromDump(d.doc);
+        if (!config.listeners) throw new CliError(`${opts.configDump}: no listeners in this dump`, EXIT_BAD_INPUT);
+      }
+      const conn: ExplainConnection = { src: opts.src, dst, ...(uid !== undefined ? { uid } : {}), payload };
+      const trace = assumedIptablesTrace(conn, {
+        ...(podIp ? { podIp } : {}),
+        excludeOutboundPorts: ports,
+        excludeOutboundIPRanges: list(opts.excludeOutboundIpRanges),
+      });
+      const e = explain(trace, config, conn);
+      if (opts.json) {
+        ctx.io.out(`${JSON.stringify({ hops: e.hops, listener: e.listener, filterChain: e.filterChain, cluster: e.cluster, ...(e.route ? { route: e.route } : {}), outcome: e.outcome, warnings }, null, 2)}\n`);
+      } else {
+        ctx.io.out(formatExplanation(conn, e, warnings));
+      }
+    });
+}

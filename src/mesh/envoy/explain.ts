@@ -1,0 +1,160 @@
+// The whole predicted path of one connection: the iptables hops (supplied by the caller — the
+// iptables engine of issue 3 produces them), then, if the kernel redirected the connection to
+// Envoy, the Envoy hops from matchConnection, then where the bytes go and what the client sees.
+import type { EnvoyConfig } from './envoy-config.ts';
+import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT } from './envoy-config.ts';
+import type { Payload } from './first-bytes.ts';
+import { formatEnvoyHop } from './format-envoy-path.ts';
+import { cidrContains, parseCidr } from './ip.ts';
+import { matchConnection, type EnvoyMatch, type Outcome } from './match-connection.ts';
+
+export interface IptablesHop {
+  /** In the path notation: `nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001`. */
+  text: string;
+  reason: string;
+}
+
+/** What netfilter did with the connection's first packet. */
+export type IptablesEffect =
+  | { kind: 'redirected'; port: number }
+  | { kind: 'not-redirected'; reason: string };
+
+export interface IptablesTrace {
+  hops: IptablesHop[];
+  effect: IptablesEffect;
+}
+
+export interface ExplainConnection {
+  src: string;
+  srcPort?: number;
+  dst: { ip: string; port: number };
+  uid?: number;
+  payload: Payload;
+}
+
+export type PathHop =
+  | { kind: 'iptables'; text: string; reason: string }
+  | { kind: 'envoy'; text: string; listener: string; chain?: string; cluster?: string; reason: string }
+  | { kind: 'wire'; text: string; reason: string }
+  | { kind: 'app'; text: string; reason: string }
+  | { kind: 'reply'; text: string; reason: string };
+
+export interface Explanation {
+  hops: PathHop[];
+  listener: string | null;
+  filterChain: string | null;
+  cluster: string | null;
+  route?: EnvoyMatch['route'];
+  outcome: Outcome;
+}
+
+/**
+ * Explains a connection: `iptables` is the kernel's part (hops and effect), `envoy` the sidecar's
+ * configuration (parsed config_dump or a synthesized one).
+ */
+export function explain(iptables: IptablesTrace, envoy: EnvoyConfig, conn: ExplainConnection): Explanation {
+  const hops: PathHop[] = iptables.hops.map((h) => ({ kind: 'iptables', ...h }));
+  const dst = `${conn.dst.ip}:${conn.dst.port}`;
+  if (iptables.effect.kind === 'not-redirected') {
+    hops.push({ kind: 'wire', text: `wire iface=eth0 dst=${dst}`, reason: `not redirected (${iptables.effect.reason}): the kernel sends it to ${dst}, Envoy never sees it` });
+    return {
+      hops,
+      listener: null,
+      filterChain: null,
+      cluster: null,
+      outcome: {
+        kind: 'passthrough',
+        clientSees: `whatever ${dst} answers (no sidecar on the path, no Envoy access log line)`,
+        upstreamConnection: true,
+        upstream: dst,
+        responseFlag: '-',
+      },
+    };
+  }
+  const m = matchConnection(envoy, {
+    src: conn.src,
+    ...(conn.srcPort !== undefined ? { srcPort: conn.srcPort } : {}),
+    dst: conn.dst,
+    capturePort: iptables.effect.port,
+    payload: conn.payload,
+  });
+  for (const h of m.hops) {
+    hops.push({
+      kind: 'envoy',
+      text: formatEnvoyHop(h),
+      listener: h.listener,
+      ...(h.chain !== undefined ? { chain: h.chain } : {}),
+      ...(h.cluster !== undefined ? { cluster: h.cluster } : {}),
+      reason: h.reason,
+    });
+  }
+  const o = m.outcome;
+  const inbound = iptables.effect.port === INBOUND_CAPTURE_PORT;
+  if (o.upstreamConnection && o.upstream && inbound && o.kind === 'passthrough') {
+    hops.push({ kind: 'app', text: `app port=${conn.dst.port}`, reason: `Envoy connects to the app on ${o.upstream} from 127.0.0.6` });
+  } else if (o.upstreamConnection && o.upstream) {
+    const target = o.kind === 'passthrough' ? `dst=${o.upstream}` : o.upstreamEndpoints?.length === 1 ? `dst=${o.upstreamEndpoints[0]}` : `cluster=${m.cluster}`;
+    hops.push({ kind: 'wire', text: `wire iface=eth0 ${target}`, reason: `Envoy (uid 1337) opens a new connection to ${o.upstream}` });
+  } else if (o.status !== undefined) {
+    hops.push({ kind: 'reply', text: `reply "HTTP/1.1 ${o.status}"`, reason: `${o.clientSees} (response flag ${o.responseFlag})` });
+  } else if (o.kind === 'closed') {
+    hops.push({ kind: 'reply', text: 'reply closed', reason: `${o.clientSees}${o.responseFlag !== '-' ? ` (response flag ${o.responseFlag})` : ''}` });
+  }
+  return {
+    hops,
+    listener: m.listener,
+    filterChain: m.filterChain,
+    cluster: m.cluster,
+    ...(m.route ? { route: m.route } : {}),
+    outcome: o,
+  };
+}
+
+export interface AssumedCaptureOptions {
+  /** The pod's IP: a destination equal to it is inbound (15006), anything else outbound (15001). */
+  podIp?: string;
+  /** The subset of istio-iptables flags the placeholder honours: `-o` and `-x`. */
+  excludeOutboundPorts?: number[];
+  excludeOutboundIPRanges?: string[];
+}
+
+/**
+ * PLACEHOLDER until the iptables engine (issue 3) is wired in: assumes istio-iptables' default
+ * capture — outbound REDIRECT to 15001, inbound to 15006 — except for the destinations that
+ * excludeOutboundPorts / excludeOutboundIPRanges exempt. It names no rule numbers.
+ */
+export function assumedIptablesTrace(conn: ExplainConnection, opts: AssumedCaptureOptions = {}): IptablesTrace {
+  const inbound = opts.podIp !== undefined && conn.dst.ip === opts.podIp && conn.src !== opts.podIp;
+  if (inbound) {
+    return {
+      hops: [{ text: `iptables (assumed) REDIRECT:${INBOUND_CAPTURE_PORT}`, reason: 'inbound to the pod: istio-iptables redirects it to virtualInbound (not simulated yet)' }],
+      effect: { kind: 'redirected', port: INBOUND_CAPTURE_PORT },
+    };
+  }
+  if (conn.uid === 1337) {
+    return {
+      hops: [{ text: 'iptables (assumed) RETURN', reason: 'uid 1337 is the proxy itself: istio-iptables lets it out (not simulated yet)' }],
+      effect: { kind: 'not-redirected', reason: 'uid 1337' },
+    };
+  }
+  if (opts.excludeOutboundPorts?.includes(conn.dst.port)) {
+    return {
+      hops: [{ text: 'iptables (assumed) RETURN', reason: `excludeOutboundPorts ${conn.dst.port} (istio-iptables -o): ISTIO_OUTPUT returns it before any redirect (not simulated yet)` }],
+      effect: { kind: 'not-redirected', reason: `excludeOutboundPorts ${conn.dst.port}` },
+    };
+  }
+  const range = opts.excludeOutboundIPRanges?.find((r) => {
+    const c = parseCidr(r);
+    return c !== undefined && cidrContains(c.addressPrefix, c.prefixLen, conn.dst.ip);
+  });
+  if (range) {
+    return {
+      hops: [{ text: 'iptables (assumed) RETURN', reason: `excludeOutboundIPRanges ${range} (istio-iptables -x): ISTIO_OUTPUT returns it (not simulated yet)` }],
+      effect: { kind: 'not-redirected', reason: `excludeOutboundIPRanges ${range}` },
+    };
+  }
+  return {
+    hops: [{ text: `iptables (assumed) REDIRECT:${OUTBOUND_CAPTURE_PORT}`, reason: 'outbound from the app: istio-iptables redirects it to virtualOutbound (not simulated yet)' }],
+    effect: { kind: 'redirected', port: OUTBOUND_CAPTURE_PORT },
+  };
+}

@@ -1,0 +1,94 @@
+import test from 'ava';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../../src/cli/main.ts';
+import { bufferIo } from '../../../src/cli/io.ts';
+import { fixturePath, repoRoot } from '../../helpers/fixtures.ts';
+
+const lab = (f: string) => join(repoRoot, 'labs/incident-7000', f);
+async function run(args: string[]) {
+  const io = bufferIo();
+  const code = await main(args, io);
+  return { code, out: io.stdout(), err: io.stderr() };
+}
+
+test('explain --mesh --json: {"hops", "listener", "filterChain", "cluster", "outcome"}', async (t) => {
+  const r = await run(['explain', '--mesh', lab('mesh.yaml'), '--src', '10.64.192.14', '--dst', '10.0.0.6:7000', '--payload', 'keys *\\n', '--json']);
+  t.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out) as Record<string, unknown>;
+  t.deepEqual(Object.keys(j).slice(0, 5), ['hops', 'listener', 'filterChain', 'cluster', 'outcome']);
+  t.is(j.listener, '0.0.0.0_7000');
+  t.is(j.filterChain, 'PassthroughFilterChain');
+  t.is(j.cluster, 'PassthroughCluster');
+  t.is((j.outcome as { kind: string }).kind, 'passthrough');
+});
+
+test('explain --era legacy prints the 400 with one reason per hop and the path notation', async (t) => {
+  const r = await run(['explain', '--mesh', lab('mesh.yaml'), '--era', 'legacy', '--src', '10.64.192.14', '--dst', '10.0.0.6:7000', '--payload', 'keys *\\n']);
+  t.is(r.code, 0, r.err);
+  t.regex(r.out, /^path: envoy listener=virtualOutbound -> listener=0\.0\.0\.0_7000 chain=#2$/m);
+  t.regex(r.out, /^client sees: HTTP\/1\.1 400 Bad Request/m);
+  t.regex(r.out, /^response flag: DPE/m);
+});
+
+test('explain --resources adds the fix; --exclude-outbound-ports bypasses Envoy', async (t) => {
+  const fixed = await run(['explain', '--mesh', lab('mesh.yaml'), '--era', 'legacy', '--resources', lab('fix-serviceentry.yaml'), '--src', '10.64.192.14', '--dst', '10.0.0.6:7000', '--payload', 'keys *', '--json']);
+  t.is((JSON.parse(fixed.out) as { listener: string }).listener, '10.0.0.6_7000');
+  const bypass = await run(['explain', '--mesh', lab('mesh.yaml'), '--exclude-outbound-ports', '7000', '--src', '10.64.192.14', '--dst', '10.0.0.6:7000', '--json']);
+  const j = JSON.parse(bypass.out) as { listener: null; hops: Array<{ kind: string }> };
+  t.is(j.listener, null);
+  t.deepEqual(j.hops.map((h) => h.kind), ['iptables', 'wire']);
+});
+
+test('explain --config-dump on a real dump', async (t) => {
+  const r = await run(['explain', '--config-dump', fixturePath('envoy/productpage_config_dump.json'), '--src', '10.52.2.21', '--dst', '10.0.0.6:9080', '--payload', 'keys *', '--json']);
+  t.is(r.code, 0, r.err);
+  t.is((JSON.parse(r.out) as { outcome: { status: number } }).outcome.status, 400);
+});
+
+const usage: Array<[string, string[], RegExp]> = [
+  ['neither --mesh nor --config-dump', ['explain', '--src', '1.1.1.1', '--dst', '2.2.2.2:80'], /exactly one of --config-dump FILE or --mesh FILE/],
+  ['a bad --dst', ['explain', '--mesh', 'x', '--src', '1.1.1.1', '--dst', '2.2.2.2'], /--dst 2\.2\.2\.2: expected IP:PORT/],
+  ['a missing file', ['explain', '--mesh', '/nonexistent.yaml', '--src', '1.1.1.1', '--dst', '2.2.2.2:80'], /\/nonexistent\.yaml: cannot read it \(ENOENT\)/],
+  ['--iptables before issue 3 is merged', ['explain', '--mesh', 'x', '--iptables', 'y', '--src', '1.1.1.1', '--dst', '2.2.2.2:80'], /iptables engine \(issue 3\)/],
+  ['proxy-config on a non-dump', ['proxy-config', 'listeners', '<MESH>'], /not an Envoy config dump: found an object with keys apiVersion, kind/],
+  ['proxy-config of a section the dump lacks', ['proxy-config', 'clusters', fixturePath('envoy/configdump.yaml')], /no clusters in this dump/],
+  ['proxy-config with an unknown type', ['proxy-config', 'frobs', fixturePath('envoy/configdump.yaml')], /unknown type "frobs"/],
+];
+for (const [name, args, msg] of usage) {
+  test(`bad input exits 2 with an actionable message: ${name}`, async (t) => {
+    const r = await run(args.map((a) => (a === '<MESH>' ? lab('mesh.yaml') : a)));
+    t.is(r.code, 2);
+    t.regex(r.err, msg);
+  });
+}
+
+test('an invalid mesh file lists its problems with paths', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-'));
+  const f = join(dir, 'mesh.yaml');
+  writeFileSync(f, 'apiVersion: pathlab/v1\nkind: Mesh\nera: ancient\nproxy: {}\n');
+  const r = await run(['explain', '--mesh', f, '--src', '1.1.1.1', '--dst', '2.2.2.2:80']);
+  t.is(r.code, 2);
+  t.regex(r.err, /era: /);
+  t.regex(r.err, /proxy\.ip: /);
+});
+
+test('proxy-config listeners -o json prints the raw listeners; the table has istioctl\'s header', async (t) => {
+  const j = await run(['proxy-config', 'listeners', fixturePath('envoy/configdump.yaml'), '-o', 'json']);
+  t.is((JSON.parse(j.out) as unknown[]).length, 29);
+  const table = await run(['proxy-config', 'listeners', fixturePath('envoy/configdump.yaml')]);
+  t.regex(table.out, /^ADDRESSES +PORT +MATCH +DESTINATION\n/);
+});
+
+test('proxy-config listeners --mesh shows the synthesized table (legacy: pod-IP /32 chain + match-all HTTP on 0.0.0.0_7000)', async (t) => {
+  const r = await run(['proxy-config', 'listeners', '--mesh', lab('mesh.yaml'), '--era', 'legacy']);
+  t.is(r.code, 0, r.err);
+  const rows = r.out.split('\n').map((l) => l.replace(/ +/g, ' ').trim());
+  t.true(rows.includes('0.0.0.0 7000 ALL Route: 7000'));
+  t.true(rows.includes('0.0.0.0 7000 Addr: 10.64.192.14/32 Non-HTTP/Non-TCP'));
+  t.true(rows.includes('10.96.5.5 6379 ALL Cluster: outbound|6379||redis.db.svc.cluster.local'));
+  const both = await run(['proxy-config', 'listeners', fixturePath('envoy/configdump.yaml'), '--mesh', lab('mesh.yaml')]);
+  t.is(both.code, 2);
+  t.regex(both.err, /exactly one/);
+});
