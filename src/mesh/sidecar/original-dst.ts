@@ -3,6 +3,7 @@
 // No npm package offers this option (Node's sockets expose only integer options), so it is
 // one getsockopt(2) call through koffi, on the accepted socket's file descriptor.
 import { createRequire } from 'node:module';
+import type Koffi from 'koffi';
 
 const SOL_IP = 0;
 const SO_ORIGINAL_DST = 80;
@@ -17,7 +18,7 @@ let getsockopt: GetSockOpt | undefined;
  */
 export function loadGetsockopt(requireFrom: string = import.meta.url): GetSockOpt {
   if (getsockopt) return getsockopt;
-  const koffi = createRequire(requireFrom)('koffi') as typeof import('koffi');
+  const koffi = createRequire(requireFrom)('koffi') as typeof Koffi;
   const libc = koffi.load('libc.so.6');
   getsockopt = libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)') as unknown as GetSockOpt;
   return getsockopt;
