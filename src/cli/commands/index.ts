@@ -1,5 +1,6 @@
 import type { RegisterCommand } from '../context.ts';
 import { registerValidate } from './validate.ts';
+import { registerIptables } from './iptables.ts';
 
 /** Every top-level command, in the order `pathlab --help` lists them. */
-export const commands: RegisterCommand[] = [registerValidate];
+export const commands: RegisterCommand[] = [registerValidate, registerIptables];
