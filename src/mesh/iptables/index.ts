@@ -5,6 +5,7 @@ export { parseIptablesSave, loadRuleSet, tokenize, IptablesParseError, MODULE_OP
 export type { ParseOptions } from './iptables-save-parser.ts';
 export { printIptablesSave, printRule, printRuleSpec } from './print-iptables-save.ts';
 export { toSaveForm, saveFormLines } from './save-form.ts';
+export type { SaveFormOptions } from './save-form.ts';
 export {
   configFromFields, configFromFlags, flagsFromAnnotations, defaultIstioIptablesConfig, splitList, IstioConfigError, ISTIO_IPTABLES_FLAGS,
 } from './istio-iptables-config.ts';
