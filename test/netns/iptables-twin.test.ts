@@ -149,6 +149,7 @@ function kernelHops(packets: KernelPacket[], conn: TwinConn, handles: Map<string
     const handle = parseInt((rest.split(':')[0] as string).replace(/^0x/, ''), 16);
     const where = handles.get(`${table}:${handle}`);
     if (!where) throw new Error(`no position for ${table} handle ${handle} (${e})`);
+    if (where.chain !== chain) throw new Error(`handle ${handle} is in ${where.chain}, the trace says ${chain}`);
     if (where.rule === 0) continue; // our TRACE rule
     const target = /(?:^|\s)-[jg] (\S+)/.exec(text)?.[1] ?? '';
     hops.push({ table, chain: where.chain, rule: where.rule, target });
@@ -238,9 +239,9 @@ const disagreements: string[] = [];
 RULE_SETS.forEach((set, i) => {
   netns(`[needs root] twin: ${set.name}`, async (t) => {
     const { pod, client } = makeNamespaces(String(i));
-    let monitor: ChildProcess | undefined;
+    const running: { monitor?: ChildProcess } = {};
     t.teardown(() => {
-      monitor?.kill('SIGKILL');
+      running.monitor?.kill('SIGKILL');
       deleteNs(pod);
       deleteNs(client);
     });
@@ -250,7 +251,8 @@ RULE_SETS.forEach((set, i) => {
     const tables = [...new Set(['raw', ...parseIptablesSave(set.rules).tables.map((s) => s.name)])];
     const handles = handlePositions(pod, tables);
     let monitorOut = '';
-    monitor = spawn(IP, ['netns', 'exec', pod, sysbin('xtables-monitor'), '--trace'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const monitor = spawn(IP, ['netns', 'exec', pod, sysbin('xtables-monitor'), '--trace'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    running.monitor = monitor;
     monitor.stdout?.on('data', (d: Buffer) => (monitorOut += d.toString()));
     // ready when a probe datagram shows up in the monitor's output
     for (let k = 0; ; k++) {

@@ -1,7 +1,8 @@
 // Walks a connection's first packet through loaded rules in the kernel's order and reports every
 // rule that matched (numbered from 1 inside its chain, as `iptables -L --line-numbers` does), the
 // chain returns and policies on the way, and the final effect.
-import { isLoopback, parseIp, parsePrefix, prefixContains } from './ip-address.ts';
+import { isLoopback, parseIp, parsePrefix } from './ip-address.ts';
+import type { IpPrefix } from './ip-address.ts';
 import { loadRuleSet } from './iptables-save-parser.ts';
 import type { LoadedChain, LoadedTables, Rule, RuleMatch, RuleOption, RuleSet } from './rule-set.ts';
 
@@ -84,6 +85,9 @@ interface Packet {
   conn: Connection;
   src: { v6: boolean; addr: bigint };
   dst: { v6: boolean; addr: bigint };
+  /** IPv4 addresses as numbers (undefined for IPv6). */
+  src4?: number;
+  dst4?: number;
   iif?: string;
   oif?: string;
   mark: number;
@@ -92,7 +96,9 @@ interface Packet {
 }
 
 /** Trace `conn` through `rules` (a parsed RuleSet or already loaded tables). */
-export function traceConnection(rules: RuleSet | LoadedTables, conn: Connection, options: TraceOptions = {}): Trace {
+const NO_OPTIONS: TraceOptions = {};
+
+export function traceConnection(rules: RuleSet | LoadedTables, conn: Connection, options: TraceOptions = NO_OPTIONS): Trace {
   const tables = rules instanceof Map ? rules : loadRuleSet(rules);
   const src = parseIp(conn.src);
   const dst = parseIp(conn.dst);
@@ -105,6 +111,10 @@ export function traceConnection(rules: RuleSet | LoadedTables, conn: Connection,
     connmark: conn.connmark ?? 0,
     ctstate: conn.ctstate ?? 'NEW',
   };
+  if (!src.v6) {
+    pkt.src4 = Number(src.addr);
+    pkt.dst4 = Number(dst.addr);
+  }
   if (conn.direction === 'out') pkt.oif = conn.oif ?? (isLoopback(dst) ? 'lo' : 'eth0');
   else pkt.iif = conn.iif ?? 'eth0';
   const hook = conn.direction === 'out' ? 'OUTPUT' : 'PREROUTING';
@@ -241,10 +251,18 @@ function applyMark(current: number, spec: string, orSemantics: boolean): number 
   return orSemantics ? ((current & ~mask) | value) >>> 0 : ((current & ~mask) ^ value) >>> 0;
 }
 
+type Predicate = (pkt: Packet) => boolean;
+
+/** Each rule's matches compiled once into predicates (per set of trace options). */
+const compiled = new WeakMap<Rule, { options: TraceOptions; preds: Predicate[] }>();
+
 function ruleMatches(rule: Rule, pkt: Packet, table: string, chain: string, options: TraceOptions): boolean {
-  for (const m of rule.matches) {
-    if (!matchOne(m, pkt, rule, table, chain, options)) return false;
+  let c = compiled.get(rule);
+  if (!c || c.options !== options) {
+    c = { options, preds: rule.matches.map((m) => compileMatch(m, rule, table, chain, options)) };
+    compiled.set(rule, c);
   }
+  for (const p of c.preds) if (!p(pkt)) return false;
   return true;
 }
 
@@ -252,14 +270,22 @@ function where(rule: Rule, table: string, chain: string): string {
   return `${table}/${chain}${rule.line ? ` (line ${rule.line})` : ''}`;
 }
 
+const portRanges = new Map<string, [number, number][]>();
+
 function portInSpec(port: number | undefined, spec: string): boolean {
   if (port === undefined) return false;
-  return spec.split(',').some((part) => {
-    const [a, b] = part.split(':');
-    const lo = a === '' || a === undefined ? 0 : Number(a);
-    const hi = b === undefined ? lo : b === '' ? 65535 : Number(b);
-    return port >= lo && port <= hi;
-  });
+  let ranges = portRanges.get(spec);
+  if (!ranges) {
+    ranges = spec.split(',').map((part) => {
+      const [a, b] = part.split(':');
+      const lo = a === '' || a === undefined ? 0 : Number(a);
+      const hi = b === undefined ? lo : b === '' ? 65535 : Number(b);
+      return [lo, hi] as [number, number];
+    });
+    portRanges.set(spec, ranges);
+  }
+  for (const [lo, hi] of ranges) if (port >= lo && port <= hi) return true;
+  return false;
 }
 
 function ifaceMatches(actual: string | undefined, pattern: string): boolean {
@@ -268,6 +294,7 @@ function ifaceMatches(actual: string | undefined, pattern: string): boolean {
 }
 
 function idMatches(actual: number | undefined, spec: string, names: Record<string, number> | undefined, what: string, place: string): boolean {
+  if (/^\d+$/.test(spec)) return actual !== undefined && actual === Number(spec);
   const [a, b] = spec.split('-');
   const resolve = (x: string): number => {
     if (/^\d+$/.test(x)) return Number(x);
@@ -279,6 +306,77 @@ function idMatches(actual: number | undefined, spec: string, names: Record<strin
   const hi = b === undefined ? lo : resolve(b);
   return actual !== undefined && actual >= lo && actual <= hi;
 }
+
+function compileMatch(m: RuleMatch, rule: Rule, table: string, chain: string, options: TraceOptions): Predicate {
+  const place = where(rule, table, chain);
+  if (m.module === null) {
+    const o = m.options[0] as RuleOption;
+    const v = o.values[0] as string;
+    const neg = o.negated;
+    if (o.name === '-s' || o.name === '-d') {
+      const parsed = parsePrefix(v);
+      if (!parsed) throw new TraceError(`${place}: bad address "${v}"`);
+      const src = o.name === '-s';
+      if (!parsed.v6) {
+        const mask = parsed.len === 0 ? 0 : (0xffffffff << (32 - parsed.len)) >>> 0;
+        const net = (Number(parsed.addr) & mask) >>> 0;
+        return (pkt) => {
+          const n = src ? pkt.src4 : pkt.dst4;
+          return (n !== undefined && ((n & mask) >>> 0) === net) !== neg;
+        };
+      }
+      const shift = 128n - BigInt(parsed.len);
+      const net = parsed.addr >> shift;
+      return (pkt) => {
+        const ip = src ? pkt.src : pkt.dst;
+        return (ip.v6 && ip.addr >> shift === net) !== neg;
+      };
+    }
+    if (o.name === '-p') {
+      const aliases: Record<string, string> = { '6': 'tcp', '17': 'udp', '1': 'icmp', '58': 'ipv6-icmp' };
+      const p = v.toLowerCase();
+      const any = p === 'all' || p === '0';
+      const proto = aliases[p] ?? p;
+      return (pkt) => (any || pkt.conn.proto === proto) !== neg;
+    }
+  }
+  if ((m.module === 'tcp' || m.module === 'udp') && m.options.length === 1 && (m.options[0]?.name === '--dport' || m.options[0]?.name === '--destination-port')) {
+    const o = m.options[0];
+    const module = m.module;
+    portInSpec(0, o.values[0] as string); // validate and cache the ranges now
+    return (pkt) => pkt.conn.proto === module && portInSpec(pkt.conn.dport, o.values[0] as string) !== o.negated;
+  }
+  // everything else: checked now for errors that do not depend on the packet, evaluated per packet
+  assertKnownMatch(m, place);
+  return (pkt) => matchOne(m, pkt, rule, table, chain, options);
+}
+
+const KNOWN_MATCH_OPTIONS: Record<string, readonly string[]> = {
+  tcp: ['--dport', '--destination-port', '--sport', '--source-port', '--syn'],
+  udp: ['--dport', '--destination-port', '--sport', '--source-port'],
+  multiport: ['--dports', '--destination-ports', '--sports', '--source-ports', '--ports'],
+  owner: ['--uid-owner', '--gid-owner', '--socket-exists', '--suppl-groups'],
+  mark: ['--mark'],
+  connmark: ['--mark'],
+  conntrack: ['--ctstate'],
+  state: ['--state'],
+  socket: [],
+  comment: ['--comment'],
+};
+
+function assertKnownMatch(m: RuleMatch, place: string): void {
+  if (m.module === null) {
+    const name = m.options[0]?.name ?? '';
+    if (!['-p', '-s', '-d', '-i', '-o'].includes(name)) throw new TraceError(`${place}: unknown match "${name}"`);
+    return;
+  }
+  const known = KNOWN_MATCH_OPTIONS[m.module];
+  if (!known) throw new TraceError(`${place}: unknown match module "-m ${m.module}"`);
+  for (const o of m.options) if (!known.includes(o.name)) throw new TraceError(`${place}: unsupported -m ${m.module} option "${o.name}"`);
+}
+
+/** Parsed prefixes of `-s`/`-d` options, computed once per rule option. */
+const prefixCache = new WeakMap<RuleOption, IpPrefix & { shift: bigint; mask: number; net: number }>();
 
 function matchOne(m: RuleMatch, pkt: Packet, rule: Rule, table: string, chain: string, options: TraceOptions): boolean {
   const place = where(rule, table, chain);
@@ -297,9 +395,18 @@ function matchOne(m: RuleMatch, pkt: Packet, rule: Rule, table: string, chain: s
       }
       case '-s':
       case '-d': {
-        const prefix = parsePrefix(v);
-        if (!prefix) throw new TraceError(`${place}: bad address "${v}"`);
-        r = prefixContains(prefix, o.name === '-s' ? pkt.src : pkt.dst);
+        let prefix = prefixCache.get(o);
+        if (prefix === undefined) {
+          const parsed = parsePrefix(v);
+          if (!parsed) throw new TraceError(`${place}: bad address "${v}"`);
+          const mask = parsed.len === 0 ? 0 : (0xffffffff << (32 - parsed.len)) >>> 0;
+          prefix = { ...parsed, shift: BigInt(parsed.v6 ? 128 : 32) - BigInt(parsed.len), mask, net: parsed.v6 ? 0 : (Number(parsed.addr) & mask) >>> 0 };
+          prefixCache.set(o, prefix);
+        }
+        const ip = o.name === '-s' ? pkt.src : pkt.dst;
+        if (prefix.v6 !== ip.v6) r = false;
+        else if (!ip.v6) r = ((Number(ip.addr) & prefix.mask) >>> 0) === prefix.net;
+        else r = prefix.addr >> prefix.shift === ip.addr >> prefix.shift;
         break;
       }
       case '-i':

@@ -172,7 +172,7 @@ test('property: the parser throws nothing but IptablesParseError on fuzzed input
         parseIptablesSave(text);
       } catch (e) {
         if (!(e instanceof IptablesParseError)) throw e;
-        if (!(e.line >= 1)) throw new Error('error without a line number');
+        if (!(e.line >= 1)) throw new Error('error without a line number', { cause: e });
       }
     }),
     { numRuns: 2000 },
