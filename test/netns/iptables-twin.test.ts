@@ -1,7 +1,7 @@
 // Twin test: the same connections through `traceConnection` and through the real kernel.
 // For each rule set: a fresh pod namespace (lo + one veth to a client namespace, nothing else),
 // the rules loaded with iptables-restore inside it, a raw-table TRACE rule, `xtables-monitor --trace`
-// running inside it, then every connection made for real (as its uid/gid, from its source address).
+// running inside it (`nft -a monitor trace` for IPv6, whose rules xtables-monitor 1.8.9 cannot decode), then every connection made for real (as its uid/gid, from its source address).
 // The kernel's trace events are mapped from nft rule handles to positions with `nft -a list table`
 // and compared hop by hop with the simulator's. Every hop list must agree.
 import test from 'ava';
@@ -31,6 +31,8 @@ const netns = isRoot ? test.serial : test.skip;
 const PID = process.pid;
 const POD_IP = '10.99.0.2';
 const CLIENT_IP = '10.99.0.1';
+const POD_IP6 = 'fd99::2';
+const CLIENT_IP6 = 'fd99::1';
 const created: string[] = [];
 
 function run(argv: string[], input?: string): string {
@@ -58,8 +60,13 @@ function makeNamespaces(tag: string): { pod: string; client: string } {
   inNs(client, ['ip', 'addr', 'add', `${CLIENT_IP}/24`, 'dev', 'eth0']);
   inNs(pod, ['ip', 'link', 'set', 'eth0', 'up']);
   inNs(client, ['ip', 'link', 'set', 'eth0', 'up']);
+  inNs(pod, ['ip', '-6', 'addr', 'add', `${POD_IP6}/64`, 'dev', 'eth0', 'nodad']);
+  inNs(client, ['ip', '-6', 'addr', 'add', `${CLIENT_IP6}/64`, 'dev', 'eth0', 'nodad']);
+  // Envoy's inbound passthrough source in IPv6 (istio-iptables adds it to lo in IPv6 mode)
+  inNs(pod, ['ip', '-6', 'addr', 'add', '::6/128', 'dev', 'lo']);
   // "remote" destinations of the pod are reached through the client namespace, which forwards nothing
   inNs(pod, ['ip', 'route', 'add', 'default', 'via', CLIENT_IP, 'dev', 'eth0']);
+  inNs(pod, ['ip', '-6', 'route', 'add', 'default', 'via', CLIENT_IP6, 'dev', 'eth0']);
   return { pod, client };
 }
 
@@ -69,7 +76,7 @@ const net = require('node:net'); const dgram = require('node:dgram');
 const conns = JSON.parse(process.argv[1]);
 Promise.all(conns.map((c, i) => new Promise((r) => setTimeout(r, i * 8)).then(() => new Promise((done) => {
   if (c.proto === 'udp') {
-    const s = dgram.createSocket('udp4');
+    const s = dgram.createSocket(c.dst.includes(':') ? 'udp6' : 'udp4');
     s.bind(c.sport, c.src, () => s.send('x', c.dport, c.dst, () => { setTimeout(() => { s.close(); done(); }, 50); }));
     s.on('error', () => done());
     return;
@@ -96,10 +103,10 @@ function makeConnections(ns: string, conns: TwinConn[], uid: number, gid: number
 }
 
 /** `nft -a list table ip <table>` → handle → {chain, position}, the TRACE rules left out of the numbering. */
-function handlePositions(ns: string, tables: string[]): Map<string, { chain: string; rule: number }> {
+function handlePositions(ns: string, family: 'ip' | 'ip6', tables: string[]): Map<string, { chain: string; rule: number }> {
   const out = new Map<string, { chain: string; rule: number }>();
   for (const table of tables) {
-    const text = inNs(ns, ['nft', '-a', 'list', 'table', 'ip', table]);
+    const text = inNs(ns, ['nft', '-a', 'list', 'table', family, table]);
     let chain = '';
     let pos = 0;
     for (const line of text.split('\n')) {
@@ -121,44 +128,45 @@ function handlePositions(ns: string, tables: string[]): Map<string, { chain: str
   return out;
 }
 
+interface KernelEvent {
+  table: string;
+  chain: string;
+  kind: 'rule' | 'return' | 'policy';
+  handle?: number;
+  target?: string;
+  drop: boolean;
+}
+
 interface KernelPacket {
   id: string;
+  /** `OUT=lo SPORT=21000 SYN` style summary of the packet at this table. */
   header: string;
-  events: string[];
+  events: KernelEvent[];
 }
 
 /** The kernel's hops for one connection: rule events of its first packet at the hook of its direction. */
 function kernelHops(packets: KernelPacket[], conn: TwinConn, handles: Map<string, { chain: string; rule: number }>): { hops: TraceHop[]; verdict: string } | null {
-  const hookMark = conn.direction === 'out' ? /\bOUT=/ : /\bIN=/;
-  const first = packets.find(
-    (p) => hookMark.test(p.header) && !(conn.direction === 'out' && /\bIN=/.test(p.header)) && p.header.includes(`SPORT=${conn.sport} `) && (conn.proto === 'udp' ? /\bUDP\b|LEN=\d+ .*SPORT/.test(p.header) && !/\bSYN\b|\bACK\b|\bRST\b/.test(p.header) : /\bSYN\b/.test(p.header) && !/\bACK\b/.test(p.header)),
-  );
+  const atHook = (p: KernelPacket): boolean => (conn.direction === 'out' ? /\bOUT=/.test(p.header) && !/\bIN=/.test(p.header) : /\bIN=/.test(p.header));
+  const firstPacket = (p: KernelPacket): boolean => (conn.proto === 'udp' ? !/\b(SYN|ACK|RST)\b/.test(p.header) : /\bSYN\b/.test(p.header) && !/\bACK\b/.test(p.header));
+  const first = packets.find((p) => atHook(p) && p.header.includes(`SPORT=${conn.sport} `) && firstPacket(p));
   if (!first) return null;
-  const events = packets.filter((p) => p.id === first.id && hookMark.test(p.header) && !(conn.direction === 'out' && /\bIN=/.test(p.header))).flatMap((p) => p.events);
+  const events = packets.filter((p) => p.id === first.id && atHook(p)).flatMap((p) => p.events);
   const hops: TraceHop[] = [];
   let verdict = 'ACCEPT';
   for (const e of events) {
-    const m = /^(\w+):([^:]+):(rule|return|policy):(\S*)\s*(.*)$/.exec(e);
-    if (!m) continue;
-    const [, table, chain, kind, rest, text] = m as unknown as [string, string, string, string, string, string];
-    if (kind === 'policy') {
-      if (rest.includes('DROP')) verdict = 'DROP';
-      continue;
-    }
-    if (kind !== 'rule') continue;
-    const handle = parseInt((rest.split(':')[0] as string).replace(/^0x/, ''), 16);
-    const where = handles.get(`${table}:${handle}`);
-    if (!where) throw new Error(`no position for ${table} handle ${handle} (${e})`);
-    if (where.chain !== chain) throw new Error(`handle ${handle} is in ${where.chain}, the trace says ${chain}`);
+    if (e.drop) verdict = 'DROP';
+    if (e.kind !== 'rule') continue;
+    const where = handles.get(`${e.table}:${e.handle}`);
+    if (!where) throw new Error(`no position for ${e.table} handle ${e.handle}`);
+    if (where.chain !== e.chain) throw new Error(`handle ${e.handle} is in ${where.chain}, the trace says ${e.chain}`);
     if (where.rule === 0) continue; // our TRACE rule
-    const target = /(?:^|\s)-[jg] (\S+)/.exec(text)?.[1] ?? '';
-    hops.push({ table, chain: where.chain, rule: where.rule, target });
-    if (/:DROP\b/.test(rest)) verdict = 'DROP';
+    hops.push({ table: e.table, chain: where.chain, rule: where.rule, target: e.target ?? '' });
   }
   return { hops, verdict };
 }
 
-function parseMonitor(text: string): KernelPacket[] {
+/** `xtables-monitor --trace` output (IPv4). */
+function parseXtablesMonitor(text: string): KernelPacket[] {
   const packets: KernelPacket[] = [];
   let cur: KernelPacket | null = null;
   for (const line of text.split('\n')) {
@@ -168,8 +176,65 @@ function parseMonitor(text: string): KernelPacket[] {
       packets.push(cur);
       continue;
     }
-    const t = /^TRACE: \d+ (\S+) (.*)$/.exec(line.trim());
-    if (t && cur && t[1] === cur.id) cur.events.push(t[2] as string);
+    const t = /^TRACE: \d+ (\S+) (\w+):([^:]+):(rule|return|policy):(\S*)\s*(.*)$/.exec(line.trim());
+    if (!t || !cur || t[1] !== cur.id) continue;
+    const [, , table, chain, kind, rest, ruleText] = t as unknown as [string, string, string, string, 'rule' | 'return' | 'policy', string, string];
+    const e: KernelEvent = { table, chain, kind, drop: /\bDROP\b/.test(rest) };
+    if (kind === 'rule') {
+      const [handle, verdict, arg] = rest.split(':');
+      e.handle = parseInt((handle as string).replace(/^0x/, ''), 16);
+      e.target = /(?:^|\s)-[jg] (\S+)/.exec(ruleText)?.[1] ?? (verdict === 'JUMP' || verdict === 'GOTO' ? arg : verdict === '0xfffffffb' ? 'RETURN' : undefined);
+    }
+    cur.events.push(e);
+  }
+  return packets;
+}
+
+/** nft statements → the iptables target they come from. */
+function targetOfNftRule(text: string): string | undefined {
+  const checks: [RegExp, string | ((m: RegExpExecArray) => string)][] = [
+    [/\bjump (\S+)/, (m) => m[1] as string], [/\bgoto (\S+)/, (m) => m[1] as string], [/\bxt target "?(\w+)"?/, (m) => m[1] as string],
+    [/\breturn\b/, 'RETURN'], [/\bredirect\b/, 'REDIRECT'], [/\btproxy\b/, 'TPROXY'], [/\bdnat\b/, 'DNAT'], [/\bct zone set\b/, 'CT'],
+    [/\bct mark set\b|meta mark set ct mark/, 'CONNMARK'], [/\bmeta mark set\b/, 'MARK'], [/\blog\b/, 'NFLOG'], [/\breject\b/, 'REJECT'],
+    [/\bdrop\b/, 'DROP'], [/\baccept\b/, 'ACCEPT'],
+  ];
+  for (const [re, name] of checks) {
+    const m = re.exec(text);
+    if (m) return typeof name === 'string' ? name : name(m);
+  }
+  return undefined;
+}
+
+/**
+ * `nft -a monitor trace` output (IPv6): the same kernel trace events. xtables-monitor 1.8.9 cannot
+ * decode ip6tables rules with a TCP port match ("unsupported layer 4 protocol value") and stops.
+ */
+function parseNftMonitor(text: string): KernelPacket[] {
+  const packets: KernelPacket[] = [];
+  const byKey = new Map<string, KernelPacket>();
+  for (const line of text.split('\n')) {
+    const m = /^trace id (\S+) \S+ (\S+) (\S+) (packet: |rule |policy |return)(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const [, id, table, chain, what, rest] = m as unknown as [string, string, string, string, string, string];
+    if (what === 'packet: ') {
+      const oif = /\boif "([^"]+)"/.exec(rest)?.[1];
+      const iif = /\biif "([^"]+)"/.exec(rest)?.[1];
+      const sport = /\b(?:tcp|udp) sport (\d+)/.exec(rest)?.[1];
+      const flags = /\btcp flags == (\S+)/.exec(rest)?.[1];
+      const header = `${iif ? `IN=${iif} ` : ''}${oif ? `OUT=${oif} ` : ''}SPORT=${sport ?? '?'} ${flags === 'syn' ? 'SYN ' : flags ? 'ACK ' : ''}`;
+      const pkt: KernelPacket = { id, header, events: [] };
+      packets.push(pkt);
+      byKey.set(`${id}:${table}`, pkt);
+      continue;
+    }
+    const pkt = byKey.get(`${id}:${table}`);
+    if (!pkt) continue;
+    if (what === 'rule ') {
+      const h = /# handle (\d+) \(verdict ([^)]*)\)/.exec(rest);
+      if (!h) continue;
+      pkt.events.push({ table, chain, kind: 'rule', handle: Number(h[1]), target: targetOfNftRule(rest.slice(0, rest.indexOf('# handle'))), drop: /^drop/.test(h[2] as string) });
+    } else if (what === 'policy ') pkt.events.push({ table, chain, kind: 'policy', drop: /drop/.test(rest) });
+    else pkt.events.push({ table, chain, kind: 'return', drop: false });
   }
   return packets;
 }
@@ -185,13 +250,16 @@ function wrapBareRules(text: string, table: string): string {
   const decl = [...chains].filter((c) => !['PREROUTING', 'INPUT', 'OUTPUT', 'FORWARD', 'POSTROUTING'].includes(c)).map((c) => `:${c} - [0:0]`);
   return [`*${table}`, ...decl, ...text.split('\n').filter((l) => l.startsWith('-A ')), 'COMMIT', ''].join('\n');
 }
-const render = (version: string, flags: string[], extra: Record<string, unknown> = {}): string => {
+const render = (version: string, flags: string[], extra: Record<string, unknown> = {}, family: 'ipv4' | 'ipv6' = 'ipv4'): string => {
   const cfg = { ...configFromFlags(flags), ...extra };
-  return renderIstioIptables(configFromFields(cfg as unknown as Record<string, unknown>), version).ipv4.payload;
+  const out = renderIstioIptables(configFromFields(cfg as unknown as Record<string, unknown>), version)[family];
+  if (!out) throw new Error(`no ${family} payload`);
+  return out.payload;
 };
+const V6 = { EnableIPv6: true };
 
 const INJECTOR = flagsFromAnnotations({});
-const RULE_SETS: { name: string; rules: string; note?: string }[] = [
+const RULE_SETS: { name: string; rules: string; family?: 'ipv6' }[] = [
   { name: 'seed000 pod (uid 201507)', rules: readFixture('iptables', 'seed000-pod-uid201507.save') },
   { name: 'seed002 1.14.3 iptables-save', rules: readFixture('iptables', 'seed002-istio-1.14.3.save') },
   { name: 'seed002 1.14.3 restore payload', rules: readFixture('iptables', 'seed002-istio-1.14.3.restore') },
@@ -208,27 +276,40 @@ const RULE_SETS: { name: string; rules: string; note?: string }[] = [
   { name: 'render 1.14, DNS with a server', rules: render('1.14', [...INJECTOR, '--redirect-dns'], { DNSServersV4: ['10.96.0.10'] }) },
   { name: 'render current, TPROXY inbound', rules: render('current', ['-u', '1337', '-m', 'TPROXY', '-b', '*', '-d', '15020', '-i', '*']) },
   { name: 'render 1.24, -q 9000, -i 10.0.0.0/8 with virt NIC eth9', rules: render('1.24', ['-u', '1337', '-b', '*', '-q', '9000', '-i', '10.0.0.0/8', '-k', 'eth9']) },
+  { name: 'IPv6: render current, injector defaults', family: 'ipv6', rules: render('current', INJECTOR, V6, 'ipv6') },
+  { name: 'IPv6: render 1.18, uids 3,4 gids 2,888, -o 7000, include/exclude 2001:db8::/32', family: 'ipv6', rules: render('1.18', ['-u', '3,4', '-g', '2,888', '-b', '9080,8080', '-o', '7000', '-i', '2001:db8::/32', '-x', '2001:db8:5::/48'], V6, 'ipv6') },
+  { name: 'IPv6: render current, DNS with a v6 server, -q 9000', family: 'ipv6', rules: render('current', [...INJECTOR, '--redirect-dns', '-q', '9000'], { ...V6, DNSServersV6: ['fd00:96::10'] }, 'ipv6') },
 ];
 
 const IDS: [number, number][] = [[1000, 1000], [1337, 1337], [201507, 201507], [4, 2], [1000, 888]];
-const OUT_DST: [string, number, 'tcp' | 'udp'][] = [
-  ['10.0.0.6', 7000, 'tcp'], ['10.0.5.9', 80, 'tcp'], [POD_IP, 9080, 'tcp'], ['127.0.0.1', 15000, 'tcp'], ['10.0.0.6', 15008, 'tcp'],
-  ['10.0.0.6', 9000, 'tcp'], ['10.96.0.10', 53, 'udp'], ['10.96.0.10', 53, 'tcp'],
-];
+const OUT_DST: Record<'ipv4' | 'ipv6', [string, number, 'tcp' | 'udp'][]> = {
+  ipv4: [
+    ['10.0.0.6', 7000, 'tcp'], ['10.0.5.9', 80, 'tcp'], [POD_IP, 9080, 'tcp'], ['127.0.0.1', 15000, 'tcp'], ['10.0.0.6', 15008, 'tcp'],
+    ['10.0.0.6', 9000, 'tcp'], ['10.96.0.10', 53, 'udp'], ['10.96.0.10', 53, 'tcp'],
+  ],
+  ipv6: [
+    ['2001:db8::6', 7000, 'tcp'], ['2001:db8:5::9', 80, 'tcp'], [POD_IP6, 9080, 'tcp'], ['::1', 15000, 'tcp'], ['fd00::6', 15008, 'tcp'],
+    ['fd00::6', 9000, 'tcp'], ['fd00:96::10', 53, 'udp'], ['fd00:96::10', 53, 'tcp'],
+  ],
+};
 const IN_PORTS = [9080, 8080, 15020, 15090, 15021, 15008, 22];
 
-function connections(): TwinConn[] {
+function connections(family: 'ipv4' | 'ipv6'): TwinConn[] {
+  const v6 = family === 'ipv6';
+  const pod = v6 ? POD_IP6 : POD_IP;
+  const loopback = v6 ? '::1' : '127.0.0.1';
   const conns: TwinConn[] = [];
   let sport = 21000;
   for (const [uid, gid] of IDS) {
-    for (const [dst, dport, proto] of OUT_DST) {
-      const lo = dst === POD_IP || dst.startsWith('127.');
-      conns.push({ direction: 'out', proto, src: dst.startsWith('127.') ? '127.0.0.1' : POD_IP, dst, dport, sport: sport++, uid, gid, oif: lo ? 'lo' : 'eth0' });
+    for (const [dst, dport, proto] of OUT_DST[family]) {
+      const toLoopback = dst === loopback;
+      const lo = dst === pod || toLoopback;
+      conns.push({ direction: 'out', proto, src: toLoopback ? loopback : pod, dst, dport, sport: sport++, uid, gid, oif: lo ? 'lo' : 'eth0' });
     }
   }
-  // Envoy's inbound side to the app, from 127.0.0.6
-  for (const [uid, gid] of IDS.slice(1, 3)) conns.push({ direction: 'out', proto: 'tcp', src: '127.0.0.6', dst: POD_IP, dport: 9080, sport: sport++, uid, gid, oif: 'lo' });
-  for (const dport of IN_PORTS) conns.push({ direction: 'in', proto: 'tcp', src: CLIENT_IP, dst: POD_IP, dport, sport: sport++, iif: 'eth0' });
+  // Envoy's inbound side to the app, from 127.0.0.6 / ::6
+  for (const [uid, gid] of IDS.slice(1, 3)) conns.push({ direction: 'out', proto: 'tcp', src: v6 ? '::6' : '127.0.0.6', dst: pod, dport: 9080, sport: sport++, uid, gid, oif: 'lo' });
+  for (const dport of IN_PORTS) conns.push({ direction: 'in', proto: 'tcp', src: v6 ? CLIENT_IP6 : CLIENT_IP, dst: pod, dport, sport: sport++, iif: 'eth0' });
   return conns;
 }
 
@@ -245,24 +326,27 @@ RULE_SETS.forEach((set, i) => {
       deleteNs(pod);
       deleteNs(client);
     });
-    inNs(pod, ['iptables-restore', '--noflush'], set.rules);
-    inNs(pod, ['iptables', '-t', 'raw', '-I', 'OUTPUT', '1', '-j', 'TRACE']);
-    inNs(pod, ['iptables', '-t', 'raw', '-I', 'PREROUTING', '1', '-j', 'TRACE']);
+    const v6 = set.family === 'ipv6';
+    const iptables = v6 ? 'ip6tables' : 'iptables';
+    inNs(pod, [`${iptables}-restore`, '--noflush'], set.rules);
+    inNs(pod, [iptables, '-t', 'raw', '-I', 'OUTPUT', '1', '-j', 'TRACE']);
+    inNs(pod, [iptables, '-t', 'raw', '-I', 'PREROUTING', '1', '-j', 'TRACE']);
     const tables = [...new Set(['raw', ...parseIptablesSave(set.rules).tables.map((s) => s.name)])];
-    const handles = handlePositions(pod, tables);
+    const handles = handlePositions(pod, v6 ? 'ip6' : 'ip', tables);
     let monitorOut = '';
-    const monitor = spawn(IP, ['netns', 'exec', pod, sysbin('xtables-monitor'), '--trace'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const monitorArgv = v6 ? [NFT, '-a', 'monitor', 'trace'] : [sysbin('xtables-monitor'), '--trace'];
+    const monitor = spawn(IP, ['netns', 'exec', pod, ...monitorArgv], { stdio: ['ignore', 'pipe', 'ignore'] });
     running.monitor = monitor;
     monitor.stdout?.on('data', (d: Buffer) => (monitorOut += d.toString()));
     // ready when a probe datagram shows up in the monitor's output
     for (let k = 0; ; k++) {
       if (k === 30) throw new Error('xtables-monitor --trace showed no events');
-      await makeConnections(pod, [{ direction: 'out', proto: 'udp', src: POD_IP, dst: CLIENT_IP, dport: 9, sport: 20000 + k }], 0, 0);
+      await makeConnections(pod, [{ direction: 'out', proto: 'udp', src: v6 ? POD_IP6 : POD_IP, dst: v6 ? CLIENT_IP6 : CLIENT_IP, dport: 9, sport: 20000 + k }], 0, 0);
       await new Promise((r) => setTimeout(r, 50));
-      if (monitorOut.includes(`SPORT=${20000 + k} `)) break;
+      if (monitorOut.includes(`SPORT=${20000 + k} `) || monitorOut.includes(`udp sport ${20000 + k} `)) break;
     }
 
-    const conns = connections();
+    const conns = connections(v6 ? 'ipv6' : 'ipv4');
     const groups = new Map<string, TwinConn[]>();
     for (const c of conns) {
       const key = c.direction === 'in' ? `${client}:0:0` : `${pod}:${c.uid}:${c.gid}`;
@@ -277,7 +361,7 @@ RULE_SETS.forEach((set, i) => {
     monitor.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 100));
 
-    const packets = parseMonitor(monitorOut);
+    const packets = v6 ? parseNftMonitor(monitorOut) : parseXtablesMonitor(monitorOut);
     const rules = parseIptablesSave(set.rules);
     let here = 0;
     for (const c of conns) {
