@@ -13,85 +13,11 @@
 import test from 'ava';
 import { configFromFields } from '../../src/mesh/iptables/istio-iptables-config.ts';
 import { renderIstioIptables } from '../../src/mesh/iptables/render-istio-iptables.ts';
+import { goldenChecks, trim } from '../helpers/golden-checks.ts';
 import { goldens } from '../helpers/shared-fixtures.ts';
 
-const TABLE_ORDER = ['filter', 'mangle', 'nat', 'raw'];
-
-function commandsToRestore(golden: string): { v4: string; v6: string } {
-  const fam: Record<'v4' | 'v6', Map<string, { n: string[]; r: string[] }>> = { v4: new Map(), v6: new Map() };
-  for (const raw of golden.split('\n')) {
-    const line = raw.trim();
-    const m = /^(iptables|ip6tables) -t (\S+) (-[NAI]) (.*)$/.exec(line);
-    if (!m) {
-      if (line === '' || line === 'iptables-save' || line === 'ip6tables-save') continue;
-      throw new Error(`unexpected golden line: ${line}`);
-    }
-    const [, bin, table, op, rest] = m as unknown as [string, string, string, string, string];
-    const tables = fam[bin === 'iptables' ? 'v4' : 'v6'];
-    const t = tables.get(table) ?? { n: [], r: [] };
-    tables.set(table, t);
-    const text = `${op} ${rest.replace(/--nflog-prefix "([^"]*)"/g, '--nflog-prefix $1')}`;
-    (op === '-N' ? t.n : t.r).push(text);
-  }
-  const print = (tables: Map<string, { n: string[]; r: string[] }>): string =>
-    [...tables.keys()]
-      .sort((a, b) => TABLE_ORDER.indexOf(a) - TABLE_ORDER.indexOf(b))
-      .map((name) => {
-        const t = tables.get(name) as { n: string[]; r: string[] };
-        return [`* ${name}`, ...t.n, ...t.r, 'COMMIT'].join('\n');
-      })
-      .join('\n');
-  return { v4: print(fam.v4), v6: print(fam.v6) };
-}
-
-/** A 1.24+ golden: leading/trailing `*-save` lines around the v4 payload then the v6 payload. */
-function restoreGoldenToParts(golden: string): { v4: string; v6: string } {
-  const blocks: { table: string; text: string }[] = [];
-  let cur: string[] | null = null;
-  for (const raw of golden.split('\n')) {
-    const line = raw.trim();
-    if (line.startsWith('* ')) cur = [line];
-    else if (cur) {
-      cur.push(line);
-      if (line === 'COMMIT') {
-        blocks.push({ table: (cur[0] as string).slice(2), text: cur.join('\n') });
-        cur = null;
-      }
-    }
-  }
-  const v4: string[] = [];
-  const v6: string[] = [];
-  let prev = -1;
-  let target = v4;
-  for (const b of blocks) {
-    const idx = TABLE_ORDER.indexOf(b.table);
-    if (idx <= prev) target = v6;
-    prev = idx;
-    target.push(b.text);
-  }
-  return { v4: v4.join('\n'), v6: v6.join('\n') };
-}
-
-const trim = (s: string | undefined): string => (s ?? '').split('\n').map((l) => l.trimEnd()).join('\n').trim();
-
-interface Check {
-  label: string;
-  version: string;
-  fields: Record<string, unknown>;
-  expected: { v4: string; v6: string };
-}
-
 const g = goldens();
-const checks: Check[] = [];
-for (const c of g.cases) {
-  checks.push({ label: `current/${c.name}`, version: 'current', fields: c.effective_config, expected: { v4: c.golden_parts.v4_restore, v6: c.golden_parts.v6_restore ?? '' } });
-}
-for (const [tag, data] of Object.entries(g.historical_goldens.tags)) {
-  for (const c of data.cases) {
-    const expected = data.golden_format.startsWith('restore') ? restoreGoldenToParts(c.golden) : commandsToRestore(c.golden);
-    checks.push({ label: `${tag}/${c.name}`, version: tag, fields: { ...g.base_config_effective, ...c.config }, expected });
-  }
-}
+const checks = goldenChecks();
 
 let reproduced = 0;
 for (const c of checks) {
