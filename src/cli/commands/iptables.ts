@@ -142,8 +142,8 @@ export function registerIptables(program: Command, ctx: CliContext): void {
     .requiredOption('--src <ip>', 'source address')
     .requiredOption('--dst <ip:port>', 'destination (IPv6 as [addr]:port)')
     .option('--sport <n>', 'source port')
-    .option('--uid <n>', 'uid of the process making the connection (outbound)')
-    .option('--gid <n>', 'gid of the process making the connection (outbound)')
+    .option('--uid <n>', 'uid of the process making the connection (outbound; default 0)')
+    .option('--gid <n>', 'gid of the process making the connection (outbound; default 0)')
     .option('--direction <out|in>', 'out: made in the pod (OUTPUT); in: arriving (PREROUTING)', 'out')
     .option('--oif <if>', 'output interface (default lo for loopback destinations, else eth0)')
     .option('--iif <if>', 'input interface (default eth0)')
@@ -158,8 +158,11 @@ export function registerIptables(program: Command, ctx: CliContext): void {
       if (!m) throw new CliError(`--dst: expected IP:PORT (IPv6 as [addr]:port), got "${opts.dst}"`, EXIT_BAD_INPUT);
       const conn: Connection = { direction: opts.direction, proto: opts.proto, src: opts.src, dst: m[1] as string, dport: parsePort(m[2] as string, '--dst') };
       if (opts.sport !== undefined) conn.sport = parsePort(opts.sport, '--sport');
-      if (opts.uid !== undefined) conn.uid = parseId(opts.uid, '--uid');
-      if (opts.gid !== undefined) conn.gid = parseId(opts.gid, '--gid');
+      if (conn.direction === 'out') {
+        // a connection made by a process always has an owner; root unless told otherwise
+        conn.uid = opts.uid !== undefined ? parseId(opts.uid, '--uid') : 0;
+        conn.gid = opts.gid !== undefined ? parseId(opts.gid, '--gid') : 0;
+      }
       if (opts.oif !== undefined) conn.oif = opts.oif;
       if (opts.iif !== undefined) conn.iif = opts.iif;
       const text = readInput(opts.rules, '--rules');
