@@ -29,6 +29,10 @@ checks.forEach((c, i) => {
       t.is(code, 0, io.stderr());
       t.is(io.stdout().trim(), expected.trim(), family);
     }
+    // without --family: both payloads, IPv4 first
+    const io = bufferIo();
+    t.is(await main(['iptables', 'render', '--config', file, '--istio-version', c.version], io), 0);
+    t.is(io.stdout().trim(), [c.expected.v4.trim(), c.expected.v6.trim()].filter((x) => x !== '').join('\n'), 'both families');
     reproduced++;
   });
 });

@@ -117,7 +117,7 @@ export function registerIptables(program: Command, ctx: CliContext): void {
     .option('--config <file.json>', "Istio's config field names (ProxyPort, InboundPortsInclude, ...) as JSON")
     .option('--annotations <file.yaml>', 'pod annotations (traffic.sidecar.istio.io/*), turned into flags as the injector does')
     .option('--istio-version <v>', 'Istio release', 'current')
-    .option('--family <ipv4|ipv6>', 'print only this family')
+    .option('--family <ipv4|ipv6>', 'print only this family (default: the IPv4 payload, then the IPv6 payload when IPv6 is enabled)')
     .allowUnknownOption()
     .addHelpText('after', ISTIO_FLAGS_HELP)
     .action((istioFlags: string[], opts: ConfigOptions & { istioVersion: string; family?: string }) => {
@@ -128,11 +128,9 @@ export function registerIptables(program: Command, ctx: CliContext): void {
         ctx.io.out(out.ipv6.payload);
         return;
       }
+      // both families: the IPv4 payload, then the IPv6 one, in the order istio-iptables runs the two restores
       ctx.io.out(out.ipv4.payload);
-      if (opts.family === undefined && out.ipv6) {
-        ctx.io.out(`# ip6tables-restore --noflush\n`);
-        ctx.io.out(out.ipv6.payload);
-      }
+      if (opts.family === undefined && out.ipv6) ctx.io.out(out.ipv6.payload);
     });
 
   ipt
@@ -149,7 +147,7 @@ export function registerIptables(program: Command, ctx: CliContext): void {
     .option('--iif <if>', 'input interface (default eth0)')
     .option('--proto <tcp|udp>', 'protocol', 'tcp')
     .option('--table <name>', 'table of rule lines that have no *table header', 'nat')
-    .option('--json', 'print {"hops":[...],"effect":{...}}')
+    .option('--json', 'print {"hops":[...],"effect":{...},"path":"...","steps":[...]} (steps: matched rules, chain returns, policies)')
     .addHelpText('after', '\nExample: pathlab iptables trace --rules pod.save --src 10.0.0.5 --dst 10.0.0.6:7000 --uid 1000\n  OUTPUT#1 → ISTIO_OUTPUT#9 → ISTIO_REDIRECT#1 → REDIRECT :15001')
     .action((opts: { rules: string; src: string; dst: string; sport?: string; uid?: string; gid?: string; direction: string; oif?: string; iif?: string; proto: string; table: string; json?: boolean }) => {
       if (opts.direction !== 'out' && opts.direction !== 'in') throw new CliError(`--direction: expected out or in, got "${opts.direction}"`, EXIT_BAD_INPUT);
@@ -167,7 +165,7 @@ export function registerIptables(program: Command, ctx: CliContext): void {
       if (opts.iif !== undefined) conn.iif = opts.iif;
       const text = readInput(opts.rules, '--rules');
       const trace = badInput(() => traceConnection(parseIptablesSave(text, { source: opts.rules, defaultTable: opts.table }), conn));
-      if (opts.json) ctx.io.out(JSON.stringify({ hops: trace.hops, effect: trace.effect, path: formatTracePath(trace) }, null, 2) + '\n');
+      if (opts.json) ctx.io.out(JSON.stringify({ hops: trace.hops, effect: trace.effect, path: formatTracePath(trace), steps: trace.steps }, null, 2) + '\n');
       else ctx.io.out(formatTraceText(trace) + '\n');
     });
 
