@@ -245,7 +245,7 @@ function wrapBareRules(text: string, table: string): string {
   const chains = new Set<string>();
   for (const r of rs.tables.flatMap((s) => s.rules)) {
     chains.add(r.chain);
-    if (r.target && /^[a-z_]*[A-Z_]+$/i.test(r.target.name) && r.target.name.startsWith('ISTIO')) chains.add(r.target.name);
+    if (r.target?.name.startsWith('ISTIO_')) chains.add(r.target.name);
   }
   const decl = [...chains].filter((c) => !['PREROUTING', 'INPUT', 'OUTPUT', 'FORWARD', 'POSTROUTING'].includes(c)).map((c) => `:${c} - [0:0]`);
   return [`*${table}`, ...decl, ...text.split('\n').filter((l) => l.startsWith('-A ')), 'COMMIT', ''].join('\n');

@@ -151,8 +151,9 @@ function walkTable(
     if (frame.next >= chain.rules.length) {
       stack.pop();
       if (stack.length === 0 || chain.builtin) {
-        steps.push({ table, chain: chain.name, kind: 'policy', verdict: chain.policy });
-        return policyVerdict(chain.policy);
+        // the end of the base chain (or of a chain the base chain went to with -g): its policy decides
+        steps.push({ table, chain: base.name, kind: 'policy', verdict: base.policy });
+        return policyVerdict(base.policy);
       }
       steps.push({ table, chain: chain.name, kind: 'return' });
       continue;
@@ -177,8 +178,8 @@ function walkTable(
       case 'RETURN': {
         stack.pop();
         if (stack.length === 0) {
-          steps.push({ table, chain: chain.name, kind: 'policy', verdict: chain.policy });
-          return policyVerdict(chain.policy);
+          steps.push({ table, chain: base.name, kind: 'policy', verdict: base.policy });
+          return policyVerdict(base.policy);
         }
         continue;
       }

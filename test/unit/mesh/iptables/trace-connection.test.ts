@@ -91,3 +91,10 @@ test('group names need a numeric id to be traced', (t) => {
   t.throws(() => traceConnection(rs, conn), { instanceOf: TraceError, message: /cannot resolve group name "java"/ });
   t.deepEqual(traceConnection(rs, conn, { groups: { java: 2020 } }).hops, []);
 });
+
+test('-g (goto): the end of the chain gone to returns past the caller, to the base chain’s policy', (t) => {
+  const rs = parseIptablesSave('*filter\n:OUTPUT DROP [0:0]\n-N A\n-N B\n-A OUTPUT -j A\n-A OUTPUT -j ACCEPT\n-A A -g B\n-A A -j ACCEPT\n-A B -p udp -j ACCEPT\nCOMMIT\n');
+  const trace = traceConnection(rs, { direction: 'out', proto: 'tcp', src: '10.0.0.1', dst: '10.0.0.2', dport: 1 });
+  t.deepEqual(trace.steps.map((s) => `${s.kind}:${s.chain}${s.rule ? '#' + s.rule : ''}`), ['rule:OUTPUT#1', 'rule:A#1', 'return:B', 'rule:OUTPUT#2']);
+  t.is(trace.effect.verdict, 'ACCEPT');
+});
