@@ -1,7 +1,8 @@
 import type { RegisterCommand } from '../context.ts';
 import { registerValidate } from './validate.ts';
+import { registerIptables } from './iptables.ts';
 import { registerProxyConfig } from './proxy-config.ts';
 import { registerExplain } from './explain.ts';
 
 /** Every top-level command, in the order `pathlab --help` lists them. */
-export const commands: RegisterCommand[] = [registerValidate, registerProxyConfig, registerExplain];
+export const commands: RegisterCommand[] = [registerValidate, registerIptables, registerProxyConfig, registerExplain];
