@@ -15,6 +15,8 @@ const TOOLS: ReadonlyArray<[program: string, pkg: string]> = [
   ['nc', 'netcat-openbsd'],
   ['redis-server', 'redis-server'],
   ['curl', 'curl'],
+  ['openssl', 'openssl'],
+  ['setpriv', 'util-linux'],
 ];
 
 const missing = new Set<string>();

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const AGENTS = ['echo-app'] as const;
+export const AGENTS = ['echo-app', 'sidecar'] as const;
 export type AgentName = (typeof AGENTS)[number];
 
 /** A hash of every source file the agents may import (this folder and src/mesh). */
@@ -34,7 +34,12 @@ export function bundledAgents(cacheDir: string): Record<AgentName, string> {
   const tmp = `${dir}.tmp-${process.pid}`;
   mkdirSync(tmp, { recursive: true });
   buildSync({
-    entryPoints: AGENTS.map((a) => ({ in: join(here, `${a}.ts`), out: a })),
+    entryPoints: [
+      { in: join(here, 'echo-app.ts'), out: 'echo-app' },
+      { in: join(here, '../../../mesh/sidecar/sidecar.ts'), out: 'sidecar' },
+    ],
+    // koffi loads a native library: it stays outside the bundle and is resolved from the project.
+    external: ['koffi'],
     outdir: tmp,
     outExtension: { '.js': '.mjs' },
     bundle: true,

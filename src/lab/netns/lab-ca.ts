@@ -1,0 +1,45 @@
+// The lab's certificate authority and one workload certificate per meshed pod, made with
+// Debian's openssl. The sidecar model uses them for the mTLS leg between two sidecars, with
+// the SPIFFE identity Istio would give the pod in its URI SAN.
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execOk } from '../exec.ts';
+
+export interface PodCert {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Creates the CA in `dir` (ca.pem, ca-key.pem). */
+export async function createLabCa(dir: string, labId: string): Promise<{ ca: string; caKey: string }> {
+  mkdirSync(dir, { recursive: true });
+  const ca = join(dir, 'ca.pem');
+  const caKey = join(dir, 'ca-key.pem');
+  await execOk([
+    'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', caKey, '-out', ca, '-days', '2', '-subj', `/O=pathlab lab ${labId}/CN=pathlab lab CA`,
+  ]);
+  chmodSync(ca, 0o644);
+  return { ca, caKey };
+}
+
+/** A workload certificate for spiffe://cluster.local/ns/<ns>/sa/<sa>, readable by the proxy uid. */
+export async function createPodCert(
+  dir: string,
+  ca: { ca: string; caKey: string },
+  pod: { name: string; namespace: string; serviceAccount?: string },
+  owner: { uid: number; gid: number },
+): Promise<PodCert> {
+  const key = join(dir, `${pod.name}-key.pem`);
+  const csr = join(dir, `${pod.name}.csr`);
+  const cert = join(dir, `${pod.name}.pem`);
+  const ext = join(dir, `${pod.name}.ext`);
+  const spiffe = `spiffe://cluster.local/ns/${pod.namespace}/sa/${pod.serviceAccount ?? pod.name}`;
+  writeFileSync(ext, `subjectAltName=URI:${spiffe}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  await execOk(['openssl', 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/O=pathlab/CN=${pod.name}.${pod.namespace}`]);
+  await execOk(['openssl', 'x509', '-req', '-in', csr, '-CA', ca.ca, '-CAkey', ca.caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext]);
+  for (const f of [key, cert]) chmodSync(f, 0o640);
+  for (const f of [key, cert]) chownSync(f, 0, owner.gid);
+  return { ca: ca.ca, cert, key };
+}

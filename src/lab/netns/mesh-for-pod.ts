@@ -1,0 +1,66 @@
+// What the control plane would know when it builds one pod's sidecar config: the lab's
+// Services (as Kubernetes Service objects), the resources the scenario applied, the mesh
+// config and the pod itself, as the Envoy model's mesh description. Pure.
+import type { MeshInput } from '../../mesh/envoy/mesh.ts';
+import type { LabSpec } from '../../scenario/schema.ts';
+import type { LabPlan, PlannedHost } from './plan.ts';
+
+/** Istio releases up to 1.5 built HTTP port listeners without fall-through (legacy era). */
+export function envoyEra(version: LabSpec['istio']['version']): 'legacy' | 'current' {
+  return version === '1.2' || version === '1.5' ? 'legacy' : 'current';
+}
+
+/** A lab Service as the Kubernetes object the control plane watches. */
+export function serviceObject(svc: LabPlan['services'][number]): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: svc.name, namespace: svc.namespace },
+    spec: {
+      clusterIP: svc.vip,
+      ports: svc.ports.map((p) => ({
+        port: p.port,
+        targetPort: p.targetPort,
+        ...(p.name === undefined ? {} : { name: p.name }),
+        ...(p.appProtocol === undefined ? {} : { appProtocol: p.appProtocol }),
+      })),
+    },
+  };
+}
+
+export interface MeshState {
+  mode: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** Resources applied by the scenario's setup, in order. */
+  resources: Array<Record<string, unknown>>;
+}
+
+export function meshForPod(spec: LabSpec, plan: LabPlan, host: PlannedHost, state: MeshState): MeshInput {
+  const pod = host.pod!;
+  return {
+    apiVersion: 'pathlab/v1',
+    kind: 'Mesh',
+    era: envoyEra(spec.istio.version),
+    meshConfig: { outboundTrafficPolicy: { mode: state.mode }, rootNamespace: 'istio-system' },
+    proxy: {
+      name: pod.name,
+      namespace: host.namespace,
+      ip: host.ip,
+      labels: pod.labels ?? { app: pod.name },
+      ports: (pod.ports ?? []).map((p) => ({ port: p.port, ...(p.name === undefined ? {} : { name: p.name }) })),
+    },
+    resources: [...plan.services.map(serviceObject), ...state.resources] as MeshInput['resources'],
+  };
+}
+
+/** EDS for the model: each Service port's cluster → its endpoints' pod IP:targetPort. */
+export function clusterEndpoints(plan: LabPlan, extraServices: LabPlan['services'] = []): Record<string, string[]> {
+  const ipOf = new Map(plan.hosts.map((h) => [h.name, h.ip]));
+  const out: Record<string, string[]> = {};
+  for (const svc of [...plan.services, ...extraServices]) {
+    for (const p of svc.ports) {
+      const name = `outbound|${p.port}||${svc.name}.${svc.namespace}.svc.cluster.local`;
+      out[name] = svc.endpoints.map((e) => ipOf.get(e)).filter((ip): ip is string => ip !== undefined).map((ip) => `${ip}:${p.targetPort}`);
+    }
+  }
+  return out;
+}
