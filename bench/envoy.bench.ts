@@ -6,7 +6,8 @@ import { parseMesh, type MeshInput } from '../src/mesh/envoy/mesh.ts';
 import { synthesizeSidecar } from '../src/mesh/envoy/synthesize-sidecar.ts';
 import { parseConfigDump } from '../src/mesh/envoy/config-dump-parser.ts';
 import { matchConnection, type Connection } from '../src/mesh/envoy/match-connection.ts';
-import { assumedIptablesTrace, explain, type ExplainConnection } from '../src/mesh/envoy/explain.ts';
+import { explain, type ExplainConnection } from '../src/mesh/envoy/explain.ts';
+import { istioInitRules, kernelTrace } from '../src/paths/kernel-trace.ts';
 
 const SERVICES = 5000;
 const POD = '10.64.0.9';
@@ -57,7 +58,8 @@ const match = time(() => {
 }, 5);
 const perMatchMs = match.ms / conns.length;
 const one: ExplainConnection = { src: POD, dst: { ip: '10.0.0.6', port: 8000 }, payload: { kind: 'bytes', text: 'keys *\n' } };
-const explainOne = time(() => explain(assumedIptablesTrace(one, { podIp: POD }), cfg, one), 200);
+const podRules = istioInitRules('current').tables;
+const explainOne = time(() => explain(kernelTrace(podRules, { src: one.src, dst: one.dst, podIp: POD }), cfg, one), 200);
 
 const mb = (text.length / 1e6).toFixed(1);
 console.log(`mesh: ${SERVICES} services → ${cfg.listeners!.length} listeners, ${cfg.clusters!.length} clusters, ${cfg.routes!.length} route configurations; dump ${mb} MB (synthesis ${synthMs.toFixed(0)} ms)`);

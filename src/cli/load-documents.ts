@@ -67,7 +67,7 @@ export interface MeshOverrides {
 export function loadMeshFile(
   file: string,
   overrides: MeshOverrides = {},
-): { doc: Record<string, unknown>; config: EnvoyConfig; podIp: string; warnings: string[] } {
+): { doc: Record<string, unknown>; config: EnvoyConfig; podIp: string; era: 'current' | 'legacy'; warnings: string[] } {
   const doc = decode(file, readText(file));
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new CliError(`${file}: not a pathlab/v1 Mesh (expected a mapping with apiVersion: pathlab/v1, kind: Mesh)`, EXIT_BAD_INPUT);
@@ -82,7 +82,7 @@ export function loadMeshFile(
   try {
     const mesh = parseMesh(merged);
     const syn = synthesizeSidecar(mesh);
-    return { doc: syn.configDump, config: parseConfigDump(syn.configDump), podIp: mesh.proxy.ip, warnings: syn.warnings };
+    return { doc: syn.configDump, config: parseConfigDump(syn.configDump), podIp: mesh.proxy.ip, era: mesh.era, warnings: syn.warnings };
   } catch (e) {
     if (e instanceof MeshError) throw new CliError(`${file}: ${e.message}`, EXIT_BAD_INPUT);
     throw e;

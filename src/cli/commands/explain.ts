@@ -4,7 +4,10 @@ import type { CliContext } from '../context.ts';
 import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
 import { loadConfigDump, loadMeshFile } from '../load-documents.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
-import { assumedIptablesTrace, explain, type ExplainConnection, type Explanation } from '../../mesh/envoy/explain.ts';
+import { explain, type ExplainConnection, type Explanation } from '../../mesh/envoy/explain.ts';
+import { readFileSync } from 'node:fs';
+import { IptablesParseError, IstioConfigError, loadRuleSet, parseIptablesSave } from '../../mesh/iptables/index.ts';
+import { istioInitRules, kernelTrace } from '../../paths/kernel-trace.ts';
 import { formatEnvoyPath } from '../../mesh/envoy/format-envoy-path.ts';
 import type { Payload } from '../../mesh/envoy/first-bytes.ts';
 
@@ -16,6 +19,8 @@ interface ExplainOptions {
   outboundTrafficPolicy?: string;
   podIp?: string;
   iptables?: string;
+  istioVersion?: string;
+  annotation: string[];
   excludeOutboundPorts?: string;
   excludeOutboundIpRanges?: string;
   src: string;
@@ -88,7 +93,9 @@ export function registerExplain(program: Command, ctx: CliContext): void {
     .option('--era <era>', 'override the mesh era: current (Istio 1.6+) or legacy (1.3-1.5)')
     .option('--outbound-traffic-policy <mode>', 'override meshConfig.outboundTrafficPolicy.mode: ALLOW_ANY or REGISTRY_ONLY')
     .option('--pod-ip <ip>', 'the sidecar pod IP (default: from the mesh, or the dump\'s bootstrap node id)')
-    .option('--iptables <file>', 'an iptables-save of the pod (needs the iptables engine, issue 3)')
+    .option('--iptables <file>', "the pod's rules: iptables-save output or an iptables-restore payload")
+    .option('--istio-version <v>', 'without --iptables: trace the rules istio-init renders for this Istio version (default: 1.5 for a legacy mesh, else current)')
+    .option('--annotation <key=value>', 'a pod annotation istio-init reads (traffic.sidecar.istio.io/*, sidecar.istio.io/interceptionMode); repeatable', collect, [])
     .option('--exclude-outbound-ports <ports>', 'istio-iptables -o / traffic.sidecar.istio.io/excludeOutboundPorts, e.g. 7000')
     .option('--exclude-outbound-ip-ranges <cidrs>', 'istio-iptables -x / traffic.sidecar.istio.io/excludeOutboundIPRanges, e.g. 10.0.0.6/32')
     .requiredOption('--src <ip>', 'the client address (the app in the pod for outbound)')
@@ -101,8 +108,8 @@ export function registerExplain(program: Command, ctx: CliContext): void {
     .action((opts: ExplainOptions) => {
       if (!!opts.configDump === !!opts.mesh) throw new CliError('give exactly one of --config-dump FILE or --mesh FILE', EXIT_BAD_INPUT);
       if (opts.payload !== undefined && opts.httpHost !== undefined) throw new CliError('give --payload or --http-host, not both', EXIT_BAD_INPUT);
-      if (opts.iptables) {
-        throw new CliError('--iptables: reading an iptables-save needs the iptables engine (issue 3), not merged on this branch yet; use --exclude-outbound-ports / --exclude-outbound-ip-ranges', EXIT_BAD_INPUT);
+      if (opts.iptables && (opts.istioVersion || opts.annotation.length || opts.excludeOutboundPorts || opts.excludeOutboundIpRanges)) {
+        throw new CliError('--iptables gives the rules; --istio-version, --annotation and --exclude-* render them instead: give one or the other', EXIT_BAD_INPUT);
       }
       if (opts.configDump && (opts.resources.length || opts.era || opts.outboundTrafficPolicy)) {
         throw new CliError('--resources, --era and --outbound-traffic-policy apply to --mesh only', EXIT_BAD_INPUT);
@@ -125,8 +132,10 @@ export function registerExplain(program: Command, ctx: CliContext): void {
       let config: EnvoyConfig;
       let podIp: string | undefined = opts.podIp;
       let warnings: string[] = [];
+      let legacy = opts.era === 'legacy';
       if (opts.mesh) {
         const m = loadMeshFile(opts.mesh, opts);
+        legacy = m.era === 'legacy';
         config = m.config;
         podIp ??= m.podIp;
         warnings = m.warnings;
@@ -137,11 +146,7 @@ export function registerExplain(program: Command, ctx: CliContext): void {
         if (!config.listeners) throw new CliError(`${opts.configDump}: no listeners in this dump`, EXIT_BAD_INPUT);
       }
       const conn: ExplainConnection = { src: opts.src, dst, ...(uid !== undefined ? { uid } : {}), payload };
-      const trace = assumedIptablesTrace(conn, {
-        ...(podIp ? { podIp } : {}),
-        excludeOutboundPorts: ports,
-        excludeOutboundIPRanges: list(opts.excludeOutboundIpRanges),
-      });
+      const trace = kernelTrace(podRules(opts, ports, legacy), { src: conn.src, dst, ...(podIp ? { podIp } : {}), ...(uid !== undefined ? { uid } : {}) });
       const e = explain(trace, config, conn);
       if (opts.json) {
         ctx.io.out(`${JSON.stringify({ hops: e.hops, listener: e.listener, filterChain: e.filterChain, cluster: e.cluster, ...(e.route ? { route: e.route } : {}), outcome: e.outcome, warnings }, null, 2)}\n`);
@@ -149,4 +154,37 @@ export function registerExplain(program: Command, ctx: CliContext): void {
         ctx.io.out(formatExplanation(conn, e, warnings));
       }
     });
+}
+
+/** The pod's rules: --iptables FILE, or istio-init's rendering for --istio-version and the annotations. */
+function podRules(opts: ExplainOptions, excludePorts: number[], legacy: boolean) {
+  if (opts.iptables) {
+    let text: string;
+    try {
+      text = readFileSync(opts.iptables, 'utf8');
+    } catch (e) {
+      throw new CliError(`--iptables ${opts.iptables}: ${(e as Error).message}`, EXIT_BAD_INPUT);
+    }
+    try {
+      return loadRuleSet(parseIptablesSave(text, { source: opts.iptables }));
+    } catch (e) {
+      if (e instanceof IptablesParseError) throw new CliError(e.message, EXIT_BAD_INPUT);
+      throw e;
+    }
+  }
+  const annotations: Record<string, string> = {};
+  for (const a of opts.annotation) {
+    const i = a.indexOf('=');
+    if (i <= 0) throw new CliError(`--annotation ${a}: expected key=value`, EXIT_BAD_INPUT);
+    annotations[a.slice(0, i)] = a.slice(i + 1);
+  }
+  if (excludePorts.length) annotations['traffic.sidecar.istio.io/excludeOutboundPorts'] = excludePorts.join(',');
+  const ranges = list(opts.excludeOutboundIpRanges);
+  if (ranges.length) annotations['traffic.sidecar.istio.io/excludeOutboundIPRanges'] = ranges.join(',');
+  try {
+    return istioInitRules(opts.istioVersion ?? (legacy ? '1.5' : 'current'), annotations).tables;
+  } catch (e) {
+    if (e instanceof IstioConfigError) throw new CliError(e.message, EXIT_BAD_INPUT);
+    throw e;
+  }
 }

@@ -2,11 +2,13 @@
 // iptables engine of issue 3 produces them), then, if the kernel redirected the connection to
 // Envoy, the Envoy hops from matchConnection, then where the bytes go and what the client sees.
 import type { EnvoyConfig } from './envoy-config.ts';
-import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT } from './envoy-config.ts';
+import { INBOUND_CAPTURE_PORT } from './envoy-config.ts';
 import type { Payload } from './first-bytes.ts';
 import { formatEnvoyHop } from './format-envoy-path.ts';
-import { cidrContains, parseCidr } from './ip.ts';
 import { matchConnection, type EnvoyMatch, type Outcome } from './match-connection.ts';
+
+/** The status lines Envoy writes for the answers it makes itself. */
+export const REASON_PHRASES: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 export interface IptablesHop {
   /** In the path notation: `nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001`. */
@@ -96,7 +98,7 @@ export function explain(iptables: IptablesTrace, envoy: EnvoyConfig, conn: Expla
     const target = o.kind === 'passthrough' ? `dst=${o.upstream}` : o.upstreamEndpoints?.length === 1 ? `dst=${o.upstreamEndpoints[0]}` : `cluster=${m.cluster}`;
     hops.push({ kind: 'wire', text: `wire iface=eth0 ${target}`, reason: `Envoy (uid 1337) opens a new connection to ${o.upstream}` });
   } else if (o.status !== undefined) {
-    hops.push({ kind: 'reply', text: `reply "HTTP/1.1 ${o.status}"`, reason: `${o.clientSees} (response flag ${o.responseFlag})` });
+    hops.push({ kind: 'reply', text: `reply "HTTP/1.1 ${o.status}${REASON_PHRASES[o.status ?? 0] ? ` ${REASON_PHRASES[o.status ?? 0]}` : ''}"`, reason: `${o.clientSees} (response flag ${o.responseFlag})` });
   } else if (o.kind === 'closed') {
     hops.push({ kind: 'reply', text: 'reply closed', reason: `${o.clientSees}${o.responseFlag !== '-' ? ` (response flag ${o.responseFlag})` : ''}` });
   }
@@ -107,54 +109,5 @@ export function explain(iptables: IptablesTrace, envoy: EnvoyConfig, conn: Expla
     cluster: m.cluster,
     ...(m.route ? { route: m.route } : {}),
     outcome: o,
-  };
-}
-
-export interface AssumedCaptureOptions {
-  /** The pod's IP: a destination equal to it is inbound (15006), anything else outbound (15001). */
-  podIp?: string;
-  /** The subset of istio-iptables flags the placeholder honours: `-o` and `-x`. */
-  excludeOutboundPorts?: number[];
-  excludeOutboundIPRanges?: string[];
-}
-
-/**
- * PLACEHOLDER until the iptables engine (issue 3) is wired in: assumes istio-iptables' default
- * capture — outbound REDIRECT to 15001, inbound to 15006 — except for the destinations that
- * excludeOutboundPorts / excludeOutboundIPRanges exempt. It names no rule numbers.
- */
-export function assumedIptablesTrace(conn: ExplainConnection, opts: AssumedCaptureOptions = {}): IptablesTrace {
-  const inbound = opts.podIp !== undefined && conn.dst.ip === opts.podIp && conn.src !== opts.podIp;
-  if (inbound) {
-    return {
-      hops: [{ text: `iptables (assumed) REDIRECT:${INBOUND_CAPTURE_PORT}`, reason: 'inbound to the pod: istio-iptables redirects it to virtualInbound (not simulated yet)' }],
-      effect: { kind: 'redirected', port: INBOUND_CAPTURE_PORT },
-    };
-  }
-  if (conn.uid === 1337) {
-    return {
-      hops: [{ text: 'iptables (assumed) RETURN', reason: 'uid 1337 is the proxy itself: istio-iptables lets it out (not simulated yet)' }],
-      effect: { kind: 'not-redirected', reason: 'uid 1337' },
-    };
-  }
-  if (opts.excludeOutboundPorts?.includes(conn.dst.port)) {
-    return {
-      hops: [{ text: 'iptables (assumed) RETURN', reason: `excludeOutboundPorts ${conn.dst.port} (istio-iptables -o): ISTIO_OUTPUT returns it before any redirect (not simulated yet)` }],
-      effect: { kind: 'not-redirected', reason: `excludeOutboundPorts ${conn.dst.port}` },
-    };
-  }
-  const range = opts.excludeOutboundIPRanges?.find((r) => {
-    const c = parseCidr(r);
-    return c !== undefined && cidrContains(c.addressPrefix, c.prefixLen, conn.dst.ip);
-  });
-  if (range) {
-    return {
-      hops: [{ text: 'iptables (assumed) RETURN', reason: `excludeOutboundIPRanges ${range} (istio-iptables -x): ISTIO_OUTPUT returns it (not simulated yet)` }],
-      effect: { kind: 'not-redirected', reason: `excludeOutboundIPRanges ${range}` },
-    };
-  }
-  return {
-    hops: [{ text: `iptables (assumed) REDIRECT:${OUTBOUND_CAPTURE_PORT}`, reason: 'outbound from the app: istio-iptables redirects it to virtualOutbound (not simulated yet)' }],
-    effect: { kind: 'redirected', port: OUTBOUND_CAPTURE_PORT },
   };
 }

@@ -29,9 +29,7 @@ export {
 export { envoyConfigFromMesh, synthesizeSidecar, type SynthesisResult } from './synthesize-sidecar.ts';
 export { formatEnvoyHop, formatEnvoyPath, parseEnvoyPath, type EnvoyHopLike } from './format-envoy-path.ts';
 export {
-  assumedIptablesTrace,
   explain,
-  type AssumedCaptureOptions,
   type ExplainConnection,
   type Explanation,
   type IptablesEffect,

@@ -41,6 +41,15 @@ test('explain --resources adds the fix; --exclude-outbound-ports bypasses Envoy'
   t.deepEqual(j.hops.map((h) => h.kind), ['iptables', 'wire']);
 });
 
+test('explain --iptables reads a real pod dump: seed 003\'s lower-case chains, the redirect at its rule 6', async (t) => {
+  const r = await run(['explain', '--mesh', lab('mesh.yaml'), '--era', 'legacy', '--iptables', fixturePath('iptables/seed003-2021.save'), '--src', '10.64.192.14', '--dst', '10.0.0.6:7000', '--payload', 'keys *\\n', '--json']);
+  t.is(r.code, 0, r.err);
+  const j = JSON.parse(r.out) as { hops: Array<{ kind: string; text: string }>; listener: string };
+  t.is(j.hops[0]!.text, 'iptables nat/OUTPUT#1 -> nat/istio_OUTPUT#6 -> nat/istio_REDIRECT#1 REDIRECT:15001');
+  t.is(j.listener, '0.0.0.0_7000');
+  t.is(j.hops.at(-1)!.text, 'reply "HTTP/1.1 400 Bad Request"');
+});
+
 test('explain --config-dump on a real dump', async (t) => {
   const r = await run(['explain', '--config-dump', fixturePath('envoy/productpage_config_dump.json'), '--src', '10.52.2.21', '--dst', '10.0.0.6:9080', '--payload', 'keys *', '--json']);
   t.is(r.code, 0, r.err);
@@ -51,7 +60,7 @@ const usage: Array<[string, string[], RegExp]> = [
   ['neither --mesh nor --config-dump', ['explain', '--src', '1.1.1.1', '--dst', '2.2.2.2:80'], /exactly one of --config-dump FILE or --mesh FILE/],
   ['a bad --dst', ['explain', '--mesh', 'x', '--src', '1.1.1.1', '--dst', '2.2.2.2'], /--dst 2\.2\.2\.2: expected IP:PORT/],
   ['a missing file', ['explain', '--mesh', '/nonexistent.yaml', '--src', '1.1.1.1', '--dst', '2.2.2.2:80'], /\/nonexistent\.yaml: cannot read it \(ENOENT\)/],
-  ['--iptables before issue 3 is merged', ['explain', '--mesh', 'x', '--iptables', 'y', '--src', '1.1.1.1', '--dst', '2.2.2.2:80'], /iptables engine \(issue 3\)/],
+  ['--iptables with flags that render rules', ['explain', '--mesh', 'x', '--iptables', 'y', '--exclude-outbound-ports', '7000', '--src', '1.1.1.1', '--dst', '2.2.2.2:80'], /give one or the other/],
   ['proxy-config on a non-dump', ['proxy-config', 'listeners', '<MESH>'], /not an Envoy config dump: found an object with keys apiVersion, kind/],
   ['proxy-config of a section the dump lacks', ['proxy-config', 'clusters', fixturePath('envoy/configdump.yaml')], /no clusters in this dump/],
   ['proxy-config with an unknown type', ['proxy-config', 'frobs', fixturePath('envoy/configdump.yaml')], /unknown type "frobs"/],

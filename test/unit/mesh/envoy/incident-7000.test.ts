@@ -3,18 +3,25 @@
 // notes/istio-envoy.md §7 and §8 (Istio commit 31b35eb73dc for 1.6's fall-through,
 // sidecar_simulation_test.go TestPassthroughTraffic, istio.io "Understanding Traffic Routing").
 import test from 'ava';
-import { assumedIptablesTrace, explain, type ExplainConnection } from '../../../../src/mesh/envoy/explain.ts';
+import { explain, type ExplainConnection } from '../../../../src/mesh/envoy/explain.ts';
+import { istioInitRules, kernelTrace } from '../../../../src/paths/kernel-trace.ts';
 import { formatEnvoyPath } from '../../../../src/mesh/envoy/format-envoy-path.ts';
 import { incidentMesh, synthesize } from '../../../helpers/mesh.ts';
 
 const POD = '10.64.192.14';
+/** The kernel's part: the rules istio-init renders for that Istio version and these annotations. */
+function kernel(conn: ExplainConnection, version: string, annotations: Record<string, string> = {}) {
+  return kernelTrace(istioInitRules(version, annotations).tables, { src: conn.src, dst: conn.dst, podIp: POD });
+}
+
 const redis = (port: number): ExplainConnection => ({ src: POD, dst: { ip: '10.0.0.6', port }, payload: { kind: 'bytes', text: 'keys *\n' } });
 
 interface Case {
   name: string;
   mesh: Parameters<typeof incidentMesh>[0];
   port: number;
-  iptables?: { excludeOutboundPorts?: number[]; excludeOutboundIPRanges?: string[] };
+  /** Pod annotations istio-init reads (the fixes that bypass Envoy). */
+  annotations?: Record<string, string>;
   envoy: string | null;
   outcome: { kind: string; status?: number; responseFlag: string; upstreamConnection: boolean; upstream?: RegExp };
   /** The last hop: `wire ...` (bytes leave the pod) or `reply ...` (the sidecar answers). */
@@ -28,7 +35,7 @@ const cases: Case[] = [
     port: 7000,
     envoy: 'listener=virtualOutbound -> listener=0.0.0.0_7000 chain=#2',
     outcome: { kind: 'http-response', status: 400, responseFlag: 'DPE', upstreamConnection: false },
-    last: 'reply "HTTP/1.1 400"',
+    last: 'reply "HTTP/1.1 400 Bad Request"',
   },
   {
     name: 'legacy: 7003 has no listener: virtualOutbound → PassthroughCluster, redis answers',
@@ -90,7 +97,7 @@ const cases: Case[] = [
     name: 'fix 3 (legacy): excludeOutboundPorts 7000: not redirected, Envoy never sees it',
     mesh: { era: 'legacy' },
     port: 7000,
-    iptables: { excludeOutboundPorts: [7000] },
+    annotations: { 'traffic.sidecar.istio.io/excludeOutboundPorts': '7000' },
     envoy: null,
     outcome: { kind: 'passthrough', responseFlag: '-', upstreamConnection: true, upstream: /^10\.0\.0\.6:7000$/ },
     last: 'wire iface=eth0 dst=10.0.0.6:7000',
@@ -99,7 +106,7 @@ const cases: Case[] = [
     name: 'fix 4 (legacy): excludeOutboundIPRanges 10.0.0.6/32: not redirected, Envoy never sees it',
     mesh: { era: 'legacy' },
     port: 7000,
-    iptables: { excludeOutboundIPRanges: ['10.0.0.6/32'] },
+    annotations: { 'traffic.sidecar.istio.io/excludeOutboundIPRanges': '10.0.0.6/32' },
     envoy: null,
     outcome: { kind: 'passthrough', responseFlag: '-', upstreamConnection: true, upstream: /^10\.0\.0\.6:7000$/ },
     last: 'wire iface=eth0 dst=10.0.0.6:7000',
@@ -110,7 +117,7 @@ for (const c of cases) {
   test(c.name, (t) => {
     const cfg = synthesize(incidentMesh(c.mesh));
     const conn = redis(c.port);
-    const e = explain(assumedIptablesTrace(conn, { podIp: POD, ...c.iptables }), cfg, conn);
+    const e = explain(kernel(conn, c.mesh?.era === 'legacy' ? '1.5' : 'current', c.annotations), cfg, conn);
     const envoyHops = e.hops.flatMap((h) => (h.kind === 'envoy' ? [h] : []));
     t.is(envoyHops.length ? formatEnvoyPath(envoyHops) : null, c.envoy);
     t.is(e.outcome.kind as string, c.outcome.kind);
@@ -125,23 +132,23 @@ for (const c of cases) {
 
 test('the 400 hop names the HTTP service behind 0.0.0.0_7000 (web/frontend)', (t) => {
   const conn = redis(7000);
-  const e = explain(assumedIptablesTrace(conn, { podIp: POD }), synthesize(incidentMesh({ era: 'legacy' })), conn);
+  const e = explain(kernel(conn, '1.5'), synthesize(incidentMesh({ era: 'legacy' })), conn);
   t.regex(e.hops.find((h) => h.kind === 'envoy' && h.listener === '0.0.0.0_7000')!.reason, /frontend\.web\.svc\.cluster\.local:7000/);
-  t.deepEqual(e.hops.at(-1), { kind: 'reply', text: 'reply "HTTP/1.1 400"', reason: e.hops.at(-1)!.reason });
+  t.deepEqual(e.hops.at(-1), { kind: 'reply', text: 'reply "HTTP/1.1 400 Bad Request"', reason: e.hops.at(-1)!.reason });
 });
 
 test('current: the PassthroughFilterChain hop says why (an HTTP service exists, the payload is not HTTP)', (t) => {
   const conn = redis(7000);
-  const e = explain(assumedIptablesTrace(conn, { podIp: POD }), synthesize(incidentMesh()), conn);
+  const e = explain(kernel(conn, 'current'), synthesize(incidentMesh()), conn);
   t.regex(e.hops.find((h) => h.kind === 'envoy' && h.listener === '0.0.0.0_7000')!.reason, /an HTTP service on port 7000 exists \(frontend\.web.*not HTTP.*PassthroughFilterChain/);
 });
 
 test('curl to 10.0.0.6:7000 with an HTTP service on 7000: allow_any → PassthroughCluster; REGISTRY_ONLY: block_all 502', (t) => {
   const conn: ExplainConnection = { src: POD, dst: { ip: '10.0.0.6', port: 7000 }, payload: { kind: 'http', host: '10.0.0.6:7000', path: '/' } };
-  const allow = explain(assumedIptablesTrace(conn, { podIp: POD }), synthesize(incidentMesh()), conn);
+  const allow = explain(kernel(conn, 'current'), synthesize(incidentMesh()), conn);
   t.is(allow.cluster, 'PassthroughCluster');
   t.is(allow.route?.virtualHost, 'allow_any');
-  const block = explain(assumedIptablesTrace(conn, { podIp: POD }), synthesize(incidentMesh({ mode: 'REGISTRY_ONLY' })), conn);
+  const block = explain(kernel(conn, 'current'), synthesize(incidentMesh({ mode: 'REGISTRY_ONLY' })), conn);
   t.is(block.outcome.status, 502);
   t.is(block.route?.virtualHost, 'block_all');
   t.is(block.outcome.responseCodeDetails, 'direct_response');
