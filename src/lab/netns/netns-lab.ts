@@ -11,6 +11,7 @@ import { exec, execOk, inNetns, type ExecOptions, type ExecResult } from '../exe
 import { LAB_PREFIX, NETNS_ETC, newLabId, planLab, type LabPlan, type PlannedHost, type PlanStep } from './plan.ts';
 import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
+import { MeshControl } from './mesh-control.ts';
 
 /** Where running labs are recorded (tmpfs: gone after a reboot, as the namespaces are). */
 export const LAB_STATE_DIR = '/run/pathlab';
@@ -74,6 +75,8 @@ export class NetnsLab {
         await execOk(step.argv, { where: step.what, ...(step.input === undefined ? {} : { input: step.input }) });
       }
       await started.startWorkloads();
+      started.mesh = new MeshControl(started, this.spec);
+      await started.mesh.start();
     } catch (e) {
       await started.stop();
       throw e;
@@ -105,6 +108,8 @@ export interface RunOptions extends Omit<ExecOptions, 'where'> {
 
 export class StartedNetnsLab implements AsyncDisposable {
   private stopped = false;
+  /** The lab's control plane: istio-init rules, sidecars, Services (set by start()). */
+  mesh!: MeshControl;
 
   constructor(readonly plan: LabPlan) {}
 

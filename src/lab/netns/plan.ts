@@ -78,7 +78,6 @@ export function planLab(spec: LabSpec, id: string): LabPlan {
   const net = { ...LAB_DEFAULT_NETWORKS, ...spec.network };
   const podNet = parseCidr(net.podCidr)!;
   const extNet = parseCidr(net.externalCidr)!;
-  const svcNet = parseCidr(net.serviceCidr)!;
   const podGw = numberToIp(podNet.network + 1);
   const extGw = numberToIp(extNet.network + 1);
   const nodeNs = nodeNsName(id);
@@ -127,30 +126,7 @@ export function planLab(spec: LabSpec, id: string): LabPlan {
   }
   hosts.forEach((h, i) => (h.nodeLink = `${LAB_PREFIX}${id}h${i}`));
 
-  const services: PlannedService[] = (spec.services ?? []).map((svc) => {
-    const ns = svc.namespace ?? 'default';
-    const selector = svc.selector;
-    const endpoints = spec.pods
-      .filter((p) => (p.namespace ?? 'default') === ns)
-      .filter((p) =>
-        selector
-          ? Object.entries(selector).every(([k, v]) => (p.labels ?? { app: p.name })[k] === v)
-          : p.name === svc.name || p.name.startsWith(`${svc.name}-`),
-      )
-      .map((p) => p.name);
-    return {
-      name: svc.name,
-      namespace: ns,
-      vip: svc.clusterIP && svc.clusterIP !== 'None' ? svc.clusterIP : allocate(svcNet.network, svcNet),
-      ports: svc.ports.map((p) => ({
-        port: p.port,
-        targetPort: p.targetPort ?? p.port,
-        ...(p.name === undefined ? {} : { name: p.name }),
-        ...(p.appProtocol === undefined ? {} : { appProtocol: p.appProtocol }),
-      })),
-      endpoints,
-    };
-  });
+  const services: PlannedService[] = (spec.services ?? []).map((svc) => planService(svc, spec, hosts, taken));
 
   const namespaces = [nodeNs, ...hosts.map((h) => h.ns)];
   const steps: PlanStep[] = [];
@@ -209,6 +185,57 @@ export function planLab(spec: LabSpec, id: string): LabPlan {
     files.push({ path: `${NETNS_ETC}/${h.ns}/resolv.conf`, content: '# pathlab lab: names come from the hosts file\noptions ndots:1\n' });
   }
   return { id, nodeNs, hosts, services, files, steps, namespaces };
+}
+
+export interface ServiceRef {
+  name: string;
+  namespace?: string;
+  clusterIP?: string;
+  selector?: Record<string, string>;
+  ports: Array<{ port: number; name?: string; targetPort?: number; appProtocol?: string }>;
+}
+
+/**
+ * A Service of the lab: its VIP (given, or the next free address of the service network;
+ * `taken` is updated) and its endpoints, the pods of its namespace its selector picks (without a
+ * selector: the pods named after it, as `<name>` or `<name>-…`).
+ */
+export function planService(svc: ServiceRef, spec: LabSpec, hosts: PlannedHost[], taken: Set<string>): PlannedService {
+  const ns = svc.namespace ?? 'default';
+  const selector = svc.selector;
+  const endpoints = hosts
+    .filter((h) => h.kind === 'pod' && h.namespace === ns)
+    .filter((h) =>
+      selector
+        ? Object.entries(selector).every(([k, v]) => (h.pod?.labels ?? { app: h.name })[k] === v)
+        : h.name === svc.name || h.name.startsWith(`${svc.name}-`),
+    )
+    .map((h) => h.name);
+  let vip = svc.clusterIP && svc.clusterIP !== 'None' ? svc.clusterIP : undefined;
+  if (vip === undefined) {
+    const net = parseCidr(spec.network?.serviceCidr ?? LAB_DEFAULT_NETWORKS.serviceCidr)!;
+    for (let n = net.network + 10; ; n++) {
+      const ip = numberToIp(n);
+      if (!cidrContains(net, ip)) throw new Error(`no free address left in ${net.canonical}`);
+      if (!taken.has(ip)) {
+        vip = ip;
+        break;
+      }
+    }
+  }
+  taken.add(vip);
+  return {
+    name: svc.name,
+    namespace: ns,
+    vip,
+    ports: svc.ports.map((p) => ({
+      port: p.port,
+      targetPort: p.targetPort ?? p.port,
+      ...(p.name === undefined ? {} : { name: p.name }),
+      ...(p.appProtocol === undefined ? {} : { appProtocol: p.appProtocol }),
+    })),
+    endpoints,
+  };
 }
 
 function lines(ls: string[]): string {

@@ -10,6 +10,7 @@
 //
 // The scope of the model: tcp_proxy and the first request of an HTTP connection (routing is
 // per connection), TLS origination/termination for mesh traffic, no retries, no HTTP/2.
+import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { connect as tcpConnect, createServer, type Socket } from 'node:net';
@@ -56,9 +57,25 @@ interface Counters {
   [key: string]: number;
 }
 
-export function startSidecar(cfg: SidecarConfig): void {
-  const dumpText = readFileSync(cfg.configDumpFile, 'utf8');
-  const envoy = parseConfigDump(JSON.parse(dumpText));
+export function startSidecar(cfg: SidecarConfig, sidecarConfigFile: string): void {
+  // The listener table, re-read on SIGHUP: the lab pushes a new one after a setup step,
+  // as istiod pushes LDS/CDS; /server_info says which one is in force.
+  let dumpText = readFileSync(cfg.configDumpFile, 'utf8');
+  let envoy = parseConfigDump(JSON.parse(dumpText));
+  let configSha = createHash('sha256').update(dumpText).digest('hex').slice(0, 16);
+  let endpoints = cfg.endpoints;
+  process.on('SIGHUP', () => {
+    try {
+      const text = readFileSync(cfg.configDumpFile, 'utf8');
+      envoy = parseConfigDump(JSON.parse(text));
+      dumpText = text;
+      configSha = createHash('sha256').update(text).digest('hex').slice(0, 16);
+      const fresh = JSON.parse(readFileSync(sidecarConfigFile, 'utf8')) as SidecarConfig;
+      endpoints = fresh.endpoints;
+    } catch (e) {
+      process.stderr.write(`sidecar: keeping the old config: ${String(e)}\n`);
+    }
+  });
   const tlsFiles = { ca: readFileSync(cfg.tls.ca), cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) };
   const meshed = new Set(cfg.meshedIps);
   const counters: Counters = {};
@@ -145,7 +162,7 @@ export function startSidecar(cfg: SidecarConfig): void {
     const upstreamFor = (m: EnvoyMatch, orig: { ip: string; port: number }): { ip: string; port: number } | undefined => {
       if (m.outcome.kind === 'passthrough' || !m.cluster) return orig;
       if (m.cluster.startsWith('inbound|')) return { ip: cfg.podIp, port: orig.port };
-      const eps = cfg.endpoints[m.cluster] ?? m.outcome.upstreamEndpoints ?? [];
+      const eps = endpoints[m.cluster] ?? m.outcome.upstreamEndpoints ?? [];
       const pick = eps[Math.floor(Math.random() * eps.length)];
       if (!pick) return undefined;
       const i = pick.lastIndexOf(':');
@@ -299,11 +316,13 @@ export function startSidecar(cfg: SidecarConfig): void {
     if (url.startsWith('/stats')) return void res.end(`${stats()}\n`);
     if (url.startsWith('/clusters')) {
       return void res.end(
-        `${(envoy.clusters ?? []).map((c) => `${c.name}::default_priority::max_connections::4294967295\n${(cfg.endpoints[c.name] ?? []).map((e) => `${c.name}::${e}::health_flags::healthy`).join('\n')}`).join('\n')}\n`,
+        `${(envoy.clusters ?? []).map((c) => `${c.name}::default_priority::max_connections::4294967295\n${(endpoints[c.name] ?? []).map((e) => `${c.name}::${e}::health_flags::healthy`).join('\n')}`).join('\n')}\n`,
       );
     }
     if (url.startsWith('/ready')) return void res.end('LIVE\n');
-    if (url.startsWith('/server_info')) return void res.end(JSON.stringify({ state: 'LIVE', node: { id: `sidecar~${cfg.podIp}~${cfg.pod}.${cfg.namespace}~${cfg.namespace}.svc.cluster.local` } }));
+    if (url.startsWith('/server_info')) {
+      return void res.end(JSON.stringify({ state: 'LIVE', config_sha: configSha, node: { id: `sidecar~${cfg.podIp}~${cfg.pod}.${cfg.namespace}~${cfg.namespace}.svc.cluster.local` } }));
+    }
     res.writeHead(404).end();
   }).listen(SIDECAR_PORTS.admin, '127.0.0.1');
   createHttpServer((_req, res) => res.end('{"pilot-agent":"pathlab sidecar model"}\n')).listen(SIDECAR_PORTS.agentDebug, '127.0.0.1');
@@ -322,5 +341,5 @@ export function startSidecar(cfg: SidecarConfig): void {
 }
 
 if (process.argv[2] !== undefined && process.argv[1]?.includes('sidecar')) {
-  startSidecar(JSON.parse(readFileSync(process.argv[2], 'utf8')) as SidecarConfig);
+  startSidecar(JSON.parse(readFileSync(process.argv[2], 'utf8')) as SidecarConfig, process.argv[2]);
 }
