@@ -11,8 +11,10 @@ import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
 function seed003Lab(): LabSpec {
   const r = loadScenarioFile('scenarios/incident-7000/outage-legacy.yaml');
   if (!r.ok) throw new Error('the catalogue scenario must load');
+  // The network alone: no sidecars here (test/netns/mesh-*.test.ts covers the mesh).
   return {
     ...r.scenario.lab,
+    pods: r.scenario.lab.pods.map((p) => ({ ...p, meshed: false })),
     services: [{ name: 'web', namespace: 'frontend', clusterIP: '10.96.0.115', selector: { app: 'web' }, ports: [{ port: 7000, name: 'http-web' }] }],
   };
 }

@@ -12,6 +12,7 @@ import { LAB_PREFIX, NETNS_ETC, newLabId, planLab, type LabPlan, type PlannedHos
 import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
 import { MeshControl } from './mesh-control.ts';
+import { tcpdumpArgv } from '../../probes/tcpdump.ts';
 
 /** Where running labs are recorded (tmpfs: gone after a reboot, as the namespaces are). */
 export const LAB_STATE_DIR = '/run/pathlab';
@@ -128,6 +129,47 @@ export class StartedNetnsLab implements AsyncDisposable {
     const h = this.host(hostName);
     const { user, ...rest } = opts;
     return exec(inNetns(h.ns, argv, user), { ...rest, where: h.name });
+  }
+
+  /**
+   * Starts tcpdump in a host's namespace and resolves once it listens; `stop()` ends it
+   * (SIGINT, so it flushes) and returns its output for parseTcpdump.
+   */
+  async startCapture(hostName: string, iface: string, filter: string): Promise<{ stop(): Promise<ExecResult> }> {
+    const h = this.host(hostName);
+    const argv = inNetns(h.ns, tcpdumpArgv(iface, filter));
+    const started = performance.now();
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const listening = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${hostName}: tcpdump did not start: ${stderr}`)), 5000);
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (stderr.includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.on('exit', () => {
+        clearTimeout(timer);
+        reject(new Error(`${hostName}: tcpdump exited: ${stderr}`));
+      });
+    });
+    await listening;
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal })),
+    );
+    return {
+      stop: async () => {
+        // Packets already on the wire reach tcpdump's buffer within a few milliseconds.
+        await new Promise((r) => setTimeout(r, 50));
+        child.kill('SIGINT');
+        const { code, signal } = await closed;
+        return { argv, where: h.name, exitCode: code, signal, stdout, stderr, durationMs: performance.now() - started, timedOut: false };
+      },
+    };
   }
 
   /** Runs argv in the node namespace (the lab's bridge and kube-proxy rules live there). */

@@ -49,7 +49,9 @@ export const SIDECAR_PORTS = {
   prometheus: 15090,
 } as const;
 
+/** ALPN Istio's client sidecars offer on mTLS: TCP traffic, and HTTP/1.1 carried inside. */
 export const ISTIO_PEER_ALPN = ['istio-peer-exchange', 'istio'];
+export const ISTIO_HTTP_ALPN = ['istio-http/1.1'];
 /** Envoy's inbound clusters bind this source when they connect to the app. */
 export const INBOUND_PASSTHROUGH_SOURCE = '127.0.0.6';
 
@@ -228,7 +230,7 @@ export function startSidecar(cfg: SidecarConfig, sidecarConfigFile: string): voi
         key: tlsFiles.key,
         requestCert: true,
         rejectUnauthorized: true,
-        ALPNProtocols: ISTIO_PEER_ALPN,
+        ALPNProtocols: [...ISTIO_HTTP_ALPN, ...ISTIO_PEER_ALPN],
       });
       downstream.on('error', () => downstream.destroy());
     }
@@ -241,14 +243,18 @@ export function startSidecar(cfg: SidecarConfig, sidecarConfigFile: string): voi
         ca: tlsFiles.ca,
         cert: tlsFiles.cert,
         key: tlsFiles.key,
-        ALPNProtocols: ISTIO_PEER_ALPN,
+        // The outbound chain was an HTTP connection manager: the inbound side must pick its
+        // HTTP chain (ALPN istio-http/1.1), else its TCP one (istio-peer-exchange, istio).
+        ALPNProtocols: m.route ? ISTIO_HTTP_ALPN : ISTIO_PEER_ALPN,
         servername: sniFor(m, target.port),
         checkServerIdentity: () => undefined,
+        allowHalfOpen: true,
       });
     } else {
       upstream = tcpConnect({
         host: target.ip,
         port: target.port,
+        allowHalfOpen: true,
         ...(inbound ? { localAddress: INBOUND_PASSTHROUGH_SOURCE } : {}),
       });
     }
@@ -280,6 +286,8 @@ export function startSidecar(cfg: SidecarConfig, sidecarConfigFile: string): voi
         ...(failed ? { response_flags: 'UF' } : {}),
       });
     };
+    // pipe() carries each side's end (FIN) to the other; a side that closes for good takes
+    // the other down once its data is written.
     upstream.on('close', () => {
       downstream.end();
       done();
@@ -296,8 +304,10 @@ export function startSidecar(cfg: SidecarConfig, sidecarConfigFile: string): voi
     return parts.length === 4 ? `outbound_.${parts[1]}_.${parts[2]}_.${parts[3]}` : `outbound_.${port}_._.unknown`;
   }
 
-  createServer((s) => handle(s, SIDECAR_PORTS.outbound)).listen(SIDECAR_PORTS.outbound, '0.0.0.0');
-  createServer((s) => handle(s, SIDECAR_PORTS.inbound)).listen(SIDECAR_PORTS.inbound, '0.0.0.0');
+  // Half-close passes through, as with tcp_proxy: a client that shuts down its sending side
+  // (nc -N, nc -q) still reads the upstream's answer.
+  createServer({ allowHalfOpen: true }, (s) => handle(s, SIDECAR_PORTS.outbound)).listen(SIDECAR_PORTS.outbound, '0.0.0.0');
+  createServer({ allowHalfOpen: true }, (s) => handle(s, SIDECAR_PORTS.inbound)).listen(SIDECAR_PORTS.inbound, '0.0.0.0');
 
   const stats = () =>
     Object.entries(counters)

@@ -1,0 +1,61 @@
+// tcpdump evidence: `tcpdump -nn -tt -l` text (one line a packet), parsed into packets.
+// A capture that saw nothing proves something only beside a positive control: a flow the
+// same filter must have seen (see `believeAbsence`). Pure.
+
+export interface Packet {
+  time: number;
+  /** The interface, when tcpdump ran on `any`. */
+  iface?: string;
+  direction?: 'In' | 'Out';
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  flags: string;
+  length: number;
+  line: string;
+}
+
+/** argv for a capture: numeric, epoch timestamps, line-buffered, packet-buffered. */
+export function tcpdumpArgv(iface: string, filter: string): string[] {
+  return ['tcpdump', '-i', iface, '-nn', '-tt', '-l', '-U', ...(filter ? [filter] : [])];
+}
+
+const LINE = /^(\d+\.\d+)\s+(?:(\S+)\s+(In|Out|M|B|P)\s+)?IP6?\s+(\S+)\.(\d+) > (\S+)\.(\d+): (?:Flags \[([^\]]*)\])?.*?length (\d+)/;
+
+export function parseTcpdump(text: string): Packet[] {
+  const out: Packet[] = [];
+  for (const line of text.split('\n')) {
+    const m = LINE.exec(line);
+    if (!m) continue;
+    out.push({
+      time: Number(m[1]),
+      ...(m[2] ? { iface: m[2] } : {}),
+      ...(m[3] === 'In' || m[3] === 'Out' ? { direction: m[3] } : {}),
+      src: m[4]!,
+      sport: Number(m[5]),
+      dst: m[6]!,
+      dport: Number(m[7]),
+      flags: m[8] ?? '',
+      length: Number(m[9]),
+      line,
+    });
+  }
+  return out;
+}
+
+export const packetsTo = (packets: Packet[], ip: string, port: number) => packets.filter((p) => p.dst === ip && p.dport === port);
+
+/**
+ * "No packet to X" is evidence only if the same capture saw the control flow: otherwise the
+ * capture may simply have seen nothing at all (wrong interface, started late).
+ */
+export function believeAbsence(packets: Packet[], absent: { ip: string; port: number }, control: { ip: string; port: number }):
+  | { believed: true }
+  | { believed: false; why: string } {
+  if (packetsTo(packets, control.ip, control.port).length === 0) {
+    return { believed: false, why: `the positive control (${control.ip}:${control.port}) was not seen either: the capture proves nothing` };
+  }
+  const seen = packetsTo(packets, absent.ip, absent.port);
+  return seen.length === 0 ? { believed: true } : { believed: false, why: `${seen.length} packet(s) to ${absent.ip}:${absent.port} were seen: ${seen[0]!.line}` };
+}

@@ -1,0 +1,162 @@
+// Seed 003 replayed on the real kernel: the netns lab with istio-init's rules and the sidecar
+// model. Every probe's listener / filter chain / cluster in the sidecar's access log must be
+// what `explain` predicts from the pod's own iptables-save and the sidecar's /config_dump.
+import { readFileSync } from 'node:fs';
+import test, { type ExecutionContext } from 'ava';
+import { explain } from '../../src/mesh/envoy/explain.ts';
+import { parseConfigDump } from '../../src/mesh/envoy/config-dump-parser.ts';
+import { loadRuleSet, parseIptablesSave } from '../../src/mesh/iptables/index.ts';
+import { kernelTrace } from '../../src/paths/kernel-trace.ts';
+import { conntrackArgv, endpointOf, parseConntrack } from '../../src/probes/conntrack.ts';
+import { believeAbsence, parseTcpdump } from '../../src/probes/tcpdump.ts';
+import { netnsLab, removeLab, type StartedNetnsLab } from '../../src/lab/netns/netns-lab.ts';
+import { loadScenarioFile } from '../../src/scenario/loader.ts';
+import type { LabSpec, SetupStep } from '../../src/scenario/schema.ts';
+import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
+
+const scenario = (() => {
+  const r = loadScenarioFile('scenarios/incident-7000/outage-legacy.yaml');
+  if (!r.ok) throw new Error('the catalogue scenario must load');
+  return r.scenario;
+})();
+const FAULT = scenario.setup!;
+const APP = { uid: 1000, gid: 1000 };
+const POD_IP = '10.64.192.14';
+const REDIS = '10.0.0.6';
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
+const NOAUTH = /^-NOAUTH Authentication required/;
+
+const created: string[] = [];
+test.after.always(async () => {
+  for (const id of created) await removeLab(id);
+});
+
+async function startLab(version: LabSpec['istio']['version'], steps: SetupStep[]): Promise<StartedNetnsLab> {
+  const lab = await netnsLab({ ...scenario.lab, istio: { version } }).start();
+  created.push(lab.id);
+  for (const s of steps) await lab.mesh.apply(s);
+  return lab;
+}
+
+interface LogLine {
+  listener?: string;
+  filter_chain?: string;
+  upstream_cluster?: string;
+  downstream_local_address?: string;
+  response_code?: number;
+}
+
+async function accessLog(lab: StartedNetnsLab, count: number): Promise<LogLine[]> {
+  for (let i = 0; i < 200; i++) {
+    const lines = readFileSync(lab.mesh.accessLogPath('app'), 'utf8').split('\n').filter(Boolean);
+    if (lines.length >= count) return lines.map((l) => JSON.parse(l) as LogLine);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('the sidecar wrote no access log line');
+}
+
+/**
+ * Sends `keys *` to REDIS:port from the app (as its uid), then checks that the sidecar's access
+ * log names the listener, chain and cluster that explain predicts from the pod's real rules
+ * (iptables-save inside the pod) and the sidecar's real /config_dump.
+ */
+async function probe(t: ExecutionContext, lab: StartedNetnsLab, port: number): Promise<string> {
+  const before = readFileSync(lab.mesh.accessLogPath('app'), 'utf8').split('\n').filter(Boolean).length;
+  const r = await lab.run('app', ['nc', '-w', '2', '-q', '1', REDIS, String(port)], { input: 'keys *\r\n', user: APP, timeoutMs: 6000 });
+  const save = await lab.run('app', ['iptables-save']);
+  const dump = await lab.run('app', ['curl', '-sS', 'http://127.0.0.1:15000/config_dump']);
+  const conn = { src: POD_IP, dst: { ip: REDIS, port }, payload: { kind: 'bytes' as const, text: 'keys *\r\n' } };
+  const e = explain(kernelTrace(loadRuleSet(parseIptablesSave(save.stdout)), { src: POD_IP, dst: conn.dst, podIp: POD_IP, uid: APP.uid }), parseConfigDump(JSON.parse(dump.stdout)), conn);
+  if (e.listener !== null) {
+    const line = (await accessLog(lab, before + 1)).at(-1)!;
+    t.is(line.downstream_local_address, `${REDIS}:${port}`);
+    t.deepEqual(
+      { listener: line.listener, chain: line.filter_chain, cluster: line.upstream_cluster === '-' ? null : line.upstream_cluster },
+      { listener: e.listener, chain: e.filterChain, cluster: e.cluster },
+      `sidecar access log vs explain for ${REDIS}:${port}`,
+    );
+  }
+  return r.stdout;
+}
+
+netnsTest(`${NEEDS_ROOT} legacy (1.5): 7000 answers the 400, nothing to 7000 leaves the pod, conntrack ends at 15001; 7003 answers NOAUTH`, async (t) => {
+  const lab = await startLab('1.5', FAULT);
+  const capture = await lab.startCapture('app', 'eth0', `tcp and host ${REDIS}`);
+  t.is(await probe(t, lab, 7000), BAD_REQUEST);
+  t.regex(await probe(t, lab, 7003), NOAUTH);
+  const packets = parseTcpdump((await capture.stop()).stdout);
+  t.deepEqual(believeAbsence(packets, { ip: REDIS, port: 7000 }, { ip: REDIS, port: 7003 }), { believed: true });
+  const ct = parseConntrack((await lab.run('app', conntrackArgv())).stdout);
+  const to7000 = ct.filter((c) => c.orig.dst === REDIS && c.orig.dport === 7000);
+  const to7003 = ct.filter((c) => c.orig.dst === REDIS && c.orig.dport === 7003);
+  t.true(to7000.length >= 1);
+  t.deepEqual([...new Set(to7000.map(endpointOf))], ['127.0.0.1:15001'], 'the 7000 connection ends at the sidecar');
+  t.deepEqual([...new Set(to7003.map(endpointOf))].sort(), ['10.0.0.6:7003', '127.0.0.1:15001'], 'app → 15001, then the sidecar → redis');
+  await lab.stop();
+});
+
+netnsTest(`${NEEDS_ROOT} current: the same HTTP Service no longer breaks 7000 (PassthroughFilterChain)`, async (t) => {
+  const lab = await startLab('current', FAULT);
+  t.regex(await probe(t, lab, 7000), NOAUTH);
+  await lab.stop();
+});
+
+netnsTest(`${NEEDS_ROOT} current: a TCP ServiceEntry without addresses on 7000 takes every IP's 7000 away from redis`, async (t) => {
+  const se: SetupStep = {
+    apply: {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: { name: 'legacy-cache', namespace: 'ops' },
+      spec: { hosts: ['cache.legacy.example.com'], ports: [{ number: 7000, name: 'tcp-cache', protocol: 'TCP' }], location: 'MESH_EXTERNAL', resolution: 'DNS' },
+    },
+  };
+  const lab = await startLab('current', [se]);
+  const reply = await probe(t, lab, 7000);
+  t.notRegex(reply, NOAUTH);
+  t.regex(await probe(t, lab, 7003), NOAUTH);
+  await lab.stop();
+});
+
+const FIXES: Array<[string, SetupStep]> = [
+  [
+    'a ServiceEntry with addresses [10.0.0.6], TCP 7000',
+    {
+      role: 'fix',
+      apply: {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'ServiceEntry',
+        metadata: { name: 'external-redis', namespace: 'default' },
+        spec: {
+          hosts: ['redis.external.example.com'],
+          addresses: [REDIS],
+          ports: [{ number: 7000, name: 'tcp-redis', protocol: 'TCP' }],
+          location: 'MESH_EXTERNAL',
+          resolution: 'STATIC',
+          endpoints: [{ address: REDIS }],
+        },
+      },
+    },
+  ],
+  [
+    'a Sidecar whose egress hosts leave the frontend namespace out',
+    {
+      role: 'fix',
+      apply: { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: 'default' }, spec: { egress: [{ hosts: ['./*', 'istio-system/*'] }] } },
+    },
+  ],
+  ['excludeOutboundPorts 7000', { role: 'fix', annotate: { pod: 'app', annotations: { 'traffic.sidecar.istio.io/excludeOutboundPorts': '7000' } } }],
+  ['excludeOutboundIPRanges 10.0.0.6/32', { role: 'fix', annotate: { pod: 'app', annotations: { 'traffic.sidecar.istio.io/excludeOutboundIPRanges': '10.0.0.6/32' } } }],
+];
+
+netnsTest(`${NEEDS_ROOT} legacy: each fix of the incident makes 7000 answer from redis`, async (t) => {
+  const lab = await startLab('1.5', FAULT);
+  for (const [name, fix] of FIXES) {
+    await lab.mesh.apply(fix);
+    t.regex(await probe(t, lab, 7000), NOAUTH, name);
+    // Back to the outage before the next fix.
+    await lab.mesh.reset();
+    for (const s of FAULT) await lab.mesh.apply(s);
+    t.is(await probe(t, lab, 7000), BAD_REQUEST, `without ${name}`);
+  }
+  await lab.stop();
+});
