@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
 import { homedir } from 'node:os';
 import { execOk } from '../exec.ts';
@@ -57,7 +58,7 @@ export async function ensureIstioctl(step: FetchStep, fetchImpl: typeof fetch = 
     const archive = join(tmp, 'archive.tar.gz');
     const res = await fetchImpl(step.url, { redirect: 'follow' });
     if (!res.ok || !res.body) throw new Error(`GET ${step.url}: HTTP ${res.status}`);
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(archive));
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(archive));
     await verifySha256(archive, step.sha256);
     await execOk(['tar', '-xzf', archive, '-C', tmp, step.member]);
     const bin = join(tmp, step.member);
