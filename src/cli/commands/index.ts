@@ -2,6 +2,7 @@ import type { RegisterCommand } from '../context.ts';
 import { registerValidate } from './validate.ts';
 import { registerProxyConfig } from './proxy-config.ts';
 import { registerExplain } from './explain.ts';
+import { registerDoctor } from './lab-kind.ts';
 
 /** Every top-level command, in the order `pathlab --help` lists them. */
-export const commands: RegisterCommand[] = [registerValidate, registerProxyConfig, registerExplain];
+export const commands: RegisterCommand[] = [registerValidate, registerProxyConfig, registerExplain, registerDoctor];

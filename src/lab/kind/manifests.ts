@@ -65,7 +65,7 @@ export function labelAndPin(o: K8sObject, id: string, images: Readonly<Record<st
     t.metadata = { ...t.metadata, labels: { ...t.metadata?.labels, [LAB_LABEL]: id } };
     for (const k of [...(t.spec?.containers ?? []), ...(t.spec?.initContainers ?? [])]) {
       if (k.image === undefined) continue;
-      const pin = Object.values(images).find((p) => p.ref === k.image);
+      const pin = Object.values(images).find((p) => p.ref === k.image || imageRef(p) === k.image);
       if (!pin) throw new ManifestError(`${c.kind}/${c.metadata.name}: image ${k.image} is not pinned in src/lab/kind/versions.ts`);
       k.image = imageRef(pin);
     }

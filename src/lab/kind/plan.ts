@@ -72,6 +72,11 @@ export interface KindPlanInput {
 export const istioctlPath = (cacheDir: string, version: string) => `${cacheDir}/istioctl/${version}/istioctl`;
 export const labStateDir = (cacheDir: string, id: string) => `${cacheDir}/labs/${id}`;
 
+function containerImages(o: K8sObject): string[] {
+  const t = (o.spec as { template?: { spec?: { containers?: Array<{ image?: string }>; initContainers?: Array<{ image?: string }> } } } | undefined)?.template;
+  return [...(t?.spec?.initContainers ?? []), ...(t?.spec?.containers ?? [])].flatMap((c) => (c.image ? [c.image] : []));
+}
+
 function kubectl(ctx: string, ...args: string[]): string[] {
   return ['kubectl', '--context', ctx, ...args];
 }
@@ -121,15 +126,8 @@ export function planKindLab(input: KindPlanInput): KindPlan {
     argv: kubectl(ctx, 'annotate', 'namespace', 'kube-system', `${CREATED_BY_ANNOTATION}=${CREATED_BY}`, '--overwrite'),
   });
 
-  // 4. Images present in the local Docker engine go into the node without a registry pull.
-  for (const [name, img] of Object.entries(pins.images)) {
-    steps.push({
-      kind: 'run',
-      what: `preload ${name} when present locally`,
-      argv: ['kind', 'load', 'docker-image', '--name', cluster, img.ref],
-      onlyIf: ['docker', 'image', 'inspect', '--format', '{{.Id}}', img.ref],
-    });
-  }
+  // 4. (below) Images present in the local Docker engine go into the node without a pull.
+  const preloadAt = steps.length;
 
   // 5. Istio, with the lab's profile and mesh config (access log on stdout as evidence).
   const operatorBase = parseManifestText(ISTIO_OPERATOR_FILE, fileText(input.labFiles, 'istio-operator.yaml'))[0]!;
@@ -161,6 +159,25 @@ export function planKindLab(input: KindPlanInput): KindPlan {
   const applied: K8sObject[] = [];
   for (const f of LAB_WORKLOAD_FILES) applied.push(...apply(f, parseManifestText(f, fileText(input.labFiles, f))));
   if (input.scenario) applied.push(...apply(`scenario:${input.scenario.metadata.name}`, scenarioLabObjects(input.scenario.lab, pins.images)));
+
+  // 4. Preload: every image the manifests use, in first-use order, by its tag (kind load
+  //    names the image by tag inside the node; a digest-pinned reference still pulls when the
+  //    local image is not that digest).
+  const used = new Map<string, string>();
+  for (const o of applied) for (const ref of containerImages(o)) {
+    const pin = Object.entries(pins.images).find(([, p]) => imageRef(p) === ref);
+    if (pin && !used.has(pin[1].ref)) used.set(pin[1].ref, pin[0]);
+  }
+  steps.splice(
+    preloadAt,
+    0,
+    ...[...used].map(([ref, name]): KindStep => ({
+      kind: 'run',
+      what: `preload ${name} when present locally`,
+      argv: ['kind', 'load', 'docker-image', '--name', cluster, ref],
+      onlyIf: ['docker', 'image', 'inspect', '--format', '{{.Id}}', ref],
+    })),
+  );
 
   // 7. The node joins the external services' network (docker-compose.yml), so pods reach
   //    e.g. 10.0.0.6 through the node. Optional: without external services it is absent.
