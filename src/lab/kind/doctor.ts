@@ -100,7 +100,7 @@ export async function runDoctor(run: Runner, opts: { cacheDir: string; hostMemor
       fix: `install kubectl ${TOOL_PINS.kubectl.version} from https://dl.k8s.io/release/${TOOL_PINS.kubectl.version}/bin/linux/amd64/kubectl (sha256 ${TOOL_PINS.kubectl.linuxAmd64Sha256})`,
     });
   } else {
-    let v = '?';
+    let v: string;
     try {
       v = (JSON.parse(kubectl.stdout) as { clientVersion?: { gitVersion?: string } }).clientVersion?.gitVersion ?? '?';
     } catch {
