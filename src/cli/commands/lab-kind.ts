@@ -10,7 +10,7 @@ import { loadScenarioFile } from '../../scenario/loader.ts';
 import { formatProblem } from '../../scenario/problems.ts';
 import type { Scenario } from '../../scenario/schema.ts';
 import { exec } from '../../lab/exec.ts';
-import { formatDoctor, runDoctor } from '../../lab/kind/doctor.ts';
+import { formatDoctor, runDoctor, type Runner as DoctorRunner } from '../../lab/kind/doctor.ts';
 import { defaultCacheDir } from '../../lab/kind/istioctl-cache.ts';
 import { KindEnvironmentError, kindLab, listKindLabs, readLabFiles, runKindSteps } from '../../lab/kind/kind-lab.ts';
 import { DRY_RUN_ID, checkLabId, clusterName, contextName } from '../../lab/kind/labels.ts';
@@ -133,8 +133,8 @@ export async function kindLabStatus(_opts: Record<string, never>, ctx: CliContex
   for (const id of ids) ctx.io.out(`${id}\tcluster ${clusterName(id)}\tcontext ${contextName(id)}\n`);
 }
 
-export async function kindDoctor(ctx: CliContext, cacheDir = defaultCacheDir()): Promise<void> {
-  const report = await runDoctor(host, { cacheDir });
+export async function kindDoctor(ctx: CliContext, opts: { cacheDir?: string; run?: DoctorRunner } = {}): Promise<void> {
+  const report = await runDoctor(opts.run ?? host, { cacheDir: opts.cacheDir ?? defaultCacheDir() });
   ctx.io.out(formatDoctor(report));
   if (!report.ok) ctx.exit(EXIT_ENVIRONMENT);
 }
