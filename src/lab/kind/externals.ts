@@ -6,6 +6,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exec, execOk } from '../exec.ts';
+import { externalNetworkCreateArgv } from './plan.ts';
 
 export const COMPOSE_FILE = 'docker-compose.yml';
 export const COMPOSE_PROJECT = 'pathlab-externals';
@@ -22,6 +24,9 @@ export async function startExternals(opts: { dir?: string; file?: string } = {})
   const dir = opts.dir ?? repoRoot;
   const file = opts.file ?? COMPOSE_FILE;
   if (!existsSync(resolve(dir, file))) throw new Error(`no ${file} in ${dir}`);
+  // The network is external to the compose file (a lab may have created it first).
+  const has = await exec(['docker', 'network', 'inspect', '--format', '{{.Name}}', COMPOSE_NETWORK]);
+  if (has.exitCode !== 0) await execOk(externalNetworkCreateArgv());
   const { DockerComposeEnvironment, Wait } = await import('testcontainers');
   const env = await new DockerComposeEnvironment(dir, file)
     .withProjectName(COMPOSE_PROJECT)

@@ -47,6 +47,13 @@ export async function runKindSteps(steps: readonly KindStep[], run: Runner, onSt
           continue;
         }
       }
+      if (step.unless) {
+        const pre = await run(step.unless);
+        if (pre.exitCode === 0) {
+          onStep({ index, total, step, outcome: 'skipped', result: pre });
+          continue;
+        }
+      }
       const r = await run(step.argv, step.input === undefined ? {} : { input: step.input });
       if (r.exitCode !== 0) {
         onStep({ index, total, step, outcome: 'failed', result: r });

@@ -29,7 +29,14 @@ import { imageRef, missingPins, type KindPins } from './versions.ts';
 
 /** The Docker network of the external services (docker-compose.yml), joined by the node. */
 export const EXTERNAL_NETWORK = 'pathlab-ext';
+export const EXTERNAL_SUBNET = '10.0.0.0/24';
+export const EXTERNAL_GATEWAY = '10.0.0.1';
 export const ROLLOUT_TIMEOUT = '300s';
+
+/** The external services' network: the addresses the catalogue's scenarios name (10.0.0.6). */
+export function externalNetworkCreateArgv(): string[] {
+  return ['docker', 'network', 'create', '--driver', 'bridge', '--subnet', EXTERNAL_SUBNET, '--gateway', EXTERNAL_GATEWAY, '--label', 'pathlab.dev/external=true', EXTERNAL_NETWORK];
+}
 
 export type KindStep =
   | {
@@ -40,6 +47,8 @@ export type KindStep =
       input?: string;
       /** Run only when this command succeeds (e.g. the image is present locally). */
       onlyIf?: string[];
+      /** Run only when this command fails (e.g. the network does not exist yet). */
+      unless?: string[];
       /** A failure here is reported and the plan goes on (e.g. no external network yet). */
       optional?: boolean;
     }
@@ -179,14 +188,16 @@ export function planKindLab(input: KindPlanInput): KindPlan {
     })),
   );
 
-  // 7. The node joins the external services' network (docker-compose.yml), so pods reach
-  //    e.g. 10.0.0.6 through the node. Optional: without external services it is absent.
+  // 7. The node joins the external services' network (docker-compose.yml uses it as an
+  //    external network), so pods reach e.g. 10.0.0.6 through the node. The network is
+  //    shared by every lab on this engine and outlives them.
   steps.push({
     kind: 'run',
-    what: 'connect the node to the external services network',
-    argv: ['docker', 'network', 'connect', EXTERNAL_NETWORK, node],
-    onlyIf: ['docker', 'network', 'inspect', '--format', '{{.Name}}', EXTERNAL_NETWORK],
+    what: 'create the external services network',
+    argv: externalNetworkCreateArgv(),
+    unless: ['docker', 'network', 'inspect', '--format', '{{.Name}}', EXTERNAL_NETWORK],
   });
+  steps.push({ kind: 'run', what: 'connect the node to the external services network', argv: ['docker', 'network', 'connect', EXTERNAL_NETWORK, node] });
 
   // 8. Rollout waits, one per Deployment, in apply order.
   for (const o of applied) {
@@ -237,6 +248,7 @@ export function formatKindPlan(plan: { steps: KindStep[] }, opts: { home?: strin
     } else {
       lines.push(`${n} ${s.what}${s.optional ? ' (a failure is reported, not fatal)' : ''}`);
       if (s.onlyIf) lines.push(`   if: ${cmd(s.onlyIf)}`);
+      if (s.unless) lines.push(`   unless: ${cmd(s.unless)}`);
       lines.push(`   $ ${cmd(s.argv)}`);
       if (s.input !== undefined) lines.push('   stdin:', ...indent(s.input));
     }
