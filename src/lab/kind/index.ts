@@ -10,5 +10,6 @@ export { kindLab, KindLab, StartedKindLab, KindEnvironmentError, runKindSteps, l
 export { PodExecClient, exitCodeOfStatus, type PodExecTarget, type PodExecOptions } from './exec-client.ts';
 export { asProxyUid, tcpdumpArgv, captureContainer, envoyAdminArgv, containerIdOf, nodeContainerPidArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTracePlan, accessLogArgv, PROXY_CONTAINER } from './evidence.ts';
 export { ensureIstioctl, verifySha256, sha256File, ChecksumError, defaultCacheDir } from './istioctl-cache.ts';
+export { parseAccessLogLine, type AccessLogEntry } from './access-log.ts';
 export { runDoctor, formatDoctor, type DoctorReport, type DoctorCheck } from './doctor.ts';
 export { startExternals, dockerAvailable, COMPOSE_FILE, type StartedExternals } from './externals.ts';
