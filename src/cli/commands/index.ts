@@ -3,6 +3,7 @@ import { registerValidate } from './validate.ts';
 import { registerIptables } from './iptables.ts';
 import { registerProxyConfig } from './proxy-config.ts';
 import { registerExplain } from './explain.ts';
+import { registerDoctor } from './lab-kind.ts';
 
 /** Every top-level command, in the order `pathlab --help` lists them. */
-export const commands: RegisterCommand[] = [registerValidate, registerIptables, registerProxyConfig, registerExplain];
+export const commands: RegisterCommand[] = [registerValidate, registerIptables, registerProxyConfig, registerExplain, registerDoctor];

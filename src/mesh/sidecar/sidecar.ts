@@ -248,7 +248,6 @@ export function startSidecar(cfg: SidecarConfig, sidecarConfigFile: string): voi
         ALPNProtocols: m.route ? ISTIO_HTTP_ALPN : ISTIO_PEER_ALPN,
         servername: sniFor(m, target.port),
         checkServerIdentity: () => undefined,
-        allowHalfOpen: true,
       });
     } else {
       upstream = tcpConnect({

@@ -1,0 +1,90 @@
+// A scenario's setup on a running kind lab, as steps (pure): server-side apply of its
+// resources, pod annotations followed by a rollout and a wait, mesh config changes through
+// istioctl; and the steps that revert each, in reverse order. Before probing, the runner waits
+// until the sidecar's config_dump shows the expected listeners (listener-wait.ts).
+import { dirname, join } from 'node:path';
+import type { Scenario } from '../../scenario/schema.ts';
+import { FIELD_MANAGER, contextName } from './labels.ts';
+import { istioOperatorFor, labelAndPin, parseManifestText, renderManifest, type K8sObject, type Manifest } from './manifests.ts';
+import { ROLLOUT_TIMEOUT, istioctlPath, labStateDir, type KindStep } from './plan.ts';
+import type { KindPins } from './versions.ts';
+
+export type SetupRole = 'fault' | 'fix' | 'context';
+
+export interface SetupPlanInput {
+  id: string;
+  scenario: Scenario;
+  /** Path of the scenario file: applyFile is relative to it. */
+  scenarioFile: string;
+  readFile: (path: string) => string;
+  pins: KindPins;
+  cacheDir: string;
+  /** labs/kind-istio/istio-operator.yaml, parsed. */
+  operatorBase: K8sObject;
+  /** Which steps to run; `--check-fault` leaves out fault and fix (default: all). */
+  roles?: ReadonlySet<SetupRole>;
+}
+
+export interface SetupPlan {
+  apply: KindStep[];
+  /** Undoes `apply`, last change first. */
+  revert: KindStep[];
+  manifests: Manifest[];
+}
+
+export function planScenarioSetup(input: SetupPlanInput): SetupPlan {
+  const { id, scenario } = input;
+  const ctx = contextName(id);
+  const kubectl = (...args: string[]) => ['kubectl', '--context', ctx, ...args];
+  const istioctl = istioctlPath(input.cacheDir, input.pins.istioVersion);
+  const state = labStateDir(input.cacheDir, id);
+  const apply: KindStep[] = [];
+  const revertLifo: KindStep[][] = [];
+  const manifests: Manifest[] = [];
+  const podNs = (pod: string) => scenario.lab.pods.find((p) => p.name === pod)?.namespace ?? 'default';
+
+  (scenario.setup ?? []).forEach((step, i) => {
+    const role = step.role ?? 'context';
+    if (input.roles && !input.roles.has(role)) return;
+    const name = `setup[${i}]${step.description ? ` (${step.description})` : ''}`;
+    let objects: K8sObject[] | undefined;
+    if (step.apply) objects = [step.apply as unknown as K8sObject];
+    if (step.applyFile) {
+      const path = join(dirname(input.scenarioFile), step.applyFile);
+      objects = parseManifestText(path, input.readFile(path));
+    }
+    if (objects) {
+      const labelled = objects.map((o) => labelAndPin(o, id, input.pins.images));
+      const text = renderManifest(labelled);
+      manifests.push({ name, objects: labelled });
+      apply.push({ kind: 'run', what: `apply ${name}`, argv: kubectl('apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'), input: text });
+      revertLifo.push([{ kind: 'run', what: `delete ${name}`, argv: kubectl('delete', '--ignore-not-found', '--wait', '-f', '-'), input: text }]);
+    }
+    if (step.annotate) {
+      const { pod, annotations } = step.annotate;
+      const ns = podNs(pod);
+      const before = scenario.lab.pods.find((p) => p.name === pod)?.annotations ?? {};
+      const patch = (a: Record<string, string | null>) => JSON.stringify({ spec: { template: { metadata: { annotations: a } } } });
+      const wait: KindStep = { kind: 'run', what: `wait for ${ns}/${pod}`, argv: kubectl('-n', ns, 'rollout', 'status', `deployment/${pod}`, `--timeout=${ROLLOUT_TIMEOUT}`) };
+      apply.push({ kind: 'run', what: `annotate ${pod} (${name})`, argv: kubectl('-n', ns, 'patch', `deployment/${pod}`, '--type=merge', '-p', patch(annotations)) }, wait);
+      const restore = Object.fromEntries(Object.keys(annotations).map((k) => [k, before[k] ?? null]));
+      revertLifo.push([{ kind: 'run', what: `restore ${pod}'s annotations`, argv: kubectl('-n', ns, 'patch', `deployment/${pod}`, '--type=merge', '-p', patch(restore)) }, wait]);
+    }
+    if (step.meshConfig) {
+      const path = `${state}/istio-operator.setup-${i}.yaml`;
+      const changed = istioOperatorFor(istioOperatorFor(input.operatorBase, scenario.lab), { meshConfig: step.meshConfig });
+      const back = istioOperatorFor(input.operatorBase, scenario.lab);
+      const backPath = `${state}/istio-operator.yaml`;
+      manifests.push({ name, objects: [changed] });
+      apply.push(
+        { kind: 'write', what: `Istio settings for ${name}`, path, content: renderManifest([changed]) },
+        { kind: 'run', what: `change mesh config (${name})`, argv: [istioctl, 'install', '--context', ctx, '-f', path, '-y'] },
+      );
+      revertLifo.push([
+        { kind: 'write', what: 'the lab\'s Istio settings', path: backPath, content: renderManifest([back]) },
+        { kind: 'run', what: 'restore the lab\'s mesh config', argv: [istioctl, 'install', '--context', ctx, '-f', backPath, '-y'] },
+      ]);
+    }
+  });
+  return { apply, revert: revertLifo.reverse().flat(), manifests };
+}
