@@ -43,12 +43,22 @@ export class ExecError extends Error {
   }
 }
 
+/**
+ * The environment lab programs run with: PATH without node_modules/.bin (npm puts it first,
+ * and a package there ships an `nft` that is not nftables) and with the sbin folders.
+ */
+export function systemEnv(): NodeJS.ProcessEnv {
+  const dirs = (process.env.PATH ?? '').split(':').filter((d) => d && !d.includes('node_modules'));
+  for (const d of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) if (!dirs.includes(d)) dirs.push(d);
+  return { ...process.env, PATH: dirs.join(':') };
+}
+
 export function exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const [cmd, ...args] = argv;
   if (cmd === undefined) throw new Error('exec: empty argv');
   const started = performance.now();
   return new Promise((resolvePromise) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: opts.env ?? systemEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;

@@ -17,8 +17,19 @@ export interface Packet {
 }
 
 /** argv for a capture: numeric, epoch timestamps, line-buffered, packet-buffered. */
-export function tcpdumpArgv(iface: string, filter: string): string[] {
-  return ['tcpdump', '-i', iface, '-nn', '-tt', '-l', '-U', ...(filter ? [filter] : [])];
+export function tcpdumpArgv(iface: string, filter: string, opts: { bytes?: boolean } = {}): string[] {
+  return ['tcpdump', '-i', iface, '-nn', '-tt', '-l', '-U', ...(opts.bytes ? ['-X'] : []), ...(filter ? [filter] : [])];
+}
+
+/** The bytes of each packet of a `-X` capture (IP header included), as one hex string per packet. */
+export function packetHex(text: string): string[] {
+  const packets: string[][] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s+0x[0-9a-f]{4}:\s+((?:[0-9a-f]{2,4}\s)+)/.exec(line);
+    if (m) packets.at(-1)?.push(m[1]!.replace(/\s/g, ''));
+    else if (/^\d+\.\d+\s/.test(line)) packets.push([]);
+  }
+  return packets.map((p) => p.join(''));
 }
 
 const LINE = /^(\d+\.\d+)\s+(?:(\S+)\s+(In|Out|M|B|P)\s+)?IP6?\s+(\S+)\.(\d+) > (\S+)\.(\d+): (?:Flags \[([^\]]*)\])?.*?length (\d+)/;

@@ -11,8 +11,9 @@ import type { ChildProcess } from 'node:child_process';
 import {
   configFromFields, configFromFlags, flagsFromAnnotations, formatTracePath, parseIptablesSave, renderIstioIptables, traceConnection,
 } from '../../src/mesh/iptables/index.ts';
-import type { Connection, TraceHop } from '../../src/mesh/iptables/index.ts';
+import type { Connection } from '../../src/mesh/iptables/index.ts';
 import { readFixture } from '../helpers/shared-fixtures.ts';
+import { handlePositions, kernelHops, parseNftMonitor, parseXtablesMonitor } from '../../src/probes/kernel-trace.ts';
 
 /** A system tool by absolute path: npm puts node_modules/.bin first on PATH, and @vercel/nft installs a `nft` there. */
 function sysbin(name: string): string {
@@ -100,143 +101,6 @@ function makeConnections(ns: string, conns: TwinConn[], uid: number, gid: number
     p.on('error', reject);
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`connector as ${uid}:${gid} exited ${code}: ${err}`))));
   });
-}
-
-/** `nft -a list table ip <table>` → handle → {chain, position}, the TRACE rules left out of the numbering. */
-function handlePositions(ns: string, family: 'ip' | 'ip6', tables: string[]): Map<string, { chain: string; rule: number }> {
-  const out = new Map<string, { chain: string; rule: number }>();
-  for (const table of tables) {
-    const text = inNs(ns, ['nft', '-a', 'list', 'table', family, table]);
-    let chain = '';
-    let pos = 0;
-    for (const line of text.split('\n')) {
-      const c = /^\s*chain (\S+) \{/.exec(line);
-      if (c) {
-        chain = c[1] as string;
-        pos = 0;
-        continue;
-      }
-      const h = /# handle (\d+)\s*$/.exec(line);
-      if (!h || !chain || /^\s*(type|policy)/.test(line)) continue;
-      if (line.includes('nftrace set 1')) {
-        out.set(`${table}:${h[1]}`, { chain, rule: 0 });
-        continue;
-      }
-      out.set(`${table}:${h[1]}`, { chain, rule: ++pos });
-    }
-  }
-  return out;
-}
-
-interface KernelEvent {
-  table: string;
-  chain: string;
-  kind: 'rule' | 'return' | 'policy';
-  handle?: number;
-  target?: string;
-  drop: boolean;
-}
-
-interface KernelPacket {
-  id: string;
-  /** `OUT=lo SPORT=21000 SYN` style summary of the packet at this table. */
-  header: string;
-  events: KernelEvent[];
-}
-
-/** The kernel's hops for one connection: rule events of its first packet at the hook of its direction. */
-function kernelHops(packets: KernelPacket[], conn: TwinConn, handles: Map<string, { chain: string; rule: number }>): { hops: TraceHop[]; verdict: string } | null {
-  const atHook = (p: KernelPacket): boolean => (conn.direction === 'out' ? /\bOUT=/.test(p.header) && !/\bIN=/.test(p.header) : /\bIN=/.test(p.header));
-  const firstPacket = (p: KernelPacket): boolean => (conn.proto === 'udp' ? !/\b(SYN|ACK|RST)\b/.test(p.header) : /\bSYN\b/.test(p.header) && !/\bACK\b/.test(p.header));
-  const first = packets.find((p) => atHook(p) && p.header.includes(`SPORT=${conn.sport} `) && firstPacket(p));
-  if (!first) return null;
-  const events = packets.filter((p) => p.id === first.id && atHook(p)).flatMap((p) => p.events);
-  const hops: TraceHop[] = [];
-  let verdict = 'ACCEPT';
-  for (const e of events) {
-    if (e.drop) verdict = 'DROP';
-    if (e.kind !== 'rule') continue;
-    const where = handles.get(`${e.table}:${e.handle}`);
-    if (!where) throw new Error(`no position for ${e.table} handle ${e.handle}`);
-    if (where.chain !== e.chain) throw new Error(`handle ${e.handle} is in ${where.chain}, the trace says ${e.chain}`);
-    if (where.rule === 0) continue; // our TRACE rule
-    hops.push({ table: e.table, chain: where.chain, rule: where.rule, target: e.target ?? '' });
-  }
-  return { hops, verdict };
-}
-
-/** `xtables-monitor --trace` output (IPv4). */
-function parseXtablesMonitor(text: string): KernelPacket[] {
-  const packets: KernelPacket[] = [];
-  let cur: KernelPacket | null = null;
-  for (const line of text.split('\n')) {
-    const p = /^PACKET: \d+ (\S+) (.*)$/.exec(line.trim());
-    if (p) {
-      cur = { id: p[1] as string, header: (p[2] as string) + ' ', events: [] };
-      packets.push(cur);
-      continue;
-    }
-    const t = /^TRACE: \d+ (\S+) (\w+):([^:]+):(rule|return|policy):(\S*)\s*(.*)$/.exec(line.trim());
-    if (!t || !cur || t[1] !== cur.id) continue;
-    const [, , table, chain, kind, rest, ruleText] = t as unknown as [string, string, string, string, 'rule' | 'return' | 'policy', string, string];
-    const e: KernelEvent = { table, chain, kind, drop: /\bDROP\b/.test(rest) };
-    if (kind === 'rule') {
-      const [handle, verdict, arg] = rest.split(':');
-      e.handle = parseInt((handle as string).replace(/^0x/, ''), 16);
-      e.target = /(?:^|\s)-[jg] (\S+)/.exec(ruleText)?.[1] ?? (verdict === 'JUMP' || verdict === 'GOTO' ? arg : verdict === '0xfffffffb' ? 'RETURN' : undefined);
-    }
-    cur.events.push(e);
-  }
-  return packets;
-}
-
-/** nft statements → the iptables target they come from. */
-function targetOfNftRule(text: string): string | undefined {
-  const checks: [RegExp, string | ((m: RegExpExecArray) => string)][] = [
-    [/\bjump (\S+)/, (m) => m[1] as string], [/\bgoto (\S+)/, (m) => m[1] as string], [/\bxt target "?(\w+)"?/, (m) => m[1] as string],
-    [/\breturn\b/, 'RETURN'], [/\bredirect\b/, 'REDIRECT'], [/\btproxy\b/, 'TPROXY'], [/\bdnat\b/, 'DNAT'], [/\bct zone set\b/, 'CT'],
-    [/\bct mark set\b|meta mark set ct mark/, 'CONNMARK'], [/\bmeta mark set\b/, 'MARK'], [/\blog\b/, 'NFLOG'], [/\breject\b/, 'REJECT'],
-    [/\bdrop\b/, 'DROP'], [/\baccept\b/, 'ACCEPT'],
-  ];
-  for (const [re, name] of checks) {
-    const m = re.exec(text);
-    if (m) return typeof name === 'string' ? name : name(m);
-  }
-  return undefined;
-}
-
-/**
- * `nft -a monitor trace` output (IPv6): the same kernel trace events. xtables-monitor 1.8.9 cannot
- * decode ip6tables rules with a TCP port match ("unsupported layer 4 protocol value") and stops.
- */
-function parseNftMonitor(text: string): KernelPacket[] {
-  const packets: KernelPacket[] = [];
-  const byKey = new Map<string, KernelPacket>();
-  for (const line of text.split('\n')) {
-    const m = /^trace id (\S+) \S+ (\S+) (\S+) (packet: |rule |policy |return)(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const [, id, table, chain, what, rest] = m as unknown as [string, string, string, string, string, string];
-    if (what === 'packet: ') {
-      const oif = /\boif "([^"]+)"/.exec(rest)?.[1];
-      const iif = /\biif "([^"]+)"/.exec(rest)?.[1];
-      const sport = /\b(?:tcp|udp) sport (\d+)/.exec(rest)?.[1];
-      const flags = /\btcp flags == (\S+)/.exec(rest)?.[1];
-      const header = `${iif ? `IN=${iif} ` : ''}${oif ? `OUT=${oif} ` : ''}SPORT=${sport ?? '?'} ${flags === 'syn' ? 'SYN ' : flags ? 'ACK ' : ''}`;
-      const pkt: KernelPacket = { id, header, events: [] };
-      packets.push(pkt);
-      byKey.set(`${id}:${table}`, pkt);
-      continue;
-    }
-    const pkt = byKey.get(`${id}:${table}`);
-    if (!pkt) continue;
-    if (what === 'rule ') {
-      const h = /# handle (\d+) \(verdict ([^)]*)\)/.exec(rest);
-      if (!h) continue;
-      pkt.events.push({ table, chain, kind: 'rule', handle: Number(h[1]), target: targetOfNftRule(rest.slice(0, rest.indexOf('# handle'))), drop: /^drop/.test(h[2] as string) });
-    } else if (what === 'policy ') pkt.events.push({ table, chain, kind: 'policy', drop: /drop/.test(rest) });
-    else pkt.events.push({ table, chain, kind: 'return', drop: false });
-  }
-  return packets;
 }
 
 // ---- the rule sets ----
@@ -332,7 +196,7 @@ RULE_SETS.forEach((set, i) => {
     inNs(pod, [iptables, '-t', 'raw', '-I', 'OUTPUT', '1', '-j', 'TRACE']);
     inNs(pod, [iptables, '-t', 'raw', '-I', 'PREROUTING', '1', '-j', 'TRACE']);
     const tables = [...new Set(['raw', ...parseIptablesSave(set.rules).tables.map((s) => s.name)])];
-    const handles = handlePositions(pod, v6 ? 'ip6' : 'ip', tables);
+    const handles = handlePositions(Object.fromEntries(tables.map((table) => [table, inNs(pod, ['nft', '-a', 'list', 'table', v6 ? 'ip6' : 'ip', table])])));
     let monitorOut = '';
     const monitorArgv = v6 ? [NFT, '-a', 'monitor', 'trace'] : [sysbin('xtables-monitor'), '--trace'];
     const monitor = spawn(IP, ['netns', 'exec', pod, ...monitorArgv], { stdio: ['ignore', 'pipe', 'ignore'] });

@@ -7,12 +7,13 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabSpec } from '../../scenario/schema.ts';
-import { exec, execOk, inNetns, type ExecOptions, type ExecResult } from '../exec.ts';
+import { exec, execOk, inNetns, systemEnv, type ExecOptions, type ExecResult } from '../exec.ts';
 import { LAB_PREFIX, NETNS_ETC, newLabId, planLab, type LabPlan, type PlannedHost, type PlanStep } from './plan.ts';
 import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
 import { MeshControl } from './mesh-control.ts';
 import { tcpdumpArgv } from '../../probes/tcpdump.ts';
+import { handlePositions, parseXtablesMonitor, traceRuleSpec, type KernelPacket } from '../../probes/kernel-trace.ts';
 
 /** Where running labs are recorded (tmpfs: gone after a reboot, as the namespaces are). */
 export const LAB_STATE_DIR = '/run/pathlab';
@@ -135,11 +136,11 @@ export class StartedNetnsLab implements AsyncDisposable {
    * Starts tcpdump in a host's namespace and resolves once it listens; `stop()` ends it
    * (SIGINT, so it flushes) and returns its output for parseTcpdump.
    */
-  async startCapture(hostName: string, iface: string, filter: string): Promise<{ stop(): Promise<ExecResult> }> {
+  async startCapture(hostName: string, iface: string, filter: string, opts: { bytes?: boolean } = {}): Promise<{ stop(): Promise<ExecResult> }> {
     const h = this.host(hostName);
-    const argv = inNetns(h.ns, tcpdumpArgv(iface, filter));
+    const argv = inNetns(h.ns, tcpdumpArgv(iface, filter, opts));
     const started = performance.now();
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: systemEnv() });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -172,6 +173,42 @@ export class StartedNetnsLab implements AsyncDisposable {
     };
   }
 
+  /**
+   * Records the kernel's rule trace in a host while `during` runs: raw-table TRACE rules for
+   * the given matches, `xtables-monitor --trace` in the host's namespace, then the nft
+   * listings that map rule handles to positions. The TRACE rules are removed afterwards.
+   */
+  async traceKernel<T>(
+    hostName: string,
+    matches: Array<{ chain: 'OUTPUT' | 'PREROUTING'; proto: string; dst?: string; dport?: number }>,
+    during: () => Promise<T>,
+  ): Promise<{ result: T; packets: KernelPacket[]; handles: Map<string, { chain: string; rule: number }> }> {
+    const h = this.host(hostName);
+    const specs = matches.map((m) => traceRuleSpec(m.chain, m));
+    for (const spec of specs) await execOk(inNetns(h.ns, ['iptables', ...spec.insert]), { where: h.name });
+    const argv = inNetns(h.ns, ['xtables-monitor', '--trace']);
+    const monitor = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: systemEnv() });
+    let text = '';
+    monitor.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+    const closed = new Promise<void>((resolve) => monitor.on('close', () => resolve()));
+    try {
+      // xtables-monitor prints nothing until an event: give it a moment to subscribe.
+      await new Promise((r) => setTimeout(r, 150));
+      const result = await during();
+      await new Promise((r) => setTimeout(r, 100));
+      const listings: Record<string, string> = {};
+      for (const table of ['raw', 'mangle', 'nat', 'filter']) {
+        const r = await this.run(h.name, ['nft', '-a', 'list', 'table', 'ip', table]);
+        if (r.exitCode === 0) listings[table] = r.stdout;
+      }
+      return { result, packets: parseXtablesMonitor(text), handles: handlePositions(listings) };
+    } finally {
+      monitor.kill('SIGTERM');
+      await closed;
+      for (const spec of specs) await exec(inNetns(h.ns, ['iptables', ...spec.remove]), { where: h.name });
+    }
+  }
+
   /** Runs argv in the node namespace (the lab's bridge and kube-proxy rules live there). */
   runOnNode(argv: readonly string[], opts: Omit<ExecOptions, 'where'> = {}): Promise<ExecResult> {
     return exec(inNetns(this.plan.nodeNs, argv), { ...opts, where: 'node' });
@@ -193,7 +230,7 @@ export class StartedNetnsLab implements AsyncDisposable {
     const log = join(this.dir, 'logs', `${h.name}.${what}.log`);
     const fd = openSync(log, 'a');
     const [cmd, ...args] = inNetns(h.ns, argv, user);
-    const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd], env: systemEnv() });
     closeSync(fd);
     child.unref();
     return { pid: child.pid ?? -1, log };
