@@ -3,7 +3,7 @@
 // (xtables-monitor --trace) and compared with `traceConnection` on the pod's own iptables-save.
 // The seed's diagrams number the rules; where the kernel disagrees the kernel wins, and the
 // case says so.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { loadRuleSet, parseIptablesSave, traceConnection, type Connection, type TraceHop } from '../../src/mesh/iptables/index.ts';
 import { kernelHops } from '../../src/probes/kernel-trace.ts';
 import { netnsLab, removeLab, type StartedNetnsLab } from '../../src/lab/netns/netns-lab.ts';
@@ -46,7 +46,7 @@ function hopText(hops: TraceHop[]): string[] {
   return hops.filter((h) => h.table === 'nat').map((h) => `${h.chain}#${h.rule} ${h.target}`);
 }
 
-async function traced(t: import('ava').ExecutionContext, l: StartedNetnsLab, host: string, chain: 'OUTPUT' | 'PREROUTING', dport: number, run: () => Promise<unknown>, cases: TracedCase[]) {
+async function traced(t: ExecutionContext, l: StartedNetnsLab, host: string, chain: 'OUTPUT' | 'PREROUTING', dport: number, run: () => Promise<unknown>, cases: TracedCase[]) {
   const { packets, handles } = await l.traceKernel(host, [{ chain, proto: 'tcp', dport }], run);
   const rules = loadRuleSet(parseIptablesSave((await l.run(host, ['iptables-save'])).stdout));
   for (const c of cases) {
