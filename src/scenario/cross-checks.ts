@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { HopSyntaxError, parseHop } from '../paths/hop.ts';
 import { cidrContains, parseCidr } from './ip.ts';
 import type { FieldPath } from './problems.ts';
-import type { Scenario } from './schema.ts';
+import type { LabSpec, Scenario } from './schema.ts';
 
 /** A problem at a field; `offset` points inside a string value, `atKey` at the key itself. */
 export interface FieldProblem {
@@ -25,12 +25,21 @@ export const LAB_DEFAULT_NETWORKS = {
 const CONNECTION_TOOLS = new Set(['nc', 'curl', 'tcp', 'http']);
 const HTTP_TOOLS = new Set(['curl', 'http']);
 
-export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem[] {
-  const problems: FieldProblem[] = [];
-  const add = (path: FieldPath, message: string, extra: Partial<FieldProblem> = {}) =>
-    problems.push({ path, message, ...extra });
+/** What the lab section offers the rest of a document: its pods, its names, how to test addresses. */
+export interface LabContext {
+  podNames: Set<string>;
+  knownHosts: Set<string>;
+  netList: string;
+  inside(ip: string, which: 'pod' | 'service' | 'external'): boolean;
+}
 
-  const net = { ...LAB_DEFAULT_NETWORKS, ...s.lab.network };
+type Add = (path: FieldPath, message: string, extra?: Partial<FieldProblem>) => void;
+
+/** Checks of a lab section (a scenario's `lab`, or a Lab file's), at `at` in the document. */
+export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
+  const add: Add = (path, message, extra) => addAt([...at, ...path.slice(1)], message, extra);
+
+  const net = { ...LAB_DEFAULT_NETWORKS, ...lab.network };
   const nets = {
     pod: parseCidr(net.podCidr),
     service: parseCidr(net.serviceCidr),
@@ -48,13 +57,11 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
     return c !== undefined && cidrContains(c, ip);
   };
 
-  // Backends named once.
-  duplicates(s.metadata.backends, (i, v) => add(['metadata', 'backends', i], `"${v}" is listed twice`));
 
   // Pods: unique names, addresses inside the pod network, unique addresses overall.
   const podNames = new Set<string>();
   const addresses = new Map<string, string>();
-  s.lab.pods.forEach((pod, i) => {
+  lab.pods.forEach((pod, i) => {
     if (podNames.has(pod.name)) add(['lab', 'pods', i, 'name'], `a pod named "${pod.name}" is already defined`);
     podNames.add(pod.name);
     if (pod.ip !== undefined) {
@@ -69,7 +76,7 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
   });
 
   const hostNames = new Set<string>();
-  s.lab.externalHosts?.forEach((h, i) => {
+  lab.externalHosts?.forEach((h, i) => {
     if (hostNames.has(h.name) || podNames.has(h.name)) {
       add(['lab', 'externalHosts', i, 'name'], `the name "${h.name}" is already used in this lab`);
     }
@@ -85,7 +92,7 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
   });
 
   const serviceNames = new Set<string>();
-  s.lab.services?.forEach((svc, i) => {
+  lab.services?.forEach((svc, i) => {
     const ns = svc.namespace ?? 'default';
     const key = `${svc.name}.${ns}`;
     if (serviceNames.has(key)) add(['lab', 'services', i, 'name'], `a Service "${svc.name}" already exists in namespace ${ns}`);
@@ -108,6 +115,16 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
     knownHosts.add(`${key}.svc`);
     knownHosts.add(`${key}.svc.cluster.local`);
   }
+  return { podNames, knownHosts, netList, inside };
+}
+
+export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const add = (path: FieldPath, message: string, extra: Partial<FieldProblem> = {}) =>
+    problems.push({ path, message, ...extra });
+  // Backends named once.
+  duplicates(s.metadata.backends, (i, v) => add(['metadata', 'backends', i], `"${v}" is listed twice`));
+  const { podNames, knownHosts, netList, inside } = checkLab(s.lab, ['lab'], add);
 
   s.setup?.forEach((step, i) => {
     const actions = (['apply', 'applyFile', 'annotate', 'meshConfig'] as const).filter((k) => step[k] !== undefined);

@@ -104,11 +104,11 @@ function editDistance(a: string, b: string): number {
 }
 
 /** One zod issue → the problems to report (an unknown-keys issue names each key). */
-export function describeIssue(issue: z.core.$ZodIssue, data: unknown): FieldProblem[] {
+export function describeIssue(issue: z.core.$ZodIssue, data: unknown, root: AnySchema = ScenarioSchema): FieldProblem[] {
   const path = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const allowed = allowedKeys(schemaAt(path));
+      const allowed = allowedKeys(schemaAt(path, root));
       return issue.keys.map((key) => {
         const guess = closest(key, allowed);
         const hint = guess ? `did you mean "${guess}"? ` : '';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ScenarioSchema } from './schema.ts';
+import { LabFileSchema, ScenarioSchema } from './schema.ts';
 
 export const SCENARIO_SCHEMA_PATH = 'schema/scenario.schema.json';
 
@@ -12,4 +12,11 @@ export function scenarioJsonSchema(): Record<string, unknown> {
 /** The file's text: stable key order, two-space indent, final newline. */
 export function scenarioJsonSchemaText(): string {
   return `${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`;
+}
+
+export const LAB_SCHEMA_PATH = 'schema/lab.schema.json';
+
+/** The published JSON Schema of Lab files (labs/*.yaml). */
+export function labJsonSchemaText(): string {
+  return `${JSON.stringify(z.toJSONSchema(LabFileSchema, { target: 'draft-2020-12', io: 'input' }), null, 2)}\n`;
 }

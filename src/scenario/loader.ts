@@ -15,8 +15,8 @@ import {
   type Document,
   type Node as YamlNode,
 } from 'yaml';
-import { ScenarioSchema, type Scenario } from './schema.ts';
-import { crossCheck, type FieldProblem } from './cross-checks.ts';
+import { LabFileSchema, ScenarioSchema, type LabFile, type Scenario } from './schema.ts';
+import { checkLab, crossCheck, type FieldProblem } from './cross-checks.ts';
 import { describeIssue } from './issue-messages.ts';
 import { formatFieldPath, sortProblems, type FieldPath, type ScenarioProblem } from './problems.ts';
 
@@ -25,19 +25,29 @@ export const MAX_SCENARIO_BYTES = 1024 * 1024;
 /** Aliases a file may expand; YAML "billion laughs" files exceed it at once. */
 export const MAX_ALIAS_COUNT = 200;
 
-export type LoadResult =
-  | {
-      ok: true;
-      file: string;
-      scenario: Scenario;
-      /** Line and column of a field of the file, for problems found later (a duplicate name). */
-      positionOf(path: FieldPath): { line: number; col: number };
-    }
-  | { ok: false; file: string; problems: ScenarioProblem[] };
+export interface LoadOptions {
+  /** Also accept a `kind: Lab` document (pathlab lab up --lab FILE). */
+  allowLab?: boolean;
+}
+
+type Located = {
+  /** Line and column of a field of the file, for problems found later (a duplicate name). */
+  positionOf(path: FieldPath): { line: number; col: number };
+};
+type Failed = { ok: false; file: string; problems: ScenarioProblem[] };
+
+export type LoadResult = ({ ok: true; file: string; scenario: Scenario } & Located) | Failed;
+/** A scenario or, where allowed, a Lab file. */
+export type DocumentResult = LoadResult | ({ ok: true; file: string; lab: LabFile } & Located);
 
 /** Loads one scenario file from disk. `display` is the name used in problems (default: path). */
 export function loadScenarioFile(path: string, display = path): LoadResult {
-  const fileProblem = (message: string): LoadResult => ({
+  return loadDocumentFile(path, display, {}) as LoadResult;
+}
+
+/** Loads a scenario file, or a Lab file when `opts.allowLab`. */
+export function loadDocumentFile(path: string, display = path, opts: LoadOptions = {}): DocumentResult {
+  const fileProblem = (message: string): DocumentResult => ({
     ok: false,
     file: display,
     problems: [{ file: display, line: 1, col: 1, field: '(file)', message }],
@@ -63,11 +73,11 @@ export function loadScenarioFile(path: string, display = path): LoadResult {
   } catch (e) {
     return fileProblem(`cannot read: ${(e as Error).message}`);
   }
-  return loadScenarioBytes(bytes, display, dirname(resolve(path)));
+  return loadScenarioBytes(bytes, display, dirname(resolve(path)), opts);
 }
 
 /** Loads a scenario from bytes; `baseDir` resolves `applyFile` paths. */
-export function loadScenarioBytes(bytes: Uint8Array, file: string, baseDir: string): LoadResult {
+export function loadScenarioBytes(bytes: Uint8Array, file: string, baseDir: string, opts: LoadOptions = {}): DocumentResult {
   const nul = bytes.indexOf(0);
   let text: string;
   try {
@@ -91,7 +101,7 @@ export function loadScenarioBytes(bytes: Uint8Array, file: string, baseDir: stri
       ],
     };
   }
-  return loadScenarioText(text, file, baseDir);
+  return loadDocumentText(text, file, baseDir, opts);
 }
 
 /** Offset of the first byte that does not start a well-formed UTF-8 sequence. */
@@ -113,6 +123,11 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 
 /** Loads a scenario from YAML text. */
 export function loadScenarioText(text: string, file: string, baseDir: string): LoadResult {
+  return loadDocumentText(text, file, baseDir, {}) as LoadResult;
+}
+
+/** Loads YAML text as a scenario, or a Lab when `opts.allowLab`. */
+export function loadDocumentText(text: string, file: string, baseDir: string, opts: LoadOptions = {}): DocumentResult {
   const lc = new LineCounter();
   const at = (offset: number) => {
     const { line, col } = lc.linePos(offset);
@@ -194,16 +209,25 @@ export function loadScenarioText(text: string, file: string, baseDir: string): L
   const add = (fp: FieldProblem) =>
     problems.push({ file, ...locate(fp.path, fp.offset, fp.atKey), field: formatFieldPath(fp.path), message: fp.message });
 
-  const parsed = ScenarioSchema.safeParse(data);
+  const kind = (data as { kind?: unknown }).kind === 'Lab' && opts.allowLab ? 'Lab' : 'Scenario';
+  const schema = kind === 'Lab' ? LabFileSchema : ScenarioSchema;
+  const parsed = schema.safeParse(data);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      for (const fp of describeIssue(issue, data)) add(fp);
+      for (const fp of describeIssue(issue, data, schema)) add(fp);
     }
     return { ok: false, file, problems: sortProblems(dedupe(problems)) };
   }
-  for (const fp of crossCheck(parsed.data, { baseDir })) add(fp);
+  if (kind === 'Lab') {
+    const labFile = parsed.data as LabFile;
+    checkLab(labFile.lab, ['lab'], (path, message, extra) => add({ path, message, ...extra }));
+    if (problems.length > 0) return { ok: false, file, problems: sortProblems(problems) };
+    return { ok: true, file, lab: labFile, positionOf: (path) => locate(path) };
+  }
+  const scenario = parsed.data as Scenario;
+  for (const fp of crossCheck(scenario, { baseDir })) add(fp);
   if (problems.length > 0) return { ok: false, file, problems: sortProblems(problems) };
-  return { ok: true, file, scenario: parsed.data, positionOf: (path) => locate(path) };
+  return { ok: true, file, scenario, positionOf: (path) => locate(path) };
 }
 
 /**

@@ -299,3 +299,15 @@ export type Probe = Scenario['probes'][number];
 export type SetupStep = NonNullable<Scenario['setup']>[number];
 export type LabSpec = Scenario['lab'];
 export type PodSpec = LabSpec['pods'][number];
+
+/** A lab definition on its own (labs/*.yaml), for `pathlab lab up --lab FILE`. */
+export const LabFileSchema = z
+  .strictObject({
+    apiVersion: z.literal(SCENARIO_API_VERSION),
+    kind: z.literal('Lab'),
+    metadata: z.strictObject({ name, description: z.string().min(1).optional() }),
+    lab,
+  })
+  .meta({ title: 'istio-pathlab lab', description: 'A lab: pods, Services, external hosts, the Istio version' });
+
+export type LabFile = z.infer<typeof LabFileSchema>;

@@ -229,7 +229,7 @@ RULE_SETS.forEach((set, i) => {
     const rules = parseIptablesSave(set.rules);
     let here = 0;
     for (const c of conns) {
-      const kernel = kernelHops(packets, c, handles);
+      const kernel = kernelHops(packets, { direction: c.direction, proto: c.proto, sport: c.sport }, handles);
       const sim = traceConnection(rules, c);
       const label = `${c.direction} ${c.proto} ${c.src}:${c.sport} → ${c.dst}:${c.dport} uid=${c.uid ?? '-'} gid=${c.gid ?? '-'}`;
       t.truthy(kernel, `${set.name}: no kernel trace for ${label}`);

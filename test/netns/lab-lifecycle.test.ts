@@ -47,7 +47,9 @@ netnsTest(`${NEEDS_ROOT} no lab namespace has a route out of the lab, and no lab
   t.is((await exec(['ip', '-o', 'link'])).stdout, before);
   // Ask the kernel's routing table (no packet is sent): outside addresses are unreachable
   // from the node, and every pod or external host routes only to the node.
-  const outside = ['192.0.2.1', '8.8.8.8', '172.17.0.1'];
+  // The host's own global addresses (its uplink among them) and a few beyond it.
+  const hostAddrs = [...(await exec(['ip', '-o', '-4', 'addr', 'show', 'scope', 'global'])).stdout.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]!);
+  const outside = [...hostAddrs, '192.0.2.1', '8.8.8.8', '172.17.0.1'];
   for (const ip of outside) {
     const r = await lab.runOnNode(['ip', 'route', 'get', ip]);
     t.not(r.exitCode, 0, `node routes ${ip}: ${r.stdout}`);

@@ -20,12 +20,14 @@ const spec: LabSpec = {
 };
 
 let lab: StartedNetnsLab | undefined;
+const created: string[] = [];
 test.after.always(async () => {
-  if (lab) await removeLab(lab.id);
+  for (const id of created) await removeLab(id);
 });
 
 netnsTest(`${NEEDS_ROOT} seed 000: listening ports, their owner, 127.0.0.6, plaintext on lo and mTLS on eth0`, async (t) => {
   lab = await netnsLab(spec).start();
+  created.push(lab.id);
   const l = lab;
 
   // ss -ltne: local address, port and the socket's owner uid.
@@ -63,6 +65,7 @@ netnsTest(`${NEEDS_ROOT} seed 000: listening ports, their owner, 127.0.0.6, plai
 
 netnsTest(`${NEEDS_ROOT} seed 000: the mTLS leg starts with a TLS ClientHello offering Istio's ALPN`, async (t) => {
   lab = await netnsLab(spec).start();
+  created.push(lab.id);
   const l = lab;
   // -X prints the packet bytes: the first data the client's sidecar sends the server pod is a
   // TLS handshake record (0x16 0x03 ...) whose ClientHello offers ALPN istio-http/1.1.

@@ -27,8 +27,9 @@ const spec: LabSpec = {
 };
 
 let lab: StartedNetnsLab | undefined;
+const created: string[] = [];
 test.after.always(async () => {
-  if (lab) await removeLab(lab.id);
+  for (const id of created) await removeLab(id);
 });
 
 interface TracedCase {
@@ -60,6 +61,7 @@ async function traced(t: ExecutionContext, l: StartedNetnsLab, host: string, cha
 
 netnsTest(`${NEEDS_ROOT} seed 001: the six traffic types, kernel trace = simulator on the pod's own rules`, async (t) => {
   lab = await netnsLab(spec).start();
+  created.push(lab.id);
   const l = lab;
   const vip = l.mesh.services()[0]!.vip;
 

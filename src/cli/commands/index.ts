@@ -4,6 +4,7 @@ import { registerIptables } from './iptables.ts';
 import { registerProxyConfig } from './proxy-config.ts';
 import { registerExplain } from './explain.ts';
 import { registerDoctor } from './lab-kind.ts';
+import { registerLab } from './lab.ts';
 
 /** Every top-level command, in the order `pathlab --help` lists them. */
-export const commands: RegisterCommand[] = [registerValidate, registerIptables, registerProxyConfig, registerExplain, registerDoctor];
+export const commands: RegisterCommand[] = [registerValidate, registerIptables, registerProxyConfig, registerExplain, registerLab, registerDoctor];

@@ -1,6 +1,7 @@
 // The lab's certificate authority and one workload certificate per meshed pod, made with
 // Debian's openssl. The sidecar model uses them for the mTLS leg between two sidecars, with
 // the SPIFFE identity Istio would give the pod in its URI SAN.
+import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execOk } from '../exec.ts';
@@ -38,7 +39,10 @@ export async function createPodCert(
   const spiffe = `spiffe://cluster.local/ns/${pod.namespace}/sa/${pod.serviceAccount ?? pod.name}`;
   writeFileSync(ext, `subjectAltName=URI:${spiffe}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   await execOk(['openssl', 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/O=pathlab/CN=${pod.name}.${pod.namespace}`]);
-  await execOk(['openssl', 'x509', '-req', '-in', csr, '-CA', ca.ca, '-CAkey', ca.caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext]);
+  // An explicit serial per certificate: -CAcreateserial shares one serial file, which
+  // certificates signed at the same moment would both rewrite.
+  const serial = `0x${randomBytes(8).toString('hex')}`;
+  await execOk(['openssl', 'x509', '-req', '-in', csr, '-CA', ca.ca, '-CAkey', ca.caKey, '-set_serial', serial, '-out', cert, '-days', '2', '-extfile', ext]);
   for (const f of [key, cert]) chmodSync(f, 0o640);
   for (const f of [key, cert]) chownSync(f, 0, owner.gid);
   return { ca: ca.ca, cert, key };

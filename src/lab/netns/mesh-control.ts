@@ -41,6 +41,8 @@ export class MeshControl {
   private extraServices: PlannedService[] = [];
   private ca: { ca: string; caKey: string } | undefined;
   private readonly certs = new Map<string, PodCert>();
+  /** How long istio-init's rules took to load at start (all pods, in parallel). */
+  rulesMs = 0;
 
   constructor(
     private readonly lab: StartedNetnsLab,
@@ -84,7 +86,9 @@ export class MeshControl {
         this.certs.set(h.name, await createPodCert(caDir, this.ca!, { name: h.name, namespace: h.namespace }, this.proxyUser));
       }),
     );
+    const r0 = performance.now();
     await Promise.all(meshed.map((h) => this.loadRules(h)));
+    this.rulesMs = performance.now() - r0;
     const agents = bundledAgents(join(this.lab.dir, '..', 'agents'));
     for (const h of meshed) {
       const cfgFile = this.writeSidecarConfig(h);

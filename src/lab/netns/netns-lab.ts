@@ -4,7 +4,7 @@
 // Everything it creates is named after its id (`pl-<id>-…`), so sweepLabs() can remove what
 // a crashed run left behind.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabSpec } from '../../scenario/schema.ts';
 import { exec, execOk, inNetns, systemEnv, type ExecOptions, type ExecResult } from '../exec.ts';
@@ -16,7 +16,7 @@ import { tcpdumpArgv } from '../../probes/tcpdump.ts';
 import { handlePositions, parseXtablesMonitor, traceRuleSpec, type KernelPacket } from '../../probes/kernel-trace.ts';
 
 /** Where running labs are recorded (tmpfs: gone after a reboot, as the namespaces are). */
-export const LAB_STATE_DIR = '/run/pathlab';
+export const LAB_STATE_DIR = LAB_PREFIX === 'pl' ? '/run/pathlab' : `/run/pathlab/${LAB_PREFIX}`;
 const LAB_NS = new RegExp(`^${LAB_PREFIX}-([0-9a-f]{6})-`);
 
 /** Extra steps a lab runs after the network is up, e.g. istio-init's rules per meshed pod. */
@@ -73,12 +73,17 @@ export class NetnsLab {
         mkdirSync(join(f.path, '..'), { recursive: true });
         writeFileSync(f.path, f.content);
       }
+      const t0 = performance.now();
       for (const step of plan.steps) {
         await execOk(step.argv, { where: step.what, ...(step.input === undefined ? {} : { input: step.input }) });
       }
+      const t1 = performance.now();
       await started.startWorkloads();
+      const t2 = performance.now();
       started.mesh = new MeshControl(started, this.spec);
       await started.mesh.start();
+      const t3 = performance.now();
+      started.timings = { networkMs: t1 - t0, workloadsMs: t2 - t1, meshMs: t3 - t2, rulesMs: started.mesh.rulesMs };
     } catch (e) {
       await started.stop();
       throw e;
@@ -112,6 +117,8 @@ export class StartedNetnsLab implements AsyncDisposable {
   private stopped = false;
   /** The lab's control plane: istio-init rules, sidecars, Services (set by start()). */
   mesh!: MeshControl;
+  /** How long each part of start() took (for the benchmark and `lab up`). */
+  timings = { networkMs: 0, workloadsMs: 0, meshMs: 0, rulesMs: 0 };
 
   constructor(readonly plan: LabPlan) {}
 
@@ -143,7 +150,11 @@ export class StartedNetnsLab implements AsyncDisposable {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: systemEnv() });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    let lastData = performance.now();
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      lastData = performance.now();
+    });
     const listening = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${hostName}: tcpdump did not start: ${stderr}`)), 5000);
       child.stderr.setEncoding('utf8').on('data', (d: string) => {
@@ -164,8 +175,12 @@ export class StartedNetnsLab implements AsyncDisposable {
     );
     return {
       stop: async () => {
-        // Packets already on the wire reach tcpdump's buffer within a few milliseconds.
-        await new Promise((r) => setTimeout(r, 50));
+        // Let packets already on the wire reach tcpdump and its output reach us: stop once
+        // the output has been quiet for 150 ms (a loaded machine delays both), 1.5 s at most.
+        const asked = performance.now();
+        while (performance.now() - asked < 1500 && (performance.now() - Math.max(lastData, asked)) < 150) {
+          await new Promise((r) => setTimeout(r, 25));
+        }
         child.kill('SIGINT');
         const { code, signal } = await closed;
         return { argv, where: h.name, exitCode: code, signal, stdout, stderr, durationMs: performance.now() - started, timedOut: false };
@@ -296,17 +311,40 @@ export async function listLabNamespaces(): Promise<Map<string, string[]>> {
   return byLab;
 }
 
-/** Removes everything of one lab: its processes, namespaces (with their links), files. */
-export async function removeLab(id: string): Promise<void> {
-  const namespaces = (await listLabNamespaces()).get(id) ?? [];
-  // Processes first: a process holds its namespace open after `netns del`.
-  for (let round = 0; round < 3; round++) {
-    const pids = new Set<number>();
-    for (const ns of namespaces) {
-      const r = await exec(['ip', 'netns', 'pids', ns]);
-      for (const p of r.stdout.split('\n')) if (/^\d+$/.test(p.trim())) pids.add(Number(p));
+/**
+ * The processes whose network namespace is one of `namespaces` (what `ip netns pids` tells,
+ * read from /proc in one pass: the namespace file's inode against each /proc/PID/ns/net).
+ */
+export function pidsInNamespaces(namespaces: readonly string[]): number[] {
+  const inodes = new Set<number>();
+  for (const ns of namespaces) {
+    try {
+      inodes.add(statSync(join('/run/netns', ns)).ino);
+    } catch {
+      // already gone
     }
-    if (pids.size === 0) break;
+  }
+  if (inodes.size === 0) return [];
+  const pids: number[] = [];
+  for (const entry of safeReaddir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (inodes.has(statSync(`/proc/${entry}/ns/net`).ino)) pids.push(Number(entry));
+    } catch {
+      // the process ended, or is a kernel thread without a namespace link
+    }
+  }
+  return pids;
+}
+
+/** Removes everything of one lab: its processes, namespaces (with their links), files. */
+export async function removeLab(id: string): Promise<{ namespacesMs: number }> {
+  const namespaces = (await listLabNamespaces()).get(id) ?? [];
+  // Processes first: a process holds its namespace open after `netns del`. A process may be
+  // starting while we look (a run killed mid-way): look again until none is left.
+  for (let round = 0; round < 50; round++) {
+    const pids = pidsInNamespaces(namespaces);
+    if (pids.length === 0) break;
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -314,16 +352,19 @@ export async function removeLab(id: string): Promise<void> {
         // already gone
       }
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 5));
   }
+  const t0 = performance.now();
   if (namespaces.length > 0) {
     await exec(['ip', '-force', '-batch', '-'], { input: namespaces.reverse().map((ns) => `netns del ${ns}\n`).join('') });
   }
+  const namespacesMs = performance.now() - t0;
   for (const entry of safeReaddir(NETNS_ETC)) {
     if (entry.startsWith(`${LAB_PREFIX}-${id}-`)) rmSync(join(NETNS_ETC, entry), { recursive: true, force: true });
   }
   rmSync(join(LAB_STATE_DIR, `${id}.json`), { force: true });
   rmSync(join(LAB_STATE_DIR, id), { recursive: true, force: true });
+  return { namespacesMs };
 }
 
 /** Every lab id that left anything behind: namespaces, /etc/netns entries, state files. */

@@ -13,8 +13,18 @@ import { cidrContains, ipToNumber, numberToIp, parseCidr } from '../../scenario/
 import type { LabSpec, PodSpec } from '../../scenario/schema.ts';
 import { LAB_DEFAULT_NETWORKS } from '../../scenario/cross-checks.ts';
 
-/** Every name a lab creates starts with this, then the lab id: `pl-1a2b3c-…`. */
-export const LAB_PREFIX = 'pl';
+/**
+ * Every name a lab creates starts with this, then the lab id: `pl-1a2b3c-…`. PATHLAB_PREFIX
+ * (2 to 4 lower-case letters) gives a separate set of labs, e.g. for two CI jobs on one machine:
+ * `lab down --all` only removes the labs of its own prefix.
+ */
+export const LAB_PREFIX = labPrefix(process.env.PATHLAB_PREFIX);
+
+export function labPrefix(env: string | undefined): string {
+  if (env === undefined || env === '') return 'pl';
+  if (!/^[a-z]{2,4}$/.test(env)) throw new Error(`PATHLAB_PREFIX must be 2 to 4 lower-case letters, got "${env}"`);
+  return env;
+}
 export const BRIDGE = 'br0';
 
 export interface PlannedHost {

@@ -7,7 +7,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { collectScenarioFiles } from '../../../src/scenario/collect.ts';
-import { SCENARIO_SCHEMA_PATH, scenarioJsonSchemaText } from '../../../src/scenario/json-schema.ts';
+import { LAB_SCHEMA_PATH, SCENARIO_SCHEMA_PATH, labJsonSchemaText, scenarioJsonSchemaText } from '../../../src/scenario/json-schema.ts';
 import { MALFORMED_CASES } from './malformed-cases.ts';
 
 const schemaText = readFileSync(SCENARIO_SCHEMA_PATH, 'utf8');
@@ -17,6 +17,17 @@ const validate = ajv.compile(JSON.parse(schemaText) as object);
 
 test(`${SCENARIO_SCHEMA_PATH} is the one the schema definition generates (else: npm run schema)`, (t) => {
   t.is(schemaText, scenarioJsonSchemaText());
+});
+
+test(`${LAB_SCHEMA_PATH} is the one the schema definition generates (else: npm run schema)`, (t) => {
+  t.is(readFileSync(LAB_SCHEMA_PATH, 'utf8'), labJsonSchemaText());
+});
+
+const validateLab = ajv.compile(JSON.parse(readFileSync(LAB_SCHEMA_PATH, 'utf8')) as object);
+test('ajv accepts the netns lab definitions in labs/netns', (t) => {
+  for (const f of collectScenarioFiles(['labs/netns']).files) {
+    t.true(validateLab(parse(readFileSync(f, 'utf8'))), `${f}: ${JSON.stringify(validateLab.errors)}`);
+  }
 });
 
 const catalogue = collectScenarioFiles(['scenarios']).files;
