@@ -65,3 +65,24 @@ netnsTest(`${NEEDS_ROOT} SIGKILL at 10 moments of lab up, then lab down --all: n
   t.true(sawPartial >= 5, 'most kills must land while the lab is being made, or the test proves little');
   t.is(spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout, hostLinks, 'the host namespace has the same links');
 });
+
+netnsTest(`${NEEDS_ROOT} SIGTERM and SIGINT during lab up: the command tears down what it made before it exits`, async (t) => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const child = spawn(process.execPath, ['bin/pathlab.js', 'lab', 'up'], { env, stdio: 'ignore' });
+    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    // Wait until the lab is half-made (its namespaces exist), then signal.
+    for (let i = 0; i < 400 && !leftovers().some((l) => l.startsWith('namespace')); i++) await new Promise((r) => setTimeout(r, 10));
+    t.true(leftovers().some((l) => l.startsWith('namespace')), 'the lab was being made');
+    child.kill(signal);
+    const code = await closed;
+    t.is(code, signal === 'SIGINT' ? 130 : 143);
+    t.deepEqual(leftovers(), [], `after ${signal}, without lab down`);
+  }
+});
+
+test(`lab up without root: exit 3 and how to get it`, (t) => {
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'bin/pathlab.js', 'lab', 'up'], { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) return t.fail(String(r.error));
+  t.is(r.status, 3, r.stderr);
+  t.regex(r.stderr, /netns backend needs root \(CAP_NET_ADMIN\): run with sudo/);
+});

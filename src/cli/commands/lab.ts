@@ -62,16 +62,28 @@ async function netnsUp(opts: UpOptions, ctx: CliContext): Promise<void> {
   }
   requireNetns();
   let id: string | undefined;
-  // Ctrl-C while the lab comes up: take down what was made, then leave.
+  let stopping: Promise<never> | undefined;
+  // Ctrl-C while the lab comes up: take down what was made, then leave (130 / 143, as a
+  // shell reports a process ended by that signal).
   const onSignal = (sig: NodeJS.Signals) => {
     const cleanup = id ? removeLab(id) : sweepLabs(new Set(readLabRecords().filter((r) => r.ownerPid === process.pid).map((r) => r.id)));
-    void cleanup.finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    stopping = cleanup.then(
+      () => process.exit(sig === 'SIGINT' ? 130 : 143),
+      () => process.exit(sig === 'SIGINT' ? 130 : 143),
+    );
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
     const t0 = performance.now();
-    const started = await lab.start();
+    let started;
+    try {
+      started = await lab.start();
+    } catch (e) {
+      // The teardown a signal started makes the steps under way fail: let it finish and exit.
+      if (stopping) await stopping;
+      throw e;
+    }
     id = started.id;
     const ms = performance.now() - t0;
     ctx.io.out(`lab ${started.id} (${name}) is up in ${(ms / 1000).toFixed(2)} s, Istio ${spec.istio.version} behaviour\n\n`);
