@@ -1,0 +1,71 @@
+// What a run produces, per probe and per scenario: the expected, predicted and observed paths,
+// the first hop where they differ, and the evidence behind it. Every reporter (console, JSON,
+// JUnit, TAP) reads these types only. The zod schema is the single definition: the JSON
+// report's published schema (schema/report.schema.json) is generated from it.
+import { z } from 'zod';
+
+export const REPORT_API_VERSION = 'pathlab/v1';
+
+export const EvidenceSchema = z.strictObject({
+  /** What produced it: `tcpdump -i eth0`, `conntrack -L`, `xtables-monitor --trace`, `access log`, `reply`. */
+  source: z.string(),
+  /** The lines that matter, as the tool printed them. */
+  lines: z.array(z.string()),
+});
+
+export const ProbeResultSchema = z.strictObject({
+  scenario: z.string(),
+  probe: z.string(),
+  /** `incident-7000/outage · app (10.64.0.14) → 10.0.0.6:7000` */
+  title: z.string(),
+  status: z.enum(['passed', 'failed', 'skipped']),
+  /** Why it failed or was skipped, in one line. */
+  reason: z.string().optional(),
+  expected: z.array(z.string()),
+  notExpected: z.array(z.string()),
+  predicted: z.array(z.string()),
+  observed: z.array(z.string()),
+  /** Index into `expected` of the first hop not observed (or -1 for a must-not hop seen). */
+  firstDifference: z
+    .strictObject({ index: z.int(), expected: z.string(), observed: z.string().nullable(), why: z.string() })
+    .optional(),
+  /** Where the prediction (explain) and the observation disagree: a model gap, reported, not fatal. */
+  predictionGaps: z.array(z.string()),
+  /** Outcome as named results: reached, refused, reset, timeout, closed, http-error. */
+  outcome: z.string().optional(),
+  reply: z.string().optional(),
+  evidence: z.array(EvidenceSchema),
+  /** Retries made for a named transient cause, each with its cause. */
+  retries: z.array(z.string()),
+  durationMs: z.number(),
+});
+
+export const ScenarioResultSchema = z.strictObject({
+  name: z.string(),
+  file: z.string(),
+  backend: z.enum(['netns', 'kind']),
+  /** `with-setup` (the normal run) or `without-change` (--check-fault's second run). */
+  mode: z.enum(['with-setup', 'without-change']),
+  status: z.enum(['passed', 'failed', 'skipped']),
+  reason: z.string().optional(),
+  probes: z.array(ProbeResultSchema),
+  durationMs: z.number(),
+});
+
+export const RunReportSchema = z
+  .strictObject({
+    apiVersion: z.literal(REPORT_API_VERSION),
+    kind: z.literal('RunReport'),
+    startedAt: z.string(),
+    durationMs: z.number(),
+    backend: z.enum(['netns', 'kind']),
+    checkFault: z.boolean(),
+    scenarios: z.array(ScenarioResultSchema),
+    summary: z.strictObject({ scenarios: z.int(), passed: z.int(), failed: z.int(), skipped: z.int(), probes: z.int() }),
+  })
+  .meta({ title: 'istio-pathlab run report', description: 'What `pathlab run --reporter json` writes' });
+
+export type Evidence = z.infer<typeof EvidenceSchema>;
+export type ProbeResult = z.infer<typeof ProbeResultSchema>;
+export type ScenarioResult = z.infer<typeof ScenarioResultSchema>;
+export type RunReport = z.infer<typeof RunReportSchema>;
