@@ -19,7 +19,7 @@ export interface RuleStep {
 
 /** What the kernel finally did with the connection in the hop's chains. */
 export interface IptablesEffect {
-  target: 'REDIRECT' | 'TPROXY' | 'ACCEPT' | 'DROP' | 'RETURN' | 'MARK';
+  target: 'REDIRECT' | 'TPROXY' | 'DNAT' | 'ACCEPT' | 'DROP' | 'REJECT' | 'RETURN' | 'MARK';
   arg?: string;
 }
 
@@ -28,7 +28,7 @@ export type Hop =
   | { kind: 'envoy'; attrs: Array<[key: EnvoyKey, value: string]> }
   | { kind: 'wire'; attrs: Array<[key: WireKey, value: string]> }
   | { kind: 'app'; attrs: Array<[key: AppKey, value: string]> }
-  | { kind: 'reply'; text: string };
+  | { kind: 'reply'; text: string; closed?: true };
 
 export const ENVOY_KEYS = ['listener', 'chain', 'cluster', 'route', 'vhost', 'flags', 'upstream'] as const;
 export const WIRE_KEYS = ['iface', 'src', 'dst', 'proto'] as const;
@@ -37,7 +37,7 @@ export type EnvoyKey = (typeof ENVOY_KEYS)[number];
 export type WireKey = (typeof WIRE_KEYS)[number];
 export type AppKey = (typeof APP_KEYS)[number];
 
-const EFFECTS = ['REDIRECT', 'TPROXY', 'ACCEPT', 'DROP', 'RETURN', 'MARK'] as const;
+const EFFECTS = ['REDIRECT', 'TPROXY', 'DNAT', 'ACCEPT', 'DROP', 'REJECT', 'RETURN', 'MARK'] as const;
 
 /** A notation the parser could not read; `offset` is the column (0-based) in the hop text. */
 export class HopSyntaxError extends Error {
@@ -112,7 +112,8 @@ function parseIptablesHop(rest: string, base: number): Hop {
       if (i !== toks.length - 1) {
         throw new HopSyntaxError(`the effect "${tok}" must come last`, at);
       }
-      const [target, arg] = tok.split(':', 2) as [string, string | undefined];
+      const colon = tok.indexOf(':');
+      const [target, arg] = colon < 0 ? [tok, undefined] : [tok.slice(0, colon), tok.slice(colon + 1)];
       if (!(EFFECTS as readonly string[]).includes(target)) {
         throw new HopSyntaxError(
           `unknown effect "${target}" (expected ${EFFECTS.join(', ')}, or "->" and another rule)`,
@@ -166,8 +167,10 @@ function parseAttrs<K extends string>(
 
 function parseReplyHop(rest: string, base: number): Hop {
   const trimmed = rest.trim();
+  // `reply closed`: the connection ended without a byte (BlackHoleCluster, no filter chain).
+  if (trimmed === 'closed') return { kind: 'reply', text: '', closed: true };
   if (!trimmed.startsWith('"') || !trimmed.endsWith('"') || trimmed.length < 2) {
-    throw new HopSyntaxError('a reply hop is a quoted text, e.g. reply "HTTP/1.1 400 Bad Request"', base);
+    throw new HopSyntaxError('a reply hop is a quoted text, e.g. reply "HTTP/1.1 400 Bad Request", or reply closed', base);
   }
   try {
     const text = JSON.parse(trimmed) as string;
@@ -198,6 +201,6 @@ export function formatHop(hop: Hop): string {
     case 'app':
       return `${hop.kind} ${hop.attrs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
     case 'reply':
-      return `reply ${JSON.stringify(hop.text)}`;
+      return hop.closed ? 'reply closed' : `reply ${JSON.stringify(hop.text)}`;
   }
 }

@@ -5,6 +5,7 @@ import { registerProxyConfig } from './proxy-config.ts';
 import { registerExplain } from './explain.ts';
 import { registerDoctor } from './lab-kind.ts';
 import { registerLab } from './lab.ts';
+import { registerRun } from './run.ts';
 
 /** Every top-level command, in the order `pathlab --help` lists them. */
-export const commands: RegisterCommand[] = [registerValidate, registerIptables, registerProxyConfig, registerExplain, registerLab, registerDoctor];
+export const commands: RegisterCommand[] = [registerRun, registerValidate, registerIptables, registerProxyConfig, registerExplain, registerLab, registerDoctor];

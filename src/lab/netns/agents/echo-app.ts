@@ -119,7 +119,7 @@ function safeJson(text: string): unknown {
 function serveTcp(cfg: EchoAppConfig, port: number): void {
   // tcp-echo's protocol: every line comes back prefixed; the first line names who answered.
   createTcpServer((sock) => {
-    sock.write(`hello from ${cfg.pod} (peer ${remote(sock)})\n`);
+    sock.write(`hello from ${cfg.pod} port ${port} (peer ${remote(sock)})\n`);
     let buf = '';
     sock.setEncoding('utf8');
     sock.on('data', (d: string) => {

@@ -1,0 +1,134 @@
+// `pathlab run`: the main job. Loads scenarios, runs the ones the backend can run, reports.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT } from '../exit-codes.ts';
+import { collectScenarioFiles } from '../../scenario/collect.ts';
+import { loadScenarioFile } from '../../scenario/loader.ts';
+import { formatProblem } from '../../scenario/problems.ts';
+import { ISTIO_VERSIONS, type LabSpec } from '../../scenario/schema.ts';
+import { netnsUnavailable } from '../../lab/netns/requirements.ts';
+import { runScenariosNetns, type LoadedScenario } from '../../paths/run-netns.ts';
+import { REPORT_API_VERSION, type RunReport, type ScenarioResult } from '../../paths/verdict.ts';
+import { reporters, type ReporterName } from '../../report/index.ts';
+
+interface RunOpts {
+  backend: string;
+  filter?: string;
+  istioVersion?: string;
+  reporter: string[];
+  out?: string;
+  keepLab?: boolean;
+  checkFault?: boolean;
+  concurrency?: string;
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
+export function registerRun(program: Command, ctx: CliContext): void {
+  program
+    .command('run')
+    .description('run scenarios in a lab and check every probe\'s path hop by hop (the main job)')
+    .argument('[paths...]', 'scenario files or folders (default: scenarios/)')
+    .option('--backend <backend>', 'netns (the default) or kind', 'netns')
+    .option('--filter <glob>', 'only scenarios whose name matches, e.g. "incident-7000-*"')
+    .option('--istio-version <v>', `run every scenario's lab with this Istio behaviour: ${ISTIO_VERSIONS.join(', ')}`)
+    .option('--reporter <name>', 'console, json, junit or tap; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt)')
+    .option('--check-fault', 'also run every scenario without its fault/fix steps: each must then fail (the change is what the scenario is about)')
+    .option('--keep-lab', 'leave the labs running after the run (pathlab lab down --all removes them)')
+    .option('--concurrency <n>', 'labs run at once (scenarios of one lab run in order)', '1')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 every scenario passed, 1 a scenario failed, 2 bad input, 3 the lab could not start.
+Examples:
+  pathlab run                                   the whole catalogue on the netns backend
+  pathlab run scenarios/incident-7000 --reporter console --reporter junit --out out/
+  pathlab run --filter 'incident-7000-*' --check-fault`,
+    )
+    .action(async (paths: string[], opts: RunOpts) => {
+      const names = opts.reporter.length ? opts.reporter : ['console'];
+      for (const n of names) if (!(n in reporters)) throw new CliError(`--reporter ${n}: expected one of ${Object.keys(reporters).join(', ')}`, EXIT_BAD_INPUT);
+      if (opts.istioVersion !== undefined && !(ISTIO_VERSIONS as readonly string[]).includes(opts.istioVersion)) {
+        throw new CliError(`--istio-version ${opts.istioVersion}: expected one of ${ISTIO_VERSIONS.join(', ')}`, EXIT_BAD_INPUT);
+      }
+      if (opts.backend !== 'netns' && opts.backend !== 'kind') throw new CliError(`--backend ${opts.backend}: expected netns or kind`, EXIT_BAD_INPUT);
+      const { files, missing } = collectScenarioFiles(paths.length ? paths : ['scenarios']);
+      const problems = missing.map((m) => `${m.path}:1:1: (file): ${m.reason}`);
+      const loaded: LoadedScenario[] = [];
+      for (const f of files) {
+        const r = loadScenarioFile(f);
+        if (!r.ok) problems.push(...r.problems.map(formatProblem));
+        else loaded.push({ file: f, scenario: r.scenario });
+      }
+      if (problems.length) throw new CliError(problems.join('\n'), EXIT_BAD_INPUT);
+      const filter = opts.filter ? globToRegExp(opts.filter) : undefined;
+      const selected = loaded.filter((s) => !filter || filter.test(s.scenario.metadata.name));
+      if (selected.length === 0) throw new CliError(`no scenario to run${filter ? ` matches --filter ${opts.filter}` : ''}`, EXIT_BAD_INPUT);
+      if (opts.backend === 'kind') {
+        throw new CliError('the kind backend cannot run scenarios yet: its lab, plan and exec client exist (pathlab lab up --backend kind --dry-run), the runner for it does not', EXIT_ENVIRONMENT);
+      }
+      const why = netnsUnavailable();
+      if (why) throw new CliError(why, EXIT_ENVIRONMENT);
+
+      const version = opts.istioVersion as LabSpec['istio']['version'] | undefined;
+      const runnable = selected
+        .filter((s) => s.scenario.metadata.backends.includes('netns'))
+        .map((s) => (version ? { ...s, scenario: { ...s.scenario, lab: { ...s.scenario.lab, istio: { ...s.scenario.lab.istio, version } } } } : s));
+      const skipped: ScenarioResult[] = selected
+        .filter((s) => !s.scenario.metadata.backends.includes('netns'))
+        .map((s) => ({ name: s.scenario.metadata.name, file: s.file, backend: 'netns', mode: 'with-setup', status: 'skipped', reason: `the scenario names the backends ${s.scenario.metadata.backends.join(', ')}`, probes: [], durationMs: 0 }));
+
+      const startedAt = new Date();
+      const t0 = performance.now();
+      const progress = (r: ScenarioResult) => {
+        if (names.includes('console')) return;
+        ctx.io.err(`${r.status === 'passed' ? 'ok' : r.status} ${r.name}${r.mode === 'without-change' ? ' (without its change)' : ''}\n`);
+      };
+      let results: ScenarioResult[];
+      try {
+        results = await runScenariosNetns(runnable, { onScenario: progress, keepLab: opts.keepLab ?? false, concurrency: Math.max(1, Number(opts.concurrency) || 1) });
+        if (opts.checkFault) {
+          const withChange = runnable.filter((s) => (s.scenario.setup ?? []).some((st) => st.role !== 'context'));
+          results.push(...(await runScenariosNetns(withChange, { onScenario: progress, withoutChange: true, concurrency: Math.max(1, Number(opts.concurrency) || 1) })));
+        }
+      } catch (e) {
+        throw new CliError(`the lab could not start or run: ${(e as Error).message}`, EXIT_ENVIRONMENT);
+      }
+      const all = [...results, ...skipped];
+      // Without its change a scenario must fail: then that run counts as passed for --check-fault.
+      const judged = all.map((r) =>
+        r.mode === 'without-change'
+          ? { ...r, status: r.status === 'failed' ? ('passed' as const) : ('failed' as const), reason: r.status === 'failed' ? `fails without its change, as it must (${r.reason ?? ''})` : 'passes even without its fault/fix steps: the scenario does not test its change' }
+          : r,
+      );
+      const report: RunReport = {
+        apiVersion: REPORT_API_VERSION,
+        kind: 'RunReport',
+        startedAt: startedAt.toISOString(),
+        durationMs: performance.now() - t0,
+        backend: 'netns',
+        checkFault: opts.checkFault ?? false,
+        scenarios: judged,
+        summary: {
+          scenarios: judged.length,
+          passed: judged.filter((r) => r.status === 'passed').length,
+          failed: judged.filter((r) => r.status === 'failed').length,
+          skipped: judged.filter((r) => r.status === 'skipped').length,
+          probes: judged.reduce((n, r) => n + r.probes.length, 0),
+        },
+      };
+      const fileNames: Record<ReporterName, string> = { console: 'report.txt', json: 'report.json', junit: 'junit.xml', tap: 'report.tap' };
+      if (opts.out) mkdirSync(opts.out, { recursive: true });
+      for (const n of names as ReporterName[]) {
+        const text = reporters[n](report, { color: !opts.out && process.stdout.isTTY === true });
+        if (opts.out) writeFileSync(join(opts.out, fileNames[n]), text);
+        else ctx.io.out(text.endsWith('\n') ? text : `${text}\n`);
+      }
+      if (report.summary.failed > 0) ctx.exit(EXIT_CHECK_FAILED);
+    });
+}
