@@ -6,6 +6,11 @@ import { join } from 'node:path';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const FIXTURES = join(REPO_ROOT, '..', 'shared', 'fixtures');
 
+/** A path under ../shared (seeds, notes, fixtures). */
+export function sharedPath(...parts: string[]): string {
+  return join(REPO_ROOT, '..', 'shared', ...parts);
+}
+
 export function readFixture(...parts: string[]): string {
   return readFileSync(join(FIXTURES, ...parts), 'utf8');
 }
