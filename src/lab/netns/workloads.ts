@@ -3,6 +3,7 @@
 // it says what to start; the lab starts it.
 import type { EchoAppConfig } from './agents/echo-app.ts';
 import type { PlannedHost } from './plan.ts';
+import { kubeServicePortProtocol, listenerProtocol } from '../../mesh/envoy/service-protocol.ts';
 
 /** The uid/gid the application runs as (any uid but the proxy's: istio-init captures it). */
 export const APP_USER = { uid: 1000, gid: 1000 } as const;
@@ -22,16 +23,15 @@ const DEFAULT_PORTS: Record<string, EchoAppConfig['ports']> = {
   toolbox: [],
 };
 
-/** The protocol a port is served with, from its name as Istio reads names (tcp-…, redis-… are TCP). */
-export function portProtocol(name: string | undefined): 'http' | 'tcp' {
-  const prefix = (name ?? '').toLowerCase().split('-')[0];
-  return prefix === 'tcp' || prefix === 'redis' || prefix === 'mongo' || prefix === 'mysql' || prefix === 'tls' ? 'tcp' : 'http';
+/** What the echo app serves on a port: TCP where Istio would read the port as TCP (tcp-, redis-, …). */
+export function portProtocol(port: number, name: string | undefined): 'http' | 'tcp' {
+  return listenerProtocol(kubeServicePortProtocol({ port, ...(name === undefined ? {} : { name }) })) === 'TCP' ? 'tcp' : 'http';
 }
 
 export function appConfig(host: PlannedHost): EchoAppConfig | undefined {
   const pod = host.pod;
   if (!pod) return undefined;
-  const declared = (pod.ports ?? []).filter((p) => p.protocol !== 'UDP').map((p) => ({ port: p.port, protocol: portProtocol(p.name) }));
+  const declared = (pod.ports ?? []).filter((p) => p.protocol !== 'UDP').map((p) => ({ port: p.port, protocol: portProtocol(p.port, p.name) }));
   const ports = declared.length > 0 ? declared : (DEFAULT_PORTS[pod.workload] ?? []);
   if (ports.length === 0) return undefined;
   return {
