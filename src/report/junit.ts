@@ -5,7 +5,7 @@
 import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
 import { probeDiffLines } from './console.ts';
 import { firstDifferenceLine } from './hop-diff.ts';
-import { xmlAttr, xmlText } from './text.ts';
+import { visibleControls, xmlAttr, xmlText } from './text.ts';
 
 export const PATH_MISMATCH = 'PathMismatch';
 export const PASSED_WITHOUT_FAULT = 'PassedWithoutFault';
@@ -23,7 +23,7 @@ function el(name: string, attrs: Record<string, string | number | undefined>, bo
 function evidenceText(p: ProbeResult): string {
   const lines: string[] = [];
   for (const e of p.evidence) {
-    lines.push(`${e.source}${e.hop !== undefined ? `  (${e.hop})` : ''}`, ...e.lines.map((l) => `  ${l}`));
+    lines.push(`${e.source}${e.hop !== undefined ? `  (${e.hop})` : ''}`, ...e.lines.map((l) => `  ${visibleControls(l)}`));
   }
   return lines.join('\n');
 }
