@@ -19,34 +19,36 @@ export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
 
 type Colors = ReturnType<typeof pc.createColors>;
 
+const v = visibleControls;
+
 /**
  * What went wrong with a failed probe, without the evidence: reason, first difference, the
  * hop table, must-not hops seen, prediction gaps, retries. JUnit's failure text is this, uncoloured.
  */
 export function probeDiffLines(p: ProbeResult, c: Colors = pc.createColors(false)): string[] {
   const out: string[] = [];
-  if (p.reason) out.push(`  ${p.reason}`);
+  if (p.reason) out.push(`  ${v(p.reason)}`);
   const fd = firstDifferenceLine(p);
-  if (fd) out.push(`  ${c.red(fd)}`);
+  if (fd) out.push(`  ${c.red(v(fd))}`);
   if (p.outcome !== undefined || p.reply !== undefined) {
-    out.push(`  outcome: ${p.outcome ?? '?'}${p.reply !== undefined ? `, reply ${JSON.stringify(p.reply)}` : ''}`);
+    out.push(`  outcome: ${v(p.outcome ?? '?')}${p.reply !== undefined ? `, reply ${JSON.stringify(p.reply)}` : ''}`);
   }
   out.push(...formatHopDiff(p, 2, { mark: (s) => c.red(c.bold(s)), dim: c.dim, missing: c.yellow }));
-  for (const hop of notExpectedSeen(p)) out.push(`  ${c.red('must not be on the path, but was:')} ${hop}`);
-  for (const gap of p.predictionGaps) out.push(`  ${c.dim('note: prediction gap (explain disagrees with what was observed):')} ${gap}`);
-  for (const retry of p.retries) out.push(`  ${c.dim('retried:')} ${retry}`);
+  for (const hop of notExpectedSeen(p)) out.push(`  ${c.red('must not be on the path, but was:')} ${v(hop)}`);
+  for (const gap of p.predictionGaps) out.push(`  ${c.dim('note: prediction gap (explain disagrees with what was observed):')} ${v(gap)}`);
+  for (const retry of p.retries) out.push(`  ${c.dim('retried:')} ${v(retry)}`);
   return out;
 }
 
 function probeLines(p: ProbeResult, c: Colors, verbose: boolean): string[] {
   if (p.status === 'passed') return verbose ? [`  ${c.green(MARK.passed)} ${p.probe} ${c.dim(seconds(p.durationMs))}`] : [];
-  if (p.status === 'skipped') return verbose ? [`  ${c.yellow(MARK.skipped)} ${p.probe} skipped${p.reason ? `: ${p.reason}` : ''}`] : [];
-  const out = [`  ${c.red(MARK.failed)} ${c.bold(p.title)}  ${c.dim(`[${p.probe}] ${seconds(p.durationMs)}`)}`];
+  if (p.status === 'skipped') return verbose ? [`  ${c.yellow(MARK.skipped)} ${p.probe} skipped${p.reason ? `: ${v(p.reason)}` : ''}`] : [];
+  const out = [`  ${c.red(MARK.failed)} ${c.bold(v(p.title))}  ${c.dim(`[${p.probe}] ${seconds(p.durationMs)}`)}`];
   out.push(...probeDiffLines(p, c).map((l) => `  ${l}`));
   const evidence = verbose ? p.evidence : evidenceOfDifference(p);
   if (evidence.length > 0) out.push(`    evidence${verbose ? '' : ' behind the difference'}:`);
   for (const e of evidence) {
-    out.push(`      ${c.cyan(e.source)}${e.hop !== undefined ? c.dim(`  (${e.hop})`) : ''}`);
+    out.push(`      ${c.cyan(v(e.source))}${e.hop !== undefined ? c.dim(`  (${v(e.hop)})`) : ''}`);
     for (const line of e.lines) out.push(`        ${visibleControls(line)}`);
   }
   return out;
@@ -54,7 +56,7 @@ function probeLines(p: ProbeResult, c: Colors, verbose: boolean): string[] {
 
 function scenarioLine(s: ScenarioResult, c: Colors): string {
   const mark = s.status === 'passed' ? c.green(MARK.passed) : s.status === 'failed' ? c.red(MARK.failed) : c.yellow(MARK.skipped);
-  const tail = s.status === 'skipped' ? `skipped${s.reason ? `: ${s.reason}` : ''}` : c.dim(seconds(s.durationMs));
+  const tail = s.status === 'skipped' ? `skipped${s.reason ? `: ${v(s.reason)}` : ''}` : c.dim(seconds(s.durationMs));
   return `${mark} ${s.name} ${tail}`;
 }
 
@@ -74,7 +76,7 @@ function checkFaultLines(runs: ScenarioResult[], c: Colors): string[] {
   for (const s of bad) {
     out.push(`  ${c.red(MARK.failed)} ${s.name}: PASSED without its fault: its probes do not detect the fault (check failed)`);
   }
-  for (const s of skipped) out.push(`  ${c.yellow(MARK.skipped)} ${s.name}: not checked${s.reason ? `: ${s.reason}` : ''}`);
+  for (const s of skipped) out.push(`  ${c.yellow(MARK.skipped)} ${s.name}: not checked${s.reason ? `: ${v(s.reason)}` : ''}`);
   out.push(
     bad.length === 0
       ? c.green(`check-fault passed: all ${good.length} checked scenarios fail without their fault`)

@@ -116,7 +116,7 @@ const consoleCases = [
   {
     name: 'control characters in evidence are shown as escapes, never sent to the terminal',
     report: hostileRun,
-    has: ['\\x1b[31mred\\x1b[0m \\x00 bell\\x07'],
+    has: ['\\x1b[31mred\\x1b[0m \\x00 bell\\x07', 'the reply began with ESC \\x1b and NUL \\x00'],
     hasNot: ['\u001b', '\u0000', '\u0007'],
   },
 ];

@@ -229,8 +229,10 @@ export const hostileRun = run([
         ...probe7000StillBroken,
         scenario: SCENARIO,
         title: 'incident-7000/outage · app → 10.0.0.6:7000 <&"\'>',
+        reason: 'the reply began with ESC \u001b and NUL \u0000',
         evidence: [{ source: 'reply', lines: ['\u001b[31mred\u001b[0m \u0000 bell\u0007 ]]> </system-out> & "q"'] }],
       },
+      { ...probe7003NoAuth, status: 'skipped', reason: 'sidecar not ready \u0007 after 3 retries' },
     ],
   }),
 ]);

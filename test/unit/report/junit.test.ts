@@ -86,5 +86,7 @@ test('junit: markup is escaped and bytes XML 1.0 forbids are replaced by visible
   t.notRegex(xml, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
   t.is(xpath(xml, 'string(//failure/../@name)'), 'redis-7000-answers-noauth');
   t.true(xpath(xml, 'string(//failure)').startsWith('\nincident-7000/outage · app → 10.0.0.6:7000 <&"\'>'));
+  t.is(xpath(xml, 'string(//skipped/@message)'), 'sidecar not ready \\x07 after 3 retries');
+  t.true(xpath(xml, 'string(//failure)').includes('the reply began with ESC \\x1b and NUL \\x00'));
   t.true(xpath(xml, 'string(//system-out)').includes('\\x1b[31mred\\x1b[0m \\x00 bell\\x07 ]]> </system-out> & "q"'));
 });
