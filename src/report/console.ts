@@ -96,7 +96,7 @@ export function formatConsole(report: RunReport, options: ConsoleOptions): strin
   }
   lines.push(...checkFaultLines(report.scenarios.filter((s) => s.mode === 'without-change'), c));
   const { scenarios, passed, failed, skipped, probes } = report.summary;
-  const summary = `${scenarios} scenarios: ${passed} passed, ${failed} failed, ${skipped} skipped (${probes} probes) in ${seconds(report.durationMs)}`;
+  const summary = `${scenarios} scenario${scenarios === 1 ? '' : 's'}: ${passed} passed, ${failed} failed, ${skipped} skipped (${probes} probe${probes === 1 ? '' : 's'}) in ${seconds(report.durationMs)}`;
   lines.push('', failed > 0 ? c.red(summary) : c.green(summary));
   return `${lines.join('\n')}\n`;
 }

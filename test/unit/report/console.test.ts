@@ -3,6 +3,7 @@
 // say what happened in words a reader cannot misread.
 import test from 'ava';
 import { formatConsole } from '../../../src/report/console.ts';
+import { assertGolden } from '../../helpers/golden.ts';
 import { DIFF_MARK, formatHopDiff, hopDiffRows } from '../../../src/report/hop-diff.ts';
 import { checkFaultRun, failingRun, hostileRun, mustNotRun, passingRun, probe7000LeftPod, probe7000StillBroken, skippedRun } from './fixtures.ts';
 
@@ -70,7 +71,7 @@ const consoleCases = [
   {
     name: 'a passing run prints one ✔ line per scenario and the summary, no tables',
     report: passingRun,
-    has: ['✔ incident-7000-outage-legacy 1.0s', '1 scenarios: 1 passed, 0 failed, 0 skipped (2 probes) in 4.2s'],
+    has: ['✔ incident-7000-outage-legacy 1.0s', '1 scenario: 1 passed, 0 failed, 0 skipped (2 probes) in 4.2s'],
     hasNot: [DIFF_MARK, 'expected', '--check-fault'],
   },
   {
@@ -149,4 +150,8 @@ test('console: --verbose lists passed probes and every evidence entry', (t) => {
   const out = formatConsole(failingRun, { color: false, verbose: true });
   t.true(out.includes('✔ redis-7003-answers-noauth'));
   t.true(out.includes('positive control'));
+});
+
+test('console: the failing probe of seed 003, as a reviewed golden (test/golden/report-console-failing-probe.txt)', (t) => {
+  assertGolden(t, 'report-console-failing-probe.txt', formatConsole(failingRun, { color: false }));
 });
