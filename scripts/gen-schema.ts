@@ -1,14 +1,17 @@
-// Writes schema/scenario.schema.json from the zod definition in src/scenario/schema.ts.
+// Writes schema/scenario.schema.json and schema/lab.schema.json from the zod definitions in
+// src/scenario/schema.ts, and schema/report.schema.json from src/paths/verdict.ts.
 // `--check` only compares, and exits 1 when the committed file is stale.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { REPORT_SCHEMA_PATH, reportJsonSchemaText } from '../src/report/json.ts';
 import { LAB_SCHEMA_PATH, SCENARIO_SCHEMA_PATH, labJsonSchemaText, scenarioJsonSchemaText } from '../src/scenario/json-schema.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const files: Array<[string, string]> = [
   [SCENARIO_SCHEMA_PATH, scenarioJsonSchemaText()],
   [LAB_SCHEMA_PATH, labJsonSchemaText()],
+  [REPORT_SCHEMA_PATH, reportJsonSchemaText()],
 ];
 let stale = false;
 for (const [path, text] of files) {

@@ -1,10 +1,52 @@
-// Reporters registry (interim: JSON only; the console, JUnit and TAP reporters land next).
+// The reporters by name, as `pathlab run --reporter` takes them, and the files a run writes.
+// Pure: the CLI prints or writes what these return.
+import { posix } from 'node:path';
 import type { RunReport } from '../paths/verdict.ts';
+import { formatConsole } from './console.ts';
+import { formatJson } from './json.ts';
+import { formatJunit } from './junit.ts';
+import { formatTap } from './tap.ts';
 
-export type ReporterName = 'console' | 'json' | 'junit' | 'tap';
+export { formatConsole, probeDiffLines, type ConsoleOptions } from './console.ts';
+export { formatJson, reportJsonSchemaText, REPORT_SCHEMA_PATH } from './json.ts';
+export { formatJunit } from './junit.ts';
+export { formatTap } from './tap.ts';
+export { hopDiffRows, formatHopDiff, DIFF_MARK, type HopDiffRow } from './hop-diff.ts';
 
-const json = (r: RunReport) => `${JSON.stringify(r, null, 2)}\n`;
-const console = (r: RunReport) =>
-  `${r.scenarios.map((s) => `${s.status === 'passed' ? '✔' : s.status === 'failed' ? '✘' : '-'} ${s.name}${s.reason ? ` — ${s.reason}` : ''}`).join('\n')}\n${r.summary.scenarios} scenarios: ${r.summary.passed} passed, ${r.summary.failed} failed, ${r.summary.skipped} skipped (${r.summary.probes} probes) in ${(r.durationMs / 1000).toFixed(1)}s\n`;
+export type Formatter = (report: RunReport) => string;
 
-export const reporters: Record<ReporterName, (r: RunReport, opts?: { color?: boolean }) => string> = { console, json, junit: json, tap: json };
+export const REPORTER_NAMES = ['console', 'json', 'junit', 'tap'] as const;
+export type ReporterName = (typeof REPORTER_NAMES)[number];
+
+/** Name → formatter. `console` here is uncoloured (for a file); the CLI calls formatConsole itself for a terminal. */
+export const reporters: Readonly<Record<ReporterName, Formatter>> = {
+  console: (report) => formatConsole(report, { color: false }),
+  json: formatJson,
+  junit: formatJunit,
+  tap: formatTap,
+};
+
+/** The file each reporter writes into --out DIR. */
+export const REPORT_FILES: Readonly<Record<ReporterName, string>> = {
+  console: 'report.txt',
+  json: 'report.json',
+  junit: 'junit.xml',
+  tap: 'report.tap',
+};
+
+export function isReporterName(name: string): name is ReporterName {
+  return (REPORTER_NAMES as readonly string[]).includes(name);
+}
+
+/**
+ * The files to write: path (REPORT_FILES[name], inside outDir when given) → text, one per
+ * distinct reporter, in the order asked.
+ */
+export function writeReports(report: RunReport, options: { reporters: readonly ReporterName[]; outDir?: string }): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const name of options.reporters) {
+    const file = options.outDir === undefined ? REPORT_FILES[name] : posix.join(options.outDir, REPORT_FILES[name]);
+    if (!files.has(file)) files.set(file, reporters[name](report));
+  }
+  return files;
+}

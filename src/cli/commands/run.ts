@@ -11,7 +11,7 @@ import { ISTIO_VERSIONS, type LabSpec } from '../../scenario/schema.ts';
 import { netnsUnavailable } from '../../lab/netns/requirements.ts';
 import { runScenariosNetns, type LoadedScenario } from '../../paths/run-netns.ts';
 import { REPORT_API_VERSION, type RunReport, type ScenarioResult } from '../../paths/verdict.ts';
-import { reporters, type ReporterName } from '../../report/index.ts';
+import { formatConsole, isReporterName, REPORT_FILES, reporters, REPORTER_NAMES } from '../../report/index.ts';
 
 interface RunOpts {
   backend: string;
@@ -52,7 +52,7 @@ Examples:
     )
     .action(async (paths: string[], opts: RunOpts) => {
       const names = opts.reporter.length ? opts.reporter : ['console'];
-      for (const n of names) if (!(n in reporters)) throw new CliError(`--reporter ${n}: expected one of ${Object.keys(reporters).join(', ')}`, EXIT_BAD_INPUT);
+      for (const n of names) if (!isReporterName(n)) throw new CliError(`--reporter ${n}: expected one of ${REPORTER_NAMES.join(', ')}`, EXIT_BAD_INPUT);
       if (opts.istioVersion !== undefined && !(ISTIO_VERSIONS as readonly string[]).includes(opts.istioVersion)) {
         throw new CliError(`--istio-version ${opts.istioVersion}: expected one of ${ISTIO_VERSIONS.join(', ')}`, EXIT_BAD_INPUT);
       }
@@ -100,12 +100,9 @@ Examples:
         throw new CliError(`the lab could not start or run: ${(e as Error).message}`, EXIT_ENVIRONMENT);
       }
       const all = [...results, ...skipped];
-      // Without its change a scenario must fail: then that run counts as passed for --check-fault.
-      const judged = all.map((r) =>
-        r.mode === 'without-change'
-          ? { ...r, status: r.status === 'failed' ? ('passed' as const) : ('failed' as const), reason: r.status === 'failed' ? `fails without its change, as it must (${r.reason ?? ''})` : 'passes even without its fault/fix steps: the scenario does not test its change' }
-          : r,
-      );
+      // A run without its change must fail: such a run that failed is the good outcome.
+      const good = (r: ScenarioResult) => (r.mode === 'without-change' ? r.status === 'failed' : r.status === 'passed');
+      const bad = (r: ScenarioResult) => (r.mode === 'without-change' ? r.status === 'passed' : r.status === 'failed');
       const report: RunReport = {
         apiVersion: REPORT_API_VERSION,
         kind: 'RunReport',
@@ -113,22 +110,22 @@ Examples:
         durationMs: performance.now() - t0,
         backend: 'netns',
         checkFault: opts.checkFault ?? false,
-        scenarios: judged,
+        scenarios: all,
         summary: {
-          scenarios: judged.length,
-          passed: judged.filter((r) => r.status === 'passed').length,
-          failed: judged.filter((r) => r.status === 'failed').length,
-          skipped: judged.filter((r) => r.status === 'skipped').length,
-          probes: judged.reduce((n, r) => n + r.probes.length, 0),
+          scenarios: all.length,
+          passed: all.filter(good).length,
+          failed: all.filter(bad).length,
+          skipped: all.filter((r) => r.status === 'skipped').length,
+          probes: all.reduce((n, r) => n + r.probes.length, 0),
         },
       };
-      const fileNames: Record<ReporterName, string> = { console: 'report.txt', json: 'report.json', junit: 'junit.xml', tap: 'report.tap' };
       if (opts.out) mkdirSync(opts.out, { recursive: true });
-      for (const n of names as ReporterName[]) {
-        const text = reporters[n](report, { color: !opts.out && process.stdout.isTTY === true });
-        if (opts.out) writeFileSync(join(opts.out, fileNames[n]), text);
+      for (const n of names.filter(isReporterName)) {
+        const text = n === 'console' && !opts.out ? formatConsole(report, { color: process.stdout.isTTY === true }) : reporters[n](report);
+        if (opts.out) writeFileSync(join(opts.out, REPORT_FILES[n]), text);
         else ctx.io.out(text.endsWith('\n') ? text : `${text}\n`);
       }
+      if (opts.out) ctx.io.err(`wrote ${names.map((n) => join(opts.out!, REPORT_FILES[n as keyof typeof REPORT_FILES])).join(', ')}\n`);
       if (report.summary.failed > 0) ctx.exit(EXIT_CHECK_FAILED);
     });
 }

@@ -1,0 +1,102 @@
+// The console report: one line per scenario; for each failed probe the header, the hop table
+// with the first difference marked, must-not hops seen, prediction gaps, retries and the
+// evidence behind the difference; a summary line; and, for --check-fault runs, which
+// scenarios broke without their fault (the good outcome) and which did not.
+import pc from 'picocolors';
+import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
+import { visibleControls } from './text.ts';
+import { evidenceOfDifference, firstDifferenceLine, formatHopDiff, notExpectedSeen } from './hop-diff.ts';
+
+export interface ConsoleOptions {
+  color: boolean;
+  /** Also list passed and skipped probes, and every evidence entry of a failed probe. */
+  verbose?: boolean;
+}
+
+export const MARK = { passed: '✔', failed: '✘', skipped: '-' } as const;
+
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
+
+type Colors = ReturnType<typeof pc.createColors>;
+
+const v = visibleControls;
+
+/**
+ * What went wrong with a failed probe, without the evidence: reason, first difference, the
+ * hop table, must-not hops seen, prediction gaps, retries. JUnit's failure text is this, uncoloured.
+ */
+export function probeDiffLines(p: ProbeResult, c: Colors = pc.createColors(false)): string[] {
+  const out: string[] = [];
+  if (p.reason) out.push(`  ${v(p.reason)}`);
+  const fd = firstDifferenceLine(p);
+  if (fd) out.push(`  ${c.red(v(fd))}`);
+  if (p.outcome !== undefined || p.reply !== undefined) {
+    out.push(`  outcome: ${v(p.outcome ?? '?')}${p.reply !== undefined ? `, reply ${JSON.stringify(p.reply)}` : ''}`);
+  }
+  out.push(...formatHopDiff(p, 2, { mark: (s) => c.red(c.bold(s)), dim: c.dim, missing: c.yellow }));
+  for (const hop of notExpectedSeen(p)) out.push(`  ${c.red('must not be on the path, but was:')} ${v(hop)}`);
+  for (const gap of p.predictionGaps) out.push(`  ${c.dim('note: prediction gap (explain disagrees with what was observed):')} ${v(gap)}`);
+  for (const retry of p.retries) out.push(`  ${c.dim('retried:')} ${v(retry)}`);
+  return out;
+}
+
+function probeLines(p: ProbeResult, c: Colors, verbose: boolean): string[] {
+  if (p.status === 'passed') return verbose ? [`  ${c.green(MARK.passed)} ${p.probe} ${c.dim(seconds(p.durationMs))}`] : [];
+  if (p.status === 'skipped') return verbose ? [`  ${c.yellow(MARK.skipped)} ${p.probe} skipped${p.reason ? `: ${v(p.reason)}` : ''}`] : [];
+  const out = [`  ${c.red(MARK.failed)} ${c.bold(v(p.title))}  ${c.dim(`[${p.probe}] ${seconds(p.durationMs)}`)}`];
+  out.push(...probeDiffLines(p, c).map((l) => `  ${l}`));
+  const evidence = verbose ? p.evidence : evidenceOfDifference(p);
+  if (evidence.length > 0) out.push(`    evidence${verbose ? '' : ' behind the difference'}:`);
+  for (const e of evidence) {
+    out.push(`      ${c.cyan(v(e.source))}${e.hop !== undefined ? c.dim(`  (${v(e.hop)})`) : ''}`);
+    for (const line of e.lines) out.push(`        ${visibleControls(line)}`);
+  }
+  return out;
+}
+
+function scenarioLine(s: ScenarioResult, c: Colors): string {
+  const mark = s.status === 'passed' ? c.green(MARK.passed) : s.status === 'failed' ? c.red(MARK.failed) : c.yellow(MARK.skipped);
+  const tail = s.status === 'skipped' ? `skipped${s.reason ? `: ${v(s.reason)}` : ''}` : c.dim(seconds(s.durationMs));
+  return `${mark} ${s.name} ${tail}`;
+}
+
+/**
+ * A scenario run without its change (--check-fault's second run) must fail: that proves its
+ * probes detect the fault. One that passes does not test its fault.
+ */
+function checkFaultLines(runs: ScenarioResult[], c: Colors): string[] {
+  if (runs.length === 0) return [];
+  const good = runs.filter((s) => s.status === 'failed');
+  const bad = runs.filter((s) => s.status === 'passed');
+  const skipped = runs.filter((s) => s.status === 'skipped');
+  const out = ['', c.bold(`--check-fault: ${runs.length} scenarios run again WITHOUT their fault`)];
+  for (const s of good) {
+    out.push(`  ${c.green(MARK.passed)} ${s.name}: failed without its fault, as it must (the fault is what breaks it)`);
+  }
+  for (const s of bad) {
+    out.push(`  ${c.red(MARK.failed)} ${s.name}: PASSED without its fault: its probes do not detect the fault (check failed)`);
+  }
+  for (const s of skipped) out.push(`  ${c.yellow(MARK.skipped)} ${s.name}: not checked${s.reason ? `: ${v(s.reason)}` : ''}`);
+  out.push(
+    bad.length === 0
+      ? c.green(`check-fault passed: all ${good.length} checked scenarios fail without their fault`)
+      : c.red(`check-fault FAILED: ${bad.length} of ${good.length + bad.length} scenarios pass without their fault`),
+  );
+  return out;
+}
+
+export function formatConsole(report: RunReport, options: ConsoleOptions): string {
+  const c = pc.createColors(options.color);
+  const verbose = options.verbose ?? false;
+  const lines: string[] = [];
+  const normal = report.scenarios.filter((s) => s.mode === 'with-setup');
+  for (const s of normal) {
+    lines.push(scenarioLine(s, c));
+    for (const p of s.probes) lines.push(...probeLines(p, c, verbose));
+  }
+  lines.push(...checkFaultLines(report.scenarios.filter((s) => s.mode === 'without-change'), c));
+  const { scenarios, passed, failed, skipped, probes } = report.summary;
+  const summary = `${scenarios} scenario${scenarios === 1 ? '' : 's'}: ${passed} passed, ${failed} failed, ${skipped} skipped (${probes} probe${probes === 1 ? '' : 's'}) in ${seconds(report.durationMs)}`;
+  lines.push('', failed > 0 ? c.red(summary) : c.green(summary));
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,128 @@
+// The expected and observed hops of one probe side by side, with the first difference marked.
+// Console and JUnit print the same table; only the console colours it.
+import { visibleControls } from './text.ts';
+import type { Evidence, ProbeResult } from '../paths/verdict.ts';
+
+export const DIFF_MARK = '▶';
+
+/** One line of the table: an expected hop, the observed hop that stands for it, or both. */
+export interface HopDiffRow {
+  /** Index into `expected`, when the row carries an expected hop. */
+  expectedIndex?: number;
+  expected?: string;
+  /** Index into `observed`, when the row carries an observed hop. */
+  observedIndex?: number;
+  observed?: string;
+  /** The first difference: the hop a reader looks at first. */
+  marked: boolean;
+}
+
+const kindOf = (hop: string): string => hop.trimStart().split(/\s/, 1)[0] ?? '';
+
+/**
+ * For each expected hop, the observed hop it lines up with. The runner's own matching
+ * (`matched`) wins; without it an expected hop faces the next observed hop of the same kind
+ * (iptables, envoy, wire, app, reply), which puts a wrong listener next to the expected one.
+ */
+function pairing(p: ProbeResult): Array<number | null> {
+  if (p.matched && p.matched.length === p.expected.length) return p.matched;
+  const out: Array<number | null> = [];
+  let next = 0;
+  for (const e of p.expected) {
+    let k = next;
+    while (k < p.observed.length && kindOf(p.observed[k] ?? '') !== kindOf(e)) k++;
+    if (k < p.observed.length) {
+      out.push(k);
+      next = k + 1;
+    } else {
+      out.push(null);
+    }
+  }
+  return out;
+}
+
+/** The rows of the table, in path order. */
+export function hopDiffRows(p: ProbeResult): HopDiffRow[] {
+  const pairs = pairing(p);
+  const rows: HopDiffRow[] = [];
+  let next = 0;
+  const pushObservedUpTo = (end: number): void => {
+    for (; next < end; next++) rows.push({ observedIndex: next, observed: p.observed[next], marked: false });
+  };
+  p.expected.forEach((e, i) => {
+    const k = pairs[i];
+    if (k !== null && k !== undefined && k >= next) {
+      pushObservedUpTo(k);
+      rows.push({ expectedIndex: i, expected: e, observedIndex: k, observed: p.observed[k], marked: false });
+      next = k + 1;
+    } else {
+      rows.push({ expectedIndex: i, expected: e, marked: false });
+    }
+  });
+  pushObservedUpTo(p.observed.length);
+
+  const fd = p.firstDifference;
+  if (fd) {
+    const target =
+      fd.index >= 0
+        ? rows.find((r) => r.expectedIndex === fd.index)
+        : rows.find((r) => r.observed !== undefined && r.observed === fd.observed);
+    if (target) target.marked = true;
+  }
+  return rows;
+}
+
+export interface Paint {
+  mark: (s: string) => string;
+  dim: (s: string) => string;
+  missing: (s: string) => string;
+}
+
+const plain: Paint = { mark: (s) => s, dim: (s) => s, missing: (s) => s };
+
+/** The two-column table as lines, `indent` spaces in; the marked row starts with ▶. */
+export function formatHopDiff(p: ProbeResult, indent = 0, paint: Paint = plain): string[] {
+  const rows = hopDiffRows(p);
+  const absent = '(not observed)';
+  const left = (r: HopDiffRow): string => visibleControls(r.expected ?? '');
+  const width = Math.max('expected'.length, ...rows.map((r) => left(r).length));
+  const pad = ' '.repeat(indent);
+  const lines = [`${pad}  ${'expected'.padEnd(width)} │ observed`];
+  for (const r of rows) {
+    const mark = r.marked ? `${DIFF_MARK} ` : '  ';
+    const l = left(r).padEnd(width);
+    const o = r.observed !== undefined ? visibleControls(r.observed) : r.expected !== undefined ? absent : '';
+    const text = `${mark}${l} │ ${o}`.trimEnd();
+    lines.push(pad + (r.marked ? paint.mark(text) : r.observed === undefined ? paint.missing(text) : text));
+  }
+  return lines;
+}
+
+/** One line saying what the first difference is, or undefined when there is none. */
+export function firstDifferenceLine(p: ProbeResult): string | undefined {
+  const fd = p.firstDifference;
+  if (!fd) return undefined;
+  if (fd.index < 0) return `must-not hop seen: ${fd.expected} (observed ${fd.observed ?? '?'}): ${fd.why}`;
+  return `first differing hop, expected #${fd.index + 1}: ${fd.expected} — observed ${fd.observed ?? 'nothing'}: ${fd.why}`;
+}
+
+/** The must-not hops that were observed: the runner's list, else the one the first difference names. */
+export function notExpectedSeen(p: ProbeResult): string[] {
+  if (p.notExpectedSeen) return p.notExpectedSeen;
+  const fd = p.firstDifference;
+  return fd && fd.index < 0 ? [fd.expected] : [];
+}
+
+/**
+ * The evidence behind the first difference: the entries tied to that hop (by `hop`), else
+ * every entry — a reader must never be shown less than what the runner had.
+ */
+export function evidenceOfDifference(p: ProbeResult): Evidence[] {
+  const fd = p.firstDifference;
+  if (fd) {
+    const hops = new Set([fd.expected, ...(fd.observed === null ? [] : [fd.observed])]);
+    const tied = p.evidence.filter((e) => e.hop !== undefined && hops.has(e.hop));
+    if (tied.length > 0) return tied;
+  }
+  return p.evidence;
+}
