@@ -72,6 +72,11 @@ function checkFaultLines(runs: ScenarioResult[], c: Colors): string[] {
   const out = ['', c.bold(`--check-fault: ${runs.length} scenarios run again WITHOUT their fault`)];
   for (const s of good) {
     out.push(`  ${c.green(MARK.passed)} ${s.name}: failed without its fault, as it must (the fault is what breaks it)`);
+    // Which hop the fault decides: the first wrong hop of each probe that failed without it.
+    for (const p of s.probes.filter((x) => x.status === 'failed')) {
+      const line = firstDifferenceLine(p) ?? p.reason;
+      if (line) out.push(`      ${p.probe}: ${v(line)}`);
+    }
   }
   for (const s of bad) {
     out.push(`  ${c.red(MARK.failed)} ${s.name}: PASSED without its fault: its probes do not detect the fault (check failed)`);

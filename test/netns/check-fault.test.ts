@@ -1,0 +1,23 @@
+// --check-fault on a real run: the seed 003 outage, run without its fault (the HTTP Service on
+// 7000), must fail, and the report names the first wrong hop: without the Service no
+// 0.0.0.0_7000 listener exists, so the connection stays on virtualOutbound and goes through.
+import { spawnSync } from 'node:child_process';
+import test from 'ava';
+import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
+
+netnsTest(`${NEEDS_ROOT} pathlab run --check-fault: the outage fails without its fault, and the first wrong hop is named`, (t) => {
+  const r = spawnSync(process.execPath, ['bin/pathlab.js', 'run', 'scenarios/incident-7000/outage-legacy.yaml', '--check-fault'], { encoding: 'utf8', timeout: 120_000 });
+  t.is(r.status, 0, r.stdout + r.stderr);
+  t.regex(r.stdout, /✔ incident-7000-outage-legacy: failed without its fault, as it must/);
+  t.regex(
+    r.stdout,
+    /redis-7000-answers-400: first differing hop, expected #2: envoy listener=virtualOutbound -> listener=0\.0\.0\.0_7000 — observed envoy listener=virtualOutbound chain=#2 cluster=PassthroughCluster upstream=10\.0\.0\.6:7000/,
+  );
+  t.regex(r.stdout, /check-fault passed/);
+});
+
+test('pathlab run with an unknown reporter is a usage error (exit 2)', (t) => {
+  const r = spawnSync(process.execPath, ['bin/pathlab.js', 'run', '--reporter', 'html'], { encoding: 'utf8', timeout: 60_000 });
+  t.is(r.status, 2);
+  t.regex(r.stderr, /--reporter html: expected one of console, json, junit, tap/);
+});
