@@ -18,7 +18,7 @@ import { conntrackArgv, endpointOf, parseConntrack } from '../probes/conntrack.t
 import { believeAbsence, parseTcpdump } from '../probes/tcpdump.ts';
 import type { Probe, Scenario } from '../scenario/schema.ts';
 import { kernelTrace } from './kernel-trace.ts';
-import { matchPath } from './path-match.ts';
+import { matchPath, predictionGaps } from './path-match.ts';
 import { predictedHops } from './predict.ts';
 import { observedHops, parseEchoReply, type AccessLogLine, type ObservedEvidence } from './observe.ts';
 import type { Evidence, ProbeResult, ScenarioResult } from './verdict.ts';
@@ -272,7 +272,7 @@ async function runProbe(lab: StartedNetnsLab, s: LoadedScenario, probe: Probe): 
   const mine = parseConntrack(conntrack.stdout).filter((c) => c.orig.dst === target.ip && c.orig.dport === target.port);
   if (mine.length) evidence.push({ source: 'conntrack -L', lines: mine.map((c) => `${c.line.trim()}  (ends at ${endpointOf(c)})`) });
 
-  const gaps = predicted.filter((p) => !observed.some((o) => matchPath([p], [], [o]) === undefined)).map((p) => `predicted but not observed: ${p}`);
+  const gaps = predictionGaps(predicted, observed);
   return finish({ ...base, title, predicted, observed, evidence, problems, t0, outcome, reply: body.slice(0, 200), gaps });
 }
 
