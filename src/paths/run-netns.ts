@@ -209,19 +209,30 @@ async function runProbe(lab: StartedNetnsLab, s: LoadedScenario, probe: Probe): 
   // The pod the connection is for, when it is one meshed pod of the lab other than the probe's:
   // its kernel is traced too (the inbound capture, and its sidecar's connection to the app).
   const peer = peerPod(lab, host.name, target);
-  const runProbeTraced = () =>
-    lab.traceKernel(host.name, [{ chain: 'OUTPUT', proto: 'tcp', dport: target.port }], () =>
-      lab.run(host.name, argv, { user, timeoutMs: (seconds(probe.timeout) + 3) * 1000, ...(input === undefined ? {} : { input }) }),
-    );
-  let traced: Awaited<ReturnType<typeof runProbeTraced>>;
-  let peerTrace: { packets: KernelPacket[]; handles: Map<string, { chain: string; rule: number }> } | undefined;
-  if (peer) {
-    const both = await lab.traceKernel(peer.name, [{ chain: 'PREROUTING', proto: 'tcp', dport: peer.port }, { chain: 'OUTPUT', proto: 'tcp', dport: peer.port }], runProbeTraced);
-    traced = both.result;
-    peerTrace = both;
-  } else {
-    traced = await runProbeTraced();
+  // Both traces start together (each monitor needs a moment to subscribe); the probe runs once
+  // the peer's monitor is listening, and the peer's trace ends after the probe's.
+  let peerListening: () => void = () => {};
+  const peerReady = new Promise<void>((res) => (peerListening = res));
+  let probeDone: () => void = () => {};
+  const probeFinished = new Promise<void>((res) => (probeDone = res));
+  const peerTraced = peer
+    ? lab.traceKernel(peer.name, [{ chain: 'PREROUTING', proto: 'tcp', dport: peer.port }, { chain: 'OUTPUT', proto: 'tcp', dport: peer.port }], async () => {
+        peerListening();
+        await probeFinished;
+      })
+    : undefined;
+  peerTraced?.catch(() => peerListening());
+  if (!peerTraced) peerListening();
+  let traced;
+  try {
+    traced = await lab.traceKernel(host.name, [{ chain: 'OUTPUT', proto: 'tcp', dport: target.port }], async () => {
+      await peerReady;
+      return lab.run(host.name, argv, { user, timeoutMs: (seconds(probe.timeout) + 3) * 1000, ...(input === undefined ? {} : { input }) });
+    });
+  } finally {
+    probeDone();
   }
+  const peerTrace: { packets: KernelPacket[]; handles: Map<string, { chain: string; rule: number }> } | undefined = peerTraced ? await peerTraced : undefined;
   const r = traced.result;
   // The positive control: a SYN the capture must see, sent by the proxy uid (never redirected)
   // to the target's address on the discard port.
