@@ -20,6 +20,10 @@ export interface ObservedEvidence {
   /** The port the kernel redirected to (15001 outbound, 15006 inbound), when it did. */
   capturePort?: number;
   accessLog?: AccessLogLine;
+  /** The probe pod's later connections to the target port (its sidecar's own), as the kernel traced them. */
+  later?: Array<{ hops: TraceHop[]; effect?: string }>;
+  /** In the target pod: the inbound capture, then its sidecar's connection to the app. */
+  peer?: Array<{ hops: TraceHop[]; effect?: string }>;
   /** Destinations of the SYNs that left the pod on eth0, in order. */
   wire: string[];
   /** What the answering application said about itself (the echo app's Hostname, port, peer). */
@@ -47,7 +51,10 @@ export function observedHops(e: ObservedEvidence): string[] {
     if (log.upstream_host && log.upstream_host !== '-') parts.push(`upstream=${log.upstream_host}`);
     hops.push(`envoy ${parts.join(' ')}`);
   }
+  const ruleHop = (k: { hops: TraceHop[]; effect?: string }): string => `iptables ${k.hops.map((h) => `${h.table}/${h.chain}#${h.rule}`).join(' -> ')}${k.effect ? ` ${k.effect}` : ''}`;
+  for (const k of e.later ?? []) if (k.hops.length > 0) hops.push(ruleHop(k));
   for (const dst of [...new Set(e.wire)]) hops.push(`wire iface=eth0 dst=${dst}`);
+  for (const k of e.peer ?? []) if (k.hops.length > 0) hops.push(ruleHop(k));
   if (e.app) hops.push(`app pod=${e.app.pod} port=${e.app.port} src=${e.app.src}`);
   hops.push(e.reply.bytes === 0 ? 'reply closed' : `reply ${JSON.stringify(e.reply.firstLine)}`);
   return hops;

@@ -5,7 +5,7 @@
 // envoy/wire/app hop's key=value pairs must all be in the observed hop (listeners in order);
 // a reply hop's text must begin the observed reply. Must-not hops must match no observed hop.
 // Pure.
-import { parseHop, type Hop } from './hop.ts';
+import { HopSyntaxError, parseHop, type Hop } from './hop.ts';
 
 /** Does the observed hop satisfy what the expected hop asks? */
 export function hopMatches(expected: Hop, observed: Hop): boolean {
@@ -87,4 +87,23 @@ export function matchPath(expected: readonly string[], notExpected: readonly str
     if (k >= 0) return { index: -1 - i, expected: `not ${text}`, observed: observed[k]!, why: 'a hop the scenario rules out was observed' };
   }
   return undefined;
+}
+
+/**
+ * The predicted hops no observed hop satisfies (a model gap, reported, never a failure). A
+ * predicted hop outside the notation (explain names an upstream by cluster or by DNS name,
+ * e.g. `wire iface=eth0 dst=cache.legacy.example.com:7000`) is reported as such instead of
+ * aborting the run.
+ */
+export function predictionGaps(predicted: readonly string[], observed: readonly string[]): string[] {
+  const gaps: string[] = [];
+  for (const p of predicted) {
+    try {
+      if (!observed.some((o) => matchPath([p], [], [o]) === undefined)) gaps.push(`predicted but not observed: ${p}`);
+    } catch (err) {
+      if (!(err instanceof HopSyntaxError)) throw err;
+      gaps.push(`predicted, not comparable (${err.message}): ${p}`);
+    }
+  }
+  return gaps;
 }

@@ -9,16 +9,16 @@ import { dirname, resolve } from 'node:path';
 import { explain } from '../mesh/envoy/explain.ts';
 import { parseConfigDump } from '../mesh/envoy/config-dump-parser.ts';
 import type { Payload } from '../mesh/envoy/first-bytes.ts';
-import { formatEffect, loadRuleSet, parseIptablesSave, traceConnection, type LoadedTables } from '../mesh/iptables/index.ts';
+import { formatEffect, loadRuleSet, parseIptablesSave, traceConnection, type LoadedTables, type TraceHop } from '../mesh/iptables/index.ts';
 import { netnsLab, type StartedNetnsLab } from '../lab/netns/netns-lab.ts';
 import { readResourceFile, type AppliedStep } from '../lab/netns/mesh-control.ts';
 import { APP_USER } from '../lab/netns/workloads.ts';
-import { kernelHops } from '../probes/kernel-trace.ts';
+import { kernelConnections, kernelHops, type KernelConnection, type KernelPacket } from '../probes/kernel-trace.ts';
 import { conntrackArgv, endpointOf, parseConntrack } from '../probes/conntrack.ts';
 import { believeAbsence, parseTcpdump } from '../probes/tcpdump.ts';
 import type { Probe, Scenario } from '../scenario/schema.ts';
 import { kernelTrace } from './kernel-trace.ts';
-import { matchPath } from './path-match.ts';
+import { matchPath, predictionGaps } from './path-match.ts';
 import { predictedHops } from './predict.ts';
 import { observedHops, parseEchoReply, type AccessLogLine, type ObservedEvidence } from './observe.ts';
 import type { Evidence, ProbeResult, ScenarioResult } from './verdict.ts';
@@ -206,9 +206,33 @@ async function runProbe(lab: StartedNetnsLab, s: LoadedScenario, probe: Probe): 
   const logBefore = meshed ? readLog(lab, host.name).length : 0;
   const capture = await lab.startCapture(host.name, 'eth0', 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0');
   const { argv, input } = probeArgv(probe, target);
-  const traced = await lab.traceKernel(host.name, [{ chain: 'OUTPUT', proto: 'tcp', dport: target.port }], () =>
-    lab.run(host.name, argv, { user, timeoutMs: (seconds(probe.timeout) + 3) * 1000, ...(input === undefined ? {} : { input }) }),
-  );
+  // The pod the connection is for, when it is one meshed pod of the lab other than the probe's:
+  // its kernel is traced too (the inbound capture, and its sidecar's connection to the app).
+  const peer = peerPod(lab, host.name, target);
+  // Both traces start together (each monitor needs a moment to subscribe); the probe runs once
+  // the peer's monitor is listening, and the peer's trace ends after the probe's.
+  let peerListening: () => void = () => {};
+  const peerReady = new Promise<void>((res) => (peerListening = res));
+  let probeDone: () => void = () => {};
+  const probeFinished = new Promise<void>((res) => (probeDone = res));
+  const peerTraced = peer
+    ? lab.traceKernel(peer.name, [{ chain: 'PREROUTING', proto: 'tcp', dport: peer.port }, { chain: 'OUTPUT', proto: 'tcp', dport: peer.port }], async () => {
+        peerListening();
+        await probeFinished;
+      })
+    : undefined;
+  peerTraced?.catch(() => peerListening());
+  if (!peerTraced) peerListening();
+  let traced;
+  try {
+    traced = await lab.traceKernel(host.name, [{ chain: 'OUTPUT', proto: 'tcp', dport: target.port }], async () => {
+      await peerReady;
+      return lab.run(host.name, argv, { user, timeoutMs: (seconds(probe.timeout) + 3) * 1000, ...(input === undefined ? {} : { input }) });
+    });
+  } finally {
+    probeDone();
+  }
+  const peerTrace: { packets: KernelPacket[]; handles: Map<string, { chain: string; rule: number }> } | undefined = peerTraced ? await peerTraced : undefined;
   const r = traced.result;
   // The positive control: a SYN the capture must see, sent by the proxy uid (never redirected)
   // to the target's address on the discard port.
@@ -226,6 +250,20 @@ async function runProbe(lab: StartedNetnsLab, s: LoadedScenario, probe: Probe): 
   const sameHops = first !== null && JSON.stringify(first.hops) === JSON.stringify(sim.hops);
   const kernel = first ? { hops: first.hops, ...(sameHops ? { effect: formatEffect(sim.effect) } : {}) } : undefined;
   if (first) evidence.push({ source: 'xtables-monitor --trace', lines: first.hops.map((h) => `${h.table}:${h.chain}#${h.rule} -> ${h.target}`) });
+  // The pod's later connections to that port (its sidecar's upstream, or its connection to its
+  // own pod IP), and in the peer pod the inbound capture and the sidecar's connection to the app.
+  const all = kernelConnections(traced.packets, { direction: 'out', proto: 'tcp', dport: target.port }, traced.handles);
+  const firstAt = all.findIndex((c) => c.dst === target.ip);
+  const later = all.filter((_, i) => i !== firstAt).map((c) => withEffect(c, 'out', tables, [user, lab.mesh.proxyUser]));
+  const peerHops: Array<{ hops: TraceHop[]; effect?: string }> = [];
+  if (peer && peerTrace) {
+    const peerTables = loadRuleSet(parseIptablesSave((await lab.run(peer.name, ['iptables-save'])).stdout));
+    for (const c of kernelConnections(peerTrace.packets, { direction: 'in', proto: 'tcp', dport: peer.port }, peerTrace.handles)) peerHops.push(withEffect(c, 'in', peerTables, []));
+    for (const c of kernelConnections(peerTrace.packets, { direction: 'out', proto: 'tcp', dport: peer.port }, peerTrace.handles)) peerHops.push(withEffect(c, 'out', peerTables, [lab.mesh.proxyUser, APP_USER]));
+  }
+  for (const [who, list] of [[host.name, later], [peer?.name, peerHops]] as const) {
+    if (list.length) evidence.push({ source: `xtables-monitor --trace in ${who} (further connections)`, lines: list.map((c) => c.hops.map((h) => `${h.table}:${h.chain}#${h.rule} -> ${h.target}`).join(', ') + (c.effect ? ` ${c.effect}` : '')) });
+  }
   let accessLog: AccessLogLine | undefined;
   if (meshed && kt.effect.kind === 'redirected') {
     for (let i = 0; i < 100 && !accessLog; i++) {
@@ -242,6 +280,8 @@ async function runProbe(lab: StartedNetnsLab, s: LoadedScenario, probe: Probe): 
     ...(kernel ? { kernel } : {}),
     ...(kt.effect.kind === 'redirected' ? { capturePort: kt.effect.port } : {}),
     ...(accessLog ? { accessLog } : {}),
+    later: later.filter((c) => c.hops.length > 0),
+    peer: peerHops.filter((c) => c.hops.length > 0),
     wire,
     ...(parseEchoReply(body) ? { app: parseEchoReply(body)! } : {}),
     reply: { firstLine: (body.split('\n')[0] ?? '').replace(/\r$/, ''), bytes: body.length },
@@ -272,8 +312,35 @@ async function runProbe(lab: StartedNetnsLab, s: LoadedScenario, probe: Probe): 
   const mine = parseConntrack(conntrack.stdout).filter((c) => c.orig.dst === target.ip && c.orig.dport === target.port);
   if (mine.length) evidence.push({ source: 'conntrack -L', lines: mine.map((c) => `${c.line.trim()}  (ends at ${endpointOf(c)})`) });
 
-  const gaps = predicted.filter((p) => !observed.some((o) => matchPath([p], [], [o]) === undefined)).map((p) => `predicted but not observed: ${p}`);
+  const gaps = predictionGaps(predicted, observed);
   return finish({ ...base, title, predicted, observed, evidence, problems, t0, outcome, reply: body.slice(0, 200), gaps });
+}
+
+/** The one meshed lab pod (not the probe's own) a target IP or single-endpoint Service VIP leads to, and the port it receives on. */
+function peerPod(lab: StartedNetnsLab, self: string, target: { ip: string; port: number }): { name: string; port: number } | undefined {
+  const pod = lab.plan.hosts.find((h) => h.kind === 'pod' && h.ip === target.ip);
+  let found: { name: string; port: number } | undefined = pod ? { name: pod.name, port: target.port } : undefined;
+  if (!found) {
+    const svc = lab.mesh.services().find((s) => s.vip === target.ip);
+    const p = svc?.ports.find((x) => x.port === target.port);
+    if (svc && p && svc.endpoints.length === 1) found = { name: svc.endpoints[0]!, port: p.targetPort };
+  }
+  if (!found || found.name === self || lab.mesh.podState(found.name) === undefined) return undefined;
+  return found;
+}
+
+/** A traced connection's hops with their effect (REDIRECT:15006 ...), taken from the simulator when it agrees rule for rule with the kernel for one of the candidate users. */
+function withEffect(c: KernelConnection, direction: 'out' | 'in', tables: LoadedTables, users: Array<{ uid: number; gid: number }>): { hops: TraceHop[]; effect?: string } {
+  const tries = direction === 'in' ? [undefined] : users;
+  for (const u of tries) {
+    try {
+      const sim = traceConnection(tables, { direction, proto: 'tcp', src: c.src, dst: c.dst, dport: c.dport, ...(u ? { uid: u.uid, gid: u.gid } : {}), ...(direction === 'out' ? { oif: c.iface } : { iif: c.iface }) });
+      if (JSON.stringify(sim.hops) === JSON.stringify(c.hops)) return { hops: c.hops, effect: formatEffect(sim.effect) };
+    } catch {
+      // an address the simulator cannot read: no effect, the kernel's hops stand alone
+    }
+  }
+  return { hops: c.hops };
 }
 
 function outcomeOf(

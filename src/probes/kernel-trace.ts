@@ -67,7 +67,7 @@ export interface KernelPacket {
 }
 
 /** The kernel's hops for one connection: rule events of its first packet at the hook of its direction. */
-export function kernelHops(packets: KernelPacket[], conn: TracedConnection, handles: Map<string, { chain: string; rule: number }>): { hops: TraceHop[]; verdict: string } | null {
+export function kernelHops(packets: KernelPacket[], conn: TracedConnection, handles: Map<string, { chain: string; rule: number }>): { hops: TraceHop[]; verdict: string; first: Omit<KernelConnection, 'hops'> } | null {
   const atHook = (p: KernelPacket): boolean => (conn.direction === 'out' ? /\bOUT=/.test(p.header) && !/\bIN=/.test(p.header) : /\bIN=/.test(p.header));
   const firstPacket = (p: KernelPacket): boolean => (conn.proto === 'udp' ? !/\b(SYN|ACK|RST)\b/.test(p.header) : /\bSYN\b/.test(p.header) && !/\bACK\b/.test(p.header));
   const wanted = (p: KernelPacket): boolean =>
@@ -78,6 +78,8 @@ export function kernelHops(packets: KernelPacket[], conn: TracedConnection, hand
   for (const p of packets) if (atHook(p) && wanted(p) && firstPacket(p) && !firsts.some((f) => f.id === p.id)) firsts.push(p);
   const first = firsts[conn.nth ?? 0];
   if (!first) return null;
+  const field = (name: string): string => new RegExp(`\\b${name}=(\\S*)`).exec(first.header)?.[1] ?? '';
+  const where = { src: field('SRC'), dst: field('DST'), dport: Number(field('DPORT')), iface: conn.direction === 'out' ? field('OUT') : field('IN') };
   const events = packets.filter((p) => p.id === first.id && atHook(p)).flatMap((p) => p.events);
   const hops: TraceHop[] = [];
   let verdict = 'ACCEPT';
@@ -90,7 +92,30 @@ export function kernelHops(packets: KernelPacket[], conn: TracedConnection, hand
     if (where.rule === 0) continue; // our TRACE rule
     hops.push({ table: e.table, chain: where.chain, rule: where.rule, target: e.target ?? '' });
   }
-  return { hops, verdict };
+  return { hops, verdict, first: where };
+}
+
+/** One connection the kernel traced: its first packet's addresses and the rules it matched. */
+export interface KernelConnection {
+  src: string;
+  dst: string;
+  dport: number;
+  /** OUT= of an outgoing packet, IN= of an arriving one. */
+  iface: string;
+  hops: TraceHop[];
+}
+
+/**
+ * Every connection of a trace at the hook of its direction, in the order the kernel saw their
+ * first packets (an app's call, then its sidecar's own connections), with the rules each matched.
+ */
+export function kernelConnections(packets: KernelPacket[], conn: { direction: 'out' | 'in'; proto: string; dport?: number }, handles: Map<string, { chain: string; rule: number }>): KernelConnection[] {
+  const out: KernelConnection[] = [];
+  for (let nth = 0; ; nth++) {
+    const k = kernelHops(packets, { ...conn, nth }, handles);
+    if (!k) return out;
+    out.push({ ...k.first, hops: k.hops });
+  }
 }
 
 /** `xtables-monitor --trace` output (IPv4). */

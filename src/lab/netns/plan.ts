@@ -275,13 +275,19 @@ export function serviceDnatRules(services: PlannedService[], hosts: PlannedHost[
 
 /** /etc/hosts of one lab host: itself, the other hosts, and the Services by their DNS names. */
 export function hostsFile(self: PlannedHost, hosts: PlannedHost[], services: PlannedService[]): string {
-  const out = ['127.0.0.1 localhost', `${self.ip} ${self.name}`];
-  for (const h of hosts) if (h !== self) out.push(`${h.ip} ${h.name}`);
+  // A probe whose target is `host: productpage` means the Service (its VIP), as cluster DNS
+  // answers, even when a pod of the lab has the same name (Bookinfo's pods do). A name on two
+  // lines would not do: getaddrinfo returns every address and sorts them (RFC 6724), which
+  // puts the pod's own or same-subnet address first. So a Service's name is its alone.
+  const out = ['127.0.0.1 localhost'];
+  const taken = new Set<string>();
   for (const s of services) {
     const names = [`${s.name}.${s.namespace}.svc.cluster.local`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`];
     if (self.kind === 'pod' && self.namespace === s.namespace) names.push(s.name);
+    for (const n of names) taken.add(n);
     out.push(`${s.vip} ${names.join(' ')}`);
   }
+  for (const h of [self, ...hosts.filter((x) => x !== self)]) if (!taken.has(h.name)) out.push(`${h.ip} ${h.name}`);
   return `# pathlab lab ${self.ns}\n${out.join('\n')}\n`;
 }
 

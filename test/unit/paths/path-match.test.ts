@@ -1,7 +1,7 @@
 // The path matcher: partial expected paths, must-not hops, and the first difference named.
 // The observed paths are the ones the netns lab observed for seed 003 (test/netns/seed003-*).
 import test from 'ava';
-import { matchPath } from '../../../src/paths/path-match.ts';
+import { matchPath, predictionGaps } from '../../../src/paths/path-match.ts';
 
 const OUTAGE = [
   'iptables nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001',
@@ -38,3 +38,12 @@ for (const c of cases) {
     t.is(d!.observed, c.diff.observed);
   });
 }
+
+test('prediction gaps: a predicted hop outside the notation is reported, not thrown', (t) => {
+  const predicted = [PASSTHROUGH[0]!, 'wire iface=eth0 cluster=outbound|8080||app.default.svc.cluster.local', 'wire iface=eth0 dst=cache.legacy.example.com:7000', 'envoy listener=0.0.0.0_7000'];
+  const gaps = predictionGaps(predicted, PASSTHROUGH);
+  t.is(gaps.length, 3);
+  t.regex(gaps[0]!, /^predicted, not comparable \(unknown key "cluster".*\): wire iface=eth0 cluster=/);
+  t.regex(gaps[1]!, /^predicted, not comparable \(dst must be IP or IP:PORT.*\): wire iface=eth0 dst=cache/);
+  t.is(gaps[2], 'predicted but not observed: envoy listener=0.0.0.0_7000');
+});
