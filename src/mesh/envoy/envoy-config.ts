@@ -14,9 +14,8 @@ export const VIRTUAL_INBOUND_CATCHALL_HTTP = 'virtualInbound-catchall-http';
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 export const INBOUND_PASSTHROUGH_CLUSTER = 'InboundPassthroughCluster';
-/** meshConfig.proxyListenPort and proxyInboundListenPort: where istio-iptables REDIRECTs. */
-export const OUTBOUND_CAPTURE_PORT = 15001;
-export const INBOUND_CAPTURE_PORT = 15006;
+/** meshConfig.proxyListenPort and proxyInboundListenPort: where istio-iptables REDIRECTs (one definition, with the rules'). */
+export { OUTBOUND_CAPTURE_PORT, INBOUND_CAPTURE_PORT } from '../iptables/constants.ts';
 
 export interface CidrRange {
   addressPrefix: string;
