@@ -2,9 +2,9 @@
 // Runs before `npm test` and before the catalogue (npm's pre-scripts), so a fresh
 // Debian/Ubuntu machine needs nothing but Node, npm and root.
 import { $ } from 'zx';
-import { missingPackages } from '../src/lab/netns/requirements.ts';
+import { missingPackages, NETNS_TOOLS, TEST_TOOLS } from '../src/lab/netns/requirements.ts';
 
-const pkgs = missingPackages();
+const pkgs = missingPackages([...NETNS_TOOLS, ...TEST_TOOLS]);
 if (pkgs.length === 0) process.exit(0);
 
 if (process.getuid?.() !== 0) {

@@ -20,15 +20,16 @@ export const NETNS_TOOLS: ReadonlyArray<readonly [program: string, pkg: string]>
   ['curl', 'curl'],
   ['openssl', 'openssl'],
   ['setpriv', 'util-linux'],
-  // not used by a lab: the JUnit report test validates with `xmllint --schema`
-  ['xmllint', 'libxml2-utils'],
 ];
 
+/** Programs only the test suite uses: the JUnit report test validates with `xmllint --schema`. */
+export const TEST_TOOLS: ReadonlyArray<readonly [program: string, pkg: string]> = [['xmllint', 'libxml2-utils']];
+
 /** The Debian packages whose programs are missing (looked up on the system PATH). */
-export function missingPackages(): string[] {
+export function missingPackages(tools: ReadonlyArray<readonly [string, string]> = NETNS_TOOLS): string[] {
   const dirs = (systemEnv().PATH ?? '').split(delimiter);
   const missing = new Set<string>();
-  for (const [program, pkg] of NETNS_TOOLS) {
+  for (const [program, pkg] of tools) {
     if (!dirs.some((d) => existsSync(join(d, program)))) missing.add(pkg);
   }
   return [...missing].sort();
