@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, stat
 import { join } from 'node:path';
 import type { LabSpec } from '../../scenario/schema.ts';
 import { exec, execOk, inNetns, systemEnv, type ExecOptions, type ExecResult } from '../exec.ts';
-import { LAB_PREFIX, NETNS_ETC, newLabId, planLab, type LabPlan, type PlannedHost, type PlanStep } from './plan.ts';
+import { LAB_PREFIX, NETNS_ETC, newLabId, planLab, type LabPlan, type PlannedHost } from './plan.ts';
 import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
 import { MeshControl } from './mesh-control.ts';
@@ -19,8 +19,6 @@ import { handlePositions, parseXtablesMonitor, traceRuleSpec, type KernelPacket 
 export const LAB_STATE_DIR = LAB_PREFIX === 'pl' ? '/run/pathlab' : `/run/pathlab/${LAB_PREFIX}`;
 const LAB_NS = new RegExp(`^${LAB_PREFIX}-([0-9a-f]{6})-`);
 
-/** Extra steps a lab runs after the network is up, e.g. istio-init's rules per meshed pod. */
-export type HostSetup = (host: PlannedHost, plan: LabPlan) => PlanStep[];
 
 export interface LabRecord {
   id: string;
@@ -35,7 +33,6 @@ export interface LabRecord {
 export class NetnsLab {
   private id = newLabId();
   private label: string | undefined;
-  private readonly hostSetups: HostSetup[] = [];
 
   constructor(private readonly spec: LabSpec) {}
 
@@ -50,17 +47,9 @@ export class NetnsLab {
     return this;
   }
 
-  /** Steps to run per host once the network is up (istio-init, for one). */
-  withHostSetup(setup: HostSetup): this {
-    this.hostSetups.push(setup);
-    return this;
-  }
-
   /** The exact commands and files start() would run and write. */
   plan(): LabPlan {
-    const plan = planLab(this.spec, this.id);
-    for (const h of plan.hosts) for (const s of this.hostSetups) plan.steps.push(...s(h, plan));
-    return plan;
+    return planLab(this.spec, this.id);
   }
 
   async start(): Promise<StartedNetnsLab> {

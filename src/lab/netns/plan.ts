@@ -9,7 +9,7 @@
 // (one conntrack sees both directions, as on a Kubernetes node), and Service VIPs are DNAT
 // rules in the node's PREROUTING. No link of the lab is in the host's namespace, so nothing
 // in the lab has a route to the host's uplink.
-import { cidrContains, ipToNumber, numberToIp, parseCidr } from '../../scenario/ip.ts';
+import { cidrContains, numberToIp, parseCidr } from '../../scenario/ip.ts';
 import type { LabSpec, PodSpec } from '../../scenario/schema.ts';
 import { LAB_DEFAULT_NETWORKS } from '../../scenario/cross-checks.ts';
 
@@ -289,9 +289,4 @@ export function hostsFile(self: PlannedHost, hosts: PlannedHost[], services: Pla
   }
   for (const h of [self, ...hosts.filter((x) => x !== self)]) if (!taken.has(h.name)) out.push(`${h.ip} ${h.name}`);
   return `# pathlab lab ${self.ns}\n${out.join('\n')}\n`;
-}
-
-/** The address is one a lab host or Service owns (probes only go there). */
-export function isLabAddress(plan: LabPlan, ip: string): boolean {
-  return ipToNumber(ip) !== undefined && (plan.hosts.some((h) => h.ip === ip) || plan.services.some((s) => s.vip === ip));
 }

@@ -4,9 +4,10 @@
 import type { EchoAppConfig } from './agents/echo-app.ts';
 import type { PlannedHost } from './plan.ts';
 import { kubeServicePortProtocol, listenerProtocol } from '../../mesh/envoy/service-protocol.ts';
+import { APP_UID } from '../../paths/kernel-trace.ts';
 
 /** The uid/gid the application runs as (any uid but the proxy's: istio-init captures it). */
-export const APP_USER = { uid: 1000, gid: 1000 } as const;
+export const APP_USER = { uid: APP_UID, gid: APP_UID } as const;
 /** External servers run unprivileged too. */
 export const NOBODY = { uid: 65534, gid: 65534 } as const;
 
