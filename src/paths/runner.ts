@@ -69,6 +69,9 @@ export interface ProbeLab {
   controlSyn(pod: string, ip: string, port: number): Promise<void>;
 }
 
+/** The capture's filter: connection attempts (SYN without ACK). */
+export const SYN_FILTER = 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0';
+
 const CURL_TRAILER = '\n__pathlab__ %{http_code} %{local_ip}:%{local_port} %{remote_ip}:%{remote_port}\n';
 
 export function probeSeconds(timeout: string | undefined): number {
@@ -159,7 +162,7 @@ export async function runProbe(lab: ProbeLab, s: LoadedScenario, probe: Probe, n
 
   // The probe, with the kernel's trace, a capture on eth0 and the access log around it.
   const readLog = meshed ? await lab.accessLogFrom(host.name) : undefined;
-  const capture = await lab.startCapture(host.name, 'eth0', 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0');
+  const capture = await lab.startCapture(host.name, 'eth0', SYN_FILTER);
   const { argv, input } = probeArgv(probe, target);
   // The pod the connection is for, when it is one meshed pod of the lab other than the probe's:
   // its kernel is traced too (the inbound capture, and its sidecar's connection to the app).

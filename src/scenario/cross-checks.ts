@@ -125,6 +125,14 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
   // Backends named once.
   duplicates(s.metadata.backends, (i, v) => add(['metadata', 'backends', i], `"${v}" is listed twice`));
   const { podNames, knownHosts, netList, inside } = checkLab(s.lab, ['lab'], add);
+  // The kind backend runs one Istio (current) and runs probes as their container's user.
+  if (s.metadata.backends.includes('kind')) {
+    const at = s.metadata.backends.indexOf('kind');
+    if (s.lab.istio.version !== 'current') add(['metadata', 'backends', at], `the kind backend runs current Istio; this lab asks for Istio ${s.lab.istio.version}`);
+    s.probes.forEach((probe, i) => {
+      if (probe.from.uid !== undefined) add(['probes', i, 'from', 'uid'], 'a probe of a scenario that names kind runs as its container\'s user: from.uid cannot be honoured there');
+    });
+  }
 
   s.setup?.forEach((step, i) => {
     const actions = (['apply', 'applyFile', 'annotate', 'meshConfig'] as const).filter((k) => step[k] !== undefined);

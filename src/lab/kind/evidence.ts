@@ -1,8 +1,12 @@
-// Where the kind backend's evidence comes from, as argument vectors and object specs (pure):
-//   - probes: exec in the app or toolbox container (exec-client.ts);
-//   - packets: tcpdump in an ephemeral debug container that shares the pod's network namespace;
-//   - the pod's netfilter rules and kernel traces: through the kind node container, entering
-//     the pod's network namespace by the pid of one of its containers (nsenter -t <pid> -n);
+// Where the kind backend's evidence comes from, as argument vectors and object specs (pure;
+// the same builders make the commands `pathlab run --backend kind` runs and the ones its
+// --dry-run prints):
+//   - probes: exec in the pod's container (exec-client.ts);
+//   - the pod's netfilter rules, kernel traces, conntrack and sockets: through the kind node
+//     container, entering the pod's network namespace by the pid of one of its containers
+//     (`docker exec <node> nsenter -t <pid> -n -- ...`);
+//   - packets: tcpdump in an ephemeral container that shares the pod's network namespace (the
+//     node image has no tcpdump);
 //   - Envoy: the sidecar's admin API through pilot-agent, and the access log on stdout.
 //
 // About the proxy uid. Istio's ISTIO_OUTPUT chain returns early for traffic of uid/gid 1337
@@ -10,16 +14,39 @@
 // other uid's TCP is. tcpdump itself sends nothing when it resolves nothing (-nn), so the
 // capture container does not create traffic for the sidecar to catch; but it needs
 // CAP_NET_RAW, which containerd (kind's runtime) leaves effective only for uid 0 (no ambient
-// capabilities), so it runs as root. Anything the debug container SENDS (a DNS lookup, a
-// helper connection) must run as 1337 (`asProxyUid`) or the sidecar captures it and the
-// evidence shows the debug container's own traffic.
+// capabilities), so it runs as root and sends nothing. What the evidence itself must send
+// (the capture's positive control, a SYN that has to leave the pod) is sent from the node as
+// uid/gid 1337 (`nsenter -S 1337 -G 1337`), so ISTIO_OUTPUT lets it bypass the sidecar.
+//
+// Long-running tools (xtables-monitor, tcpdump) run in the background of the node or the
+// capture container, their output in /tmp/pathlab/<key>.out, and are stopped with SIGINT by
+// the pid they wrote: stopping a `docker exec` or an exec WebSocket does not stop the process
+// it started.
+import { traceRuleSpec } from '../../probes/kernel-trace.ts';
 import { ISTIO_PROXY_UID } from './kind-constants.ts';
 
 export const PROXY_CONTAINER = 'istio-proxy';
+/** The ephemeral container pathlab adds to a probed pod for tcpdump. */
+export const CAPTURE_CONTAINER = 'pathlab-capture';
+/** The proxy's uid/gid, as nsenter's -S/-G take them. */
+export const PROXY_USER = { uid: ISTIO_PROXY_UID, gid: ISTIO_PROXY_UID } as const;
 
-/** argv that runs `argv` as the proxy uid/gid, so ISTIO_OUTPUT lets it bypass the sidecar. */
-export function asProxyUid(argv: readonly string[]): string[] {
-  return ['setpriv', `--reuid=${ISTIO_PROXY_UID}`, `--regid=${ISTIO_PROXY_UID}`, '--clear-groups', '--', ...argv];
+/** A pid, or a placeholder for one in a printed plan (`<pid of app>`). */
+export type Pid = number | `<${string}>`;
+
+function pidText(pid: Pid): string {
+  if (typeof pid === 'number') {
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`not a pid: ${pid}`);
+    return String(pid);
+  }
+  if (!/^<[a-z0-9 ./-]+>$/.test(pid)) throw new Error(`not a pid placeholder: ${pid}`);
+  return pid;
+}
+
+/** A key names a background process's files: letters, digits, "-" (or a placeholder in a printed plan). */
+function checkKey(key: string): string {
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(key) && !/^<[a-z ]+>$/.test(key)) throw new Error(`not a background key: "${key}"`);
+  return key;
 }
 
 /** tcpdump as the netns backend runs it: no name lookups, epoch times, line-buffered. */
@@ -29,14 +56,14 @@ export function tcpdumpArgv(iface: string, filter: string, opts: { count?: numbe
 
 /**
  * The ephemeral container (pods/ephemeralcontainers subresource) that captures packets in a
- * pod's network namespace: pod containers share one, so `targetContainerName` is only for
- * the process namespace; the capture sees eth0 and lo of the pod.
+ * pod's network namespace: pod containers share one, so the capture sees the pod's eth0 and
+ * lo. It idles; each capture is a background tcpdump started in it through exec.
  */
-export function captureContainer(name: string, image: string, argv: readonly string[]) {
+export function captureContainer(name: string, image: string) {
   return {
     name,
     image,
-    command: [...argv],
+    command: ['sleep', 'infinity'],
     stdin: false,
     tty: false,
     securityContext: {
@@ -64,31 +91,58 @@ export function nodeContainerPidArgv(node: string, containerId: string): string[
   return ['docker', 'exec', node, 'crictl', 'inspect', '--output', 'go-template', '--template', '{{.info.pid}}', containerId];
 }
 
-/** argv, run on the host, that runs `argv` in the network namespace of pid `pid` on the node. */
-export function inPodNetnsArgv(node: string, pid: number, argv: readonly string[]): string[] {
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`not a pid: ${pid}`);
-  return ['docker', 'exec', node, 'nsenter', '-t', String(pid), '-n', '--', ...argv];
+/** argv, run on the host, that runs `argv` in the network namespace of pid `pid` on the node (as `user` when given). */
+export function inPodNetnsArgv(node: string, pid: Pid, argv: readonly string[], user?: { uid: number; gid: number }): string[] {
+  return ['docker', 'exec', node, 'nsenter', '-t', pidText(pid), '-n', ...(user ? ['-S', String(user.uid), '-G', String(user.gid)] : []), '--', ...argv];
 }
 
-/** The pod's rules as iptables-save prints them (the input of src/mesh/iptables parse). */
-export function iptablesSaveArgv(node: string, pid: number): string[] {
-  return inPodNetnsArgv(node, pid, ['iptables-save']);
+/** The iptables flavour the pod's rules were written with: traces need nf_tables (xtables-monitor). */
+export type IptablesFlavour = 'nft' | 'legacy';
+
+export function iptablesSaveArgv(node: string, pid: Pid, flavour: IptablesFlavour = 'nft'): string[] {
+  return inPodNetnsArgv(node, pid, [`iptables-${flavour}-save`]);
 }
 
-/**
- * A kernel trace of one connection: a raw-table TRACE rule for it in the pod's namespace,
- * xtables-monitor --trace while the probe runs, and the rule removed afterwards.
- */
-export function kernelTracePlan(node: string, pid: number, match: { dst: string; dport: number }) {
-  const rule = ['-p', 'tcp', '-d', match.dst, '--dport', String(match.dport), '-j', 'TRACE'];
+/** The kernel's trace of the packets `match` selects: a raw-table TRACE rule, xtables-monitor in the background, the rule removed. */
+export function kernelTraceArgvs(node: string, pid: Pid, key: string, matches: ReadonlyArray<{ chain: 'OUTPUT' | 'PREROUTING'; proto: string; dst?: string; dport?: number }>) {
+  const specs = matches.map((m) => traceRuleSpec(m.chain, m));
   return {
-    add: inPodNetnsArgv(node, pid, ['iptables', '-t', 'raw', '-I', 'OUTPUT', '1', ...rule]),
-    monitor: inPodNetnsArgv(node, pid, ['xtables-monitor', '--trace']),
-    remove: inPodNetnsArgv(node, pid, ['iptables', '-t', 'raw', '-D', 'OUTPUT', ...rule]),
+    add: specs.map((s) => inPodNetnsArgv(node, pid, ['iptables-nft', ...s.insert])),
+    start: nodeBackground(node, backgroundStartArgv(key, ['nsenter', '-t', pidText(pid), '-n', '--', 'xtables-monitor', '--trace'])),
+    /** nft rule handles → positions (kernel-trace.ts handlePositions). */
+    listings: ['raw', 'mangle', 'nat', 'filter'].map((table) => ({ table, argv: inPodNetnsArgv(node, pid, ['nft', '-a', 'list', 'table', 'ip', table]) })),
+    stop: nodeBackground(node, backgroundStopArgv(key)),
+    remove: specs.map((s) => inPodNetnsArgv(node, pid, ['iptables-nft', ...s.remove])),
   };
 }
 
-/** `kubectl logs` of the sidecar since a time: the access log lines of a probe. */
-export function accessLogArgv(context: string, namespace: string, pod: string, sinceTime: string): string[] {
-  return ['kubectl', '--context', context, '-n', namespace, 'logs', pod, '-c', PROXY_CONTAINER, `--since-time=${sinceTime}`];
+/** One SYN to ip:port from the pod's network namespace, sent by the proxy uid (bash's /dev/tcp: the node image has no nc). */
+export function controlSynArgv(node: string, pid: Pid, ip: string, port: number): string[] {
+  return inPodNetnsArgv(node, pid, ['timeout', '1', 'bash', '-c', 'exec 3<>"/dev/tcp/$0/$1"', ip, String(port)], PROXY_USER);
+}
+
+const START = 'mkdir -p /tmp/pathlab && k=$1 && shift && { "$@" >"/tmp/pathlab/$k.out" 2>&1 & echo $! >"/tmp/pathlab/$k.pid"; }';
+const READY = 'grep -q -- "$2" "/tmp/pathlab/$1.out"';
+const STOP = 'k=$1; kill -INT "$(cat "/tmp/pathlab/$k.pid")" 2>/dev/null; sleep 0.3; cat "/tmp/pathlab/$k.out"; rm -f "/tmp/pathlab/$k.pid" "/tmp/pathlab/$k.out"';
+
+/** sh argv that starts `argv` in the background, its output in /tmp/pathlab/<key>.out. */
+export function backgroundStartArgv(key: string, argv: readonly string[]): string[] {
+  return ['sh', '-c', START, 'sh', checkKey(key), ...argv];
+}
+/** sh argv that succeeds once the background output contains `text`. */
+export function backgroundReadyArgv(key: string, text: string): string[] {
+  return ['sh', '-c', READY, 'sh', checkKey(key), text];
+}
+/** sh argv that stops the background process (SIGINT, so it flushes) and prints its output. */
+export function backgroundStopArgv(key: string): string[] {
+  return ['sh', '-c', STOP, 'sh', checkKey(key)];
+}
+/** The same, run in the kind node container from the host. */
+export function nodeBackground(node: string, shArgv: readonly string[]): string[] {
+  return ['docker', 'exec', node, ...shArgv];
+}
+
+/** `kubectl logs` of the sidecar: the access log lines (the runner reads the same through the API). */
+export function accessLogArgv(context: string, namespace: string, pod: string): string[] {
+  return ['kubectl', '--context', context, '-n', namespace, 'logs', pod, '-c', PROXY_CONTAINER];
 }

@@ -8,7 +8,8 @@ export { listenerSnapshot, waitForListeners, type ListenerSnapshot, type WaitRes
 export { decideContext, type ContextFacts, type GuardDecision, type GuardOverride } from './guard.ts';
 export { kindLab, KindLab, StartedKindLab, KindEnvironmentError, runKindSteps, listKindLabs, readLabFiles, checkContext, type Runner, type StepEvent } from './kind-lab.ts';
 export { PodExecClient, exitCodeOfStatus, type PodExecTarget, type PodExecOptions } from './exec-client.ts';
-export { asProxyUid, tcpdumpArgv, captureContainer, envoyAdminArgv, containerIdOf, nodeContainerPidArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTracePlan, accessLogArgv, PROXY_CONTAINER } from './evidence.ts';
+export { tcpdumpArgv, captureContainer, envoyAdminArgv, containerIdOf, nodeContainerPidArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTraceArgvs, controlSynArgv, backgroundStartArgv, backgroundReadyArgv, backgroundStopArgv, nodeBackground, accessLogArgv, PROXY_CONTAINER, CAPTURE_CONTAINER, PROXY_USER, type Pid, type IptablesFlavour } from './evidence.ts';
+export { accessLogLineOf, accessLogTokens, LAB_ACCESS_LOG_FIELDS } from './access-log.ts';
 export { ensureIstioctl, verifySha256, sha256File, ChecksumError, defaultCacheDir } from './istioctl-cache.ts';
 export { parseAccessLogLine, type AccessLogEntry } from './access-log.ts';
 export { runDoctor, formatDoctor, type DoctorReport, type DoctorCheck } from './doctor.ts';

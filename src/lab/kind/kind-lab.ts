@@ -39,6 +39,8 @@ export async function runKindSteps(steps: readonly KindStep[], run: Runner, onSt
     } else if (step.kind === 'write') {
       mkdirSync(dirname(step.path), { recursive: true });
       writeFileSync(step.path, step.content);
+    } else if (step.kind === 'exec' || step.kind === 'api') {
+      throw new Error(`kind lab step ${index + 1}/${total}: ${step.what}: exec and API steps are the runner's, not runKindSteps'`);
     } else {
       if (step.onlyIf) {
         const pre = await run(step.onlyIf);

@@ -44,11 +44,12 @@ export interface WaitResult {
 /**
  * Polls `fetchDump` (e.g. `pilot-agent request GET config_dump` through exec) until every
  * name in `expected` is an active listener, or the time is up. Listeners that must be absent
- * (a fix that removes one) go in `absent`.
+ * (a fix that removes one) go in `absent`. With `changedFrom`, the LDS version must also differ
+ * from that one: a change that renames no listener (a catch-all's cluster) shows only there.
  */
 export async function waitForListeners(
   fetchDump: () => Promise<string>,
-  want: { expected: readonly string[]; absent?: readonly string[] },
+  want: { expected: readonly string[]; absent?: readonly string[]; changedFrom?: string },
   opts: { timeoutMs?: number; intervalMs?: number; sleep?: (ms: number) => Promise<void>; now?: () => number } = {},
 ): Promise<WaitResult> {
   const timeout = opts.timeoutMs ?? 60_000;
@@ -62,6 +63,7 @@ export async function waitForListeners(
     const snapshot = listenerSnapshot(JSON.parse(await fetchDump()));
     const have = new Set(snapshot.names);
     const missing = [...want.expected.filter((n) => !have.has(n)), ...(want.absent ?? []).filter((n) => have.has(n)).map((n) => `!${n}`)];
+    if (want.changedFrom !== undefined && snapshot.versionInfo === want.changedFrom) missing.push(`a version other than ${want.changedFrom}`);
     if (missing.length === 0 || now() >= end) return { ok: missing.length === 0, snapshot, missing, polls };
     await sleep(interval);
   }

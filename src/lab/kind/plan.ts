@@ -53,7 +53,11 @@ export type KindStep =
       optional?: boolean;
     }
   | { kind: 'fetch'; what: string; url: string; sha256: string; member: string; dest: string }
-  | { kind: 'write'; what: string; path: string; content: string };
+  | { kind: 'write'; what: string; path: string; content: string }
+  /** A command in a pod's container through the exec API (run plans only: the runner makes these calls). */
+  | { kind: 'exec'; what: string; target: string; argv: string[]; input?: string }
+  /** A Kubernetes API call or a wait on one (run plans only). */
+  | { kind: 'api'; what: string; call: string };
 
 export interface KindPlan {
   id: string;
@@ -235,25 +239,33 @@ export function planKindDown(ids: readonly string[], cacheDir: string): KindDown
 
 /** The plan as text: every command with its arguments, every file and manifest, in order. */
 export function formatKindPlan(plan: { steps: KindStep[] }, opts: { home?: string } = {}): string {
-  const show = (s: string) => (opts.home && s.startsWith(`${opts.home}/`) ? `~${s.slice(opts.home.length)}` : s);
-  const q = (a: string) => (/^[\w@%+=:,./~-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return `${plan.steps.flatMap((s, i) => formatKindStep(s, i + 1, opts)).join('\n')}\n`;
+}
+
+/** One step as printed lines, numbered `n`. */
+export function formatKindStep(s: KindStep, n: number, opts: { home?: string } = {}): string[] {
+  const show = (x: string) => (opts.home && x.startsWith(`${opts.home}/`) ? `~${x.slice(opts.home.length)}` : x);
+  // A placeholder (`<pid of app>`) is printed as it is: the runner puts the value there.
+  const q = (a: string) => (/^[\w@%+=:,./~-]+$/.test(a) || /^<[^'<>]+>$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
   const cmd = (argv: readonly string[]) => argv.map((a) => q(show(a))).join(' ');
   const lines: string[] = [];
-  plan.steps.forEach((s, i) => {
-    const n = `${i + 1}.`;
-    if (s.kind === 'fetch') {
-      lines.push(`${n} fetch ${s.what}`, `   download ${s.url}`, `   verify sha256 ${s.sha256}`, `   extract ${s.member} -> ${show(s.dest)}`);
-    } else if (s.kind === 'write') {
-      lines.push(`${n} write ${show(s.path)} (${s.what})`, ...indent(s.content));
-    } else {
-      lines.push(`${n} ${s.what}${s.optional ? ' (a failure is reported, not fatal)' : ''}`);
-      if (s.onlyIf) lines.push(`   if: ${cmd(s.onlyIf)}`);
-      if (s.unless) lines.push(`   unless: ${cmd(s.unless)}`);
-      lines.push(`   $ ${cmd(s.argv)}`);
-      if (s.input !== undefined) lines.push('   stdin:', ...indent(s.input));
-    }
-  });
-  return `${lines.join('\n')}\n`;
+  if (s.kind === 'fetch') {
+    lines.push(`${n}. fetch ${s.what}`, `   download ${s.url}`, `   verify sha256 ${s.sha256}`, `   extract ${s.member} -> ${show(s.dest)}`);
+  } else if (s.kind === 'write') {
+    lines.push(`${n}. write ${show(s.path)} (${s.what})`, ...indent(s.content));
+  } else if (s.kind === 'exec') {
+    lines.push(`${n}. ${s.what}`, `   exec ${s.target} -- ${cmd(s.argv)}`);
+    if (s.input !== undefined) lines.push('   stdin:', ...indent(s.input));
+  } else if (s.kind === 'api') {
+    lines.push(`${n}. ${s.what}`, `   api ${s.call}`);
+  } else {
+    lines.push(`${n}. ${s.what}${s.optional ? ' (a failure is reported, not fatal)' : ''}`);
+    if (s.onlyIf) lines.push(`   if: ${cmd(s.onlyIf)}`);
+    if (s.unless) lines.push(`   unless: ${cmd(s.unless)}`);
+    lines.push(`   $ ${cmd(s.argv)}`);
+    if (s.input !== undefined) lines.push('   stdin:', ...indent(s.input));
+  }
+  return lines;
 }
 
 function indent(text: string): string[] {

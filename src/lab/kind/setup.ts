@@ -41,6 +41,7 @@ export function planScenarioSetup(input: SetupPlanInput): SetupPlan {
   const apply: KindStep[] = [];
   const revertLifo: KindStep[][] = [];
   const manifests: Manifest[] = [];
+  const created = new Set<string>();
   const podNs = (pod: string) => scenario.lab.pods.find((p) => p.name === pod)?.namespace ?? 'default';
 
   (scenario.setup ?? []).forEach((step, i) => {
@@ -54,7 +55,12 @@ export function planScenarioSetup(input: SetupPlanInput): SetupPlan {
       objects = parseManifestText(path, input.readFile(path));
     }
     if (objects) {
-      const labelled = objects.map((o) => labelAndPin(o, id, input.pins.images));
+      // A namespace the lab does not have is created with the resources and deleted with them.
+      const have = new Set(['default', 'istio-system', ...scenario.lab.pods.map((p) => p.namespace ?? 'default'), ...created]);
+      const missing = [...new Set(objects.map((o) => o.metadata.namespace).filter((n): n is string => n !== undefined && !have.has(n)))];
+      missing.forEach((n) => created.add(n));
+      const namespaces: K8sObject[] = missing.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+      const labelled = [...namespaces, ...objects].map((o) => labelAndPin(o, id, input.pins.images));
       const text = renderManifest(labelled);
       manifests.push({ name, objects: labelled });
       apply.push({ kind: 'run', what: `apply ${name}`, argv: kubectl('apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'), input: text });

@@ -89,7 +89,7 @@ function listenerFilterEnabled(l: Listener, suffix: string, port: number): boole
 }
 
 /** The listener bound to the capture port (virtualOutbound / virtualInbound / 1.1's `virtual`). */
-function receivingListener(listeners: Listener[], port: number): Listener | undefined {
+export function receivingListener(listeners: Listener[], port: number): Listener | undefined {
   const bound = listeners.filter((l) => l.port === port && WILDCARDS.has(l.address) && l.bindToPort);
   return bound[0] ?? listeners.find((l) => l.port === port && WILDCARDS.has(l.address));
 }

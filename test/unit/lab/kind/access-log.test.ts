@@ -2,7 +2,10 @@
 // copied from istio.io with their places noted in its README).
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { parseAccessLogLine } from '../../../../src/lab/kind/access-log.ts';
+import { parse } from 'yaml';
+import { LAB_ACCESS_LOG_FIELDS, accessLogLineOf, accessLogTokens, parseAccessLogLine } from '../../../../src/lab/kind/access-log.ts';
+import { parseConfigDump } from '../../../../src/mesh/envoy/config-dump-parser.ts';
+import { readFixture } from '../../../helpers/shared-fixtures.ts';
 
 const line = (f: string) => readFileSync(`test/data/kind/access-log/${f}`, 'utf8').split('\n')[0]!;
 
@@ -60,6 +63,54 @@ test('response flags are split on commas', (t) => {
 
 test('lines in other formats are refused, not half-read', (t) => {
   t.throws(() => parseAccessLogLine('2022-07-13T03:38:52.810Z,GET,/stats,HTTP/1.1,200'), { message: /expected 22/ });
-  t.throws(() => parseAccessLogLine(`${line('outbound-http.txt')} extra`), { message: /23 fields, expected 22/ });
+  t.throws(() => parseAccessLogLine(`${line('outbound-http.txt')} extra more`), { message: /24 fields, expected 22/ });
   t.throws(() => parseAccessLogLine('[2020-11-25T21:26:18.409Z] "GET / HTTP/1.1'), { message: /unclosed quote/ });
+});
+
+// The kind lab's own format: Istio's default with %FILTER_CHAIN_NAME% appended. The parser's
+// field order must be the format's, operator for operator, or every line would be misread.
+test('the lab\'s accessLogFormat is Istio\'s default plus %FILTER_CHAIN_NAME%, in the parser\'s order', (t) => {
+  const operator = parse(readFileSync('labs/kind-istio/istio-operator.yaml', 'utf8')) as { spec: { meshConfig: { accessLogFormat: string } } };
+  const fields = accessLogTokens(operator.spec.meshConfig.accessLogFormat).map((f) => [...f.matchAll(/%([^%]+)%/g)].map((m) => m[1]).join(' '));
+  t.deepEqual(fields, [...LAB_ACCESS_LOG_FIELDS]);
+  t.is(fields.at(-1), 'FILTER_CHAIN_NAME');
+});
+
+test('a line of the lab\'s format (23 fields) carries the filter chain; a default line (22) has none', (t) => {
+  t.is(parseAccessLogLine(`${line('outbound-http.txt')} PassthroughFilterChain`).filterChainName, 'PassthroughFilterChain');
+  t.is(parseAccessLogLine(line('outbound-http.txt')).filterChainName, undefined);
+  t.throws(() => parseAccessLogLine(`${line('outbound-http.txt')} a b`), { message: /24 fields/ });
+});
+
+// The listener of a logged connection, by Envoy's own hand-off rule, on a real sidecar's
+// listeners (../shared/fixtures/envoy/configdump.yaml, a ~1.19 sidecar): exact ip:port first,
+// then 0.0.0.0:port, else the connection stays on virtualOutbound.
+const sidecar = parseConfigDump(JSON.parse(readFixture('envoy', 'configdump.yaml')));
+const at = (dst: string) => parseAccessLogLine(line('outbound-http.txt').replace('10.0.45.184:8000', dst));
+
+test('listener of a logged connection: the real line\'s 10.0.45.184:8000 goes to this sidecar\'s 0.0.0.0_8000 (an HTTP port)', (t) => {
+  const l = accessLogLineOf(parseAccessLogLine(line('outbound-http.txt')), sidecar, 15001);
+  t.like(l, { listener: '0.0.0.0_8000', upstream_cluster: 'outbound|8000||httpbin.foo.svc.cluster.local', upstream_host: '10.44.1.27:80', response_code: 418, response_flags: '-', downstream_local_address: '10.0.45.184:8000', route_name: 'default', filter_chain: null });
+});
+
+test('listener of a logged connection: no listener for its original destination keeps it on virtualOutbound', (t) => {
+  t.is(accessLogLineOf(at('10.0.0.6:7000'), sidecar, 15001).listener, 'virtualOutbound');
+});
+
+test('listener of a logged connection: the VIP listener of an auto port wins by exact address', (t) => {
+  t.is(accessLogLineOf(at('10.96.0.10:9153'), sidecar, 15001).listener, '10.96.0.10_9153');
+});
+
+test('listener of a logged connection: an HTTP port\'s 0.0.0.0 listener takes any other address on that port', (t) => {
+  t.is(accessLogLineOf(at('10.0.0.6:9080'), sidecar, 15001).listener, '0.0.0.0_9080');
+});
+
+test('listener of an inbound connection: virtualInbound, never a hand-off', (t) => {
+  const l = accessLogLineOf(parseAccessLogLine(line('inbound-http.txt')), sidecar, 15006);
+  t.like(l, { listener: 'virtualInbound', upstream_cluster: 'inbound|8000||', upstream_host: '127.0.0.1:80' });
+});
+
+test('response flags are joined as the netns sidecar writes them', (t) => {
+  const l = accessLogLineOf(parseAccessLogLine(line('egress-tcp.txt').replace('"- - -" 0 - -', '"- - -" 0 UF,URX -')), sidecar, 15001);
+  t.is(l.response_flags, 'UF,URX');
 });

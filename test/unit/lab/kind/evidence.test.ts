@@ -1,7 +1,7 @@
 // The argument vectors behind the kind backend's evidence: what runs on the host, in the
 // kind node, in the pod's network namespace, and as the proxy uid.
 import test from 'ava';
-import { accessLogArgv, asProxyUid, containerIdOf, envoyAdminArgv, iptablesSaveArgv, kernelTracePlan, nodeContainerPidArgv, tcpdumpArgv } from '../../../../src/lab/kind/evidence.ts';
+import { accessLogArgv, backgroundStartArgv, containerIdOf, controlSynArgv, envoyAdminArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTraceArgvs, nodeContainerPidArgv, tcpdumpArgv } from '../../../../src/lab/kind/evidence.ts';
 
 const ID = 'f1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
 
@@ -13,22 +13,34 @@ test('container ids as kubelet reports them lose their runtime scheme; anything 
 
 test('the pod netns is entered from the node by pid; iptables-save and traces go through it', (t) => {
   t.deepEqual(nodeContainerPidArgv('pathlab-a1b2c3-control-plane', ID), ['docker', 'exec', 'pathlab-a1b2c3-control-plane', 'crictl', 'inspect', '--output', 'go-template', '--template', '{{.info.pid}}', ID]);
-  t.deepEqual(iptablesSaveArgv('n', 4242), ['docker', 'exec', 'n', 'nsenter', '-t', '4242', '-n', '--', 'iptables-save']);
-  const tr = kernelTracePlan('n', 4242, { dst: '10.0.0.6', dport: 7000 });
-  t.deepEqual(tr.add.slice(8), ['iptables', '-t', 'raw', '-I', 'OUTPUT', '1', '-p', 'tcp', '-d', '10.0.0.6', '--dport', '7000', '-j', 'TRACE']);
-  t.deepEqual(tr.remove.slice(8), ['iptables', '-t', 'raw', '-D', 'OUTPUT', '-p', 'tcp', '-d', '10.0.0.6', '--dport', '7000', '-j', 'TRACE']);
-  t.deepEqual(tr.monitor.slice(8), ['xtables-monitor', '--trace']);
+  t.deepEqual(iptablesSaveArgv('n', 4242), ['docker', 'exec', 'n', 'nsenter', '-t', '4242', '-n', '--', 'iptables-nft-save']);
+  t.deepEqual(iptablesSaveArgv('n', 4242, 'legacy').slice(-1), ['iptables-legacy-save']);
+  const tr = kernelTraceArgvs('n', 4242, 'trace-1', [{ chain: 'OUTPUT', proto: 'tcp', dst: '10.0.0.6', dport: 7000 }]);
+  t.deepEqual(tr.add[0]!.slice(8), ['iptables-nft', '-t', 'raw', '-I', 'OUTPUT', '1', '-p', 'tcp', '-d', '10.0.0.6', '--dport', '7000', '-j', 'TRACE']);
+  t.deepEqual(tr.remove[0]!.slice(8), ['iptables-nft', '-t', 'raw', '-D', 'OUTPUT', '-p', 'tcp', '-d', '10.0.0.6', '--dport', '7000', '-j', 'TRACE']);
+  t.deepEqual(tr.start.slice(-8), ['trace-1', 'nsenter', '-t', '4242', '-n', '--', 'xtables-monitor', '--trace']);
+  t.deepEqual(tr.listings.map((l) => l.table), ['raw', 'mangle', 'nat', 'filter']);
   t.throws(() => iptablesSaveArgv('n', 0), { message: /not a pid/ });
+  t.throws(() => inPodNetnsArgv('n', '<pid; rm -rf />' as `<${string}>`, ['true']), { message: /not a pid placeholder/ });
+});
+
+test('the positive control is sent from the node as uid/gid 1337, which ISTIO_OUTPUT does not redirect', (t) => {
+  t.deepEqual(controlSynArgv('n', 4242, '10.0.0.6', 9), ['docker', 'exec', 'n', 'nsenter', '-t', '4242', '-n', '-S', '1337', '-G', '1337', '--', 'timeout', '1', 'bash', '-c', 'exec 3<>"/dev/tcp/$0/$1"', '10.0.0.6', '9']);
+});
+
+test('background keys are names, never shell text', (t) => {
+  t.throws(() => backgroundStartArgv('a;b', ['true']), { message: /not a background key/ });
+  t.throws(() => backgroundStartArgv('$(x)', ['true']), { message: /not a background key/ });
+  // The command goes in as arguments after the script, not into the script text.
+  const argv = backgroundStartArgv('cap-1', ['tcpdump', '-i', 'eth0', 'tcp and port 7000']);
+  t.deepEqual(argv.slice(3), ['sh', 'cap-1', 'tcpdump', '-i', 'eth0', 'tcp and port 7000']);
 });
 
 test('sidecar evidence: admin through pilot-agent, the access log of the istio-proxy container', (t) => {
   t.deepEqual(envoyAdminArgv('config_dump'), ['pilot-agent', 'request', 'GET', 'config_dump']);
-  t.deepEqual(accessLogArgv('kind-pathlab-a1b2c3', 'default', 'app-1', '2026-11-21T20:00:00Z'), [
-    'kubectl', '--context', 'kind-pathlab-a1b2c3', '-n', 'default', 'logs', 'app-1', '-c', 'istio-proxy', '--since-time=2026-11-21T20:00:00Z',
-  ]);
+  t.deepEqual(accessLogArgv('kind-pathlab-a1b2c3', 'default', 'app-1'), ['kubectl', '--context', 'kind-pathlab-a1b2c3', '-n', 'default', 'logs', 'app-1', '-c', 'istio-proxy']);
 });
 
-test('traffic that must bypass the sidecar runs as uid/gid 1337; tcpdump resolves nothing', (t) => {
-  t.deepEqual(asProxyUid(['nc', '10.0.0.6', '7000']), ['setpriv', '--reuid=1337', '--regid=1337', '--clear-groups', '--', 'nc', '10.0.0.6', '7000']);
+test('tcpdump resolves nothing and is line-buffered', (t) => {
   t.deepEqual(tcpdumpArgv('eth0', 'tcp and host 10.0.0.6', { count: 20 }), ['tcpdump', '-nn', '-tt', '-l', '-i', 'eth0', '-c', '20', 'tcp and host 10.0.0.6']);
 });

@@ -10,11 +10,12 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { ISTIO_PROXY_UID } from '../../../../src/lab/kind/kind-constants.ts';
 import { readLabFiles } from '../../../../src/lab/kind/kind-lab.ts';
-import { captureContainer, tcpdumpArgv } from '../../../../src/lab/kind/evidence.ts';
+import { CAPTURE_CONTAINER, captureContainer } from '../../../../src/lab/kind/evidence.ts';
 import { labelAndPin, parseManifestText, scenarioSetupObjects, type K8sObject } from '../../../../src/lab/kind/manifests.ts';
 import { planKindLab } from '../../../../src/lab/kind/plan.ts';
 import { IMAGES, imageRef, kindPins } from '../../../../src/lab/kind/versions.ts';
 import { collectScenarioFiles } from '../../../../src/scenario/collect.ts';
+import { kindUnsupported, planKindRun } from '../../../../src/paths/run-kind.ts';
 import { loadScenarioFile } from '../../../../src/scenario/loader.ts';
 
 type Model = new (o: unknown) => { validate(): void };
@@ -59,6 +60,10 @@ const sources: Record<string, () => K8sObject[]> = {
     ),
   "each scenario's setup resources, labelled for kind": () =>
     catalogue().flatMap((s) => scenarioSetupObjects(s).map((x) => labelAndPin(x.object, 'a1b2c3', IMAGES))),
+  'every manifest `pathlab run --backend kind --check-fault` applies or deletes, as its plan has them': () =>
+    planKindRun({ scenarios: catalogue().filter((s) => kindUnsupported(s) === undefined).map((scenario) => ({ file: `scenarios/x/${scenario.metadata.name}.yaml`, scenario })), id: 'a1b2c3', pins: kindPins('linux-amd64'), cacheDir: '/c', checkFault: true })
+      .flatMap((sec) => sec.steps)
+      .flatMap((st) => (st.kind === 'run' && st.input !== undefined ? parseManifestText('run plan', st.input) : st.kind === 'write' ? parseManifestText(st.path, st.content) : [])),
   'labs/incident-7000 (fixes and the mesh resources)': () => {
     const out: K8sObject[] = [];
     for (const f of ['fix-serviceentry.yaml', 'fix-sidecar.yaml', 'tcp-serviceentry-no-address.yaml'])
@@ -80,7 +85,7 @@ for (const [name, objects] of Object.entries(sources)) {
 
 test('schemas: the tcpdump ephemeral container is a valid EphemeralContainer', async (t) => {
   const { EphemeralContainer } = await import('kubernetes-models/v1/EphemeralContainer');
-  const c = captureContainer('pathlab-capture-1', imageRef(IMAGES.toolbox), tcpdumpArgv('eth0', 'tcp and host 10.0.0.6'));
+  const c = captureContainer(CAPTURE_CONTAINER, imageRef(IMAGES.toolbox));
   t.notThrows(() => new EphemeralContainer(c).validate());
   t.is(c.securityContext.runAsUser, 0, `capture runs as root, not ${ISTIO_PROXY_UID}: see evidence.ts`);
 });

@@ -114,7 +114,8 @@ test('plan with the scenario: its pods, Services and ALLOW_ANY reach the cluster
     ['Namespace//default', 'Namespace//frontend', 'Deployment/default/app', 'Deployment/frontend/web'],
   );
   const op = p.manifests.find((m) => m.name === 'istio-operator.yaml')!.objects[0]!;
-  t.deepEqual((op.spec as { meshConfig: unknown }).meshConfig, { accessLogFile: '/dev/stdout', outboundTrafficPolicy: { mode: 'ALLOW_ANY' } });
+  t.like((op.spec as { meshConfig: object }).meshConfig, { accessLogFile: '/dev/stdout', outboundTrafficPolicy: { mode: 'ALLOW_ANY' } });
+  t.regex((op.spec as { meshConfig: { accessLogFormat: string } }).meshConfig.accessLogFormat, / %FILTER_CHAIN_NAME%$/);
 });
 
 test('a REGISTRY_ONLY lab installs Istio with REGISTRY_ONLY', (t) => {

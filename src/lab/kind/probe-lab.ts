@@ -1,0 +1,297 @@
+// A kind cluster as the runner sees it (paths/runner.ts ProbeLab): pods found by their
+// scenario name (label pathlab.dev/pod), commands run through the exec API, the pod's kernel
+// reached from its kind node by the pid of one of its containers, packets captured by an
+// ephemeral container, the sidecar read through pilot-agent and its log. Every command comes
+// from evidence.ts, the module --dry-run prints from.
+import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { exec, type ExecResult } from '../exec.ts';
+import { parseConfigDump } from '../../mesh/envoy/config-dump-parser.ts';
+import { handlePositions, parseXtablesMonitor } from '../../probes/kernel-trace.ts';
+import type { Probe } from '../../scenario/schema.ts';
+import type { AccessLogLine } from '../../paths/observe.ts';
+import type { KernelTraceResult, LabUser, ProbeLab, ProbeTarget, TraceMatch } from '../../paths/runner.ts';
+import { accessLogLineOf, parseAccessLogLine } from './access-log.ts';
+import {
+  CAPTURE_CONTAINER,
+  PROXY_CONTAINER,
+  PROXY_USER,
+  backgroundReadyArgv,
+  backgroundStartArgv,
+  backgroundStopArgv,
+  captureContainer,
+  containerIdOf,
+  controlSynArgv,
+  envoyAdminArgv,
+  inPodNetnsArgv,
+  kernelTraceArgvs,
+  nodeContainerPidArgv,
+  tcpdumpArgv,
+  type IptablesFlavour,
+} from './evidence.ts';
+import { POD_LABEL } from './labels.ts';
+import { PodExecClient } from './exec-client.ts';
+
+/** The container a scenario pod's workload runs in (manifests.ts names it). */
+export const APP_CONTAINER = 'app';
+
+export type HostRunner = (argv: readonly string[], opts?: { input?: string; timeoutMs?: number }) => Promise<ExecResult>;
+
+export interface KindProbeLabOptions {
+  kc: KubeConfig;
+  /** The namespace of each scenario pod, by its name. */
+  namespaces: ReadonlyMap<string, string>;
+  /** The image of the capture container (the pinned toolbox image). */
+  captureImage: string;
+  /** Restrict pod look-ups to this lab (label pathlab.dev/lab), when the cluster is a pathlab lab. */
+  labSelector?: string;
+  host?: HostRunner;
+}
+
+interface PodFacts {
+  pod: V1Pod;
+  name: string;
+  namespace: string;
+  ip: string;
+  node: string;
+  pid: number;
+  meshed: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let keys = 0;
+const newKey = (what: string) => `${what}-${process.pid}-${++keys}`;
+
+export class KindProbeLab implements ProbeLab {
+  readonly backend = 'kind';
+  /** tcp_proxy logs when the connection closes; kubelet's log API follows a moment later. */
+  readonly accessLogWaitMs = 5000;
+  readonly proxyUser: LabUser = PROXY_USER;
+  private readonly host: HostRunner;
+  private readonly client: PodExecClient;
+  private facts = new Map<string, PodFacts>();
+  private appUsers = new Map<string, LabUser>();
+  private flavours = new Map<string, IptablesFlavour>();
+  private core: CoreV1Api | undefined;
+
+  constructor(private readonly o: KindProbeLabOptions) {
+    this.host = o.host ?? ((argv, opts = {}) => exec(argv, { ...opts, where: 'host' }));
+    this.client = new PodExecClient(o.kc);
+  }
+
+  /** Pods change after a setup step (a rollout makes new ones): look them up again. */
+  forget(): void {
+    this.facts.clear();
+    this.appUsers.clear();
+    this.flavours.clear();
+  }
+
+  private async api(): Promise<CoreV1Api> {
+    if (!this.core) {
+      const { CoreV1Api } = await import('@kubernetes/client-node');
+      this.core = this.o.kc.makeApiClient(CoreV1Api);
+    }
+    return this.core;
+  }
+
+  private namespaceOf(name: string): string {
+    return this.o.namespaces.get(name) ?? 'default';
+  }
+
+  private async facts_(name: string): Promise<PodFacts> {
+    const known = this.facts.get(name);
+    if (known) return known;
+    const namespace = this.namespaceOf(name);
+    const api = await this.api();
+    const selector = [`${POD_LABEL}=${name}`, ...(this.o.labSelector ? [this.o.labSelector] : [])].join(',');
+    const list = await api.listNamespacedPod({ namespace, labelSelector: selector });
+    const pod = list.items.find((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
+    if (!pod?.metadata?.name || !pod.status?.podIP || !pod.spec?.nodeName) throw new Error(`no running pod "${name}" in namespace ${namespace} (selector ${selector})`);
+    const statuses = [...(pod.status.containerStatuses ?? []), ...(pod.status.initContainerStatuses ?? [])];
+    const running = statuses.find((c) => c.containerID && c.state?.running);
+    if (!running?.containerID) throw new Error(`${namespace}/${pod.metadata.name}: no running container to enter its network namespace by`);
+    const node = pod.spec.nodeName;
+    const r = await this.host(nodeContainerPidArgv(node, containerIdOf(running.containerID)));
+    const pid = Number(r.stdout.trim());
+    if (r.exitCode !== 0 || !Number.isInteger(pid) || pid <= 0) throw new Error(`the pid of ${namespace}/${pod.metadata.name} on node ${node}: ${(r.spawnError ?? r.stderr).trim() || r.stdout.trim()}`);
+    const meshed = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].some((c) => c.name === PROXY_CONTAINER);
+    const f: PodFacts = { pod, name: pod.metadata.name, namespace, ip: pod.status.podIP, node, pid, meshed };
+    this.facts.set(name, f);
+    return f;
+  }
+
+  userOf(from: Probe['from']): LabUser {
+    if (from.uid !== undefined) throw new Error('the kind backend runs a probe as its container\'s user; from.uid cannot be honoured (scenarios naming kind do not set it)');
+    if (from.container === PROXY_CONTAINER) return PROXY_USER;
+    return this.appUsers.get(from.pod) ?? { uid: 0, gid: 0 };
+  }
+
+  async pod(name: string) {
+    const f = await this.facts_(name);
+    if (!this.appUsers.has(name)) {
+      // The uid the app container runs as: the prediction needs it (ISTIO_OUTPUT matches uid 1337).
+      const r = await this.client.exec({ namespace: f.namespace, pod: f.name, container: APP_CONTAINER }, ['sh', '-c', 'echo "$(id -u) $(id -g)"']);
+      const m = /^(\d+) (\d+)/.exec(r.stdout.trim());
+      if (m) this.appUsers.set(name, { uid: Number(m[1]), gid: Number(m[2]) });
+    }
+    return { name, ip: f.ip, meshed: f.meshed };
+  }
+
+  async resolveTarget(probe: Probe): Promise<ProbeTarget | undefined> {
+    const t = probe.target;
+    if (!t) return undefined;
+    const port = t.port ?? 80;
+    if (t.address) return { ip: t.address, port, name: t.address };
+    const host = t.host!;
+    const [svcName, svcNs] = host.split('.');
+    const api = await this.api();
+    const services = await api.listServiceForAllNamespaces({ fieldSelector: `metadata.name=${svcName}` });
+    const svc = services.items.find((s) => (svcNs === undefined ? true : s.metadata?.namespace === svcNs) && s.spec?.clusterIP && s.spec.clusterIP !== 'None');
+    if (svc?.spec?.clusterIP) return { ip: svc.spec.clusterIP, port, name: host };
+    if (this.o.namespaces.has(host)) return { ip: (await this.facts_(host)).ip, port, name: host };
+    return undefined;
+  }
+
+  async peerPod(self: string, target: ProbeTarget) {
+    for (const name of this.o.namespaces.keys()) {
+      if (name === self) continue;
+      const f = await this.facts_(name).catch(() => undefined);
+      if (f?.ip === target.ip) return f.meshed ? { name, port: target.port } : undefined;
+    }
+    // A Service VIP with one ready endpoint that is a scenario pod.
+    const api = await this.api();
+    const services = await api.listServiceForAllNamespaces({});
+    const svc = services.items.find((s) => s.spec?.clusterIP === target.ip);
+    const port = svc?.spec?.ports?.find((p) => p.port === target.port);
+    if (!svc?.metadata?.name || !port) return undefined;
+    const ep = await api.readNamespacedEndpoints({ name: svc.metadata.name, namespace: svc.metadata.namespace ?? 'default' }).catch(() => undefined);
+    const addrs = (ep?.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => ({ ip: a.ip, port: s.ports?.find((p) => p.name === port.name || (s.ports?.length ?? 0) === 1)?.port })));
+    if (addrs.length !== 1 || addrs[0]!.port === undefined) return undefined;
+    for (const name of this.o.namespaces.keys()) {
+      if (name === self) continue;
+      const f = await this.facts_(name).catch(() => undefined);
+      if (f?.ip === addrs[0]!.ip) return f.meshed ? { name, port: addrs[0]!.port } : undefined;
+    }
+    return undefined;
+  }
+
+  async probe(pod: string, argv: readonly string[], opts: { user: LabUser; timeoutMs: number; input?: string }): Promise<ExecResult> {
+    const f = await this.facts_(pod);
+    const container = opts.user.uid === PROXY_USER.uid && f.meshed ? PROXY_CONTAINER : APP_CONTAINER;
+    return this.client.exec({ namespace: f.namespace, pod: f.name, container }, argv, { timeoutMs: opts.timeoutMs, ...(opts.input === undefined ? {} : { input: opts.input }) });
+  }
+
+  private async flavour(pod: string): Promise<IptablesFlavour> {
+    const known = this.flavours.get(pod);
+    if (known) return known;
+    const f = await this.facts_(pod);
+    // istio-init picks its iptables flavour itself; the one that holds ISTIO_ chains is it.
+    const nft = await this.host(inPodNetnsArgv(f.node, f.pid, ['iptables-nft-save']));
+    const flavour: IptablesFlavour = nft.exitCode === 0 && /:ISTIO_/.test(nft.stdout) ? 'nft' : (await this.host(inPodNetnsArgv(f.node, f.pid, ['iptables-legacy-save']))).stdout.includes(':ISTIO_') ? 'legacy' : 'nft';
+    this.flavours.set(pod, flavour);
+    return flavour;
+  }
+
+  async netns(pod: string, argv: readonly string[]): Promise<ExecResult> {
+    const f = await this.facts_(pod);
+    const cmd = argv[0] === 'iptables-save' ? [`iptables-${await this.flavour(pod)}-save`, ...argv.slice(1)] : argv;
+    return this.host(inPodNetnsArgv(f.node, f.pid, cmd));
+  }
+
+  async configDump(pod: string): Promise<unknown> {
+    const f = await this.facts_(pod);
+    const r = await this.client.exec({ namespace: f.namespace, pod: f.name, container: PROXY_CONTAINER }, envoyAdminArgv('config_dump'), { timeoutMs: 30_000 });
+    if (r.exitCode !== 0) throw new Error(`config_dump of ${f.namespace}/${f.name}: ${(r.spawnError ?? r.stderr).trim()}`);
+    return JSON.parse(r.stdout) as unknown;
+  }
+
+  private async proxyLog(f: PodFacts): Promise<string[]> {
+    const text = await (await this.api()).readNamespacedPodLog({ name: f.name, namespace: f.namespace, container: PROXY_CONTAINER });
+    return String(text).split('\n');
+  }
+
+  async accessLogFrom(pod: string): Promise<() => Promise<AccessLogLine[]>> {
+    const f = await this.facts_(pod);
+    const config = parseConfigDump(await this.configDump(pod));
+    const before = (await this.proxyLog(f)).length - 1;
+    return async () => {
+      const out: AccessLogLine[] = [];
+      for (const line of (await this.proxyLog(f)).slice(Math.max(0, before))) {
+        if (!line.startsWith('[')) continue; // pilot-agent's and Envoy's own messages
+        try {
+          out.push(accessLogLineOf(parseAccessLogLine(line), config, 15001));
+        } catch {
+          // not an access log line
+        }
+      }
+      return out;
+    };
+  }
+
+  /** Adds the capture container to the pod once; it idles until a capture starts in it. */
+  private async ensureCaptureContainer(f: PodFacts): Promise<void> {
+    const api = await this.api();
+    const pod = await api.readNamespacedPod({ name: f.name, namespace: f.namespace });
+    if (!(pod.spec?.ephemeralContainers ?? []).some((c) => c.name === CAPTURE_CONTAINER)) {
+      pod.spec!.ephemeralContainers = [...(pod.spec!.ephemeralContainers ?? []), captureContainer(CAPTURE_CONTAINER, this.o.captureImage)];
+      await api.replaceNamespacedPodEphemeralcontainers({ name: f.name, namespace: f.namespace, body: pod });
+    }
+    for (let i = 0; i < 120; i++) {
+      const now = await api.readNamespacedPod({ name: f.name, namespace: f.namespace });
+      if (now.status?.ephemeralContainerStatuses?.find((c) => c.name === CAPTURE_CONTAINER)?.state?.running) return;
+      await sleep(500);
+    }
+    throw new Error(`${f.namespace}/${f.name}: the capture container ${CAPTURE_CONTAINER} did not start within 60 s`);
+  }
+
+  async startCapture(pod: string, iface: string, filter: string) {
+    const f = await this.facts_(pod);
+    await this.ensureCaptureContainer(f);
+    const target = { namespace: f.namespace, pod: f.name, container: CAPTURE_CONTAINER };
+    const key = newKey('cap');
+    const started = await this.client.exec(target, backgroundStartArgv(key, tcpdumpArgv(iface, filter)));
+    if (started.exitCode !== 0) throw new Error(`tcpdump in ${f.namespace}/${f.name}: ${(started.spawnError ?? started.stderr).trim()}`);
+    for (let i = 0; ; i++) {
+      if ((await this.client.exec(target, backgroundReadyArgv(key, 'listening on'))).exitCode === 0) break;
+      if (i >= 50) throw new Error(`tcpdump in ${f.namespace}/${f.name} did not start listening`);
+      await sleep(100);
+    }
+    return { stop: async () => (await this.client.exec(target, backgroundStopArgv(key))).stdout };
+  }
+
+  async traceKernel<T>(pod: string, matches: TraceMatch[], during: () => Promise<T>): Promise<KernelTraceResult<T>> {
+    const f = await this.facts_(pod);
+    if ((await this.flavour(pod)) === 'legacy') {
+      // TRACE of legacy rules goes to the kernel log, not to xtables-monitor: no kernel hops.
+      return { result: await during(), packets: [], handles: new Map() };
+    }
+    const a = kernelTraceArgvs(f.node, f.pid, newKey('trace'), matches);
+    for (const argv of a.add) await this.checked(argv);
+    try {
+      await this.checked(a.start);
+      // xtables-monitor prints nothing until an event: give it a moment to subscribe.
+      await sleep(300);
+      const result = await during();
+      await sleep(200);
+      const listings: Record<string, string> = {};
+      for (const l of a.listings) {
+        const r = await this.host(l.argv);
+        if (r.exitCode === 0) listings[l.table] = r.stdout;
+      }
+      const text = (await this.host(a.stop)).stdout;
+      return { result, packets: parseXtablesMonitor(text), handles: handlePositions(listings) };
+    } finally {
+      for (const argv of a.remove) await this.host(argv);
+    }
+  }
+
+  async controlSyn(pod: string, ip: string, port: number): Promise<void> {
+    const f = await this.facts_(pod);
+    await this.host(controlSynArgv(f.node, f.pid, ip, port), { timeoutMs: 5000 });
+  }
+
+  private async checked(argv: readonly string[]): Promise<ExecResult> {
+    const r = await this.host(argv);
+    if (r.exitCode !== 0) throw new Error(`${argv.join(' ')}: ${(r.spawnError ?? r.stderr).trim()}`);
+    return r;
+  }
+}

@@ -1,0 +1,140 @@
+// `pathlab run --backend kind --dry-run`: the whole kind run as commands, manifests and API
+// calls, against a reviewed golden, and properties every run plan must have whatever the
+// golden says: the guard's context on every kubectl call, every setup undone in reverse,
+// every probe traced, captured and controlled, nothing left behind.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { main } from '../../../src/cli/main.ts';
+import { bufferIo } from '../../../src/cli/io.ts';
+import { expectedListeners, kindUnsupported, modesOf, planKindRun, type KindRunSection } from '../../../src/paths/run-kind.ts';
+import { collectScenarioFiles } from '../../../src/scenario/collect.ts';
+import { loadScenarioFile } from '../../../src/scenario/loader.ts';
+import { kindPins } from '../../../src/lab/kind/versions.ts';
+import type { LoadedScenario } from '../../../src/paths/runner.ts';
+import { assertGolden } from '../../helpers/golden.ts';
+
+const cacheDir = join(homedir(), '.cache', 'pathlab');
+
+function catalogue(): LoadedScenario[] {
+  return collectScenarioFiles(['scenarios']).files.flatMap((file) => {
+    const r = loadScenarioFile(file);
+    if (!r.ok) throw new Error(`${file} must load`);
+    return [{ file, scenario: r.scenario }];
+  });
+}
+const forKind = () => catalogue().filter((s) => kindUnsupported(s.scenario) === undefined);
+
+async function run(args: string[]) {
+  const io = bufferIo();
+  const code = await main(args, io);
+  return { code, out: io.stdout(), err: io.stderr() };
+}
+
+test('run --backend kind --dry-run prints the reviewed plan of the catalogue\'s kind scenarios', async (t) => {
+  const r = await run(['run', '--backend', 'kind', '--dry-run']);
+  t.is(r.code, 0, r.err);
+  t.regex(r.err, /plan of 3 scenario\(s\) on kind; 30 skipped \(not for kind\)/);
+  assertGolden(t, 'kind-run-plan.txt', r.out);
+});
+
+test('the catalogue names kind for current-Istio scenarios only, and their listeners are waited for', (t) => {
+  const names = forKind().map((s) => s.scenario.metadata.name);
+  t.deepEqual(names, ['incident-7000-outage-current', 'incident-7000-registry-only-7003', 'incident-7000-tcp-serviceentry-no-address']);
+  for (const s of catalogue()) if (s.scenario.lab.istio.version !== 'current') t.truthy(kindUnsupported(s.scenario));
+  const outage = forKind()[0]!.scenario;
+  t.deepEqual([...expectedListeners(outage)], [['app', { expected: ['virtualOutbound', '0.0.0.0_7000'], absent: [] }]]);
+});
+
+const plans: Record<string, () => KindRunSection[]> = {
+  'a new lab': () => planKindRun({ scenarios: forKind(), id: 'a1b2c3', pins: kindPins('linux-amd64'), cacheDir }),
+  'a running lab, --check-fault': () => planKindRun({ scenarios: forKind(), id: 'a1b2c3', pins: kindPins('linux-amd64'), cacheDir, existing: { context: 'kind-pathlab-a1b2c3' }, checkFault: true }),
+};
+const commands = (sections: KindRunSection[]) => sections.flatMap((s) => s.steps.flatMap((st) => (st.kind === 'run' ? [st.argv] : [])));
+
+for (const [name, plan] of Object.entries(plans)) {
+  test(`run plan (${name}): every kubectl and istioctl call names the lab's context`, (t) => {
+    const calls = commands(plan()).filter((a) => a[0] === 'kubectl' || a[0]!.endsWith('/istioctl'));
+    t.true(calls.length > 5);
+    for (const a of calls) t.true(a.includes('kind-pathlab-a1b2c3'), a.join(' '));
+  });
+
+  test(`run plan (${name}): every probe is traced, captured, controlled, and its TRACE rule removed`, (t) => {
+    const probes = plan().filter((s) => / probe /.test(s.title));
+    t.true(probes.length >= 4);
+    for (const p of probes) {
+      const argvs = p.steps.map((st) => (st.kind === 'run' || st.kind === 'exec' ? st.argv.join(' ') : ''));
+      const adds = argvs.filter((a) => a.includes('-j TRACE') && a.includes(' -I '));
+      const removes = argvs.filter((a) => a.includes('-j TRACE') && a.includes(' -D '));
+      t.is(adds.length, removes.length, p.title);
+      t.true(argvs.some((a) => a.includes('xtables-monitor --trace')), p.title);
+      t.true(argvs.some((a) => a.includes('tcpdump -nn')), p.title);
+      t.true(argvs.some((a) => a.includes('-S 1337 -G 1337')), `${p.title}: the positive control`);
+      t.true(p.steps.some((st) => st.kind === 'exec' && st.what.startsWith('the probe: ')), p.title);
+    }
+  });
+
+  test(`run plan (${name}): each setup is reverted, in reverse, and a namespace it made goes with it`, (t) => {
+    const sections = plan();
+    for (const setup of sections.filter((s) => s.title.endsWith(': setup'))) {
+      const revert = sections.find((s) => s.title === setup.title.replace(/: setup$/, ': revert'))!;
+      const applied = setup.steps.filter((st) => st.kind === 'run' && st.argv.includes('apply')).map((st) => (st.kind === 'run' ? st.input : ''));
+      const deleted = revert.steps.filter((st) => st.kind === 'run' && st.argv.includes('delete')).map((st) => (st.kind === 'run' ? st.input : ''));
+      t.deepEqual(deleted, [...applied].reverse(), setup.title);
+    }
+    const se = sections.find((s) => s.title === 'scenario incident-7000-tcp-serviceentry-no-address: setup')!;
+    const input = se.steps.find((st) => st.kind === 'run' && st.argv.includes('apply'));
+    t.regex(input?.kind === 'run' ? input.input ?? '' : '', /kind: Namespace\nmetadata:\n {2}name: ops/);
+  });
+}
+
+test('run plan on a running lab: no lab up, no lab down; --check-fault runs each changed scenario twice', (t) => {
+  const sections = plans['a running lab, --check-fault']!();
+  t.false(sections.some((s) => s.title.startsWith('lab up') || s.title === 'lab down'));
+  const without = sections.filter((s) => s.title.includes('(without its change): setup'));
+  t.is(without.length, forKind().filter((s) => modesOf(s.scenario, true).length === 2).length);
+  t.is(without.length, 3);
+  // Without its change, the fault's own apply is left out: registry-only's setup runs nothing.
+  const ro = sections.find((s) => s.title === 'scenario incident-7000-registry-only-7003 (without its change): setup')!;
+  t.false(ro.steps.some((st) => st.kind === 'run'));
+});
+
+test('run --backend kind: guard and option mistakes are bad input (exit 2), before anything runs', async (t) => {
+  const a = await run(['run', '--backend', 'kind', '--dry-run', '--i-know-this-is-not-a-lab']);
+  t.is(a.code, 2);
+  t.regex(a.err, /needs the context it applies to: --context <name>/);
+  const b = await run(['run', '--dry-run']);
+  t.is(b.code, 2);
+  t.regex(b.err, /--dry-run: only with --backend kind/);
+  const c = await run(['run', '--backend', 'kind', '--dry-run', '--lab-id', 'Not_An_Id']);
+  t.is(c.code, 2);
+  const d = await run(['run', '--backend', 'kind', '--dry-run', '--filter', 'incident-7000-outage-legacy']);
+  t.is(d.code, 2);
+  t.regex(d.err, /no selected scenario can run on kind \(1 skipped: the scenario names the backends netns\)/);
+});
+
+test('a scenario that names kind must be current Istio and must not ask for a uid: refused when loaded', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-kind-'));
+  try {
+    const text = readFileSync('scenarios/incident-7000/outage-current.yaml', 'utf8')
+      .replace("version: current", "version: '1.5'")
+      .replace("    from:\n      pod: app\n", "    from:\n      pod: app\n      uid: 1000\n");
+    writeFileSync(join(dir, 's.yaml'), text);
+    const r = loadScenarioFile(join(dir, 's.yaml'));
+    t.false(r.ok);
+    const messages = r.ok ? [] : r.problems.map((p) => p.message);
+    t.true(messages.some((m) => /the kind backend runs current Istio; this lab asks for Istio 1\.5/.test(m)), messages.join('\n'));
+    t.true(messages.some((m) => /from\.uid cannot be honoured/.test(m)), messages.join('\n'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run --backend kind --dry-run --context: the user\'s context is named on every call, no lab is made', async (t) => {
+  const r = await run(['run', '--backend', 'kind', '--dry-run', '--context', 'kind-workshop', '--i-know-this-is-not-a-lab', '--filter', 'incident-7000-outage-current']);
+  t.is(r.code, 0, r.err);
+  t.false(r.out.includes('kind create cluster'));
+  t.false(r.out.includes('kind delete cluster'));
+  t.true(r.out.includes('kubectl --context kind-workshop apply --server-side'));
+});
