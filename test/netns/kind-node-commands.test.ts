@@ -84,21 +84,43 @@ function onNodeOk(argv: readonly string[]): string {
 const appConnect = (port: number): Ran => runRaw([IP, 'netns', 'exec', POD_NS, bin('setpriv'), `--reuid=${APP_USER.uid}`, `--regid=${APP_USER.gid}`, '--clear-groups', bin('nc'), '-z', '-w', '1', PEER_IP, String(port)]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const state: { podProc?: ChildProcess; pid?: number; save?: string; made: string[] } = { made: [] };
+const state: { podProc?: ChildProcess; pid?: number; save?: string; monitorPid?: number; made: string[] } = { made: [] };
 
-/** A background process of ours still running under a key (its pid file left): killed. */
-function killBackground(key: string): void {
+/** The pid a background script wrote for `key`. */
+function backgroundPid(key: string): number | undefined {
   const file = `${BG}/${key}.pid`;
-  if (!existsSync(file)) return;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  if (Number.isInteger(pid) && pid > 0) {
+  const pid = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : NaN;
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+/** Whether `pid` is still running `comm` (a zombie, or another program under a reused pid, is not). */
+function running(pid: number | undefined, comm: string): boolean {
+  if (!pid || !existsSync(`/proc/${pid}/stat`)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+/** The signals a process ignores, from /proc/<pid>/status (a bit mask, signal n at bit n-1). */
+function ignoredSignals(pid: number): bigint {
+  const m = /^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? BigInt(`0x${m[1]}`) : 0n;
+}
+const SIGINT_BIT = 1n << 1n;
+
+/** Every background process of ours (with its program), to be killed at the end if still running. */
+const background: { pid: number; comm: string }[] = [];
+function killBackground(): void {
+  for (const { pid, comm } of background) {
+    if (!running(pid, comm)) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
   }
-  spawnSync('rm', ['-f', file, `${BG}/${key}.out`]);
+  for (const key of [TRACE_KEY, CAPTURE_KEY]) spawnSync('rm', ['-f', `${BG}/${key}.pid`, `${BG}/${key}.out`]);
 }
 
 test.before(async () => {
@@ -134,8 +156,7 @@ test.before(async () => {
 });
 
 test.after.always(() => {
-  killBackground(TRACE_KEY);
-  killBackground(CAPTURE_KEY);
+  killBackground();
   if (state.podProc && state.podProc.exitCode === null) state.podProc.kill('SIGKILL');
   for (const ns of state.made) spawnSync(IP, ['netns', 'del', ns]);
 });
@@ -166,7 +187,12 @@ netns(title('kernelTraceArgvs: the kernel\'s hops of an app connection equal the
   try {
     for (const argv of a.add) onNodeOk(argv);
     onNodeOk(a.start);
+    const monitorPid = backgroundPid(TRACE_KEY);
+    if (monitorPid) background.push({ pid: monitorPid, comm: 'xtables-monitor' });
+    state.monitorPid = monitorPid;
     await sleep(300);
+    // (after the pause: the forked sh becomes nsenter, which execs xtables-monitor in the pod's netns)
+    t.true(running(monitorPid, 'xtables-monitor'), 'the pid file names the running xtables-monitor');
     appConnect(7000);
     await sleep(200);
     for (const l of a.listings) {
@@ -207,7 +233,9 @@ netns(title('backgroundStartArgv/backgroundReadyArgv: tcpdump started in the pod
   t.is(start[0], 'sh');
   const started = runRaw([IP, 'netns', 'exec', POD_NS, ...start]);
   t.is(started.status, 0, started.stderr);
-  t.true(existsSync(`${BG}/${CAPTURE_KEY}.pid`));
+  const tcpdumpPid = backgroundPid(CAPTURE_KEY);
+  if (tcpdumpPid) background.push({ pid: tcpdumpPid, comm: 'tcpdump' });
+  t.true(running(tcpdumpPid, 'tcpdump'), 'the pid file names the running tcpdump');
   let ready = false;
   for (let i = 0; i < 50 && !ready; i++) {
     ready = runRaw(backgroundReadyArgv(CAPTURE_KEY, 'listening on')).status === 0;
@@ -219,7 +247,8 @@ netns(title('backgroundStartArgv/backgroundReadyArgv: tcpdump started in the pod
 });
 
 netns(title('controlSynArgv: the proxy uid\'s SYN leaves eth0; the app uid\'s SYN is redirected and does not'), async (t) => {
-  t.true(existsSync(`${BG}/${CAPTURE_KEY}.pid`), 'the capture of the previous test is running');
+  const tcpdumpPid = backgroundPid(CAPTURE_KEY);
+  t.true(running(tcpdumpPid, 'tcpdump'), 'the capture of the previous test is running');
   const control = controlSynArgv(NODE, podPid(), PEER_IP, 9);
   t.deepEqual(control.slice(3, 12), ['nsenter', '-t', String(podPid()), '-n', '-S', String(PROXY_USER.uid), '-G', String(PROXY_USER.gid), '--']);
   const c = onNode(control, 5000);
@@ -233,6 +262,8 @@ netns(title('controlSynArgv: the proxy uid\'s SYN leaves eth0; the app uid\'s SY
   const out = runRaw(backgroundStopArgv(CAPTURE_KEY));
   t.is(out.status, 0, out.stderr);
   t.false(existsSync(`${BG}/${CAPTURE_KEY}.pid`), 'the pid file is removed by stop');
+  // tcpdump installs its own SIGINT handler, so the INT reaches it although sh started it ignoring INT
+  t.false(running(tcpdumpPid, 'tcpdump'), 'stop ended tcpdump');
   const syns = parseTcpdump(out.stdout);
   t.log(`tcpdump -i eth0 SYNs:\n${syns.map((p) => p.line).join('\n')}`);
   const leaving = (port: number) => syns.filter((p) => p.src === POD_IP && p.dst === PEER_IP && p.dport === port && p.flags === 'S');
@@ -240,4 +271,16 @@ netns(title('controlSynArgv: the proxy uid\'s SYN leaves eth0; the app uid\'s SY
   t.is(leaving(7000).length, 0, `a SYN to ${PEER_IP}:7000 left eth0 (not redirected):\n${out.stdout}`);
   t.is(leaving(19).length, 0, `a root SYN to ${PEER_IP}:19 left eth0: without -S/-G the control would be captured too`);
   t.is(syns.filter((p) => p.dport === 7000).length, 0);
+});
+
+// A non-interactive sh starts an asynchronous command (`"$@" ... &`) with SIGINT and SIGQUIT
+// ignored (POSIX, no job control; dash in the kind node image does this), and a signal ignored
+// across exec stays ignored. tcpdump sets its own SIGINT handler; xtables-monitor does not, so
+// STOP must end it otherwise (SIGTERM), or every trace would leave a monitor subscribed to the
+// pod's trace events, holding its network namespace. (This test found that: STOP sent SIGINT only.)
+netns(title('backgroundStopArgv ends the background xtables-monitor, although it ignores SIGINT (sh started it in the background)'), (t) => {
+  const pid = state.monitorPid;
+  t.truthy(pid, 'the trace test recorded the monitor\'s pid');
+  if (pid && running(pid, 'xtables-monitor')) t.log(`xtables-monitor ${pid} still runs after stop; SIGINT ignored: ${(ignoredSignals(pid) & SIGINT_BIT) !== 0n}`);
+  t.false(running(pid, 'xtables-monitor'), 'stop ended xtables-monitor');
 });

@@ -123,7 +123,13 @@ export function controlSynArgv(node: string, pid: Pid, ip: string, port: number)
 
 const START = 'mkdir -p /tmp/pathlab && k=$1 && shift && { "$@" >"/tmp/pathlab/$k.out" 2>&1 & echo $! >"/tmp/pathlab/$k.pid"; }';
 const READY = 'grep -q -- "$2" "/tmp/pathlab/$1.out"';
-const STOP = 'k=$1; kill -INT "$(cat "/tmp/pathlab/$k.pid")" 2>/dev/null; sleep 0.3; cat "/tmp/pathlab/$k.out"; rm -f "/tmp/pathlab/$k.pid" "/tmp/pathlab/$k.out"';
+// A background job of a non-interactive sh starts with SIGINT ignored, and xtables-monitor sets
+// no handler of its own: SIGINT lets tcpdump flush and end, SIGTERM then ends what is left.
+const STOP =
+  'k=$1; p=$(cat "/tmp/pathlab/$k.pid"); kill -INT "$p" 2>/dev/null; i=0; ' +
+  'while kill -0 "$p" 2>/dev/null && [ $i -lt 5 ]; do sleep 0.1; i=$((i+1)); done; ' +
+  'kill -TERM "$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 10 ]; do sleep 0.1; i=$((i+1)); done; ' +
+  'cat "/tmp/pathlab/$k.out"; rm -f "/tmp/pathlab/$k.pid" "/tmp/pathlab/$k.out"';
 
 /** sh argv that starts `argv` in the background, its output in /tmp/pathlab/<key>.out. */
 export function backgroundStartArgv(key: string, argv: readonly string[]): string[] {
@@ -133,7 +139,7 @@ export function backgroundStartArgv(key: string, argv: readonly string[]): strin
 export function backgroundReadyArgv(key: string, text: string): string[] {
   return ['sh', '-c', READY, 'sh', checkKey(key), text];
 }
-/** sh argv that stops the background process (SIGINT, so it flushes) and prints its output. */
+/** sh argv that stops the background process (SIGINT, so tcpdump flushes; SIGTERM for what ignores it) and prints its output. */
 export function backgroundStopArgv(key: string): string[] {
   return ['sh', '-c', STOP, 'sh', checkKey(key)];
 }
