@@ -52,12 +52,7 @@ export class NetnsProbeLab implements ProbeLab {
     return { name: h.name, ip: h.ip, meshed: this.lab.mesh.podState(h.name) !== undefined };
   }
 
-  async resolveTarget(probe: Probe): Promise<ProbeTarget | undefined> {
-    const t = probe.target;
-    if (!t) return undefined;
-    const port = t.port ?? 80;
-    if (t.address) return { ip: t.address, port, name: t.address };
-    const host = t.host!;
+  async resolveHost(host: string, port: number): Promise<ProbeTarget | undefined> {
     const svc = this.lab.mesh.services().find((s) => [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}.svc.cluster.local`].includes(host));
     if (svc) return { ip: svc.vip, port, name: host };
     const h = this.lab.plan.hosts.find((x) => x.name === host);

@@ -50,7 +50,8 @@ export interface ProbeLab {
   userOf(from: Probe['from']): LabUser;
   /** A pod of the scenario's lab by its name: its address and whether it has a sidecar. */
   pod(name: string): Promise<{ name: string; ip: string; meshed: boolean }>;
-  resolveTarget(probe: Probe): Promise<ProbeTarget | undefined>;
+  /** The address a probe's target host name (a Service, a pod) has in this lab. */
+  resolveHost(host: string, port: number): Promise<ProbeTarget | undefined>;
   /** The one meshed lab pod (not `self`) a target leads to, and the port it receives on. */
   peerPod(self: string, target: ProbeTarget): Promise<{ name: string; port: number } | undefined>;
   /** The probe's own command in the pod, as `user`. */
@@ -142,7 +143,7 @@ export async function runProbe(lab: ProbeLab, s: LoadedScenario, probe: Probe, n
     return finish({ ...base, title: `${s.scenario.metadata.name} · ${host.name} (${host.ip}) ${probe.tool}`, predicted: [], observed: [], evidence, problems, t0 });
   }
 
-  const target = await lab.resolveTarget(probe);
+  const target = await resolveTarget(lab, probe);
   if (!target) return finish({ ...base, title: `${s.scenario.metadata.name} · ${host.name}`, predicted: [], observed: [], evidence, problems: ['the target does not resolve in this lab'], t0 });
   const title = `${s.scenario.metadata.name} · ${host.name} (${host.ip}) → ${target.ip}:${target.port}`;
   const meshed = host.meshed;
@@ -274,6 +275,15 @@ export async function runProbe(lab: ProbeLab, s: LoadedScenario, probe: Probe, n
 
   const gaps = predictionGaps(predicted, observed);
   return finish({ ...base, title, predicted, observed, evidence, problems, t0, outcome, reply: body.slice(0, 200), gaps });
+}
+
+/** Where a probe goes: the address and port it dials, and how it names them. */
+export async function resolveTarget(lab: ProbeLab, probe: Probe): Promise<ProbeTarget | undefined> {
+  const t = probe.target;
+  if (!t) return undefined;
+  const port = t.port ?? 80;
+  if (t.address) return { ip: t.address, port, name: t.address };
+  return t.host === undefined ? undefined : lab.resolveHost(t.host, port);
 }
 
 /** `ss -ltneH` text against the sockets a probe expects to listen. */

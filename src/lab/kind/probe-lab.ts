@@ -136,12 +136,7 @@ export class KindProbeLab implements ProbeLab {
     return { name, ip: f.ip, meshed: f.meshed };
   }
 
-  async resolveTarget(probe: Probe): Promise<ProbeTarget | undefined> {
-    const t = probe.target;
-    if (!t) return undefined;
-    const port = t.port ?? 80;
-    if (t.address) return { ip: t.address, port, name: t.address };
-    const host = t.host!;
+  async resolveHost(host: string, port: number): Promise<ProbeTarget | undefined> {
     const [svcName, svcNs] = host.split('.');
     const api = await this.api();
     const services = await api.listServiceForAllNamespaces({ fieldSelector: `metadata.name=${svcName}` });
