@@ -15,9 +15,9 @@ import type { ScenarioResult } from './verdict.ts';
 import type { LabSpec, Probe, Scenario } from '../scenario/schema.ts';
 import { exec } from '../lab/exec.ts';
 import { checkContext, kindLab, readLabFiles, runKindSteps, type StartedKindLab } from '../lab/kind/kind-lab.ts';
-import { DRY_RUN_ID, FIELD_MANAGER, LAB_LABEL, contextName, nodeContainer } from '../lab/kind/labels.ts';
+import { DRY_RUN_ID, FIELD_MANAGER, LAB_LABEL, contextName } from '../lab/kind/labels.ts';
 import { ISTIO_OPERATOR_FILE, istioOperatorFor, labelAndPin, parseManifestText, renderManifest, scenarioLabObjects, type K8sObject } from '../lab/kind/manifests.ts';
-import { ROLLOUT_TIMEOUT, formatKindPlan, formatKindStep, istioctlPath, labStateDir, planKindDown, planKindLab, type KindStep } from '../lab/kind/plan.ts';
+import { ROLLOUT_TIMEOUT, formatKindStep, istioctlPath, labStateDir, planKindDown, planKindLab, type KindStep } from '../lab/kind/plan.ts';
 import { planScenarioSetup, type SetupRole } from '../lab/kind/setup.ts';
 import { listenerSnapshot, waitForListeners, type ListenerSnapshot } from '../lab/kind/listener-wait.ts';
 import {
@@ -341,7 +341,7 @@ async function runOneKind(lab: KindProbeLab, s: LoadedScenario, mode: RunMode, s
   for (const [pod, w] of wants) {
     // After a change, the sidecar must have taken a new configuration, not only the names.
     const was = before.get(pod)?.versionInfo;
-    const r = await waitForListeners(async () => JSON.stringify(await lab.configDump(pod)), { ...w, ...(changes > 0 && was !== undefined ? { changedFrom: was } : {}) }, { timeoutMs: mode === 'without-change' ? 10_000 : 60_000 });
+    const r = await waitForListeners(() => lab.configDump(pod), { ...w, ...(changes > 0 && was !== undefined ? { changedFrom: was } : {}) }, { timeoutMs: mode === 'without-change' ? 10_000 : 60_000 });
     notes.push(`${pod}'s sidecar: LDS version ${r.snapshot.versionInfo ?? '(none)'} after ${r.polls} poll(s)${r.ok ? '' : `; still missing ${r.missing.join(', ')}`}`);
   }
   try {
@@ -353,7 +353,7 @@ async function runOneKind(lab: KindProbeLab, s: LoadedScenario, mode: RunMode, s
     await steps(`${label(s.scenario, mode)}: revert`);
     lab.forget();
     for (const [pod, b] of before) {
-      const w = await waitForListeners(async () => JSON.stringify(await lab.configDump(pod)), { expected: b.names, absent: added.get(pod) ?? [] }, { timeoutMs: 60_000 });
+      const w = await waitForListeners(() => lab.configDump(pod), { expected: b.names, absent: added.get(pod) ?? [] }, { timeoutMs: 60_000 });
       if (!w.ok) progress(`warning: ${pod}'s sidecar is not back as before the setup: ${w.missing.join(', ')}`);
     }
   }
@@ -375,4 +375,3 @@ export function kindRunDryRun(scenarios: LoadedScenario[], opts: { cacheDir: str
   return formatKindRunPlan(sections, { home: homedir() });
 }
 
-export { formatKindPlan, nodeContainer };

@@ -84,6 +84,7 @@ export class NetnsProbeLab implements ProbeLab {
     return this.lab.mesh.configDump(pod);
   }
 
+  /** The sidecar model logs its listener itself: `config` is not needed. */
   async accessLogFrom(pod: string): Promise<() => Promise<AccessLogLine[]>> {
     const read = (): string[] => {
       try {

@@ -7,6 +7,7 @@
 // group scenarios into labs; this file never asks which backend it runs on.
 import { explain } from '../mesh/envoy/explain.ts';
 import { parseConfigDump } from '../mesh/envoy/config-dump-parser.ts';
+import type { EnvoyConfig } from '../mesh/envoy/envoy-config.ts';
 import type { Payload } from '../mesh/envoy/first-bytes.ts';
 import { formatEffect, loadRuleSet, parseIptablesSave, traceConnection, type LoadedTables, type TraceHop } from '../mesh/iptables/index.ts';
 import type { ExecResult } from '../lab/exec.ts';
@@ -60,8 +61,12 @@ export interface ProbeLab {
   netns(pod: string, argv: readonly string[]): Promise<ExecResult>;
   /** The sidecar's /config_dump, parsed JSON. */
   configDump(pod: string): Promise<unknown>;
-  /** Marks the sidecar's access log now; the function returned reads the lines written since. */
-  accessLogFrom(pod: string): Promise<() => Promise<AccessLogLine[]>>;
+  /**
+   * Marks the sidecar's access log now; the function returned reads the lines written since.
+   * `config` is the sidecar's configuration the prediction read (a backend whose log names no
+   * listener names it from there).
+   */
+  accessLogFrom(pod: string, config: EnvoyConfig): Promise<() => Promise<AccessLogLine[]>>;
   /** tcpdump in the pod's network namespace, listening when this resolves; stop() gives its text. */
   startCapture(pod: string, iface: string, filter: string): Promise<{ stop(): Promise<string> }>;
   /** The kernel's rule trace of the packets `matches` selects while `during` runs. */
@@ -156,13 +161,11 @@ export async function runProbe(lab: ProbeLab, s: LoadedScenario, probe: Probe, n
     : probe.payload !== undefined ? { kind: 'bytes', text: probe.payload } : { kind: 'none' };
   const kt = kernelTrace(tables, { src: host.ip, dst: { ip: target.ip, port: target.port }, podIp: host.ip, uid: user.uid, gid: user.gid });
   let predicted: string[] = kt.hops.map((h) => h.text);
-  if (meshed) {
-    const e = explain(kt, parseConfigDump(await lab.configDump(host.name)), { src: host.ip, dst: { ip: target.ip, port: target.port }, uid: user.uid, payload });
-    predicted = predictedHops(e);
-  }
+  const config = meshed ? parseConfigDump(await lab.configDump(host.name)) : undefined;
+  if (config) predicted = predictedHops(explain(kt, config, { src: host.ip, dst: { ip: target.ip, port: target.port }, uid: user.uid, payload }));
 
   // The probe, with the kernel's trace, a capture on eth0 and the access log around it.
-  const readLog = meshed ? await lab.accessLogFrom(host.name) : undefined;
+  const readLog = config ? await lab.accessLogFrom(host.name, config) : undefined;
   const capture = await lab.startCapture(host.name, 'eth0', SYN_FILTER);
   const { argv, input } = probeArgv(probe, target);
   // The pod the connection is for, when it is one meshed pod of the lab other than the probe's:

@@ -42,13 +42,13 @@ export interface WaitResult {
 }
 
 /**
- * Polls `fetchDump` (e.g. `pilot-agent request GET config_dump` through exec) until every
+ * Polls `fetchDump` (a config_dump: its JSON text, or already parsed) until every
  * name in `expected` is an active listener, or the time is up. Listeners that must be absent
  * (a fix that removes one) go in `absent`. With `changedFrom`, the LDS version must also differ
  * from that one: a change that renames no listener (a catch-all's cluster) shows only there.
  */
 export async function waitForListeners(
-  fetchDump: () => Promise<string>,
+  fetchDump: () => Promise<unknown>,
   want: { expected: readonly string[]; absent?: readonly string[]; changedFrom?: string },
   opts: { timeoutMs?: number; intervalMs?: number; sleep?: (ms: number) => Promise<void>; now?: () => number } = {},
 ): Promise<WaitResult> {
@@ -60,7 +60,8 @@ export async function waitForListeners(
   let polls = 0;
   for (;;) {
     polls++;
-    const snapshot = listenerSnapshot(JSON.parse(await fetchDump()));
+    const raw = await fetchDump();
+    const snapshot = listenerSnapshot(typeof raw === 'string' ? JSON.parse(raw) : raw);
     const have = new Set(snapshot.names);
     const missing = [...want.expected.filter((n) => !have.has(n)), ...(want.absent ?? []).filter((n) => have.has(n)).map((n) => `!${n}`)];
     if (want.changedFrom !== undefined && snapshot.versionInfo === want.changedFrom) missing.push(`a version other than ${want.changedFrom}`);

@@ -5,7 +5,7 @@
 // from evidence.ts, the module --dry-run prints from.
 import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { exec, type ExecResult } from '../exec.ts';
-import { parseConfigDump } from '../../mesh/envoy/config-dump-parser.ts';
+import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import { handlePositions, parseXtablesMonitor } from '../../probes/kernel-trace.ts';
 import type { Probe } from '../../scenario/schema.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
@@ -71,6 +71,8 @@ export class KindProbeLab implements ProbeLab {
   private facts = new Map<string, PodFacts>();
   private appUsers = new Map<string, LabUser>();
   private flavours = new Map<string, IptablesFlavour>();
+  /** Pods (by scenario name) whose capture container is known to run. */
+  private capturing = new Set<string>();
   private core: CoreV1Api | undefined;
 
   constructor(private readonly o: KindProbeLabOptions) {
@@ -83,6 +85,7 @@ export class KindProbeLab implements ProbeLab {
     this.facts.clear();
     this.appUsers.clear();
     this.flavours.clear();
+    this.capturing.clear();
   }
 
   private async api(): Promise<CoreV1Api> {
@@ -204,9 +207,8 @@ export class KindProbeLab implements ProbeLab {
     return String(text).split('\n');
   }
 
-  async accessLogFrom(pod: string): Promise<() => Promise<AccessLogLine[]>> {
+  async accessLogFrom(pod: string, config: EnvoyConfig): Promise<() => Promise<AccessLogLine[]>> {
     const f = await this.facts_(pod);
-    const config = parseConfigDump(await this.configDump(pod));
     const before = (await this.proxyLog(f)).length - 1;
     return async () => {
       const out: AccessLogLine[] = [];
@@ -223,24 +225,28 @@ export class KindProbeLab implements ProbeLab {
   }
 
   /** Adds the capture container to the pod once; it idles until a capture starts in it. */
-  private async ensureCaptureContainer(f: PodFacts): Promise<void> {
+  private async ensureCaptureContainer(pod: string, f: PodFacts): Promise<void> {
+    if (this.capturing.has(pod)) return;
     const api = await this.api();
-    const pod = await api.readNamespacedPod({ name: f.name, namespace: f.namespace });
-    if (!(pod.spec?.ephemeralContainers ?? []).some((c) => c.name === CAPTURE_CONTAINER)) {
-      pod.spec!.ephemeralContainers = [...(pod.spec!.ephemeralContainers ?? []), captureContainer(CAPTURE_CONTAINER, this.o.captureImage)];
-      await api.replaceNamespacedPodEphemeralcontainers({ name: f.name, namespace: f.namespace, body: pod });
+    let now = await api.readNamespacedPod({ name: f.name, namespace: f.namespace });
+    if (!(now.spec?.ephemeralContainers ?? []).some((c) => c.name === CAPTURE_CONTAINER)) {
+      now.spec!.ephemeralContainers = [...(now.spec!.ephemeralContainers ?? []), captureContainer(CAPTURE_CONTAINER, this.o.captureImage)];
+      now = await api.replaceNamespacedPodEphemeralcontainers({ name: f.name, namespace: f.namespace, body: now });
     }
     for (let i = 0; i < 120; i++) {
-      const now = await api.readNamespacedPod({ name: f.name, namespace: f.namespace });
-      if (now.status?.ephemeralContainerStatuses?.find((c) => c.name === CAPTURE_CONTAINER)?.state?.running) return;
+      if (now.status?.ephemeralContainerStatuses?.find((c) => c.name === CAPTURE_CONTAINER)?.state?.running) {
+        this.capturing.add(pod);
+        return;
+      }
       await sleep(500);
+      now = await api.readNamespacedPod({ name: f.name, namespace: f.namespace });
     }
     throw new Error(`${f.namespace}/${f.name}: the capture container ${CAPTURE_CONTAINER} did not start within 60 s`);
   }
 
   async startCapture(pod: string, iface: string, filter: string) {
     const f = await this.facts_(pod);
-    await this.ensureCaptureContainer(f);
+    await this.ensureCaptureContainer(pod, f);
     const target = { namespace: f.namespace, pod: f.name, container: CAPTURE_CONTAINER };
     const key = newKey('cap');
     const started = await this.client.exec(target, backgroundStartArgv(key, tcpdumpArgv(iface, filter)));
