@@ -7,7 +7,8 @@ import { synthesizeSidecar } from '../src/mesh/envoy/synthesize-sidecar.ts';
 import { parseConfigDump } from '../src/mesh/envoy/config-dump-parser.ts';
 import { matchConnection, type Connection } from '../src/mesh/envoy/match-connection.ts';
 import { explain, type ExplainConnection } from '../src/mesh/envoy/explain.ts';
-import { istioInitRules, kernelTrace } from '../src/paths/kernel-trace.ts';
+import { istioInitRules } from '../src/mesh/iptables/index.ts';
+import { kernelTrace } from '../src/paths/kernel-trace.ts';
 
 const SERVICES = 5000;
 const POD = '10.64.0.9';

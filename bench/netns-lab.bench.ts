@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemEnv } from '../src/lab/exec.ts';
 import { netnsLab, removeLab } from '../src/lab/netns/netns-lab.ts';
-import { istioInitRules } from '../src/paths/kernel-trace.ts';
+import { istioInitRules } from '../src/mesh/iptables/index.ts';
 import { netnsUnavailable } from '../src/lab/netns/requirements.ts';
 import { labFromFile, DEFAULT_NETNS_LAB } from '../src/cli/commands/lab.ts';
 

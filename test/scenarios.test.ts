@@ -1,25 +1,27 @@
-// The catalogue as an AVA suite: one test per probe of every scenario, on the backend this
-// machine can run (netns, as root). `npx ava test/scenarios.test.ts` is the regression suite a
+// The catalogue as an AVA suite: one test per probe of every scenario, on the default backend
+// (netns, as root), found in the registry like the CLI finds it. `npx ava test/scenarios.test.ts` is the regression suite a
 // platform team runs before and after a mesh upgrade. Without root the tests are registered
 // as skipped with the reason in their title.
 import test from 'ava';
 import { collectScenarioFiles } from '../src/scenario/collect.ts';
 import { loadScenarioFile } from '../src/scenario/loader.ts';
-import { netnsUnavailable } from '../src/lab/netns/requirements.ts';
-import { runScenariosNetns, type LoadedScenario } from '../src/paths/run-netns.ts';
+import type { LoadedScenario } from '../src/scenario/loaded.ts';
+import { BACKEND_REGISTRY, DEFAULT_BACKEND } from '../src/lab/registry.ts';
+import { runScenarios } from '../src/run/runner.ts';
 import type { ProbeResult } from '../src/paths/verdict.ts';
 
+const backend = BACKEND_REGISTRY[DEFAULT_BACKEND];
 const catalogue: LoadedScenario[] = collectScenarioFiles(['scenarios']).files.flatMap((file) => {
   const r = loadScenarioFile(file);
-  return r.ok ? [{ file, scenario: r.scenario }] : [];
+  return r.ok ? [r] : [];
 });
-const runnable = catalogue.filter((s) => s.scenario.metadata.backends.includes('netns'));
-const why = netnsUnavailable();
+const runnable = catalogue.filter((s) => backend.unsupported(s.scenario) === undefined);
+const why = await backend.unavailable({});
 const results = new Map<string, ProbeResult>();
 
 if (!why) {
   test.before(async () => {
-    for (const s of await runScenariosNetns(runnable, { concurrency: 2 })) {
+    for (const s of (await runScenarios(backend, runnable, { concurrency: 2, checkFault: false, keepLab: false })).results) {
       for (const p of s.probes) results.set(`${s.name}/${p.probe}`, p);
     }
   });

@@ -3,6 +3,7 @@
 // exactly what a scenario expects. `check()` turns a failure into an ExecError that carries
 // the whole result and says which call made it (zx's ProcessOutput is the model).
 import { spawn } from 'node:child_process';
+import { ProcessError, type ProcessResult } from '../probes/process-result.ts';
 
 export interface ExecOptions {
   /** Bytes for the program's standard input (closed after them). */
@@ -14,34 +15,9 @@ export interface ExecOptions {
   where?: string;
 }
 
-export interface ExecResult {
-  argv: readonly string[];
-  where: string;
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-  timedOut: boolean;
-  /** The program could not be started at all (ENOENT, EACCES). */
-  spawnError?: string;
-}
-
-export class ExecError extends Error {
-  constructor(
-    readonly result: ExecResult,
-    readonly calledFrom: string,
-  ) {
-    const how = result.spawnError
-      ? `could not start: ${result.spawnError}`
-      : result.timedOut
-        ? `timed out after ${result.durationMs.toFixed(0)} ms`
-        : `exited with ${result.exitCode ?? result.signal}`;
-    const stderr = result.stderr.trim();
-    super(`${result.where}: ${result.argv.join(' ')}: ${how}${stderr ? `\n${stderr}` : ''}\n    at ${calledFrom}`);
-    this.name = 'ExecError';
-  }
-}
+/** What a run gave: the project's one process-result type (probes/process-result.ts). */
+export type ExecResult = ProcessResult;
+export { ProcessError as ExecError };
 
 /**
  * The environment lab programs run with: PATH without node_modules/.bin (npm puts it first,
@@ -101,7 +77,7 @@ export function exec(argv: readonly string[], opts: ExecOptions = {}): Promise<E
 export async function execOk(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const calledFrom = callerFrame();
   const r = await exec(argv, opts);
-  if (r.exitCode !== 0) throw new ExecError(r, calledFrom);
+  if (r.exitCode !== 0) throw new ProcessError(r, calledFrom);
   return r;
 }
 

@@ -1,20 +1,8 @@
 // The kernel's part of a predicted path: a connection traced through a pod's rules (an
-// iptables-save of the pod, or the rules istio-init renders for an Istio version and the
-// pod's annotations), in the shape `explain` takes. Pure.
+// iptables-save of the pod, or the rules istio-init renders: mesh/iptables/istio-init-rules.ts),
+// in the shape `explain` takes. Pure.
 import type { IptablesTrace } from '../mesh/envoy/explain.ts';
-import {
-  configFromFlags,
-  flagsFromAnnotations,
-  formatTracePath,
-  formatTraceText,
-  loadRuleSet,
-  parseIptablesSave,
-  renderIstioIptables,
-  resolveIstioVersion,
-  traceConnection,
-  type LoadedTables,
-  type RuleSet,
-} from '../mesh/iptables/index.ts';
+import { formatTracePath, formatTraceText, traceConnection, type LoadedTables, type RuleSet } from '../mesh/iptables/index.ts';
 
 /** The uid a pod's application runs as in the lab (istio-init captures every uid but the proxy's). */
 export const APP_UID = 1000;
@@ -27,43 +15,6 @@ export interface KernelConnection {
   uid?: number;
   gid?: number;
   proto?: 'tcp' | 'udp';
-}
-
-/** Rules istio-init would install for these annotations on this Istio version (IPv4 payload). */
-export function istioInitRules(
-  version: string,
-  annotations: Record<string, string> = {},
-  proxy: { uid?: number; gid?: number } = {},
-  containerPorts: number[] = [],
-): { payload: string; tables: LoadedTables; flags: string[] } {
-  const flags = resolveIstioVersion(version).era === '1.2' ? injector12Flags(annotations, containerPorts) : flagsFromAnnotations(annotations);
-  if (proxy.uid !== undefined) setFlag(flags, '-u', String(proxy.uid));
-  if (proxy.gid !== undefined) setFlag(flags, '-g', String(proxy.gid));
-  const rendered = renderIstioIptables(configFromFlags(flags), version);
-  const payload = rendered.ipv4.payload;
-  return { payload, tables: loadRuleSet(parseIptablesSave(payload)), flags };
-}
-
-/**
- * Istio 1.2's injector (seed 004): `-p 15001 -u 1337 -m REDIRECT -i '*' -x "" -b <ports> -d 15020`,
- * where the inbound ports default to the pod's container ports, not `*`, and there is no `-z`.
- */
-function injector12Flags(annotations: Record<string, string>, containerPorts: number[]): string[] {
-  const a = (k: string) => annotations[`traffic.sidecar.istio.io/${k}`];
-  const excludes = [...(a('excludeInboundPorts') ?? '').split(',').filter(Boolean), '15020'];
-  const flags = [
-    '-p', '15001', '-u', '1337', '-m', annotations['sidecar.istio.io/interceptionMode'] ?? 'REDIRECT',
-    '-i', a('includeOutboundIPRanges') ?? '*', '-x', a('excludeOutboundIPRanges') ?? '',
-    '-b', a('includeInboundPorts') ?? containerPorts.join(','), '-d', [...new Set(excludes)].join(','),
-  ];
-  if (a('excludeOutboundPorts')) flags.push('-o', a('excludeOutboundPorts')!);
-  return flags;
-}
-
-function setFlag(flags: string[], flag: string, value: string): void {
-  const i = flags.indexOf(flag);
-  if (i >= 0) flags[i + 1] = value;
-  else flags.push(flag, value);
 }
 
 /** Whether the connection arrives at the pod (PREROUTING) or leaves a process in it (OUTPUT). */

@@ -1,7 +1,8 @@
 // The observed path of one probe, from its evidence: the kernel's rule trace, the sidecar's
 // access log line, the SYNs tcpdump saw leave the pod, what the application reported and what
-// the client read. Written in the same notation as expected paths. Pure.
+// the client read. Built as hops, in the order a packet meets them. Pure.
 import type { TraceHop } from '../mesh/iptables/index.ts';
+import type { EnvoyKey, Hop, IptablesEffect } from './hop.ts';
 
 export interface AccessLogLine {
   listener?: string | null;
@@ -14,16 +15,22 @@ export interface AccessLogLine {
   route_name?: string;
 }
 
+/** The rules one connection's first packet matched, as the kernel traced them, and their effect. */
+export interface TracedRules {
+  hops: TraceHop[];
+  /** `REDIRECT:15001`, `TPROXY:15006` … when the simulator agreed with the kernel rule for rule. */
+  effect?: string;
+}
+
 export interface ObservedEvidence {
-  /** The rules the connection's first packet matched, as the kernel traced them, and their effect. */
-  kernel?: { hops: TraceHop[]; effect?: string };
+  kernel?: TracedRules;
   /** The port the kernel redirected to (15001 outbound, 15006 inbound), when it did. */
   capturePort?: number;
   accessLog?: AccessLogLine;
   /** The probe pod's later connections to the target port (its sidecar's own), as the kernel traced them. */
-  later?: Array<{ hops: TraceHop[]; effect?: string }>;
+  later?: TracedRules[];
   /** In the target pod: the inbound capture, then its sidecar's connection to the app. */
-  peer?: Array<{ hops: TraceHop[]; effect?: string }>;
+  peer?: TracedRules[];
   /** Destinations of the SYNs that left the pod on eth0, in order. */
   wire: string[];
   /** What the answering application said about itself (the echo app's Hostname, port, peer). */
@@ -32,31 +39,41 @@ export interface ObservedEvidence {
   reply: { firstLine: string; bytes: number };
 }
 
-export function observedHops(e: ObservedEvidence): string[] {
-  const hops: string[] = [];
-  if (e.kernel && e.kernel.hops.length > 0) {
-    const steps = e.kernel.hops.map((h) => `${h.table}/${h.chain}#${h.rule}`);
-    if (steps.length > 0) hops.push(`iptables ${steps.join(' -> ')}${e.kernel.effect ? ` ${e.kernel.effect}` : ''}`);
-  }
-  const log = e.accessLog;
-  if (log?.listener) {
-    const parts: string[] = [];
-    const catchAll = e.capturePort === 15006 ? 'virtualInbound' : 'virtualOutbound';
-    if (log.listener !== catchAll && e.capturePort !== undefined) parts.push(`listener=${catchAll}`, '->');
-    parts.push(`listener=${log.listener}`);
-    if (log.filter_chain) parts.push(`chain=${log.filter_chain}`);
-    if (log.upstream_cluster && log.upstream_cluster !== '-') parts.push(`cluster=${log.upstream_cluster}`);
-    if (log.route_name && log.route_name !== '-') parts.push(`route=${log.route_name}`);
-    if (log.response_flags && log.response_flags !== '-') parts.push(`flags=${log.response_flags}`);
-    if (log.upstream_host && log.upstream_host !== '-') parts.push(`upstream=${log.upstream_host}`);
-    hops.push(`envoy ${parts.join(' ')}`);
-  }
-  const ruleHop = (k: { hops: TraceHop[]; effect?: string }): string => `iptables ${k.hops.map((h) => `${h.table}/${h.chain}#${h.rule}`).join(' -> ')}${k.effect ? ` ${k.effect}` : ''}`;
-  for (const k of e.later ?? []) if (k.hops.length > 0) hops.push(ruleHop(k));
-  for (const dst of [...new Set(e.wire)]) hops.push(`wire iface=eth0 dst=${dst}`);
-  for (const k of e.peer ?? []) if (k.hops.length > 0) hops.push(ruleHop(k));
-  if (e.app) hops.push(`app pod=${e.app.pod} port=${e.app.port} src=${e.app.src}`);
-  hops.push(e.reply.bytes === 0 ? 'reply closed' : `reply ${JSON.stringify(e.reply.firstLine)}`);
+/** The hop of a traced connection's rules. */
+export function rulesHop(k: TracedRules): Hop {
+  const steps = k.hops.map((h) => ({ table: h.table, chain: h.chain, rule: h.rule }));
+  if (!k.effect) return { kind: 'iptables', steps };
+  const colon = k.effect.indexOf(':');
+  const effect: IptablesEffect = colon < 0 ? { target: k.effect as IptablesEffect['target'] } : { target: k.effect.slice(0, colon) as IptablesEffect['target'], arg: k.effect.slice(colon + 1) };
+  return { kind: 'iptables', steps, effect };
+}
+
+/** The access log line as one envoy hop, after the catch-all listener that handed it off. */
+export function accessLogHop(log: AccessLogLine, capturePort: number | undefined): Hop | undefined {
+  if (!log.listener) return undefined;
+  const attrs: Array<[EnvoyKey, string]> = [];
+  const catchAll = capturePort === 15006 ? 'virtualInbound' : 'virtualOutbound';
+  if (log.listener !== catchAll && capturePort !== undefined) attrs.push(['listener', catchAll]);
+  attrs.push(['listener', log.listener]);
+  const put = (k: EnvoyKey, v: string | null | undefined) => v && v !== '-' && attrs.push([k, v]);
+  put('chain', log.filter_chain);
+  put('cluster', log.upstream_cluster);
+  put('route', log.route_name);
+  put('flags', log.response_flags);
+  put('upstream', log.upstream_host);
+  return { kind: 'envoy', attrs };
+}
+
+export function observedHops(e: ObservedEvidence): Hop[] {
+  const hops: Hop[] = [];
+  if (e.kernel && e.kernel.hops.length > 0) hops.push(rulesHop(e.kernel));
+  const envoy = e.accessLog ? accessLogHop(e.accessLog, e.capturePort) : undefined;
+  if (envoy) hops.push(envoy);
+  for (const k of e.later ?? []) if (k.hops.length > 0) hops.push(rulesHop(k));
+  for (const dst of [...new Set(e.wire)]) hops.push({ kind: 'wire', attrs: [['iface', 'eth0'], ['dst', dst]] });
+  for (const k of e.peer ?? []) if (k.hops.length > 0) hops.push(rulesHop(k));
+  if (e.app) hops.push({ kind: 'app', attrs: [['pod', e.app.pod], ['port', String(e.app.port)], ['src', e.app.src]] });
+  hops.push(e.reply.bytes === 0 ? { kind: 'reply', text: '', closed: true } : { kind: 'reply', text: e.reply.firstLine });
   return hops;
 }
 

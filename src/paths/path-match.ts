@@ -4,8 +4,8 @@
 // order among the observed rules (and its effect must be the observed effect, when given); an
 // envoy/wire/app hop's key=value pairs must all be in the observed hop (listeners in order);
 // a reply hop's text must begin the observed reply. Must-not hops must match no observed hop.
-// Pure.
-import { HopSyntaxError, parseHop, type Hop } from './hop.ts';
+// Pure: hops come parsed (the loader parses expected hops once; observe and predict build them).
+import { formatHop, type Hop } from './hop.ts';
 
 /** Does the observed hop satisfy what the expected hop asks? */
 export function hopMatches(expected: Hop, observed: Hop): boolean {
@@ -43,7 +43,7 @@ export function hopMatches(expected: Hop, observed: Hop): boolean {
 }
 
 export interface PathDifference {
-  /** Index of the expected hop that was not found (in order), or of the must-not hop that was. */
+  /** Index of the expected hop that was not found (in order), or -1-i for must-not hop i that was seen. */
   index: number;
   expected: string;
   /** The observed hop at the place the expected one should have been (or the forbidden one seen). */
@@ -51,59 +51,60 @@ export interface PathDifference {
   why: string;
 }
 
+export interface PathMatch {
+  /** For each expected hop, the index of the observed hop that satisfied it (null: none, in order). */
+  matched: Array<number | null>;
+  /** The must-not hops that were observed. */
+  notExpectedSeen: Hop[];
+  /** The first difference a reader should look at, when there is one. */
+  difference?: PathDifference;
+}
+
 /** Compares the expected hops (in order) and the must-not hops with the observed path. */
-export function matchPath(expected: readonly string[], notExpected: readonly string[], observed: readonly string[]): PathDifference | undefined {
-  const obs = observed.map((t) => parseHop(t));
+export function matchPath(expected: readonly Hop[], notExpected: readonly Hop[], observed: readonly Hop[]): PathMatch {
+  const matched: Array<number | null> = [];
+  let difference: PathDifference | undefined;
   let at = 0;
-  for (const [i, text] of expected.entries()) {
-    const want = parseHop(text);
+  for (const [i, want] of expected.entries()) {
     let found = -1;
-    for (let k = at; k < obs.length; k++) {
-      if (hopMatches(want, obs[k]!)) {
+    for (let k = at; k < observed.length; k++) {
+      if (hopMatches(want, observed[k]!)) {
         found = k;
         break;
       }
     }
-    if (found < 0) {
-      const sameKind = obs.slice(at).findIndex((o) => o.kind === want.kind);
-      const near = sameKind >= 0 ? observed[at + sameKind]! : null;
-      const earlier = obs.slice(0, at).some((o) => hopMatches(want, o));
-      return {
-        index: i,
-        expected: text,
-        observed: near,
-        why: earlier
-          ? 'it was observed, but before the hop expected ahead of it'
-          : near
-            ? `the ${want.kind} hop observed here differs`
-            : `no ${want.kind} hop was observed after the previous expected hop`,
-      };
+    if (found >= 0) {
+      matched.push(found);
+      at = found + 1;
+      continue;
     }
-    at = found + 1;
+    matched.push(null);
+    if (difference) continue;
+    const sameKind = observed.slice(at).findIndex((o) => o.kind === want.kind);
+    const near = sameKind >= 0 ? observed[at + sameKind]! : null;
+    const earlier = observed.slice(0, at).some((o) => hopMatches(want, o));
+    difference = {
+      index: i,
+      expected: formatHop(want),
+      observed: near ? formatHop(near) : null,
+      why: earlier
+        ? 'it was observed, but before the hop expected ahead of it'
+        : near
+          ? `the ${want.kind} hop observed here differs`
+          : `no ${want.kind} hop was observed after the previous expected hop`,
+    };
   }
-  for (const [i, text] of notExpected.entries()) {
-    const bad = parseHop(text);
-    const k = obs.findIndex((o) => hopMatches(bad, o));
-    if (k >= 0) return { index: -1 - i, expected: `not ${text}`, observed: observed[k]!, why: 'a hop the scenario rules out was observed' };
+  const notExpectedSeen: Hop[] = [];
+  for (const [i, bad] of notExpected.entries()) {
+    const k = observed.findIndex((o) => hopMatches(bad, o));
+    if (k < 0) continue;
+    notExpectedSeen.push(bad);
+    difference ??= { index: -1 - i, expected: `not ${formatHop(bad)}`, observed: formatHop(observed[k]!), why: 'a hop the scenario rules out was observed' };
   }
-  return undefined;
+  return { matched, notExpectedSeen, ...(difference ? { difference } : {}) };
 }
 
-/**
- * The predicted hops no observed hop satisfies (a model gap, reported, never a failure). A
- * predicted hop outside the notation (explain names an upstream by cluster or by DNS name,
- * e.g. `wire iface=eth0 dst=cache.legacy.example.com:7000`) is reported as such instead of
- * aborting the run.
- */
-export function predictionGaps(predicted: readonly string[], observed: readonly string[]): string[] {
-  const gaps: string[] = [];
-  for (const p of predicted) {
-    try {
-      if (!observed.some((o) => matchPath([p], [], [o]) === undefined)) gaps.push(`predicted but not observed: ${p}`);
-    } catch (err) {
-      if (!(err instanceof HopSyntaxError)) throw err;
-      gaps.push(`predicted, not comparable (${err.message}): ${p}`);
-    }
-  }
-  return gaps;
+/** The predicted hops no observed hop satisfies: a model gap, reported, never a failure. */
+export function predictionGaps(predicted: readonly Hop[], observed: readonly Hop[]): string[] {
+  return predicted.filter((p) => !observed.some((o) => hopMatches(p, o))).map((p) => `predicted but not observed: ${formatHop(p)}`);
 }

@@ -27,10 +27,10 @@ export const ProbeResultSchema = z.strictObject({
   notExpected: z.array(z.string()),
   predicted: z.array(z.string()),
   observed: z.array(z.string()),
-  /** Optional: for each `expected` hop, the index into `observed` of the hop that satisfied it (null: none). Reporters align the columns by it. */
-  matched: z.array(z.int().nullable()).optional(),
-  /** Optional: the `notExpected` (must-not) hops that were observed. */
-  notExpectedSeen: z.array(z.string()).optional(),
+  /** For each `expected` hop, the index into `observed` of the hop that satisfied it (null: none). Reporters align the columns by it. */
+  matched: z.array(z.int().nullable()),
+  /** The `notExpected` (must-not) hops that were observed. */
+  notExpectedSeen: z.array(z.string()),
   /** Index into `expected` of the first hop not observed (or -1 for a must-not hop seen). */
   firstDifference: z
     .strictObject({ index: z.int(), expected: z.string(), observed: z.string().nullable(), why: z.string() })

@@ -50,6 +50,36 @@ export function handlePositions(listings: Record<string, string>): Map<string, {
   return out;
 }
 
+/** `nft -a list ruleset` text → handle → {chain, position}, for every `table ip` in it. */
+export function handlePositionsOfRuleset(text: string): Map<string, { chain: string; rule: number }> {
+  const listings: Record<string, string> = {};
+  let table: string | undefined;
+  for (const line of text.split('\n')) {
+    const t = /^table (\S+) (\S+) \{/.exec(line);
+    if (t) table = t[1] === 'ip' ? t[2]! : undefined;
+    if (table !== undefined) listings[table] = `${listings[table] ?? ''}${line}\n`;
+  }
+  return handlePositions(listings);
+}
+
+/**
+ * The lab's own trace table: every connection attempt (SYN without ACK) leaving or arriving in
+ * the pod is marked for the kernel's trace, before any of the pod's own tables sees it. It is
+ * an nftables table of its own, so loading the pod's iptables rules (iptables-restore) leaves
+ * it in place, and its rules are left out of the pod's rule numbering.
+ */
+export const TRACE_TABLE = 'pathlab_trace';
+export const TRACE_TABLE_RULES = `table ip ${TRACE_TABLE} {
+  chain out { type filter hook output priority -350; tcp flags & (syn|ack) == syn meta nftrace set 1; }
+  chain pre { type filter hook prerouting priority -350; tcp flags & (syn|ack) == syn meta nftrace set 1; }
+}
+`;
+
+/** Does the trace text hold the first packet of a connection to dst:dport (a barrier: all before it was printed)? */
+export function traceHasSyn(text: string, dst: string, dport: number): boolean {
+  return new RegExp(`^PACKET: .*\\bDST=${dst.replace(/\./g, '\\.')} .*\\bDPORT=${dport} .*\\bSYN\\b`, 'm').test(text);
+}
+
 export interface KernelEvent {
   table: string;
   chain: string;

@@ -16,9 +16,12 @@ export interface Packet {
   line: string;
 }
 
-/** argv for a capture: numeric, epoch timestamps, line-buffered, packet-buffered. */
+/** The capture's filter for connection attempts: SYN without ACK. */
+export const SYN_FILTER = 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0';
+
+/** argv for a capture: numeric, epoch timestamps, line-buffered, packet-buffered, each packet handed over as it arrives (not when libpcap's buffer times out). */
 export function tcpdumpArgv(iface: string, filter: string, opts: { bytes?: boolean } = {}): string[] {
-  return ['tcpdump', '-i', iface, '-nn', '-tt', '-l', '-U', ...(opts.bytes ? ['-X'] : []), ...(filter ? [filter] : [])];
+  return ['tcpdump', '-i', iface, '-nn', '-tt', '-l', '-U', '--immediate-mode', ...(opts.bytes ? ['-X'] : []), ...(filter ? [filter] : [])];
 }
 
 /** The bytes of each packet of a `-X` capture (IP header included), as one hex string per packet. */
@@ -53,6 +56,11 @@ export function parseTcpdump(text: string): Packet[] {
     });
   }
   return out;
+}
+
+/** Does the capture text hold a SYN to dst:dport (a barrier: the packets before it were printed)? */
+export function captureHasSyn(text: string, dst: string, dport: number): boolean {
+  return parseTcpdump(text).some((p) => p.dst === dst && p.dport === dport);
 }
 
 export const packetsTo = (packets: Packet[], ip: string, port: number) => packets.filter((p) => p.dst === ip && p.dport === port);

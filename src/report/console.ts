@@ -5,7 +5,7 @@
 import pc from 'picocolors';
 import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
 import { visibleControls } from './text.ts';
-import { evidenceOfDifference, firstDifferenceLine, formatHopDiff, notExpectedSeen } from './hop-diff.ts';
+import { evidenceOfDifference, firstDifferenceLine, formatHopDiff } from './hop-diff.ts';
 
 export interface ConsoleOptions {
   color: boolean;
@@ -34,7 +34,7 @@ export function probeDiffLines(p: ProbeResult, c: Colors = pc.createColors(false
     out.push(`  outcome: ${v(p.outcome ?? '?')}${p.reply !== undefined ? `, reply ${JSON.stringify(p.reply)}` : ''}`);
   }
   out.push(...formatHopDiff(p, 2, { mark: (s) => c.red(c.bold(s)), dim: c.dim, missing: c.yellow }));
-  for (const hop of notExpectedSeen(p)) out.push(`  ${c.red('must not be on the path, but was:')} ${v(hop)}`);
+  for (const hop of p.notExpectedSeen) out.push(`  ${c.red('must not be on the path, but was:')} ${v(hop)}`);
   for (const gap of p.predictionGaps) out.push(`  ${c.dim('note: prediction gap (explain disagrees with what was observed):')} ${v(gap)}`);
   for (const retry of p.retries) out.push(`  ${c.dim('retried:')} ${v(retry)}`);
   return out;

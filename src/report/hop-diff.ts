@@ -17,33 +17,19 @@ export interface HopDiffRow {
   marked: boolean;
 }
 
-const kindOf = (hop: string): string => hop.trimStart().split(/\s/, 1)[0] ?? '';
-
 /**
- * For each expected hop, the observed hop it lines up with. The runner's own matching
- * (`matched`) wins; without it an expected hop faces the next observed hop of the same kind
- * (iptables, envoy, wire, app, reply), which puts a wrong listener next to the expected one.
+ * The rows of the table, in path order: each expected hop beside the observed hop the runner
+ * matched it with (`matched`); the first difference beside the observed hop the runner named
+ * for it (`firstDifference.observed`), so a wrong listener stands next to the expected one.
  */
-function pairing(p: ProbeResult): Array<number | null> {
-  if (p.matched && p.matched.length === p.expected.length) return p.matched;
-  const out: Array<number | null> = [];
-  let next = 0;
-  for (const e of p.expected) {
-    let k = next;
-    while (k < p.observed.length && kindOf(p.observed[k] ?? '') !== kindOf(e)) k++;
-    if (k < p.observed.length) {
-      out.push(k);
-      next = k + 1;
-    } else {
-      out.push(null);
-    }
-  }
-  return out;
-}
-
-/** The rows of the table, in path order. */
 export function hopDiffRows(p: ProbeResult): HopDiffRow[] {
-  const pairs = pairing(p);
+  const fd0 = p.firstDifference;
+  const pairs = p.matched.map((k, i) => {
+    if (k !== null || !fd0 || fd0.index !== i || fd0.observed === null) return k;
+    const after = Math.max(-1, ...p.matched.slice(0, i).map((m) => m ?? -1));
+    const facing = p.observed.findIndex((o, j) => j > after && o === fd0.observed);
+    return facing >= 0 ? facing : null;
+  });
   const rows: HopDiffRow[] = [];
   let next = 0;
   const pushObservedUpTo = (end: number): void => {
@@ -104,13 +90,6 @@ export function firstDifferenceLine(p: ProbeResult): string | undefined {
   if (!fd) return undefined;
   if (fd.index < 0) return `must-not hop seen: ${fd.expected} (observed ${fd.observed ?? '?'}): ${fd.why}`;
   return `first differing hop, expected #${fd.index + 1}: ${fd.expected} — observed ${fd.observed ?? 'nothing'}: ${fd.why}`;
-}
-
-/** The must-not hops that were observed: the runner's list, else the one the first difference names. */
-export function notExpectedSeen(p: ProbeResult): string[] {
-  if (p.notExpectedSeen) return p.notExpectedSeen;
-  const fd = p.firstDifference;
-  return fd && fd.index < 0 ? [fd.expected] : [];
 }
 
 /**

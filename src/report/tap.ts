@@ -3,7 +3,7 @@
 // A failed probe carries a YAML diagnostic with expected, observed and the first difference.
 import { stringify } from 'yaml';
 import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
-import { hopDiffRows, notExpectedSeen } from './hop-diff.ts';
+import { hopDiffRows } from './hop-diff.ts';
 import { visibleControls } from './text.ts';
 
 /** A description may not carry an unescaped `#` (it would start a directive) nor a line break. */
@@ -31,7 +31,7 @@ function probePoint(n: number, p: ProbeResult): string[] {
       expected: p.expected,
       observed: p.observed,
       ...(p.notExpected.length > 0 ? { notExpected: p.notExpected } : {}),
-      ...(notExpectedSeen(p).length > 0 ? { notExpectedSeen: notExpectedSeen(p) } : {}),
+      ...(p.notExpectedSeen.length > 0 ? { notExpectedSeen: p.notExpectedSeen } : {}),
       ...(p.predictionGaps.length > 0 ? { predictionGaps: p.predictionGaps } : {}),
       ...(p.outcome !== undefined ? { outcome: p.outcome } : {}),
       ...(p.reply !== undefined ? { reply: p.reply } : {}),

@@ -203,9 +203,9 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
       add(at('payload'), `tool "${probe.tool}" sends an HTTP request; use nc or tcp to send raw bytes`);
     }
     probe.captures?.forEach((c, j) => {
-      const kinds = (['tcpdump', 'kernelTrace', 'conntrack', 'accessLog'] as const).filter((k) => c[k] !== undefined);
+      const kinds = (['tcpdump', 'conntrack'] as const).filter((k) => c[k] !== undefined);
       if (kinds.length !== 1) {
-        add(at('captures', j), kinds.length === 0 ? 'a capture needs one of tcpdump, kernelTrace, conntrack, accessLog' : `a capture is one kind, this one has ${kinds.join(' and ')}`);
+        add(at('captures', j), kinds.length === 0 ? 'a capture needs one of tcpdump, conntrack' : `a capture is one kind, this one has ${kinds.join(' and ')}`);
       }
       if (c.tcpdump?.pod !== undefined && !podNames.has(c.tcpdump.pod)) {
         add(at('captures', j, 'tcpdump', 'pod'), `no pod "${c.tcpdump.pod}" in lab.pods`);

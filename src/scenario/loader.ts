@@ -18,6 +18,7 @@ import {
 import { LabFileSchema, ScenarioSchema, type LabFile, type Scenario } from './schema.ts';
 import { checkLab, crossCheck, type FieldProblem } from './cross-checks.ts';
 import { describeIssue } from './issue-messages.ts';
+import { expectedHopsOf, type LoadedScenario } from './loaded.ts';
 import { formatFieldPath, sortProblems, type FieldPath, type ScenarioProblem } from './problems.ts';
 
 /** Scenario files larger than this are refused before parsing. */
@@ -36,7 +37,7 @@ type Located = {
 };
 type Failed = { ok: false; file: string; problems: ScenarioProblem[] };
 
-export type LoadResult = ({ ok: true; file: string; scenario: Scenario } & Located) | Failed;
+export type LoadResult = (LoadedScenario & { ok: true } & Located) | Failed;
 /** A scenario or, where allowed, a Lab file. */
 export type DocumentResult = LoadResult | ({ ok: true; file: string; lab: LabFile } & Located);
 
@@ -227,7 +228,7 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
   const scenario = parsed.data as Scenario;
   for (const fp of crossCheck(scenario, { baseDir })) add(fp);
   if (problems.length > 0) return { ok: false, file, problems: sortProblems(problems) };
-  return { ok: true, file, scenario, positionOf: (path) => locate(path) };
+  return { ok: true, file, scenario, expected: expectedHopsOf(scenario), positionOf: (path) => locate(path) };
 }
 
 /**

@@ -5,6 +5,8 @@
 // (a probe from a pod the lab lacks, an address outside the lab's networks) live in
 // cross-checks.ts, because JSON Schema cannot say them.
 import { z } from 'zod';
+import { OUTCOMES } from '../probes/outcome.ts';
+import { TOOL_NAMES, type ToolName } from '../probes/index.ts';
 
 export const SCENARIO_API_VERSION = 'pathlab/v1';
 
@@ -52,6 +54,7 @@ export const ISTIO_VERSIONS = [
   'current',
 ] as const;
 export const BACKENDS = ['netns', 'kind'] as const;
+export type BackendName = (typeof BACKENDS)[number];
 export const OUTBOUND_MODES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
 export const INTERCEPTION_MODES = ['REDIRECT', 'TPROXY', 'NONE'] as const;
 export const SEED_IDS = ['000', '001', '002', '003', '004'] as const;
@@ -68,8 +71,9 @@ export const WORKLOADS = [
   'toolbox',
 ] as const;
 export const EXTERNAL_SERVERS = ['redis', 'echo', 'http'] as const;
-export const PROBE_TOOLS = ['nc', 'curl', 'tcp', 'http', 'ss', 'iptables-save'] as const;
-export const OUTCOMES = ['reached', 'refused', 'reset', 'timeout', 'closed', 'http-error'] as const;
+/** The probe tools (src/probes): a tool's file and its line in TOOLS are all it takes to add one. */
+export const PROBE_TOOLS = TOOL_NAMES as [ToolName, ...ToolName[]];
+export { OUTCOMES };
 export const CAPTURE_IFACES = ['eth0', 'lo', 'any'] as const;
 
 const meshConfig = z
@@ -180,7 +184,7 @@ const setupStep = z
       .optional()
       .meta({
         description:
-          'fault and fix steps are the change the scenario is about (--check-fault runs without them); context steps always apply',
+          'fault and fix steps are the change the scenario is about (--check-fault runs without them); context steps always apply; a step without a role is a fault',
       }),
     description: z.string().optional(),
     apply: resource.optional().meta({ description: 'a resource to apply, inline' }),
@@ -193,6 +197,8 @@ const setupStep = z
   })
   .meta({ description: 'One step: exactly one of apply, applyFile, annotate, meshConfig' });
 
+// Evidence a probe asks for beyond what every probe records (the kernel's trace, the SYNs
+// leaving the pod, the sidecars' access log): each goes into the report's evidence.
 const capture = z
   .strictObject({
     tcpdump: z
@@ -201,12 +207,11 @@ const capture = z
         filter: z.string().min(1).meta({ description: 'a pcap filter, e.g. "tcp and host 10.0.0.6"' }),
         pod: name.optional().meta({ description: 'capture in this pod (default: the probe pod)' }),
       })
-      .optional(),
-    kernelTrace: z.boolean().optional().meta({ description: 'xtables-monitor --trace of the connection' }),
-    conntrack: z.boolean().optional(),
-    accessLog: z.boolean().optional().meta({ description: 'the sidecar access log lines of the connection' }),
+      .optional()
+      .meta({ description: 'a tcpdump that runs while the probe does; its packets go into the evidence' }),
+    conntrack: z.literal(true).optional().meta({ description: 'the probe pod\'s conntrack entries of the connection, after the probe' }),
   })
-  .meta({ description: 'One capture: exactly one of tcpdump, kernelTrace, conntrack, accessLog' });
+  .meta({ description: 'One capture: exactly one of tcpdump, conntrack' });
 
 const reply = z
   .strictObject({

@@ -16,12 +16,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import test from 'ava';
 import { caps } from '../helpers/caps.ts';
 import {
-  PROXY_USER, backgroundReadyArgv, backgroundStartArgv, backgroundStopArgv, controlSynArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTraceArgvs, tcpdumpArgv,
+  PROXY_USER, backgroundReadyArgv, backgroundStartArgv, backgroundStopArgv, controlSynArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTraceArgvs,
 } from '../../src/lab/kind/evidence.ts';
 import { loadRuleSet, parseIptablesSave, traceConnection } from '../../src/mesh/iptables/index.ts';
 import type { TraceHop } from '../../src/mesh/iptables/index.ts';
-import { istioInitRules } from '../../src/paths/kernel-trace.ts';
-import { SYN_FILTER } from '../../src/paths/runner.ts';
+import { istioInitRules } from '../../src/mesh/iptables/index.ts';
+import { SYN_FILTER, tcpdumpArgv } from '../../src/probes/tcpdump.ts';
 import { handlePositions, kernelHops, parseXtablesMonitor } from '../../src/probes/kernel-trace.ts';
 import { parseTcpdump } from '../../src/probes/tcpdump.ts';
 

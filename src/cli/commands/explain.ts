@@ -7,7 +7,8 @@ import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import { explain, type ExplainConnection, type Explanation } from '../../mesh/envoy/explain.ts';
 import { readFileSync } from 'node:fs';
 import { IptablesParseError, IstioConfigError, loadRuleSet, parseIptablesSave } from '../../mesh/iptables/index.ts';
-import { istioInitRules, kernelTrace } from '../../paths/kernel-trace.ts';
+import { istioInitRules } from '../../mesh/iptables/index.ts';
+import { kernelTrace } from '../../paths/kernel-trace.ts';
 import { formatEnvoyPath } from '../../mesh/envoy/format-envoy-path.ts';
 import type { Payload } from '../../mesh/envoy/first-bytes.ts';
 

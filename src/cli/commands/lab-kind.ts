@@ -14,6 +14,7 @@ import { formatDoctor, runDoctor, type Runner as DoctorRunner } from '../../lab/
 import { defaultCacheDir } from '../../lab/kind/istioctl-cache.ts';
 import { KindEnvironmentError, kindLab, listKindLabs, readLabFiles, runKindSteps } from '../../lab/kind/kind-lab.ts';
 import { DRY_RUN_ID, checkLabId, clusterName, contextName } from '../../lab/kind/labels.ts';
+import { newLabId } from '../../lab/lab-id.ts';
 import { formatKindPlan, planKindDown, planKindLab } from '../../lab/kind/plan.ts';
 import { ISTIO_VERSION, KIND_NODE_IMAGE, KIND_VERSION, imageRef, kindPins } from '../../lab/kind/versions.ts';
 
@@ -70,7 +71,7 @@ export async function kindLabUp(opts: KindUpOptions, ctx: CliContext): Promise<v
     return;
   }
   const lab = kindLab()
-    .withId(labId(opts.labId, Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0')))
+    .withId(labId(opts.labId, newLabId()))
     .withCacheDir(cacheDir)
     .withProgress((e) => {
       if (e.outcome === 'start') ctx.io.err(`[${e.index + 1}/${e.total}] ${e.step.what}\n`);

@@ -23,13 +23,13 @@
 // the pid they wrote: stopping a `docker exec` or an exec WebSocket does not stop the process
 // it started.
 import { traceRuleSpec } from '../../probes/kernel-trace.ts';
-import { ISTIO_PROXY_UID } from './kind-constants.ts';
+import { PROXY_UID } from '../../mesh/iptables/constants.ts';
 
 export const PROXY_CONTAINER = 'istio-proxy';
 /** The ephemeral container pathlab adds to a probed pod for tcpdump. */
 export const CAPTURE_CONTAINER = 'pathlab-capture';
 /** The proxy's uid/gid, as nsenter's -S/-G take them. */
-export const PROXY_USER = { uid: ISTIO_PROXY_UID, gid: ISTIO_PROXY_UID } as const;
+export const PROXY_USER = { uid: PROXY_UID, gid: PROXY_UID } as const;
 
 /** A pid, or a placeholder for one in a printed plan (`<pid of app>`). */
 export type Pid = number | `<${string}>`;
@@ -49,10 +49,6 @@ function checkKey(key: string): string {
   return key;
 }
 
-/** tcpdump as the netns backend runs it: no name lookups, epoch times, line-buffered. */
-export function tcpdumpArgv(iface: string, filter: string, opts: { count?: number } = {}): string[] {
-  return ['tcpdump', '-nn', '-tt', '-l', '-i', iface, ...(opts.count ? ['-c', String(opts.count)] : []), filter];
-}
 
 /**
  * The ephemeral container (pods/ephemeralcontainers subresource) that captures packets in a

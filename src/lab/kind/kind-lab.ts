@@ -6,10 +6,12 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Scenario } from '../../scenario/schema.ts';
+import { BackendUnavailableError } from '../../run/backend.ts';
 import { ExecError, exec, type ExecResult } from '../exec.ts';
 import { decideContext, type GuardDecision, type GuardOverride } from './guard.ts';
 import { ensureIstioctl, defaultCacheDir } from './istioctl-cache.ts';
-import { LAB_LABEL, POD_LABEL, checkLabId, contextName, labIdOf, newKindLabId } from './labels.ts';
+import { LAB_LABEL, POD_LABEL, checkLabId, contextName, labIdOf } from './labels.ts';
+import { newLabId } from '../lab-id.ts';
 import { LAB_DIR } from './manifests.ts';
 import { PodExecClient } from './exec-client.ts';
 import { planKindDown, planKindLab, type KindPlan, type KindStep } from './plan.ts';
@@ -19,7 +21,7 @@ export type Runner = (argv: readonly string[], opts?: { input?: string }) => Pro
 export type StepEvent = { index: number; total: number; step: KindStep; outcome: 'start' | 'done' | 'skipped' | 'failed'; result?: ExecResult };
 
 /** `lab up` cannot run: a pin is missing or the environment lacks something (exit 3). */
-export class KindEnvironmentError extends Error {
+export class KindEnvironmentError extends BackendUnavailableError {
   override name = 'KindEnvironmentError';
 }
 
@@ -83,7 +85,7 @@ export async function listKindLabs(run: Runner = hostRunner): Promise<string[]> 
 }
 
 export class KindLab {
-  private id = newKindLabId();
+  private id = newLabId();
   private scenario: Scenario | undefined;
   private cacheDir = defaultCacheDir();
   private labFiles: Record<string, string> | undefined;

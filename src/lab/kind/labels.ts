@@ -33,9 +33,3 @@ export function labIdOf(nameOrContext: string): string | undefined {
   return m?.[1];
 }
 
-/** A random lab id: six hex digits (as the netns backend's). */
-export function newKindLabId(): string {
-  return Math.floor(Math.random() * 0x1000000)
-    .toString(16)
-    .padStart(6, '0');
-}

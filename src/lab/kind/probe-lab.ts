@@ -1,4 +1,4 @@
-// A kind cluster as the runner sees it (paths/runner.ts ProbeLab): pods found by their
+// A kind cluster's probe side, as the runner sees it (run/backend.ts StartedBackend): pods found by their
 // scenario name (label pathlab.dev/pod), commands run through the exec API, the pod's kernel
 // reached from its kind node by the pid of one of its containers, packets captured by an
 // ephemeral container, the sidecar read through pilot-agent and its log. Every command comes
@@ -7,9 +7,9 @@ import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { exec, type ExecResult } from '../exec.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import { handlePositions, parseXtablesMonitor } from '../../probes/kernel-trace.ts';
-import type { Probe } from '../../scenario/schema.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
-import type { KernelTraceResult, LabUser, ProbeLab, ProbeTarget, TraceMatch } from '../../paths/runner.ts';
+import { tcpdumpArgv, SYN_FILTER } from '../../probes/tcpdump.ts';
+import type { LabUser, ProbeTarget, StartedBackend, TraceMatch, Watch, WatchSpec } from '../../run/backend.ts';
 import { accessLogLineOf, parseAccessLogLine } from './access-log.ts';
 import {
   CAPTURE_CONTAINER,
@@ -25,7 +25,6 @@ import {
   inPodNetnsArgv,
   kernelTraceArgvs,
   nodeContainerPidArgv,
-  tcpdumpArgv,
   type IptablesFlavour,
 } from './evidence.ts';
 import { POD_LABEL } from './labels.ts';
@@ -61,7 +60,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let keys = 0;
 const newKey = (what: string) => `${what}-${process.pid}-${++keys}`;
 
-export class KindProbeLab implements ProbeLab {
+export type KindProbeSide = Omit<StartedBackend, 'applySetup' | 'revertSetup' | 'stop' | typeof Symbol.asyncDispose>;
+
+export class KindProbeLab implements KindProbeSide {
   readonly backend = 'kind';
   /** tcp_proxy logs when the connection closes; kubelet's log API follows a moment later. */
   readonly accessLogWaitMs = 5000;
@@ -122,10 +123,9 @@ export class KindProbeLab implements ProbeLab {
     return f;
   }
 
-  userOf(from: Probe['from']): LabUser {
-    if (from.uid !== undefined) throw new Error('the kind backend runs a probe as its container\'s user; from.uid cannot be honoured (scenarios naming kind do not set it)');
-    if (from.container === PROXY_CONTAINER) return PROXY_USER;
-    return this.appUsers.get(from.pod) ?? { uid: 0, gid: 0 };
+  /** The app container's user, as `pod()` read it (root when it could not). */
+  appUser(pod: string): LabUser {
+    return this.appUsers.get(pod) ?? { uid: 0, gid: 0 };
   }
 
   async pod(name: string) {
@@ -244,7 +244,8 @@ export class KindProbeLab implements ProbeLab {
     throw new Error(`${f.namespace}/${f.name}: the capture container ${CAPTURE_CONTAINER} did not start within 60 s`);
   }
 
-  async startCapture(pod: string, iface: string, filter: string) {
+  /** tcpdump in the capture container, listening when this resolves; the function returned stops it and gives its text. */
+  private async startCapture(pod: string, iface: string, filter: string): Promise<() => Promise<string>> {
     const f = await this.facts_(pod);
     await this.ensureCaptureContainer(pod, f);
     const target = { namespace: f.namespace, pod: f.name, container: CAPTURE_CONTAINER };
@@ -256,33 +257,54 @@ export class KindProbeLab implements ProbeLab {
       if (i >= 50) throw new Error(`tcpdump in ${f.namespace}/${f.name} did not start listening`);
       await sleep(100);
     }
-    return { stop: async () => (await this.client.exec(target, backgroundStopArgv(key))).stdout };
+    return async () => (await this.client.exec(target, backgroundStopArgv(key))).stdout;
   }
 
-  async traceKernel<T>(pod: string, matches: TraceMatch[], during: () => Promise<T>): Promise<KernelTraceResult<T>> {
+  /** A kernel trace of `matches` from the node (TRACE rules, a background xtables-monitor); the function returned stops it. */
+  private async startTrace(pod: string, matches: TraceMatch[]): Promise<() => Promise<{ text: string; listings: Record<string, string> }>> {
     const f = await this.facts_(pod);
-    if ((await this.flavour(pod)) === 'legacy') {
-      // TRACE of legacy rules goes to the kernel log, not to xtables-monitor: no kernel hops.
-      return { result: await during(), packets: [], handles: new Map() };
-    }
+    // TRACE of legacy rules goes to the kernel log, not to xtables-monitor: no kernel hops.
+    if ((await this.flavour(pod)) === 'legacy') return async () => ({ text: '', listings: {} });
     const a = kernelTraceArgvs(f.node, f.pid, newKey('trace'), matches);
     for (const argv of a.add) await this.checked(argv);
     try {
       await this.checked(a.start);
       // xtables-monitor prints nothing until an event: give it a moment to subscribe.
       await sleep(300);
-      const result = await during();
-      await sleep(200);
-      const listings: Record<string, string> = {};
-      for (const l of a.listings) {
-        const r = await this.host(l.argv);
-        if (r.exitCode === 0) listings[l.table] = r.stdout;
-      }
-      const text = (await this.host(a.stop)).stdout;
-      return { result, packets: parseXtablesMonitor(text), handles: handlePositions(listings) };
-    } finally {
+    } catch (e) {
       for (const argv of a.remove) await this.host(argv);
+      throw e;
     }
+    return async () => {
+      try {
+        await sleep(200);
+        const listings: Record<string, string> = {};
+        for (const l of a.listings) {
+          const r = await this.host(l.argv);
+          if (r.exitCode === 0) listings[l.table] = r.stdout;
+        }
+        return { text: (await this.host(a.stop)).stdout, listings };
+      } finally {
+        for (const argv of a.remove) await this.host(argv);
+      }
+    };
+  }
+
+  /** The pod's record for one probe: a kernel trace, the SYN capture and the probe's captures, started now, read by end(). */
+  async watch(pod: string, spec: WatchSpec): Promise<Watch> {
+    const syns = spec.syns ? await this.startCapture(pod, 'eth0', SYN_FILTER) : undefined;
+    const captures: Array<() => Promise<string>> = [];
+    for (const c of spec.captures) captures.push(await this.startCapture(pod, c.iface, c.filter));
+    const trace = await this.startTrace(pod, spec.trace);
+    return {
+      end: async () => {
+        const t = await trace();
+        const synsText = syns ? await syns() : '';
+        const texts: string[] = [];
+        for (const c of captures) texts.push(await c());
+        return { packets: parseXtablesMonitor(t.text), handles: handlePositions(t.listings), syns: synsText, captures: texts };
+      },
+    };
   }
 
   async controlSyn(pod: string, ip: string, port: number): Promise<void> {

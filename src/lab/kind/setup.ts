@@ -45,7 +45,7 @@ export function planScenarioSetup(input: SetupPlanInput): SetupPlan {
   const podNs = (pod: string) => scenario.lab.pods.find((p) => p.name === pod)?.namespace ?? 'default';
 
   (scenario.setup ?? []).forEach((step, i) => {
-    const role = step.role ?? 'context';
+    const role = step.role ?? 'fault';
     if (input.roles && !input.roles.has(role)) return;
     const name = `setup[${i}]${step.description ? ` (${step.description})` : ''}`;
     let objects: K8sObject[] | undefined;

@@ -11,15 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { parseMesh } from '../../mesh/envoy/mesh.ts';
 import { synthesizeSidecar } from '../../mesh/envoy/synthesize-sidecar.ts';
-import type { SidecarConfig } from '../../mesh/sidecar/sidecar.ts';
-import { SIDECAR_PORTS } from '../../mesh/sidecar/sidecar.ts';
-import { istioInitRules } from '../../paths/kernel-trace.ts';
+import type { SidecarConfig } from './sidecar/sidecar.ts';
+import { SIDECAR_PORTS } from './sidecar/sidecar.ts';
+import { istioInitRules } from '../../mesh/iptables/index.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { execOk } from '../exec.ts';
 import { createLabCa, createPodCert, type PodCert } from './lab-ca.ts';
 import { clusterEndpoints, meshForPod, type MeshState } from './mesh-for-pod.ts';
-import { hostsFile, planService, serviceDnatRules, type PlannedHost, type PlannedService } from './plan.ts';
-import type { StartedNetnsLab } from './netns-lab.ts';
+import { hostsFile, planService, serviceDnatRules, type LabPlan, type PlannedHost, type PlannedService } from './plan.ts';
+import type { ExecResult } from '../exec.ts';
 import { bundledAgents } from './agents/bundle.ts';
 
 const PROJECT_FILE = fileURLToPath(import.meta.url);
@@ -30,6 +30,16 @@ export interface PodState {
   rules?: string;
   sidecarPid?: number;
   configSha?: string;
+}
+
+/** What the control plane needs of the running lab (StartedNetnsLab has it). */
+export interface MeshHostLab {
+  readonly id: string;
+  readonly dir: string;
+  readonly plan: LabPlan;
+  run(host: string, argv: readonly string[]): Promise<ExecResult>;
+  spawnDetached(host: string, what: string, argv: readonly string[], user?: { uid: number; gid: number }): { pid: number; log: string };
+  waitListening(host: string, ports: number[]): Promise<void>;
 }
 
 /** A setup step as the lab applies it, with files already read. */
@@ -45,7 +55,7 @@ export class MeshControl {
   rulesMs = 0;
 
   constructor(
-    private readonly lab: StartedNetnsLab,
+    private readonly lab: MeshHostLab,
     private readonly spec: LabSpec,
   ) {
     this.state = this.initialState();
@@ -99,17 +109,18 @@ export class MeshControl {
   }
 
   /** istio-init: the rendered rules, loaded in the pod's namespace (tables replaced whole). */
-  private async loadRules(h: PlannedHost): Promise<void> {
+  private async loadRules(h: PlannedHost): Promise<boolean> {
     const st = this.pods.get(h.name)!;
     const ports = (h.pod?.ports ?? []).map((p) => p.port);
     const { payload } = istioInitRules(this.spec.istio.version, st.annotations, this.proxyUser, ports);
-    if (st.rules === payload) return;
+    if (st.rules === payload) return false;
     // Flush what a previous rendering left (nat, and mangle/raw that TPROXY or DNS use),
     // then load as istio-init does, with --noflush.
     const flush = st.rules === undefined ? '' : '*nat\nCOMMIT\n*mangle\nCOMMIT\n*raw\nCOMMIT\n';
     if (flush) await execOk(['ip', 'netns', 'exec', h.ns, 'iptables-restore'], { input: flush, where: h.name });
     await execOk(['ip', 'netns', 'exec', h.ns, 'iptables-restore', '--noflush'], { input: payload, where: `${h.name}: istio-init` });
     st.rules = payload;
+    return true;
   }
 
   private meshedIps(): string[] {
@@ -154,11 +165,11 @@ export class MeshControl {
     return join(this.lab.dir, 'pods', pod, 'access.log');
   }
 
-  /** Recomputes everything from the current state and pushes what changed. */
-  async sync(): Promise<void> {
+  /** Recomputes everything from the current state and pushes what changed; true when a pod's rules were reloaded. */
+  async sync(): Promise<boolean> {
     await this.syncServices();
     const meshed = this.meshedPods();
-    await Promise.all(meshed.map((h) => this.loadRules(h)));
+    const reloaded = await Promise.all(meshed.map((h) => this.loadRules(h)));
     const changed: PlannedHost[] = [];
     for (const h of meshed) {
       const before = this.pods.get(h.name)!.configSha;
@@ -166,6 +177,7 @@ export class MeshControl {
       if (this.pods.get(h.name)!.configSha !== before) changed.push(h);
     }
     await Promise.all(changed.map((h) => this.reload(h)));
+    return reloaded.some(Boolean);
   }
 
   /** Tells a sidecar to re-read its config (SIGHUP) and waits until its admin serves it. */
@@ -195,8 +207,8 @@ export class MeshControl {
     }
   }
 
-  /** Applies one setup step (resources are already read for applyFile). */
-  async apply(step: AppliedStep): Promise<void> {
+  /** Applies one setup step (resources are already read for applyFile); true when a pod's rules were reloaded. */
+  async apply(step: AppliedStep): Promise<boolean> {
     const resources = step.apply ? [step.apply as Record<string, unknown>] : (step.resources ?? []);
     for (const r of resources) {
       this.state.resources.push(r);
@@ -207,7 +219,7 @@ export class MeshControl {
       if (st) Object.assign(st.annotations, step.annotate.annotations);
     }
     if (step.meshConfig?.outboundTrafficPolicy) this.state.mode = step.meshConfig.outboundTrafficPolicy.mode;
-    await this.sync();
+    return this.sync();
   }
 
   private addService(r: Record<string, unknown>): void {
@@ -224,12 +236,12 @@ export class MeshControl {
     );
   }
 
-  /** Back to the lab's definition: no setup applied. */
-  async reset(): Promise<void> {
+  /** Back to the lab's definition: no setup applied; true when a pod's rules were reloaded. */
+  async reset(): Promise<boolean> {
     this.state = this.initialState();
     this.extraServices = [];
     for (const h of this.meshedPods()) this.pods.get(h.name)!.annotations = { ...(h.pod?.annotations ?? {}) };
-    await this.sync();
+    return this.sync();
   }
 }
 

@@ -8,7 +8,8 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, stat
 import { join } from 'node:path';
 import type { LabSpec } from '../../scenario/schema.ts';
 import { exec, execOk, inNetns, systemEnv, type ExecOptions, type ExecResult } from '../exec.ts';
-import { LAB_PREFIX, NETNS_ETC, newLabId, planLab, type LabPlan, type PlannedHost } from './plan.ts';
+import { LAB_PREFIX, NETNS_ETC, planLab, type LabPlan, type PlannedHost } from './plan.ts';
+import { newLabId } from '../lab-id.ts';
 import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
 import { MeshControl } from './mesh-control.ts';

@@ -77,13 +77,6 @@ export const labNs = (id: string, name: string) => `${LAB_PREFIX}-${id}-${name}`
 export const nodeNsName = (id: string) => labNs(id, 'node');
 export const NETNS_ETC = '/etc/netns';
 
-/** A random lab id: six hex digits. */
-export function newLabId(): string {
-  return Math.floor(Math.random() * 0x1000000)
-    .toString(16)
-    .padStart(6, '0');
-}
-
 export function planLab(spec: LabSpec, id: string): LabPlan {
   const net = { ...LAB_DEFAULT_NETWORKS, ...spec.network };
   const podNet = parseCidr(net.podCidr)!;

@@ -17,3 +17,4 @@ export type { RenderResult, RenderedFamily, RenderedRule } from './render-istio-
 export { traceConnection, TraceError } from './trace-connection.ts';
 export type { Connection, Trace, TraceHop, TraceStep, TraceEffect, TraceOptions } from './trace-connection.ts';
 export { formatTracePath, formatTraceText, formatEffect } from './format-trace.ts';
+export { istioInitRules } from './istio-init-rules.ts';

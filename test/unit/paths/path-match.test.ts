@@ -1,7 +1,10 @@
 // The path matcher: partial expected paths, must-not hops, and the first difference named.
 // The observed paths are the ones the netns lab observed for seed 003 (test/netns/seed003-*).
 import test from 'ava';
+import { parseHop } from '../../../src/paths/hop.ts';
 import { matchPath, predictionGaps } from '../../../src/paths/path-match.ts';
+
+const hops = (texts: readonly string[]) => texts.map((t) => parseHop(t));
 
 const OUTAGE = [
   'iptables nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001',
@@ -31,19 +34,26 @@ const cases: Array<{ name: string; expected: string[]; not?: string[]; observed:
 
 for (const c of cases) {
   test(c.name, (t) => {
-    const d = matchPath(c.expected, c.not ?? [], c.observed);
-    if (!c.diff) return t.is(d, undefined, JSON.stringify(d));
-    t.truthy(d);
-    t.is(d!.index, c.diff.index);
-    t.is(d!.observed, c.diff.observed);
+    const m = matchPath(hops(c.expected), hops(c.not ?? []), hops(c.observed));
+    if (!c.diff) {
+      t.is(m.difference, undefined, JSON.stringify(m.difference));
+      t.true(m.matched.every((k) => k !== null));
+      return;
+    }
+    t.truthy(m.difference);
+    t.is(m.difference!.index, c.diff.index);
+    t.is(m.difference!.observed, c.diff.observed);
   });
 }
 
-test('prediction gaps: a predicted hop outside the notation is reported, not thrown', (t) => {
-  const predicted = [PASSTHROUGH[0]!, 'wire iface=eth0 cluster=outbound|8080||app.default.svc.cluster.local', 'wire iface=eth0 dst=cache.legacy.example.com:7000', 'envoy listener=0.0.0.0_7000'];
-  const gaps = predictionGaps(predicted, PASSTHROUGH);
-  t.is(gaps.length, 3);
-  t.regex(gaps[0]!, /^predicted, not comparable \(unknown key "cluster".*\): wire iface=eth0 cluster=/);
-  t.regex(gaps[1]!, /^predicted, not comparable \(dst must be IP or IP:PORT.*\): wire iface=eth0 dst=cache/);
-  t.is(gaps[2], 'predicted but not observed: envoy listener=0.0.0.0_7000');
+test('the matcher says which observed hop satisfied each expected hop, and which must-not hops were seen', (t) => {
+  const m = matchPath(hops(['iptables nat/ISTIO_OUTPUT#9', 'envoy listener=0.0.0.0_7000', 'reply "HTTP/1.1 500"']), hops(['reply "HTTP/1.1 400"', 'wire iface=eth0']), hops(OUTAGE));
+  t.deepEqual(m.matched, [0, 1, null]);
+  t.deepEqual(m.notExpectedSeen.map((h) => h.kind), ['reply']);
+  t.is(m.difference?.index, 2);
+});
+
+test('prediction gaps: predicted hops no observed hop satisfies', (t) => {
+  const predicted = hops([PASSTHROUGH[0]!, 'wire iface=eth0', 'envoy listener=0.0.0.0_7000']);
+  t.deepEqual(predictionGaps(predicted, hops(PASSTHROUGH)), ['predicted but not observed: envoy listener=0.0.0.0_7000']);
 });

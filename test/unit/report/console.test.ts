@@ -51,11 +51,22 @@ test('hop diff: an expected hop never observed says so, and unexpected observed 
   t.regex(formatHopDiff(probe7000StillBroken).join('\n'), /wire iface=eth0 dst=10\.0\.0\.6:7000 +│ \(not observed\)/);
 });
 
-test("hop diff: the runner's own matching (matched) decides the rows when it is given", (t) => {
-  // The runner says expected hop 2 was satisfied by nothing, although an envoy hop exists.
+test('hop diff: an expected hop the runner matched with nothing stands alone, unless it is the first difference', (t) => {
+  // The runner says expected hops 2 and 3 were satisfied by nothing; hop 2 is the first
+  // difference, and the runner named the observed hop it differs from: only that one faces it.
   const rows = hopDiffRows({ ...probe7000StillBroken, matched: [0, null, null] });
   t.deepEqual(
     rows.map((r) => [r.expectedIndex ?? null, r.observedIndex ?? null]),
+    [
+      [0, 0],
+      [1, 1],
+      [2, null],
+      [null, 2],
+    ],
+  );
+  const noFacing = hopDiffRows({ ...probe7000StillBroken, matched: [0, null, null], firstDifference: { ...probe7000StillBroken.firstDifference!, observed: null } });
+  t.deepEqual(
+    noFacing.map((r) => [r.expectedIndex ?? null, r.observedIndex ?? null]),
     [
       [0, 0],
       [1, null],

@@ -3,14 +3,21 @@
 // and the sidecar's access log print them (the conntrack lines are the seed's own).
 // Each fixture is parsed with RunReportSchema, so a fixture cannot drift from the types.
 import { RunReportSchema, type ProbeResult, type RunReport, type ScenarioResult } from '../../../src/paths/verdict.ts';
+import { formatHop, parseHop } from '../../../src/paths/hop.ts';
+import { matchPath } from '../../../src/paths/path-match.ts';
 
 const SCENARIO = 'incident-7000-outage-legacy';
 const FILE = 'scenarios/incident-7000/outage-legacy.yaml';
 const REDIRECT = 'iptables nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001';
 const REPLY_400 = 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
 
+/** A probe result; which observed hop satisfied each expected hop comes from the real matcher, as in a run. */
 function probe(p: Partial<ProbeResult> & Pick<ProbeResult, 'probe' | 'title' | 'status'>): ProbeResult {
+  const hops = (t: readonly string[] = []) => t.map((x) => parseHop(x));
+  const m = matchPath(hops(p.expected), hops(p.notExpected), hops(p.observed));
   return {
+    matched: p.observed?.length ? m.matched : (p.expected ?? []).map(() => null),
+    notExpectedSeen: m.notExpectedSeen.map(formatHop),
     scenario: SCENARIO,
     expected: [],
     notExpected: [],

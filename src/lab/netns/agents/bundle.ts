@@ -11,7 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const AGENTS = ['echo-app', 'sidecar'] as const;
 export type AgentName = (typeof AGENTS)[number];
 
-/** A hash of every source file the agents may import (this folder and src/mesh). */
+/** A hash of every source file the agents may import (this folder, the lab's sidecar and src/mesh). */
 function sourceHash(): string {
   const h = createHash('sha256');
   const walk = (dir: string) => {
@@ -22,6 +22,7 @@ function sourceHash(): string {
     }
   };
   walk(here);
+  walk(join(here, '../sidecar'));
   walk(join(here, '../../../mesh'));
   return h.digest('hex').slice(0, 16);
 }
@@ -36,7 +37,7 @@ export function bundledAgents(cacheDir: string): Record<AgentName, string> {
   buildSync({
     entryPoints: [
       { in: join(here, 'echo-app.ts'), out: 'echo-app' },
-      { in: join(here, '../../../mesh/sidecar/sidecar.ts'), out: 'sidecar' },
+      { in: join(here, '../sidecar/sidecar.ts'), out: 'sidecar' },
     ],
     // koffi loads a native library: it stays outside the bundle and is resolved from the project.
     external: ['koffi'],

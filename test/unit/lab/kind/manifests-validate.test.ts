@@ -8,14 +8,16 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { parse } from 'yaml';
-import { ISTIO_PROXY_UID } from '../../../../src/lab/kind/kind-constants.ts';
+import { PROXY_UID as ISTIO_PROXY_UID } from '../../../../src/mesh/iptables/constants.ts';
 import { readLabFiles } from '../../../../src/lab/kind/kind-lab.ts';
 import { CAPTURE_CONTAINER, captureContainer } from '../../../../src/lab/kind/evidence.ts';
 import { labelAndPin, parseManifestText, scenarioSetupObjects, type K8sObject } from '../../../../src/lab/kind/manifests.ts';
 import { planKindLab } from '../../../../src/lab/kind/plan.ts';
 import { IMAGES, imageRef, kindPins } from '../../../../src/lab/kind/versions.ts';
 import { collectScenarioFiles } from '../../../../src/scenario/collect.ts';
-import { kindUnsupported, planKindRun } from '../../../../src/paths/run-kind.ts';
+import { planKindRun } from '../../../../src/lab/kind/run-plan.ts';
+import { kindBackend } from '../../../../src/lab/kind/backend.ts';
+import { loadedScenario } from '../../../../src/scenario/loaded.ts';
 import { loadScenarioFile } from '../../../../src/scenario/loader.ts';
 
 type Model = new (o: unknown) => { validate(): void };
@@ -61,7 +63,7 @@ const sources: Record<string, () => K8sObject[]> = {
   "each scenario's setup resources, labelled for kind": () =>
     catalogue().flatMap((s) => scenarioSetupObjects(s).map((x) => labelAndPin(x.object, 'a1b2c3', IMAGES))),
   'every manifest `pathlab run --backend kind --check-fault` applies or deletes, as its plan has them': () =>
-    planKindRun({ scenarios: catalogue().filter((s) => kindUnsupported(s) === undefined).map((scenario) => ({ file: `scenarios/x/${scenario.metadata.name}.yaml`, scenario })), id: 'a1b2c3', pins: kindPins('linux-amd64'), cacheDir: '/c', checkFault: true })
+    planKindRun({ scenarios: catalogue().filter((s) => kindBackend.unsupported(s) === undefined).map((scenario) => loadedScenario(`scenarios/x/${scenario.metadata.name}.yaml`, scenario)), id: 'a1b2c3', pins: kindPins('linux-amd64'), cacheDir: '/c', checkFault: true })
       .flatMap((sec) => sec.steps)
       .flatMap((st) => (st.kind === 'run' && st.input !== undefined ? parseManifestText('run plan', st.input) : st.kind === 'write' ? parseManifestText(st.path, st.content) : [])),
   'labs/incident-7000 (fixes and the mesh resources)': () => {

@@ -4,7 +4,8 @@
 // sidecar_simulation_test.go TestPassthroughTraffic, istio.io "Understanding Traffic Routing").
 import test from 'ava';
 import { explain, type ExplainConnection } from '../../../../src/mesh/envoy/explain.ts';
-import { istioInitRules, kernelTrace } from '../../../../src/paths/kernel-trace.ts';
+import { istioInitRules } from '../../../../src/mesh/iptables/index.ts';
+import { kernelTrace } from '../../../../src/paths/kernel-trace.ts';
 import { formatEnvoyPath } from '../../../../src/mesh/envoy/format-envoy-path.ts';
 import { incidentMesh, synthesize } from '../../../helpers/mesh.ts';
 

@@ -6,14 +6,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { main } from '../../../src/cli/main.ts';
-import { bufferIo } from '../../../src/cli/io.ts';
-import { expectedListeners, kindUnsupported, modesOf, planKindRun, type KindRunSection } from '../../../src/paths/run-kind.ts';
-import { collectScenarioFiles } from '../../../src/scenario/collect.ts';
-import { loadScenarioFile } from '../../../src/scenario/loader.ts';
-import { kindPins } from '../../../src/lab/kind/versions.ts';
-import type { LoadedScenario } from '../../../src/paths/runner.ts';
-import { assertGolden } from '../../helpers/golden.ts';
+import { main } from '../../../../src/cli/main.ts';
+import { bufferIo } from '../../../../src/cli/io.ts';
+import { expectedListeners, planKindRun, type KindRunSection } from '../../../../src/lab/kind/run-plan.ts';
+import { kindBackend } from '../../../../src/lab/kind/backend.ts';
+import { modesOf } from '../../../../src/scenario/setup-roles.ts';
+const kindUnsupported = (s: Parameters<typeof kindBackend.unsupported>[0]) => kindBackend.unsupported(s);
+import { collectScenarioFiles } from '../../../../src/scenario/collect.ts';
+import { loadScenarioFile } from '../../../../src/scenario/loader.ts';
+import { kindPins } from '../../../../src/lab/kind/versions.ts';
+import type { LoadedScenario } from '../../../../src/scenario/loaded.ts';
+import { assertGolden } from '../../../helpers/golden.ts';
 
 const cacheDir = join(homedir(), '.cache', 'pathlab');
 
@@ -21,7 +24,7 @@ function catalogue(): LoadedScenario[] {
   return collectScenarioFiles(['scenarios']).files.flatMap((file) => {
     const r = loadScenarioFile(file);
     if (!r.ok) throw new Error(`${file} must load`);
-    return [{ file, scenario: r.scenario }];
+    return [{ file, scenario: r.scenario, expected: r.expected }];
   });
 }
 const forKind = () => catalogue().filter((s) => kindUnsupported(s.scenario) === undefined);
@@ -43,7 +46,7 @@ test('the catalogue names kind for current-Istio scenarios only, and their liste
   const names = forKind().map((s) => s.scenario.metadata.name);
   t.deepEqual(names, ['incident-7000-outage-current', 'incident-7000-registry-only-7003', 'incident-7000-tcp-serviceentry-no-address']);
   for (const s of catalogue()) if (s.scenario.lab.istio.version !== 'current') t.truthy(kindUnsupported(s.scenario));
-  const outage = forKind()[0]!.scenario;
+  const outage = forKind()[0]!;
   t.deepEqual([...expectedListeners(outage)], [['app', { expected: ['virtualOutbound', '0.0.0.0_7000'], absent: [] }]]);
 });
 
@@ -69,7 +72,7 @@ for (const [name, plan] of Object.entries(plans)) {
       const removes = argvs.filter((a) => a.includes('-j TRACE') && a.includes(' -D '));
       t.is(adds.length, removes.length, p.title);
       t.true(argvs.some((a) => a.includes('xtables-monitor --trace')), p.title);
-      t.true(argvs.some((a) => a.includes('tcpdump -nn')), p.title);
+      t.true(argvs.some((a) => a.includes('tcpdump -i eth0 -nn')), p.title);
       t.true(argvs.some((a) => a.includes('-S 1337 -G 1337')), `${p.title}: the positive control`);
       t.true(p.steps.some((st) => st.kind === 'exec' && st.what.startsWith('the probe: ')), p.title);
     }
@@ -106,7 +109,7 @@ test('run --backend kind: guard and option mistakes are bad input (exit 2), befo
   t.regex(a.err, /needs the context it applies to: --context <name>/);
   const b = await run(['run', '--dry-run']);
   t.is(b.code, 2);
-  t.regex(b.err, /--dry-run: only with --backend kind/);
+  t.regex(b.err, /--dry-run: not an option of the netns backend/);
   const c = await run(['run', '--backend', 'kind', '--dry-run', '--lab-id', 'Not_An_Id']);
   t.is(c.code, 2);
   const d = await run(['run', '--backend', 'kind', '--dry-run', '--filter', 'incident-7000-outage-legacy']);

@@ -15,9 +15,9 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { connect as tcpConnect, createServer, type Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
-import { parseConfigDump } from '../envoy/config-dump-parser.ts';
-import { matchConnection, type EnvoyMatch } from '../envoy/match-connection.ts';
-import type { Payload } from '../envoy/first-bytes.ts';
+import { parseConfigDump } from '../../../mesh/envoy/config-dump-parser.ts';
+import { matchConnection, type EnvoyMatch } from '../../../mesh/envoy/match-connection.ts';
+import type { Payload } from '../../../mesh/envoy/first-bytes.ts';
 import { looksLikeTls, parseClientHello } from './client-hello.ts';
 import { originalDst, socketFd } from './original-dst.ts';
 

@@ -1,25 +1,26 @@
-// Runs scenarios on the kind backend: the runner (runner.ts) on a kind cluster with real Istio.
-// One cluster serves the whole run (`lab up` takes minutes, not a second as a netns lab does):
-// a new lab, or a running one named by --lab-id, or any context the user vouches for with
-// --context X --i-know-this-is-not-a-lab. Scenarios with the same lab definition share that
-// lab's pods and Services, applied before them and deleted after; each scenario's setup is
-// applied, waited for (the sidecars' config_dump shows the listeners the scenario expects) and
-// reverted (until the listeners are back as they were). The plan of all that is data:
-// planKindRun() is what --dry-run prints, and runScenariosKind() runs the same steps.
+// The kind backend's run as data: every command, manifest and API call of a run, in order
+// (`pathlab run --backend kind --dry-run` prints it), built by the same functions the kind
+// backend (backend.ts) runs. One cluster serves the whole run: a new lab, or a running one
+// named by --lab-id, or a context the user vouches for. Scenarios with the same lab
+// definition share that lab's pods and Services, applied before them and deleted after; each
+// scenario's setup is applied, waited for (the sidecars' config_dump shows the listeners the
+// scenario expects) and reverted (until the listeners are back as they were).
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { parseHop } from './hop.ts';
-import { SYN_FILTER, probeArgv, runProbes, type LoadedScenario } from './runner.ts';
-import type { ScenarioResult } from './verdict.ts';
-import type { LabSpec, Probe, Scenario } from '../scenario/schema.ts';
-import { exec } from '../lab/exec.ts';
-import { checkContext, kindLab, readLabFiles, runKindSteps, type StartedKindLab } from '../lab/kind/kind-lab.ts';
-import { DRY_RUN_ID, FIELD_MANAGER, LAB_LABEL, contextName } from '../lab/kind/labels.ts';
-import { ISTIO_OPERATOR_FILE, istioOperatorFor, labelAndPin, parseManifestText, renderManifest, scenarioLabObjects, type K8sObject } from '../lab/kind/manifests.ts';
-import { ROLLOUT_TIMEOUT, formatKindStep, istioctlPath, labStateDir, planKindDown, planKindLab, type KindStep } from '../lab/kind/plan.ts';
-import { planScenarioSetup, type SetupRole } from '../lab/kind/setup.ts';
-import { listenerSnapshot, waitForListeners, type ListenerSnapshot } from '../lab/kind/listener-wait.ts';
+import { CONTROL_PORT, connectArgv } from '../../run/probe.ts';
+import { groupByLab } from '../../run/runner.ts';
+import { TOOLS } from '../../probes/index.ts';
+import { SYN_FILTER, tcpdumpArgv } from '../../probes/tcpdump.ts';
+import { conntrackArgv } from '../../probes/conntrack.ts';
+import type { LoadedScenario } from '../../scenario/loaded.ts';
+import { modesOf, type RunMode } from '../../scenario/setup-roles.ts';
+import type { LabSpec, Probe, Scenario } from '../../scenario/schema.ts';
+import type { Hop } from '../../paths/hop.ts';
+import { readLabFiles } from './kind-lab.ts';
+import { DRY_RUN_ID, FIELD_MANAGER, contextName } from './labels.ts';
+import { ISTIO_OPERATOR_FILE, istioOperatorFor, labelAndPin, parseManifestText, renderManifest, scenarioLabObjects, type K8sObject } from './manifests.ts';
+import { ROLLOUT_TIMEOUT, formatKindStep, istioctlPath, labStateDir, planKindDown, planKindLab, type KindStep } from './plan.ts';
+import { planScenarioSetup, type SetupRole } from './setup.ts';
 import {
   CAPTURE_CONTAINER,
   PROXY_CONTAINER,
@@ -32,41 +33,26 @@ import {
   inPodNetnsArgv,
   iptablesSaveArgv,
   kernelTraceArgvs,
-  tcpdumpArgv,
-} from '../lab/kind/evidence.ts';
-import { APP_CONTAINER, KindProbeLab } from '../lab/kind/probe-lab.ts';
-import { COMPOSE_FILE, COMPOSE_PROJECT, startExternals, type StartedExternals } from '../lab/kind/externals.ts';
-import { IMAGES, imageRef, kindPins, type KindPins } from '../lab/kind/versions.ts';
-import { conntrackArgv } from '../probes/conntrack.ts';
+} from './evidence.ts';
+import { APP_CONTAINER } from './probe-lab.ts';
+import { COMPOSE_FILE, COMPOSE_PROJECT } from './externals.ts';
+import { IMAGES, imageRef, kindPins, type KindPins } from './versions.ts';
 
 export const KIND_ISTIO_VERSION = 'current';
 
-/** Why a scenario cannot run on kind, or undefined when it can. */
-export function kindUnsupported(s: Scenario): string | undefined {
-  if (!s.metadata.backends.includes('kind')) return `the scenario names the backends ${s.metadata.backends.join(', ')}`;
-  if (s.lab.istio.version !== KIND_ISTIO_VERSION) return `the kind lab runs current Istio; this scenario's lab is Istio ${s.lab.istio.version}`;
-  return undefined;
-}
-
 /** The listeners a scenario's probes name in their expected paths (to wait for) and in must-not hops (to wait out), per probing pod. */
-export function expectedListeners(s: Scenario): Map<string, { expected: string[]; absent: string[] }> {
+export function expectedListeners(s: LoadedScenario): Map<string, { expected: string[]; absent: string[] }> {
   const out = new Map<string, { expected: string[]; absent: string[] }>();
-  const meshed = new Set(s.lab.pods.filter((p) => p.meshed !== false).map((p) => p.name));
-  const names = (hop: string): string[] => {
-    try {
-      const h = parseHop(hop);
-      return h.kind === 'envoy' ? h.attrs.filter(([k]) => k === 'listener').map(([, v]) => v) : [];
-    } catch {
-      return [];
-    }
-  };
-  for (const p of s.probes) {
+  const meshed = new Set(s.scenario.lab.pods.filter((p) => p.meshed !== false).map((p) => p.name));
+  const names = (h: Hop): string[] => (h.kind === 'envoy' ? h.attrs.filter(([k]) => k === 'listener').map(([, v]) => v) : []);
+  for (const [i, p] of s.scenario.probes.entries()) {
     if (!meshed.has(p.from.pod)) continue;
     const e = out.get(p.from.pod) ?? { expected: [], absent: [] };
-    for (const h of p.expect.path ?? []) for (const n of names(h)) if (!e.expected.includes(n)) e.expected.push(n);
-    for (const h of p.expect.notPath ?? []) {
+    const want = s.expected[i]!;
+    for (const h of want.path) for (const n of names(h)) if (!e.expected.includes(n)) e.expected.push(n);
+    for (const h of want.notPath) {
       // Only a must-not hop that is nothing but a listener says the listener must not exist.
-      if (/^envoy listener=\S+$/.test(h.trim())) for (const n of names(h)) if (!e.absent.includes(n)) e.absent.push(n);
+      if (h.kind === 'envoy' && h.attrs.length === 1) for (const n of names(h)) if (!e.absent.includes(n)) e.absent.push(n);
     }
     out.set(p.from.pod, e);
   }
@@ -134,24 +120,7 @@ function planGroup(ctx: string, id: string, group: LoadedScenario[], pins: KindP
   return plan;
 }
 
-function groupsOf(scenarios: LoadedScenario[]): LoadedScenario[][] {
-  const groups = new Map<string, LoadedScenario[]>();
-  for (const s of scenarios) {
-    const key = JSON.stringify(s.scenario.lab);
-    groups.set(key, [...(groups.get(key) ?? []), s]);
-  }
-  return [...groups.values()];
-}
-
-export type RunMode = ScenarioResult['mode'];
-
-/** The runs of a scenario: with its setup, and with --check-fault without its fault/fix steps when it has any. */
-export function modesOf(s: Scenario, checkFault: boolean): RunMode[] {
-  const hasChange = (s.setup ?? []).some((st) => (st.role ?? 'context') !== 'context');
-  return checkFault && hasChange ? ['with-setup', 'without-change'] : ['with-setup'];
-}
-
-const label = (s: Scenario, mode: RunMode) => `scenario ${s.metadata.name}${mode === 'without-change' ? ' (without its change)' : ''}`;
+export const runLabel = (s: Scenario, mode: RunMode) => `scenario ${s.metadata.name}${mode === 'without-change' ? ' (without its change)' : ''}`;
 
 /** The commands one probe makes, with placeholders for what only the cluster knows (pod names, pids, node). */
 export function probeSteps(s: Scenario, probe: Probe): KindStep[] {
@@ -165,14 +134,15 @@ export function probeSteps(s: Scenario, probe: Probe): KindStep[] {
     { kind: 'api', what: `find the pod of ${pod} and its node`, call: `GET /api/v1/namespaces/${ns(pod)}/pods?labelSelector=pathlab.dev/pod=${pod}` },
     { kind: 'run', what: `the pid of ${pod}'s first running container, to enter its network namespace`, argv: ['docker', 'exec', node, 'crictl', 'inspect', '--output', 'go-template', '--template', '{{.info.pid}}', `<container id of ${pod}>`] },
   ];
-  if (probe.tool === 'ss' || probe.tool === 'iptables-save') {
-    steps.push({ kind: 'run', what: probe.tool, argv: probe.tool === 'ss' ? inPodNetnsArgv(node, pid, ['ss', '-ltneH']) : iptablesSaveArgv(node, pid) });
+  const tool = TOOLS[probe.tool];
+  if (tool.kind === 'pod-state') {
+    steps.push({ kind: 'run', what: probe.tool, argv: probe.tool === 'iptables-save' ? iptablesSaveArgv(node, pid) : inPodNetnsArgv(node, pid, tool.argv()) });
     return steps;
   }
   const t = probe.target!;
   const port = t.port ?? 80;
   const ip = t.address ?? `<ClusterIP of ${t.host}>`;
-  const { argv, input } = probeArgv(probe, { ip, port, name: t.address ?? t.host! });
+  const { argv, input } = connectArgv(tool, probe, { ip, port, name: t.address ?? t.host! });
   steps.push(
     { kind: 'exec', what: 'the app container\'s uid (the prediction needs it)', target: `${podRef}/${APP_CONTAINER}`, argv: ['sh', '-c', 'echo "$(id -u) $(id -g)"'] },
     { kind: 'run', what: 'the pod\'s rules (prediction)', argv: iptablesSaveArgv(node, pid) },
@@ -184,23 +154,29 @@ export function probeSteps(s: Scenario, probe: Probe): KindStep[] {
     );
   }
   const capKey = '<capture key>';
+  const captures = (probe.captures ?? []).flatMap((c, i) => (c.tcpdump ? [[c.tcpdump, `<capture key ${i + 1}>`] as const] : []));
   const traceKey = '<trace key>';
   const trace = kernelTraceArgvs(node, pid, traceKey, [{ chain: 'OUTPUT', proto: 'tcp', dport: port }]);
   steps.push(
     { kind: 'api', what: `add the capture container (once per pod; it idles as root with NET_RAW)`, call: `PUT /api/v1/namespaces/${ns(pod)}/pods/<pod ${pod}>/ephemeralcontainers ${JSON.stringify(captureContainer(CAPTURE_CONTAINER, imageRef(IMAGES.toolbox!)))}` },
     { kind: 'exec', what: 'start tcpdump (SYNs leaving the pod)', target: `${podRef}/${CAPTURE_CONTAINER}`, argv: backgroundStartArgv(capKey, tcpdumpArgv('eth0', SYN_FILTER)) },
     { kind: 'exec', what: 'wait until tcpdump listens (every 100 ms, up to 5 s)', target: `${podRef}/${CAPTURE_CONTAINER}`, argv: backgroundReadyArgv(capKey, 'listening on') },
+    ...captures.flatMap(([c, key]): KindStep[] => [
+      { kind: 'exec', what: `start the probe's capture: tcpdump -i ${c.iface} ${c.filter}`, target: `${podRef}/${CAPTURE_CONTAINER}`, argv: backgroundStartArgv(key, tcpdumpArgv(c.iface, c.filter)) },
+      { kind: 'exec', what: 'wait until it listens (every 100 ms, up to 5 s)', target: `${podRef}/${CAPTURE_CONTAINER}`, argv: backgroundReadyArgv(key, 'listening on') },
+    ]),
     ...trace.add.map((argv): KindStep => ({ kind: 'run', what: 'trace the connection\'s packets', argv })),
     { kind: 'run', what: 'start the kernel trace', argv: trace.start },
     { kind: 'exec', what: `the probe: ${probe.name}`, target: `${podRef}/${probe.from.container ?? APP_CONTAINER}`, argv, ...(input === undefined ? {} : { input }) },
+    { kind: 'run', what: 'the positive control: a SYN as uid 1337 to the target\'s discard port', argv: controlSynArgv(node, pid, ip, CONTROL_PORT) },
     ...trace.listings.map((l): KindStep => ({ kind: 'run', what: `rule handles of table ${l.table}`, argv: l.argv })),
     { kind: 'run', what: 'stop the kernel trace and read it', argv: trace.stop },
     ...trace.remove.map((argv): KindStep => ({ kind: 'run', what: 'remove the TRACE rule', argv })),
-    { kind: 'run', what: 'the positive control: a SYN as uid 1337 to the target\'s discard port', argv: controlSynArgv(node, pid, ip, 9) },
     { kind: 'exec', what: 'stop tcpdump and read it', target: `${podRef}/${CAPTURE_CONTAINER}`, argv: backgroundStopArgv(capKey) },
+    ...captures.map(([c, key]): KindStep => ({ kind: 'exec', what: `stop tcpdump -i ${c.iface} ${c.filter} and read it`, target: `${podRef}/${CAPTURE_CONTAINER}`, argv: backgroundStopArgv(key) })),
   );
   if (meshed) steps.push({ kind: 'api', what: 'the sidecar\'s access log since the mark (every 10 ms, up to 5 s)', call: `GET /api/v1/namespaces/${ns(pod)}/pods/<pod ${pod}>/log?container=${PROXY_CONTAINER}` });
-  steps.push({ kind: 'run', what: 'conntrack entries of the connection', argv: inPodNetnsArgv(node, pid, conntrackArgv()) });
+  if ((probe.captures ?? []).some((c) => c.conntrack)) steps.push({ kind: 'run', what: 'conntrack entries of the connection (captures: conntrack)', argv: inPodNetnsArgv(node, pid, conntrackArgv()) });
   return steps;
 }
 
@@ -218,7 +194,7 @@ export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
       steps: [{ kind: 'api', what: 'start the external services and wait for redis-7000-7003 to log "Ready to accept connections"', call: `docker compose --project-name ${COMPOSE_PROJECT} --file ${COMPOSE_FILE} up (testcontainers)` }],
     });
   }
-  for (const group of groupsOf(input.scenarios)) {
+  for (const group of groupByLab(input.scenarios)) {
     const g = planGroup(ctx, input.id, group, input.pins, input.cacheDir, operatorBase);
     sections.push({ title: `lab group: ${group.map((s) => s.scenario.metadata.name).join(', ')}`, steps: [...(g.meshConfig?.apply ?? []), ...g.apply] });
     for (const s of group) {
@@ -226,16 +202,16 @@ export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
         const roles = mode === 'without-change' ? { roles: new Set<SetupRole>(['context']) } : {};
         const setup = planScenarioSetup({ id: input.id, scenario: s.scenario, scenarioFile: s.file, readFile, pins: input.pins, cacheDir: input.cacheDir, operatorBase: istioOperatorFor(operatorBase, s.scenario.lab), ...roles });
         const changes = setup.apply.some((st) => st.kind === 'run');
-        const waits: KindStep[] = [...expectedListeners(s.scenario)].map(([pod, w]) => ({
+        const waits: KindStep[] = [...expectedListeners(s)].map(([pod, w]) => ({
           kind: 'exec',
           what: `wait until ${pod}'s sidecar has ${w.expected.join(', ') || 'its listeners'}${w.absent.length ? ` and not ${w.absent.join(', ')}` : ''}${changes ? ', in an LDS version other than before the setup' : ''} (every 1 s, up to ${mode === 'without-change' ? 10 : 60} s; the version goes in the report)`,
           target: `${s.scenario.lab.pods.find((p) => p.name === pod)?.namespace ?? 'default'}/<pod ${pod}>/${PROXY_CONTAINER}`,
           argv: envoyAdminArgv('config_dump'),
         }));
-        sections.push({ title: `${label(s.scenario, mode)}: setup`, steps: [...setup.apply, ...waits] });
-        for (const probe of s.scenario.probes) sections.push({ title: `${label(s.scenario, mode)}: probe ${probe.name}`, steps: probeSteps(s.scenario, probe) });
+        sections.push({ title: `${runLabel(s.scenario, mode)}: setup`, steps: [...setup.apply, ...waits] });
+        for (const probe of s.scenario.probes) sections.push({ title: `${runLabel(s.scenario, mode)}: probe ${probe.name}`, steps: probeSteps(s.scenario, probe) });
         const back: KindStep[] = setup.revert.length ? [{ kind: 'api', what: 'wait until every probing sidecar\'s listeners are as before the setup (up to 60 s)', call: 'config_dump of each probing pod, as above' }] : [];
-        sections.push({ title: `${label(s.scenario, mode)}: revert`, steps: [...setup.revert, ...back] });
+        sections.push({ title: `${runLabel(s.scenario, mode)}: revert`, steps: [...setup.revert, ...back] });
       }
     }
     sections.push({ title: 'lab group: remove', steps: [...g.remove, ...(g.meshConfig?.restore ?? [])] });
@@ -246,117 +222,6 @@ export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
 
 export function formatKindRunPlan(sections: KindRunSection[], opts: { home?: string } = {}): string {
   return sections.map((sec) => [`== ${sec.title}`, ...sec.steps.flatMap((st, i) => formatKindStep(st, i + 1, opts))].join('\n')).join('\n\n') + '\n';
-}
-
-export interface KindRunOptions {
-  checkFault?: boolean;
-  onScenario?: (r: ScenarioResult) => void;
-  /** Progress lines (steps of lab up, setup, revert). */
-  onProgress?: (line: string) => void;
-  keepLab?: boolean;
-  cacheDir: string;
-  /** Run on this running lab instead of a new one. */
-  labId?: string;
-  /** Run on this context (with iKnowThisIsNotALab when it is not a pathlab lab). */
-  context?: string;
-  iKnowThisIsNotALab?: boolean;
-}
-
-/** The guard's verdict on a context, as an error when it refuses. */
-export class KindGuardError extends Error {
-  override name = 'KindGuardError';
-}
-
-export async function runScenariosKind(scenarios: LoadedScenario[], opts: KindRunOptions): Promise<ScenarioResult[]> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const pins = kindPins();
-  const host = (argv: readonly string[], o: { input?: string } = {}) => exec(argv, { ...(o.input === undefined ? {} : { input: o.input }), where: 'host' });
-  const progress = opts.onProgress ?? (() => {});
-  let started: StartedKindLab | undefined;
-  let ctx: string;
-  let id: string;
-  const kc: KubeConfig = new KubeConfig();
-  if (opts.context !== undefined || opts.labId !== undefined) {
-    ctx = opts.context ?? contextName(opts.labId!);
-    kc.loadFromDefault();
-    const d = await checkContext(kc, ctx, { ...(opts.context !== undefined ? { context: opts.context } : {}), iKnowThisIsNotALab: opts.iKnowThisIsNotALab ?? false });
-    if (!d.allow) throw new KindGuardError(`${d.reason}\n${d.fix}`);
-    id = d.labId ?? opts.labId ?? DRY_RUN_ID;
-    kc.setCurrentContext(ctx);
-  } else {
-    started = await kindLab()
-      .withCacheDir(opts.cacheDir)
-      .withProgress((e) => e.outcome === 'start' && progress(`[lab up ${e.index + 1}/${e.total}] ${e.step.what}`))
-      .start();
-    ctx = started.context;
-    id = started.id;
-    const own = await started.kubeConfig();
-    kc.loadFromString(own.exportConfig());
-    kc.setCurrentContext(ctx);
-  }
-  const existing = { context: ctx };
-  const sections = planKindRun({ scenarios, id, pins, cacheDir: opts.cacheDir, existing, ...(opts.checkFault ? { checkFault: true } : {}) });
-  let externals: StartedExternals | undefined;
-  const results: ScenarioResult[] = [];
-  /** Runs a section's commands (its exec and API steps are the runner's own calls); returns how many ran. */
-  const steps = async (title: string): Promise<number> => {
-    const runnable = sections.find((x) => x.title === title)?.steps.filter((st) => st.kind !== 'exec' && st.kind !== 'api') ?? [];
-    await runKindSteps(runnable, host, (e) => e.outcome === 'start' && progress(`[${title}] ${e.step.what}`));
-    return runnable.length;
-  };
-  try {
-    if (scenarios.some((s) => (s.scenario.lab.externalHosts ?? []).length > 0)) externals = await startExternals();
-    for (const group of groupsOf(scenarios)) {
-      const title = `lab group: ${group.map((s) => s.scenario.metadata.name).join(', ')}`;
-      await steps(title);
-      const namespaces = new Map(group[0]!.scenario.lab.pods.map((p) => [p.name, p.namespace ?? 'default']));
-      const lab = new KindProbeLab({ kc, namespaces, captureImage: imageRef(IMAGES.toolbox!), ...(id !== DRY_RUN_ID ? { labSelector: `${LAB_LABEL}=${id}` } : {}) });
-      try {
-        for (const s of group) {
-          for (const mode of modesOf(s.scenario, opts.checkFault ?? false)) {
-            const r = await runOneKind(lab, s, mode, steps, progress);
-            results.push(r);
-            opts.onScenario?.(r);
-          }
-        }
-      } finally {
-        await steps('lab group: remove');
-      }
-    }
-  } finally {
-    await externals?.stop();
-    if (started && !opts.keepLab) await started.stop();
-  }
-  return results;
-}
-
-async function runOneKind(lab: KindProbeLab, s: LoadedScenario, mode: RunMode, steps: (title: string) => Promise<number>, progress: (line: string) => void): Promise<ScenarioResult> {
-  const t0 = performance.now();
-  const wants = expectedListeners(s.scenario);
-  const before = new Map<string, ListenerSnapshot>();
-  for (const pod of wants.keys()) before.set(pod, listenerSnapshot(await lab.configDump(pod)));
-  const changes = await steps(`${label(s.scenario, mode)}: setup`);
-  lab.forget();
-  const notes: string[] = [];
-  for (const [pod, w] of wants) {
-    // After a change, the sidecar must have taken a new configuration, not only the names.
-    const was = before.get(pod)?.versionInfo;
-    const r = await waitForListeners(() => lab.configDump(pod), { ...w, ...(changes > 0 && was !== undefined ? { changedFrom: was } : {}) }, { timeoutMs: mode === 'without-change' ? 10_000 : 60_000 });
-    notes.push(`${pod}'s sidecar: LDS version ${r.snapshot.versionInfo ?? '(none)'} after ${r.polls} poll(s)${r.ok ? '' : `; still missing ${r.missing.join(', ')}`}`);
-  }
-  try {
-    return { ...(await runProbes(lab, s, mode, { notes })), durationMs: performance.now() - t0 };
-  } finally {
-    // The listeners the setup added must be gone again before the next scenario.
-    const added = new Map<string, string[]>();
-    for (const [pod, b] of before) added.set(pod, listenerSnapshot(await lab.configDump(pod)).names.filter((n) => !b.names.includes(n)));
-    await steps(`${label(s.scenario, mode)}: revert`);
-    lab.forget();
-    for (const [pod, b] of before) {
-      const w = await waitForListeners(() => lab.configDump(pod), { expected: b.names, absent: added.get(pod) ?? [] }, { timeoutMs: 60_000 });
-      if (!w.ok) progress(`warning: ${pod}'s sidecar is not back as before the setup: ${w.missing.join(', ')}`);
-    }
-  }
 }
 
 /** `pathlab run --backend kind --dry-run`: the plan as text. */

@@ -1,0 +1,181 @@
+// The kind backend behind the runner's seam. The session is one cluster for the whole run: a
+// new lab, or a running one named by --lab-id, or a context the user vouches for (--context X
+// --i-know-this-is-not-a-lab), plus the external services of docker-compose.yml. A lab group's
+// pods and Services are applied when its lab starts and deleted when it stops; a scenario's
+// setup is applied from the run's plan (run-plan.ts, what --dry-run prints) and waited for
+// until the probing sidecars serve the listeners the scenario expects, in a new LDS version.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { BackendUnavailableError, type Backend, type BackendSession, type SessionOptions, type StartedBackend } from '../../run/backend.ts';
+import type { LoadedScenario } from '../../scenario/loaded.ts';
+import type { RunMode } from '../../scenario/setup-roles.ts';
+import type { Scenario, SetupStep } from '../../scenario/schema.ts';
+import { exec } from '../exec.ts';
+import { checkContext, kindLab, runKindSteps, type StartedKindLab } from './kind-lab.ts';
+import { DRY_RUN_ID, LAB_LABEL, contextName, checkLabId } from './labels.ts';
+import { listenerSnapshot, waitForListeners, type ListenerSnapshot } from './listener-wait.ts';
+import { KindProbeLab } from './probe-lab.ts';
+import { startExternals, type StartedExternals } from './externals.ts';
+import { IMAGES, imageRef, kindPins } from './versions.ts';
+import { defaultCacheDir } from './istioctl-cache.ts';
+import { formatDoctor, runDoctor } from './doctor.ts';
+import { KIND_ISTIO_VERSION, expectedListeners, kindRunDryRun, planKindRun, runLabel, type KindRunSection } from './run-plan.ts';
+
+/** The guard's verdict on a context, as an error when it refuses. */
+export class KindGuardError extends BackendUnavailableError {
+  override name = 'KindGuardError';
+}
+
+const host = (argv: readonly string[], o: { input?: string } = {}) => exec(argv, { ...(o.input === undefined ? {} : { input: o.input }), where: 'host' });
+
+/** Runs a section's commands (its exec and API steps are the runner's own calls); returns how many ran. */
+async function runSection(sections: readonly KindRunSection[], title: string, progress: (line: string) => void): Promise<number> {
+  const runnable = sections.find((x) => x.title === title)?.steps.filter((st) => st.kind !== 'exec' && st.kind !== 'api') ?? [];
+  await runKindSteps(runnable, host, (e) => e.outcome === 'start' && progress(`[${title}] ${e.step.what}`));
+  return runnable.length;
+}
+
+/** A lab group on the run's cluster: the probe-side operations of KindProbeLab, and setup from the plan. */
+class StartedKindGroup extends KindProbeLab implements StartedBackend {
+  private before = new Map<string, ListenerSnapshot>();
+  private current: { s: LoadedScenario; mode: RunMode } | undefined;
+
+  constructor(
+    lab: ConstructorParameters<typeof KindProbeLab>[0],
+    private readonly sections: readonly KindRunSection[],
+    private readonly groupTitle: string,
+    private readonly progress: (line: string) => void,
+  ) {
+    super(lab);
+  }
+
+  /** The steps come from the run's plan, made with the same choice of steps per mode (stepsFor). */
+  async applySetup(s: LoadedScenario, _steps: readonly SetupStep[], mode: RunMode): Promise<{ notes: string[] }> {
+    this.current = { s, mode };
+    const wants = expectedListeners(s);
+    this.before = new Map();
+    for (const pod of wants.keys()) this.before.set(pod, listenerSnapshot(await this.configDump(pod)));
+    const changes = await runSection(this.sections, `${runLabel(s.scenario, mode)}: setup`, this.progress);
+    this.forget();
+    const notes: string[] = [];
+    for (const [pod, w] of wants) {
+      // After a change, the sidecar must have taken a new configuration, not only the names.
+      const was = this.before.get(pod)?.versionInfo;
+      const r = await waitForListeners(() => this.configDump(pod), { ...w, ...(changes > 0 && was !== undefined ? { changedFrom: was } : {}) }, { timeoutMs: mode === 'without-change' ? 10_000 : 60_000 });
+      notes.push(`${pod}'s sidecar: LDS version ${r.snapshot.versionInfo ?? '(none)'} after ${r.polls} poll(s)${r.ok ? '' : `; still missing ${r.missing.join(', ')}`}`);
+    }
+    return { notes };
+  }
+
+  async revertSetup(): Promise<void> {
+    if (!this.current) return;
+    const { s, mode } = this.current;
+    this.current = undefined;
+    // The listeners the setup added must be gone again before the next scenario.
+    const added = new Map<string, string[]>();
+    for (const [pod, b] of this.before) added.set(pod, listenerSnapshot(await this.configDump(pod)).names.filter((n) => !b.names.includes(n)));
+    await runSection(this.sections, `${runLabel(s.scenario, mode)}: revert`, this.progress);
+    this.forget();
+    for (const [pod, b] of this.before) {
+      const w = await waitForListeners(() => this.configDump(pod), { expected: b.names, absent: added.get(pod) ?? [] }, { timeoutMs: 60_000 });
+      if (!w.ok) this.progress(`warning: ${pod}'s sidecar is not back as before the setup: ${w.missing.join(', ')}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await runSection(this.sections, 'lab group: remove', this.progress);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** The group's objects applied, with rollout waits. */
+  async start(): Promise<this> {
+    await runSection(this.sections, this.groupTitle, this.progress);
+    return this;
+  }
+}
+
+async function openKind(opts: SessionOptions): Promise<BackendSession> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const cacheDir = defaultCacheDir();
+  const progress = opts.onProgress ?? (() => {});
+  let started: StartedKindLab | undefined;
+  let ctx: string;
+  let id: string;
+  const kc: KubeConfig = new KubeConfig();
+  if (opts.context !== undefined || opts.labId !== undefined) {
+    ctx = opts.context ?? contextName(opts.labId!);
+    kc.loadFromDefault();
+    const d = await checkContext(kc, ctx, { ...(opts.context !== undefined ? { context: opts.context } : {}), iKnowThisIsNotALab: opts.iKnowThisIsNotALab ?? false });
+    if (!d.allow) throw new KindGuardError(`${d.reason}\n${d.fix}`);
+    id = d.labId ?? opts.labId ?? DRY_RUN_ID;
+    kc.setCurrentContext(ctx);
+  } else {
+    started = await kindLab()
+      .withCacheDir(cacheDir)
+      .withProgress((e) => e.outcome === 'start' && progress(`[lab up ${e.index + 1}/${e.total}] ${e.step.what}`))
+      .start();
+    ctx = started.context;
+    id = started.id;
+    kc.loadFromString((await started.kubeConfig()).exportConfig());
+    kc.setCurrentContext(ctx);
+  }
+  let externals: StartedExternals | undefined;
+  try {
+    if (opts.scenarios.some((s) => (s.scenario.lab.externalHosts ?? []).length > 0)) externals = await startExternals();
+  } catch (e) {
+    if (started && !opts.keepLab) await started.stop();
+    throw e;
+  }
+  const sections = planKindRun({ scenarios: [...opts.scenarios], id, pins: kindPins(), cacheDir, existing: { context: ctx }, ...(opts.checkFault ? { checkFault: true } : {}) });
+  const close = async () => {
+    await externals?.stop();
+    if (started && !opts.keepLab) await started.stop();
+  };
+  return {
+    async start(group) {
+      const namespaces = new Map(group[0]!.scenario.lab.pods.map((p) => [p.name, p.namespace ?? 'default']));
+      const title = `lab group: ${group.map((s) => s.scenario.metadata.name).join(', ')}`;
+      const lab = { kc, namespaces, captureImage: imageRef(IMAGES.toolbox!), ...(id !== DRY_RUN_ID ? { labSelector: `${LAB_LABEL}=${id}` } : {}) };
+      return new StartedKindGroup(lab, sections, title, progress).start();
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+export const kindBackend: Backend = {
+  name: 'kind',
+  summary: 'a kind cluster with real Istio and real Envoy (needs Docker, kind, kubectl)',
+  options: { dryRun: true, existingLab: true },
+  maxConcurrentLabs: 1,
+  unsupported(s: Scenario): string | undefined {
+    if (!s.metadata.backends.includes('kind')) return `the scenario names the backends ${s.metadata.backends.join(', ')}`;
+    if (s.lab.istio.version !== KIND_ISTIO_VERSION) return `the kind lab runs current Istio; this scenario's lab is Istio ${s.lab.istio.version}`;
+    if (s.probes.some((p) => p.from.uid !== undefined)) return 'the kind backend runs a probe as its container\'s user; from.uid cannot be honoured';
+    return undefined;
+  },
+  optionProblem(opts) {
+    if (opts.labId === undefined) return undefined;
+    try {
+      checkLabId(opts.labId);
+      return undefined;
+    } catch (e) {
+      return `--lab-id: ${(e as Error).message}`;
+    }
+  },
+  async unavailable() {
+    const doctor = await runDoctor(host, { cacheDir: defaultCacheDir() });
+    return doctor.ok ? undefined : formatDoctor(doctor);
+  },
+  dryRun: (opts) =>
+    kindRunDryRun([...opts.scenarios], {
+      cacheDir: defaultCacheDir(),
+      ...(opts.labId !== undefined ? { labId: opts.labId } : {}),
+      ...(opts.context !== undefined ? { context: opts.context } : {}),
+      ...(opts.checkFault ? { checkFault: true } : {}),
+      ...(opts.keepLab ? { keepLab: true } : {}),
+    }),
+  open: openKind,
+};

@@ -1,0 +1,140 @@
+// The netns backend behind the runner's seam: a lab per group of scenarios (one network
+// namespace per pod, the kernel's rules, the lab's sidecars), its setup applied by the lab's
+// control plane (MeshControl) and reverted by resetting it, probes run in the pods' namespaces
+// with each pod's instruments started once (instruments.ts).
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Backend, BackendSession, LabUser, ProbeTarget, SessionOptions, StartedBackend, Watch, WatchSpec } from '../../run/backend.ts';
+import type { AccessLogLine } from '../../paths/observe.ts';
+import type { LoadedScenario } from '../../scenario/loaded.ts';
+import type { Scenario, SetupStep } from '../../scenario/schema.ts';
+import { netnsLab, type StartedNetnsLab } from './netns-lab.ts';
+import { readResourceFile } from './mesh-control.ts';
+import { APP_USER } from './workloads.ts';
+import { PodInstruments, MARKER_PORT } from './instruments.ts';
+import { netnsUnavailable } from './requirements.ts';
+
+export class StartedNetnsBackend implements StartedBackend {
+  readonly backend = 'netns';
+  readonly accessLogWaitMs = 1000;
+  private readonly instruments = new Map<string, PodInstruments>();
+
+  constructor(
+    readonly lab: StartedNetnsLab,
+    private readonly keep: boolean,
+  ) {}
+
+  get proxyUser(): LabUser {
+    return this.lab.mesh.proxyUser;
+  }
+
+  appUser(): LabUser {
+    return APP_USER;
+  }
+
+  async applySetup(s: LoadedScenario, steps: readonly SetupStep[]): Promise<{ notes: string[] }> {
+    for (const step of steps) {
+      const reloaded = await this.lab.mesh.apply(step.applyFile ? { ...step, resources: readResourceFile(resolve(dirname(s.file), step.applyFile)) } : step);
+      if (reloaded) for (const i of this.instruments.values()) i.forgetRules();
+    }
+    return { notes: [] };
+  }
+
+  async revertSetup(): Promise<void> {
+    if (await this.lab.mesh.reset()) for (const i of this.instruments.values()) i.forgetRules();
+  }
+
+  async pod(name: string) {
+    const h = this.lab.host(name);
+    return { name: h.name, ip: h.ip, meshed: this.lab.mesh.podState(h.name) !== undefined };
+  }
+
+  async resolveHost(host: string, port: number): Promise<ProbeTarget | undefined> {
+    const svc = this.lab.mesh.services().find((s) => [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}.svc.cluster.local`].includes(host));
+    if (svc) return { ip: svc.vip, port, name: host };
+    const h = this.lab.plan.hosts.find((x) => x.name === host);
+    if (h) return { ip: h.ip, port, name: host };
+    return undefined;
+  }
+
+  async peerPod(self: string, target: ProbeTarget) {
+    const pod = this.lab.plan.hosts.find((h) => h.kind === 'pod' && h.ip === target.ip);
+    let found: { name: string; port: number } | undefined = pod ? { name: pod.name, port: target.port } : undefined;
+    if (!found) {
+      const svc = this.lab.mesh.services().find((s) => s.vip === target.ip);
+      const p = svc?.ports.find((x) => x.port === target.port);
+      if (svc && p && svc.endpoints.length === 1) found = { name: svc.endpoints[0]!, port: p.targetPort };
+    }
+    if (!found || found.name === self || this.lab.mesh.podState(found.name) === undefined) return undefined;
+    return found;
+  }
+
+  probe(pod: string, argv: readonly string[], opts: { user: LabUser; timeoutMs: number; input?: string }) {
+    return this.lab.run(pod, argv, opts);
+  }
+
+  netns(pod: string, argv: readonly string[]) {
+    return this.lab.run(pod, argv);
+  }
+
+  async configDump(pod: string): Promise<unknown> {
+    return this.lab.mesh.configDump(pod);
+  }
+
+  /** The lab's sidecar logs its listener itself: `config` is not needed. */
+  async accessLogFrom(pod: string): Promise<() => Promise<AccessLogLine[]>> {
+    const read = (): string[] => {
+      try {
+        return readFileSync(this.lab.mesh.accessLogPath(pod), 'utf8').split('\n').filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+    const before = read().length;
+    return async () => read().slice(before).map((l) => JSON.parse(l) as AccessLogLine);
+  }
+
+  async watch(pod: string, spec: WatchSpec): Promise<Watch> {
+    let i = this.instruments.get(pod);
+    if (!i) {
+      const h = this.lab.host(pod);
+      i = new PodInstruments(h.ns, h.name, h.ip);
+      this.instruments.set(pod, i);
+    }
+    return i.watch(spec);
+  }
+
+  async controlSyn(pod: string, ip: string, port: number): Promise<void> {
+    await this.lab.run(pod, ['nc', '-z', '-w', '1', ip, String(port)], { user: this.proxyUser, timeoutMs: 3000 });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.instruments.values()].map((i) => i.stop()));
+    this.instruments.clear();
+    if (!this.keep) await this.lab.stop();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+export const netnsBackend: Backend = {
+  name: 'netns',
+  summary: 'one network namespace per pod on this machine: the kernel\'s real rules, the lab\'s sidecars (needs root)',
+  options: { dryRun: false, existingLab: false },
+  maxConcurrentLabs: Number.POSITIVE_INFINITY,
+  unsupported: (s: Scenario) => (s.metadata.backends.includes('netns') ? undefined : `the scenario names the backends ${s.metadata.backends.join(', ')}`),
+  optionProblem: () => undefined,
+  unavailable: async () => netnsUnavailable(),
+  async open(opts: SessionOptions): Promise<BackendSession> {
+    const session: BackendSession = {
+      start: async (group) => new StartedNetnsBackend(await netnsLab(group[0]!.scenario.lab).withLabel(group[0]!.scenario.metadata.name).start(), opts.keepLab),
+      close: async () => {},
+      [Symbol.asyncDispose]: async () => session.close(),
+    };
+    return session;
+  },
+};
+
+export { MARKER_PORT };

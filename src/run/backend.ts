@@ -1,0 +1,145 @@
+// The seam between the runner and a backend. A Backend (netns, kind, …) is found by name in
+// the registry (src/lab/registry.ts); `open()` gives the run's session (kind's one cluster,
+// netns' nothing), `start()` a running lab for a group of scenarios that share one lab
+// definition: a StartedBackend, AsyncDisposable so `await using` stops it on every exit path
+// (testcontainers' GenericContainer → StartedTestContainer is the model). The runner (runner.ts)
+// knows nothing else of a backend. The interface lives here, with its one consumer, so that
+// src/run never imports src/lab; src/lab implements it.
+import type { KernelPacket } from '../probes/kernel-trace.ts';
+import type { ProcessResult } from '../probes/process-result.ts';
+import type { EnvoyConfig } from '../mesh/envoy/envoy-config.ts';
+import type { AccessLogLine } from '../paths/observe.ts';
+import type { LoadedScenario } from '../scenario/loaded.ts';
+import type { BackendName, Scenario, SetupStep } from '../scenario/schema.ts';
+import type { RunMode } from '../scenario/setup-roles.ts';
+import type { ScenarioResult } from '../paths/verdict.ts';
+
+export interface LabUser {
+  uid: number;
+  gid: number;
+}
+
+export interface ProbeTarget {
+  ip: string;
+  port: number;
+  /** How the probe names it (a Service name, a host name, the address). */
+  name: string;
+}
+
+export type TraceMatch = { chain: 'OUTPUT' | 'PREROUTING'; proto: string; dst?: string; dport?: number };
+
+/** What a pod's instruments should record while a probe runs. */
+export interface WatchSpec {
+  /** Connections whose first packets the kernel should trace (a backend that traces every SYN may ignore it). */
+  trace: TraceMatch[];
+  /** Record the connection attempts (SYNs) that leave the pod on eth0. */
+  syns: boolean;
+  /** The probe's own tcpdump captures (`captures: [{ tcpdump: … }]`). */
+  captures: ReadonlyArray<{ iface: string; filter: string }>;
+}
+
+export interface WatchResult {
+  /** The kernel's rule trace and the rule handles' positions. */
+  packets: KernelPacket[];
+  handles: Map<string, { chain: string; rule: number }>;
+  /** tcpdump text of the SYNs that left on eth0 (when asked). */
+  syns: string;
+  /** tcpdump text of each of the probe's own captures, in order. */
+  captures: string[];
+}
+
+export interface Watch {
+  /**
+   * Ends the watch and gives what was recorded since it began. `barrier` is a SYN the caller
+   * sent last from this pod (the positive control): everything before it has been recorded
+   * once it is seen. Without one, the backend finds its own way to know.
+   */
+  end(barrier?: { dst: string; dport: number }): Promise<WatchResult>;
+}
+
+/** A running lab, as the runner drives it: setup, then the probe-side operations. */
+export interface StartedBackend extends AsyncDisposable {
+  readonly backend: BackendName;
+  /** How long the sidecar's access log may take to show a finished connection. */
+  readonly accessLogWaitMs: number;
+  /** The uid/gid the sidecar runs as (its traffic is never captured). */
+  readonly proxyUser: LabUser;
+  /** The user the pod's application container runs as (known once `pod()` has looked it up). */
+  appUser(pod: string): LabUser;
+  /** Applies a scenario's setup steps (chosen by the runner for the run's mode); its notes go into the report's setup evidence. */
+  applySetup(s: LoadedScenario, steps: readonly SetupStep[], mode: RunMode): Promise<{ notes: string[] }>;
+  /** Brings the lab back to its definition. */
+  revertSetup(): Promise<void>;
+  /** A pod of the scenario's lab by its name: its address and whether it has a sidecar. */
+  pod(name: string): Promise<{ name: string; ip: string; meshed: boolean }>;
+  /** The address a probe's target host name (a Service, a pod) has in this lab. */
+  resolveHost(host: string, port: number): Promise<ProbeTarget | undefined>;
+  /** The one meshed lab pod (not `self`) a target leads to, and the port it receives on. */
+  peerPod(self: string, target: ProbeTarget): Promise<{ name: string; port: number } | undefined>;
+  /** The probe's own command in the pod, as `user`. */
+  probe(pod: string, argv: readonly string[], opts: { user: LabUser; timeoutMs: number; input?: string }): Promise<ProcessResult>;
+  /** A root command in the pod's network namespace: iptables-save, ss, conntrack. */
+  netns(pod: string, argv: readonly string[]): Promise<ProcessResult>;
+  /** The sidecar's /config_dump, parsed JSON. */
+  configDump(pod: string): Promise<unknown>;
+  /**
+   * Marks the sidecar's access log now; the function returned reads the lines written since.
+   * `config` is the sidecar's configuration the prediction read (a backend whose log names no
+   * listener names it from there).
+   */
+  accessLogFrom(pod: string, config: EnvoyConfig): Promise<() => Promise<AccessLogLine[]>>;
+  /** Starts recording in the pod (kernel trace, SYN capture, the probe's captures); end() gives the record. */
+  watch(pod: string, spec: WatchSpec): Promise<Watch>;
+  /** One SYN to ip:port sent as the proxy uid (never redirected): the capture's positive control. */
+  controlSyn(pod: string, ip: string, port: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SessionOptions {
+  /** Every scenario the run will start labs for, and whether --check-fault runs them twice (kind plans the whole run up front). */
+  scenarios: readonly LoadedScenario[];
+  checkFault: boolean;
+  keepLab: boolean;
+  /** Progress lines (a lab's start steps, setup, revert). */
+  onProgress?: (line: string) => void;
+  /** Run on this running lab / context instead of new ones (backends whose `options` say so). */
+  labId?: string;
+  context?: string;
+  iKnowThisIsNotALab?: boolean;
+}
+
+/** The run's hold on a backend: where its labs start. */
+export interface BackendSession extends AsyncDisposable {
+  /** Starts the lab of a group of scenarios that share one lab definition. */
+  start(group: readonly LoadedScenario[]): Promise<StartedBackend>;
+  close(): Promise<void>;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** One line for `--help`. */
+  readonly summary: string;
+  /** The options of `pathlab run` this backend takes beyond the common ones. */
+  readonly options: { dryRun: boolean; existingLab: boolean };
+  /** How many of its labs may run at once (kind: one cluster, so one). */
+  readonly maxConcurrentLabs: number;
+  /** Why the scenario cannot run on this backend, or undefined when it can. */
+  unsupported(s: Scenario): string | undefined;
+  /** What is wrong with the run's options for this backend (exit 2), or undefined. */
+  optionProblem(opts: Pick<SessionOptions, 'labId' | 'context'>): string | undefined;
+  /** Why this machine cannot run the backend, with the fix (exit 3), or undefined. */
+  unavailable(opts: Pick<SessionOptions, 'labId' | 'context'>): Promise<string | undefined>;
+  /** The whole run as text, nothing run (`--dry-run`), for backends whose `options.dryRun`. */
+  dryRun?(opts: SessionOptions): string;
+  open(opts: SessionOptions): Promise<BackendSession>;
+}
+
+/** The backend cannot run here or refuses to (a missing tool, the context guard): exit 3, its message as it is. */
+export class BackendUnavailableError extends Error {
+  override name = 'BackendUnavailableError';
+}
+
+/** A scenario the runner will not run on a backend, as a result. */
+export function skippedResult(s: LoadedScenario, backend: BackendName, reason: string): ScenarioResult {
+  return { name: s.scenario.metadata.name, file: s.file, backend, mode: 'with-setup', status: 'skipped', reason, probes: [], durationMs: 0 };
+}

@@ -1,0 +1,220 @@
+// One probe, in four named phases: predict (explain on the pod's own rules and its sidecar's
+// configuration), run (the tool, with the pod's instruments and the peer pod's around it),
+// observe (the evidence as hops: paths/observe-probe.ts) and check (the expectations and the
+// path: paths/check.ts, paths/path-match.ts). Only predict and run talk to the lab.
+import { explain, type IptablesTrace } from '../mesh/envoy/explain.ts';
+import { parseConfigDump } from '../mesh/envoy/config-dump-parser.ts';
+import type { EnvoyConfig } from '../mesh/envoy/envoy-config.ts';
+import type { Payload } from '../mesh/envoy/first-bytes.ts';
+import { loadRuleSet, parseIptablesSave, type LoadedTables } from '../mesh/iptables/index.ts';
+import { expectationProblems } from '../paths/check.ts';
+import { formatHop, type Hop } from '../paths/hop.ts';
+import { kernelTrace } from '../paths/kernel-trace.ts';
+import type { AccessLogLine } from '../paths/observe.ts';
+import { observeProbe, type Observation, type ProbeRecord } from '../paths/observe-probe.ts';
+import { matchPath, predictionGaps } from '../paths/path-match.ts';
+import { kernelHopsOf, predictedHops } from '../paths/predict.ts';
+import type { Evidence, ProbeResult, ScenarioResult } from '../paths/verdict.ts';
+import { conntrackArgv, endpointOf, parseConntrack } from '../probes/conntrack.ts';
+import { TOOLS } from '../probes/index.ts';
+import type { ConnectTool } from '../probes/tool.ts';
+import type { ExpectedHops, LoadedScenario } from '../scenario/loaded.ts';
+import type { RunMode } from '../scenario/setup-roles.ts';
+import type { Probe } from '../scenario/schema.ts';
+import type { LabUser, ProbeTarget, StartedBackend, WatchResult } from './backend.ts';
+
+/** The discard port: the positive control's SYN goes to the target's address on it. */
+export const CONTROL_PORT = 9;
+
+export function probeTimeoutMs(timeout: string | undefined): number {
+  const t = timeout ?? '3s';
+  return t.endsWith('ms') ? Number(t.slice(0, -2)) : Number(t.slice(0, -1)) * 1000;
+}
+
+/** The user a probe runs as: its `from.uid`, the proxy's for `from.container: istio-proxy`, else the app's. */
+export function userOf(lab: Pick<StartedBackend, 'proxyUser' | 'appUser'>, from: Probe['from']): LabUser {
+  if (from.uid !== undefined) return { uid: from.uid, gid: from.uid };
+  return from.container === 'istio-proxy' ? lab.proxyUser : lab.appUser(from.pod);
+}
+
+/** Where a probe goes: the address and port it dials, and how it names them. */
+export async function resolveTarget(lab: Pick<StartedBackend, 'resolveHost'>, probe: Probe): Promise<ProbeTarget | undefined> {
+  const t = probe.target;
+  if (!t) return undefined;
+  const port = t.port ?? 80;
+  if (t.address) return { ip: t.address, port, name: t.address };
+  return t.host === undefined ? undefined : lab.resolveHost(t.host, port);
+}
+
+/** The tool's command for this probe and target. */
+export function connectArgv(tool: ConnectTool, probe: Probe, target: ProbeTarget): { argv: string[]; input?: string } {
+  return tool.argv({ target, timeoutMs: probeTimeoutMs(probe.timeout), ...(probe.payload !== undefined ? { payload: probe.payload } : {}), ...(probe.target?.path !== undefined ? { path: probe.target.path } : {}) });
+}
+
+/** Runs one scenario's probes on a lab whose setup is already applied. */
+export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: RunMode, notes: readonly string[] = []): Promise<ScenarioResult> {
+  const t0 = performance.now();
+  const probes: ProbeResult[] = [];
+  for (const [i, probe] of s.scenario.probes.entries()) probes.push(await runProbe(lab, s, probe, s.expected[i]!, notes));
+  const failed = probes.filter((p) => p.status === 'failed');
+  return {
+    name: s.scenario.metadata.name,
+    file: s.file,
+    backend: lab.backend,
+    mode,
+    status: failed.length > 0 ? 'failed' : 'passed',
+    ...(failed.length > 0 ? { reason: `${failed.length} of ${probes.length} probe(s) failed: ${failed.map((f) => f.probe).join(', ')}` } : {}),
+    probes,
+    durationMs: performance.now() - t0,
+  };
+}
+
+interface Prediction {
+  tables: LoadedTables;
+  kt: IptablesTrace;
+  config?: EnvoyConfig;
+  predicted: Hop[];
+}
+
+/** Phase 1: explain on the pod's own rules and its sidecar's listener table. */
+async function predict(lab: StartedBackend, host: { name: string; ip: string; meshed: boolean }, target: ProbeTarget, user: LabUser, tool: ConnectTool, probe: Probe): Promise<Prediction> {
+  const save = await lab.netns(host.name, ['iptables-save']);
+  const tables = loadRuleSet(parseIptablesSave(save.stdout));
+  const payload: Payload = tool.payloadKind === 'http'
+    ? { kind: 'http', host: `${target.name}:${target.port}`, path: probe.target?.path ?? '/' }
+    : probe.payload !== undefined ? { kind: 'bytes', text: probe.payload } : { kind: 'none' };
+  const dst = { ip: target.ip, port: target.port };
+  const kt = kernelTrace(tables, { src: host.ip, dst, podIp: host.ip, uid: user.uid, gid: user.gid });
+  if (!host.meshed) return { tables, kt, predicted: kernelHopsOf(kt) };
+  const config = parseConfigDump(await lab.configDump(host.name));
+  return { tables, kt, config, predicted: predictedHops(explain(kt, config, { src: host.ip, dst, uid: user.uid, payload }), { podIp: host.ip }) };
+}
+
+/** Phase 2: the probe with the pod's instruments, the peer pod's and the access log around it. */
+async function run(lab: StartedBackend, host: { name: string; ip: string }, target: ProbeTarget, user: LabUser, tool: ConnectTool, probe: Probe, p: Prediction): Promise<{ record: ProbeRecord; captures: Evidence[] }> {
+  const readLog = p.config ? await lab.accessLogFrom(host.name, p.config) : undefined;
+  // The pod the connection is for, when it is one meshed pod of the lab other than the probe's:
+  // its kernel is traced too (the inbound capture, and its sidecar's connection to the app).
+  const peer = await lab.peerPod(host.name, target);
+  // The probe's own captures, in the pods they name.
+  const asked = (probe.captures ?? []).flatMap((c) => (c.tcpdump ? [{ pod: c.tcpdump.pod ?? host.name, iface: c.tcpdump.iface, filter: c.tcpdump.filter }] : []));
+  const capturesIn = (pod: string) => asked.filter((c) => c.pod === pod).map(({ iface, filter }) => ({ iface, filter }));
+  const others = [...new Set(asked.map((c) => c.pod))].filter((pod) => pod !== host.name && pod !== peer?.name);
+  const [watch, peerWatch, ...otherWatches] = await Promise.all([
+    lab.watch(host.name, { trace: [{ chain: 'OUTPUT', proto: 'tcp', dport: target.port }], syns: true, captures: capturesIn(host.name) }),
+    peer ? lab.watch(peer.name, { trace: [{ chain: 'PREROUTING', proto: 'tcp', dport: peer.port }, { chain: 'OUTPUT', proto: 'tcp', dport: peer.port }], syns: false, captures: capturesIn(peer.name) }) : undefined,
+    ...others.map((pod) => lab.watch(pod, { trace: [], syns: false, captures: capturesIn(pod) })),
+  ]);
+  const { argv, input } = connectArgv(tool, probe, target);
+  const result = await lab.probe(host.name, argv, { user, timeoutMs: probeTimeoutMs(probe.timeout) + 3000, ...(input === undefined ? {} : { input }) });
+  // The positive control: a SYN the capture must see, sent by the proxy uid (never redirected)
+  // to the target's address on the discard port. It is also the barrier of the pod's record.
+  await lab.controlSyn(host.name, target.ip, CONTROL_PORT);
+  const [rec, peerRec, ...otherRecs] = await Promise.all([watch.end({ dst: target.ip, dport: CONTROL_PORT }), peerWatch?.end(), ...otherWatches.map((w) => w.end())]);
+  const records = new Map<string, WatchResult>([[host.name, rec], ...(peer && peerRec ? [[peer.name, peerRec] as const] : []), ...others.map((pod, i) => [pod, otherRecs[i]!] as const)]);
+  let accessLog: AccessLogLine | undefined;
+  if (readLog && p.kt.effect.kind === 'redirected') {
+    const until = performance.now() + lab.accessLogWaitMs;
+    for (;;) {
+      accessLog = (await readLog()).find((l) => l.downstream_local_address === `${target.ip}:${target.port}`);
+      if (accessLog || performance.now() >= until) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+  }
+  const peerTables = peer && peerRec ? loadRuleSet(parseIptablesSave((await lab.netns(peer.name, ['iptables-save'])).stdout)) : undefined;
+  const record: ProbeRecord = {
+    host,
+    target,
+    tool,
+    result,
+    users: { probe: user, proxy: lab.proxyUser },
+    tables: p.tables,
+    ...(p.kt.effect.kind === 'redirected' ? { capturePort: p.kt.effect.port } : {}),
+    trace: rec,
+    syns: rec.syns,
+    ...(peer && peerRec && peerTables ? { peer: { name: peer.name, port: peer.port, tables: peerTables, app: lab.appUser(peer.name), trace: peerRec } } : {}),
+    ...(accessLog ? { accessLog } : {}),
+  };
+  // Each asked capture's text: the n-th capture of its pod's record.
+  const captures = asked.map((c): Evidence => {
+    const nth = asked.filter((x) => x.pod === c.pod).indexOf(c);
+    return { source: `tcpdump -i ${c.iface} ${c.filter} (in ${c.pod})`, lines: (records.get(c.pod)?.captures[nth] ?? '').split('\n').filter(Boolean) };
+  });
+  return { record, captures };
+}
+
+export async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, want: ExpectedHops, notes: readonly string[] = []): Promise<ProbeResult> {
+  const t0 = performance.now();
+  const host = await lab.pod(probe.from.pod);
+  const name = s.scenario.metadata.name;
+  const setup: Evidence[] = notes.length ? [{ source: 'setup', lines: [...notes] }] : [];
+  const tool = TOOLS[probe.tool];
+
+  if (tool.kind === 'pod-state') {
+    const argv = tool.argv();
+    const r = await lab.netns(host.name, argv);
+    const evidence = [...setup, { source: argv.join(' '), lines: r.stdout.split('\n').filter(Boolean) }];
+    const problems = tool.check(r.stdout, { ...(probe.expect.listening ? { listening: probe.expect.listening } : {}), ...(probe.expect.rules ? { rules: probe.expect.rules } : {}) });
+    return verdict({ name, probe, title: `${name} · ${host.name} (${host.ip}) ${probe.tool}`, want, predicted: [], observed: [], evidence, problems, t0 });
+  }
+
+  const target = await resolveTarget(lab, probe);
+  if (!target) return verdict({ name, probe, title: `${name} · ${host.name}`, want, predicted: [], observed: [], evidence: setup, problems: ['the target does not resolve in this lab'], t0 });
+  const title = `${name} · ${host.name} (${host.ip}) → ${target.ip}:${target.port}`;
+  const user = userOf(lab, probe.from);
+
+  const prediction = await predict(lab, host, target, user, tool, probe);
+  const { record, captures } = await run(lab, host, target, user, tool, probe, prediction);
+  const seen: Observation = observeProbe(record);
+
+  // Phase 4: the expectations.
+  const problems = expectationProblems(probe.expect, { reading: seen.reading, outcome: seen.outcome, target, syns: seen.syns, control: { ip: target.ip, port: CONTROL_PORT }, ...(seen.appSource ? { appSource: seen.appSource } : {}) });
+  if (probe.expect.outcome === undefined && probe.expect.reply === undefined && record.result.spawnError) problems.push(`the probe did not run: ${record.result.spawnError}`);
+  const evidence = [...setup, ...seen.evidence, ...captures];
+  if ((probe.captures ?? []).some((c) => c.conntrack)) {
+    const conntrack = await lab.netns(host.name, conntrackArgv());
+    const mine = parseConntrack(conntrack.stdout).filter((c) => c.orig.dst === target.ip && c.orig.dport === target.port);
+    evidence.push({ source: 'conntrack -L', lines: mine.map((c) => `${c.line.trim()}  (ends at ${endpointOf(c)})`) });
+  }
+  return verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed) });
+}
+
+/** Phase 4's last step: the path against the expected hops, and the result the reporters read. */
+function verdict(x: {
+  name: string;
+  probe: Probe;
+  title: string;
+  want: ExpectedHops;
+  predicted: Hop[];
+  observed: Hop[];
+  evidence: Evidence[];
+  problems: string[];
+  t0: number;
+  outcome?: string;
+  reply?: string;
+  gaps?: string[];
+}): ProbeResult {
+  const m = x.observed.length ? matchPath(x.want.path, x.want.notPath, x.observed) : undefined;
+  const diff = m?.difference;
+  const failed = diff !== undefined || x.problems.length > 0;
+  return {
+    scenario: x.name,
+    probe: x.probe.name,
+    title: x.title,
+    status: failed ? 'failed' : 'passed',
+    ...(failed ? { reason: diff ? `${diff.why}: expected ${diff.expected}` : x.problems.join('; ') } : {}),
+    expected: x.want.path.map(formatHop),
+    notExpected: x.want.notPath.map(formatHop),
+    predicted: x.predicted.map(formatHop),
+    observed: x.observed.map(formatHop),
+    matched: m?.matched ?? x.want.path.map(() => null),
+    notExpectedSeen: (m?.notExpectedSeen ?? []).map(formatHop),
+    ...(diff ? { firstDifference: diff } : {}),
+    predictionGaps: x.gaps ?? [],
+    ...(x.outcome ? { outcome: x.outcome } : {}),
+    ...(x.reply !== undefined ? { reply: x.reply } : {}),
+    evidence: x.problems.length ? [{ source: 'expectations', lines: x.problems }, ...x.evidence] : x.evidence,
+    retries: [],
+    durationMs: performance.now() - x.t0,
+  };
+}

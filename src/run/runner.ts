@@ -1,0 +1,80 @@
+// The runner, once for every backend: scenarios a backend cannot run are skipped with the
+// reason; the others are grouped by lab definition (one lab per group, groups run
+// `concurrency` at a time, a group's scenarios in order); each scenario runs once with its
+// setup and, with --check-fault, once more without its change. A setup that fails fails its
+// scenario, not the run. Results come back in the order the scenarios were given.
+import type { ScenarioResult } from '../paths/verdict.ts';
+import type { LoadedScenario } from '../scenario/loaded.ts';
+import { modesOf, stepsFor, type RunMode } from '../scenario/setup-roles.ts';
+import { skippedResult, type Backend, type SessionOptions, type StartedBackend } from './backend.ts';
+import { runProbes } from './probe.ts';
+
+export interface RunOptions extends Omit<SessionOptions, 'scenarios'> {
+  /** How many labs run at once (capped by the backend). */
+  concurrency?: number;
+  /** Called when a scenario finishes (each mode of it), for progress output. */
+  onScenario?: (r: ScenarioResult) => void;
+}
+
+export interface RunResults {
+  results: ScenarioResult[];
+  skipped: ScenarioResult[];
+}
+
+/** Groups scenarios that share one lab definition, in the order they come. */
+export function groupByLab(scenarios: readonly LoadedScenario[]): LoadedScenario[][] {
+  const groups = new Map<string, LoadedScenario[]>();
+  for (const s of scenarios) {
+    const key = JSON.stringify(s.scenario.lab);
+    groups.set(key, [...(groups.get(key) ?? []), s]);
+  }
+  return [...groups.values()];
+}
+
+export async function runScenarios(backend: Backend, scenarios: readonly LoadedScenario[], opts: RunOptions): Promise<RunResults> {
+  const skipped: ScenarioResult[] = [];
+  const runnable: LoadedScenario[] = [];
+  for (const s of scenarios) {
+    const why = backend.unsupported(s.scenario);
+    if (why) skipped.push(skippedResult(s, backend.name, why));
+    else runnable.push(s);
+  }
+  const results: ScenarioResult[] = [];
+  if (runnable.length === 0) return { results, skipped };
+  await using session = await backend.open({ ...opts, scenarios: runnable });
+  const queue = groupByLab(runnable);
+  const worker = async () => {
+    for (let group = queue.shift(); group; group = queue.shift()) {
+      await using lab = await session.start(group);
+      for (const s of group) {
+        for (const mode of modesOf(s.scenario, opts.checkFault)) {
+          const r = await runScenario(lab, s, mode);
+          results.push(r);
+          opts.onScenario?.(r);
+        }
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(opts.concurrency ?? 1, backend.maxConcurrentLabs, queue.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  const order = new Map(scenarios.map((s, i) => [s.file, i]));
+  const modeOrder = (r: ScenarioResult) => (r.mode === 'with-setup' ? 0 : 1);
+  results.sort((a, b) => modeOrder(a) - modeOrder(b) || (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0));
+  return { results, skipped };
+}
+
+/** One scenario in one mode on a running lab: its setup, its probes, the lab back as it was. */
+export async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode): Promise<ScenarioResult> {
+  const t0 = performance.now();
+  try {
+    let notes: string[];
+    try {
+      ({ notes } = await lab.applySetup(s, stepsFor(s.scenario, mode), mode));
+    } catch (e) {
+      return { name: s.scenario.metadata.name, file: s.file, backend: lab.backend, mode, status: 'failed', reason: `the setup failed: ${(e as Error).message}`, probes: [], durationMs: performance.now() - t0 };
+    }
+    return { ...(await runProbes(lab, s, mode, notes)), durationMs: performance.now() - t0 };
+  } finally {
+    await lab.revertSetup();
+  }
+}
