@@ -18,7 +18,3 @@ export const TOOLS = {
 
 export type ToolName = keyof typeof TOOLS;
 export const TOOL_NAMES = Object.keys(TOOLS) as ToolName[];
-
-export function toolNamed(name: ToolName): ProbeTool {
-  return TOOLS[name];
-}

@@ -1,6 +1,5 @@
 // How a connection ended, named the way connectivity tests name results (cilium's ResultOK,
 // ResultCurlTimeout …): each tool maps its exit code and message to one of these. Pure.
-import type { ProcessResult } from './process-result.ts';
 
 export const OUTCOMES = ['reached', 'refused', 'reset', 'timeout', 'closed', 'http-error'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -28,6 +27,3 @@ export function outcomeOf(r: ToolReading, wentUpstream: boolean): Outcome {
   if (r.body.length === 0) return 'closed';
   return wentUpstream ? 'reached' : 'closed';
 }
-
-/** A process killed for running past its time is a timeout, whatever the tool. */
-export const timedOut = (r: ProcessResult): boolean => r.timedOut;

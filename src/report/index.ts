@@ -7,11 +7,7 @@ import { formatJson } from './json.ts';
 import { formatJunit } from './junit.ts';
 import { formatTap } from './tap.ts';
 
-export { formatConsole, probeDiffLines, type ConsoleOptions } from './console.ts';
-export { formatJson, reportJsonSchemaText, REPORT_SCHEMA_PATH } from './json.ts';
-export { formatJunit } from './junit.ts';
-export { formatTap } from './tap.ts';
-export { hopDiffRows, formatHopDiff, DIFF_MARK, type HopDiffRow } from './hop-diff.ts';
+export { formatConsole } from './console.ts';
 
 export type Formatter = (report: RunReport) => string;
 

@@ -18,7 +18,7 @@ import {
 import { LabFileSchema, ScenarioSchema, type LabFile, type Scenario } from './schema.ts';
 import { checkLab, crossCheck, type FieldProblem } from './cross-checks.ts';
 import { describeIssue } from './issue-messages.ts';
-import { expectedHopsOf, type LoadedScenario } from './loaded.ts';
+import { loadedScenario, type LoadedScenario } from './loaded.ts';
 import { formatFieldPath, sortProblems, type FieldPath, type ScenarioProblem } from './problems.ts';
 
 /** Scenario files larger than this are refused before parsing. */
@@ -228,7 +228,7 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
   const scenario = parsed.data as Scenario;
   for (const fp of crossCheck(scenario, { baseDir })) add(fp);
   if (problems.length > 0) return { ok: false, file, problems: sortProblems(problems) };
-  return { ok: true, file, scenario, expected: expectedHopsOf(scenario), positionOf: (path) => locate(path) };
+  return { ok: true, ...loadedScenario(file, scenario), positionOf: (path) => locate(path) };
 }
 
 /**

@@ -73,7 +73,6 @@ export const WORKLOADS = [
 export const EXTERNAL_SERVERS = ['redis', 'echo', 'http'] as const;
 /** The probe tools (src/probes): a tool's file and its line in TOOLS are all it takes to add one. */
 export const PROBE_TOOLS = TOOL_NAMES as [ToolName, ...ToolName[]];
-export { OUTCOMES };
 export const CAPTURE_IFACES = ['eth0', 'lo', 'any'] as const;
 
 const meshConfig = z

@@ -1,7 +1,6 @@
 // `pathlab run`: the main job. Loads scenarios, runs them on the backend named by --backend
 // (found in the registry: this command never asks which one it is), reports.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT } from '../exit-codes.ts';
@@ -14,7 +13,7 @@ import { BACKEND_REGISTRY, DEFAULT_BACKEND, backendNamed } from '../../lab/regis
 import { BackendUnavailableError, type SessionOptions } from '../../run/backend.ts';
 import { runScenarios } from '../../run/runner.ts';
 import { REPORT_API_VERSION, type RunReport, type ScenarioResult } from '../../paths/verdict.ts';
-import { formatConsole, isReporterName, REPORT_FILES, reporters, REPORTER_NAMES } from '../../report/index.ts';
+import { formatConsole, isReporterName, reporters, REPORTER_NAMES, writeReports } from '../../report/index.ts';
 
 interface RunOpts {
   backend: string;
@@ -163,12 +162,17 @@ function report(x: { results: ScenarioResult[]; skipped: ScenarioResult[]; backe
       probes: all.reduce((n, r) => n + r.probes.length, 0),
     },
   };
-  if (x.out) mkdirSync(x.out, { recursive: true });
-  for (const n of x.names.filter(isReporterName)) {
-    const text = n === 'console' && !x.out ? formatConsole(report, { color: process.stdout.isTTY === true }) : reporters[n](report);
-    if (x.out) writeFileSync(join(x.out, REPORT_FILES[n]), text);
-    else ctx.io.out(text.endsWith('\n') ? text : `${text}\n`);
+  const names = x.names.filter(isReporterName);
+  if (x.out) {
+    mkdirSync(x.out, { recursive: true });
+    const files = writeReports(report, { reporters: names, outDir: x.out });
+    for (const [file, text] of files) writeFileSync(file, text);
+    ctx.io.err(`wrote ${[...files.keys()].join(', ')}\n`);
+  } else {
+    for (const n of names) {
+      const text = n === 'console' ? formatConsole(report, { color: process.stdout.isTTY === true }) : reporters[n](report);
+      ctx.io.out(text.endsWith('\n') ? text : `${text}\n`);
+    }
   }
-  if (x.out) ctx.io.err(`wrote ${x.names.map((n) => join(x.out!, REPORT_FILES[n as keyof typeof REPORT_FILES])).join(', ')}\n`);
   if (report.summary.failed > 0) ctx.exit(EXIT_CHECK_FAILED);
 }

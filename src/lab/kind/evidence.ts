@@ -143,8 +143,3 @@ export function backgroundStopArgv(key: string): string[] {
 export function nodeBackground(node: string, shArgv: readonly string[]): string[] {
   return ['docker', 'exec', node, ...shArgv];
 }
-
-/** `kubectl logs` of the sidecar: the access log lines (the runner reads the same through the API). */
-export function accessLogArgv(context: string, namespace: string, pod: string): string[] {
-  return ['kubectl', '--context', context, '-n', namespace, 'logs', pod, '-c', PROXY_CONTAINER];
-}

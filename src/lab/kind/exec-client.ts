@@ -12,10 +12,6 @@ import { PassThrough } from 'node:stream';
 import type { KubeConfig, V1Status } from '@kubernetes/client-node';
 import type { ExecResult } from '../exec.ts';
 
-export const STDIN = 0;
-export const STDOUT = 1;
-export const STDERR = 2;
-export const STATUS = 3;
 export const CLOSE = 255;
 
 export interface PodExecTarget {

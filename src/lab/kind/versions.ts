@@ -123,7 +123,6 @@ export const IMAGES = {
   },
 } as const satisfies Record<string, PinnedImage>;
 
-export type ImageName = keyof typeof IMAGES;
 
 /** `name:tag@sha256:…` when the digest is pinned, else `name:tag`. */
 export function imageRef(img: PinnedImage): string {

@@ -11,7 +11,7 @@ import type { Scenario, SetupStep } from '../../scenario/schema.ts';
 import { netnsLab, type StartedNetnsLab } from './netns-lab.ts';
 import { readResourceFile } from './mesh-control.ts';
 import { APP_USER } from './workloads.ts';
-import { PodInstruments, MARKER_PORT } from './instruments.ts';
+import { PodInstruments } from './instruments.ts';
 import { netnsUnavailable } from './requirements.ts';
 
 export class StartedNetnsBackend implements StartedBackend {
@@ -136,5 +136,3 @@ export const netnsBackend: Backend = {
     return session;
   },
 };
-
-export { MARKER_PORT };

@@ -21,22 +21,3 @@ export function formatEnvoyHop(hop: EnvoyHopLike): string {
 export function formatEnvoyPath(hops: readonly EnvoyHopLike[]): string {
   return hops.map(formatEnvoyHop).join(' -> ');
 }
-
-/** Parses the notation back into hops (for scenario files that write expected paths). */
-export function parseEnvoyPath(text: string): EnvoyHopLike[] {
-  const body = text.trim().replace(/^envoy\s+/, '');
-  return body.split(/\s*->\s*/).map((part, i) => {
-    const hop: Partial<EnvoyHopLike> = {};
-    for (const field of part.trim().split(/\s+/)) {
-      const eq = field.indexOf('=');
-      const key = eq > 0 ? field.slice(0, eq) : '';
-      const value = field.slice(eq + 1);
-      if (key === 'listener') hop.listener = value;
-      else if (key === 'chain') hop.chain = value;
-      else if (key === 'cluster') hop.cluster = value;
-      else throw new Error(`envoy hop ${i + 1}: unknown field "${field}" (expected listener=, chain=, cluster=)`);
-    }
-    if (!hop.listener) throw new Error(`envoy hop ${i + 1}: missing listener= in "${part.trim()}"`);
-    return hop as EnvoyHopLike;
-  });
-}

@@ -13,8 +13,6 @@
 //   the pod-IP /32 BlackHoleCluster chain of PILOT_RESTRICT_POD_UP_TRAFFIC_LOOP).
 // - listener_inbound.go: virtualInbound chains per port and PeerAuthentication mode.
 // - httproute.go: the `allow_any` / `block_all` catch-all virtual host.
-import { parseConfigDump } from './config-dump-parser.ts';
-import type { EnvoyConfig } from './envoy-config.ts';
 import type { Mesh, MeshResource, PeerAuthentication, Service, ServiceEntry, Sidecar } from './mesh.ts';
 import {
   BLACKHOLE_CLUSTER,
@@ -547,10 +545,4 @@ function virtualInbound(mesh: Mesh, mode: 'DISABLE' | 'PERMISSIVE' | 'STRICT', c
     continue_on_listener_filters_timeout: true,
     traffic_direction: 'INBOUND',
   };
-}
-
-/** Synthesis straight to the matcher's input: the parsed EnvoyConfig of the synthesized dump. */
-export function envoyConfigFromMesh(mesh: Mesh): { config: EnvoyConfig; warnings: string[] } {
-  const { configDump, warnings } = synthesizeSidecar(mesh);
-  return { config: parseConfigDump(configDump), warnings };
 }

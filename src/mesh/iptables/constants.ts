@@ -31,6 +31,5 @@ export const BUILTIN_CHAINS: ReadonlySet<string> = new Set(['PREROUTING', 'INPUT
 
 /** Tables in the order istio-iptables writes them into a restore payload (sorted by name). */
 export const TABLES = ['filter', 'mangle', 'nat', 'raw'] as const;
-export type TableName = (typeof TABLES)[number] | 'security';
 
 export type Family = 'ipv4' | 'ipv6';

@@ -155,9 +155,6 @@ const SHORT: Record<string, string> = Object.fromEntries(
   Object.entries(FLAGS).filter(([, s]) => s.short).map(([long, s]) => [s.short as string, long]),
 );
 
-/** The flag names istio-iptables knows (long and short), for `--help` texts and CLI pass-through. */
-export const ISTIO_IPTABLES_FLAGS: readonly string[] = [...Object.keys(FLAGS), ...Object.keys(SHORT)];
-
 /**
  * istio-iptables flags (argv without the program name) → config. Long (`--x=v`, `--x v`) and short
  * (`-p 15001`, `-p15001`) forms; booleans take an optional `=true|false`. `--native-nftables` is refused.

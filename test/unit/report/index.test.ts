@@ -1,7 +1,10 @@
 // The reporter registry and writeReports: each --reporter name maps to its formatter and
 // file, repeated names write once, --out places the files, nothing is written by the function.
 import test from 'ava';
-import { REPORTER_NAMES, REPORT_FILES, formatConsole, formatJson, formatJunit, formatTap, isReporterName, reporters, writeReports } from '../../../src/report/index.ts';
+import { REPORTER_NAMES, REPORT_FILES, formatConsole, isReporterName, reporters, writeReports } from '../../../src/report/index.ts';
+import { formatJson } from '../../../src/report/json.ts';
+import { formatJunit } from '../../../src/report/junit.ts';
+import { formatTap } from '../../../src/report/tap.ts';
 import { failingRun } from './fixtures.ts';
 
 test('the registry has exactly console, json, junit and tap, each producing its own format', (t) => {
