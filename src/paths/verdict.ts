@@ -3,6 +3,7 @@
 // JUnit, TAP) reads these types only. The zod schema is the single definition: the JSON
 // report's published schema (schema/report.schema.json) is generated from it.
 import { z } from 'zod';
+import { BACKENDS } from '../scenario/schema.ts';
 
 export const REPORT_API_VERSION = 'pathlab/v1';
 
@@ -49,7 +50,7 @@ export const ProbeResultSchema = z.strictObject({
 export const ScenarioResultSchema = z.strictObject({
   name: z.string(),
   file: z.string(),
-  backend: z.enum(['netns', 'kind']),
+  backend: z.enum(BACKENDS),
   /** `with-setup` (the normal run) or `without-change` (--check-fault's second run). */
   mode: z.enum(['with-setup', 'without-change']),
   status: z.enum(['passed', 'failed', 'skipped']),
@@ -64,7 +65,7 @@ export const RunReportSchema = z
     kind: z.literal('RunReport'),
     startedAt: z.string(),
     durationMs: z.number(),
-    backend: z.enum(['netns', 'kind']),
+    backend: z.enum(BACKENDS),
     checkFault: z.boolean(),
     scenarios: z.array(ScenarioResultSchema),
     summary: z.strictObject({ scenarios: z.int(), passed: z.int(), failed: z.int(), skipped: z.int(), probes: z.int() }),

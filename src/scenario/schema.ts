@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { OUTCOMES } from '../probes/outcome.ts';
 import { TOOL_NAMES, type ToolName } from '../probes/index.ts';
+import { ISTIO_ERAS } from '../mesh/iptables/istio-versions.ts';
 
 export const SCENARIO_API_VERSION = 'pathlab/v1';
 
@@ -41,18 +42,8 @@ const dnsLabel = z
   .regex(DNS_LABEL, { error: 'must be a DNS label: lower-case letters, digits and "-"' })
   .max(63);
 
-/** Istio behaviour eras the lab can reproduce (iptables rules and listener shapes). */
-export const ISTIO_VERSIONS = [
-  '1.2',
-  '1.5',
-  '1.14',
-  '1.17',
-  '1.18',
-  '1.22',
-  '1.23',
-  '1.24',
-  'current',
-] as const;
+/** Istio behaviour eras the lab can reproduce (iptables rules and listener shapes): the rows of the behaviour table. */
+export const ISTIO_VERSIONS = ISTIO_ERAS;
 export const BACKENDS = ['netns', 'kind'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export const OUTBOUND_MODES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;

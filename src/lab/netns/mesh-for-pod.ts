@@ -2,12 +2,13 @@
 // Services (as Kubernetes Service objects), the resources the scenario applied, the mesh
 // config and the pod itself, as the Envoy model's mesh description. Pure.
 import type { MeshInput } from '../../mesh/envoy/mesh.ts';
+import { resolveIstioVersion } from '../../mesh/iptables/istio-versions.ts';
 import type { LabSpec } from '../../scenario/schema.ts';
 import type { LabPlan, PlannedHost } from './plan.ts';
 
-/** Istio releases up to 1.5 built HTTP port listeners without fall-through (legacy era). */
+/** The listener shapes of the version's era (the behaviour table's envoyEra column). */
 export function envoyEra(version: LabSpec['istio']['version']): 'legacy' | 'current' {
-  return version === '1.2' || version === '1.5' ? 'legacy' : 'current';
+  return resolveIstioVersion(version).envoyEra;
 }
 
 /** A lab Service as the Kubernetes object the control plane watches. */

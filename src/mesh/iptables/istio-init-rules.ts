@@ -15,7 +15,7 @@ export function istioInitRules(
   proxy: { uid?: number; gid?: number } = {},
   containerPorts: number[] = [],
 ): { payload: string; tables: LoadedTables; flags: string[] } {
-  const flags = resolveIstioVersion(version).era === '1.2' ? injector12Flags(annotations, containerPorts) : flagsFromAnnotations(annotations);
+  const flags = resolveIstioVersion(version).injector === '1.2' ? injector12Flags(annotations, containerPorts) : flagsFromAnnotations(annotations);
   if (proxy.uid !== undefined) setFlag(flags, '-u', String(proxy.uid));
   if (proxy.gid !== undefined) setFlag(flags, '-g', String(proxy.gid));
   const rendered = renderIstioIptables(configFromFlags(flags), version);

@@ -47,6 +47,14 @@ export interface IstioBehaviour {
   ipv6LockdownWhenDisabled: boolean;
   /** How Istio's own goldens of that era recorded the rules. */
   goldenFormat: 'commands' | 'restore';
+  /**
+   * The shape of the listeners istiod pushes: `legacy` (1.5 and before: an HTTP port's listener
+   * has only an HTTP chain, so non-HTTP bytes get a 400) or `current` (1.6 on: the
+   * PassthroughFilterChain takes what http_inspector does not recognise, commit 31b35eb73dc).
+   */
+  envoyEra: 'legacy' | 'current';
+  /** How the injector writes istio-init's flags: 1.2's own defaults (inbound ports = container ports, no -z), or from the annotations. */
+  injector: '1.2' | 'annotations';
 }
 
 const BASE_1_14: Omit<IstioBehaviour, 'era' | 'since'> = {
@@ -72,6 +80,8 @@ const BASE_1_14: Omit<IstioBehaviour, 'era' | 'since'> = {
   tproxyEstablished: 'conntrack',
   ipv6LockdownWhenDisabled: false,
   goldenFormat: 'commands',
+  envoyEra: 'current',
+  injector: 'annotations',
 };
 
 /** The behaviour table, oldest first. */
@@ -80,12 +90,13 @@ export const ISTIO_BEHAVIOURS: readonly IstioBehaviour[] = [
     ...BASE_1_14, era: '1.2', since: [1, 0],
     loopback: 'any-to-redirect', inboundPassthroughReturn: false, inboundCapturePortOnlyForWildcard: true, tunnelPortReturn: false,
     sshPortReturn: true, dnsLayout: 'none', outboundPortsInclude: false, loopbackIncludeDisablesLoReturn: false, excludeInterfaces: false,
-    dropInvalid: false, ownerGroups: false, tproxyEstablished: 'socket', ipv6LockdownWhenDisabled: true,
+    dropInvalid: false, ownerGroups: false, tproxyEstablished: 'socket', ipv6LockdownWhenDisabled: true, envoyEra: 'legacy', injector: '1.2',
   },
   {
     ...BASE_1_14, era: '1.5', since: [1, 5],
     inboundCapturePortOnlyForWildcard: true, tunnelPortReturn: false, sshPortReturn: true, dnsLayout: 'none', outboundPortsInclude: false,
     loopbackIncludeDisablesLoReturn: false, excludeInterfaces: false, dropInvalid: false, ownerGroups: false, tproxyEstablished: 'socket',
+    envoyEra: 'legacy',
   },
   { ...BASE_1_14, era: '1.14', since: [1, 14] },
   { ...BASE_1_14, era: '1.17', since: [1, 17] },
@@ -106,8 +117,8 @@ export const ISTIO_BEHAVIOURS: readonly IstioBehaviour[] = [
   },
 ];
 
-/** The version names the CLI offers. */
-export const ISTIO_ERAS: readonly IstioEra[] = ISTIO_BEHAVIOURS.map((b) => b.era);
+/** The version names scenarios and the CLI take, one per row of the table. */
+export const ISTIO_ERAS = ISTIO_BEHAVIOURS.map((b) => b.era) as [IstioEra, ...IstioEra[]];
 
 /**
  * `1.14.3`, `1.14`, `current`, `1.30.1` → the behaviour of that release's era. Versions before 1.5
