@@ -2,7 +2,7 @@
 // kernel's trace in the probe pod and the peer pod, the SYNs on eth0, the access log line) to
 // the observed hops, the tool's reading and outcome, and the evidence lines of the report.
 import { formatEffect, traceConnection, type LoadedTables, type TraceHop } from '../mesh/iptables/index.ts';
-import { kernelConnections, kernelHops, type KernelConnection, type KernelPacket } from '../probes/kernel-trace.ts';
+import { handlePositionsOfRuleset, kernelConnections, kernelHops, parseXtablesMonitor, type KernelConnection } from '../probes/kernel-trace.ts';
 import { outcomeOf, type Outcome, type ToolReading } from '../probes/outcome.ts';
 import type { ProcessResult } from '../probes/process-result.ts';
 import { parseTcpdump, type Packet } from '../probes/tcpdump.ts';
@@ -29,7 +29,7 @@ export interface ProbeRecord {
   /** Where the kernel sent the connection, by the prediction: the capture port when redirected. */
   capturePort?: number;
   /** The kernel trace and SYN capture of the probe pod. */
-  trace: { packets: KernelPacket[]; handles: Map<string, { chain: string; rule: number }> };
+  trace: { trace: string; ruleset: string };
   syns: string;
   /** The peer pod: its name, the port it receives on, its rules and trace, its app's user. */
   peer?: { name: string; port: number; tables: LoadedTables; app: User; trace: ProbeRecord['trace'] };
@@ -44,6 +44,8 @@ export interface Observation {
   appSource?: string;
   evidence: Evidence[];
 }
+
+const readTrace = (t: { trace: string; ruleset: string }) => ({ packets: parseXtablesMonitor(t.trace), handles: handlePositionsOfRuleset(t.ruleset) });
 
 /** One traced rule, in the hop notation, with the rule's target: `nat/ISTIO_OUTPUT#9 (ISTIO_REDIRECT)`. */
 const ruleText = (h: TraceHop) => `${h.table}/${h.chain}#${h.rule} (${h.target})`;
@@ -76,19 +78,21 @@ export function observeProbe(r: ProbeRecord): Observation {
   evidence.push({ source: 'tcpdump -i eth0 (SYNs leaving the pod)', lines: syns.map((p) => p.line) });
 
   // The connection's first packet in the kernel, and the simulator's effect when it agrees rule for rule.
-  const first = kernelHops(r.trace.packets, { direction: 'out', proto: 'tcp', dst: target.ip, dport: target.port, nth: 0 }, r.trace.handles);
+  const trace = readTrace(r.trace);
+  const first = kernelHops(trace.packets, { direction: 'out', proto: 'tcp', dst: target.ip, dport: target.port, nth: 0 }, trace.handles);
   const kernel = first ? withEffect({ ...first.first, hops: first.hops }, 'out', r.tables, [r.users.probe]) : undefined;
   if (first) evidence.push({ source: 'xtables-monitor --trace', lines: first.hops.map(ruleText) });
   // The pod's later connections to that port (its sidecar's upstream, or its connection to its
   // own pod IP), and in the peer pod the inbound capture and the sidecar's connection to the app.
-  const all = kernelConnections(r.trace.packets, { direction: 'out', proto: 'tcp', dport: target.port }, r.trace.handles);
+  const all = kernelConnections(trace.packets, { direction: 'out', proto: 'tcp', dport: target.port }, trace.handles);
   const firstAt = all.findIndex((c) => c.dst === target.ip);
   const later = all.filter((_, i) => i !== firstAt).map((c) => withEffect(c, 'out', r.tables, [r.users.probe, r.users.proxy]));
   const peer: TracedRules[] = [];
   if (r.peer) {
     const p = r.peer;
-    for (const c of kernelConnections(p.trace.packets, { direction: 'in', proto: 'tcp', dport: p.port }, p.trace.handles)) peer.push(withEffect(c, 'in', p.tables, []));
-    for (const c of kernelConnections(p.trace.packets, { direction: 'out', proto: 'tcp', dport: p.port }, p.trace.handles)) peer.push(withEffect(c, 'out', p.tables, [r.users.proxy, p.app]));
+    const pt = readTrace(p.trace);
+    for (const c of kernelConnections(pt.packets, { direction: 'in', proto: 'tcp', dport: p.port }, pt.handles)) peer.push(withEffect(c, 'in', p.tables, []));
+    for (const c of kernelConnections(pt.packets, { direction: 'out', proto: 'tcp', dport: p.port }, pt.handles)) peer.push(withEffect(c, 'out', p.tables, [r.users.proxy, p.app]));
   }
   for (const [who, list] of [[host.name, later], [r.peer?.name, peer]] as const) {
     if (list.length) evidence.push({ source: `xtables-monitor --trace in ${who} (further connections)`, lines: list.map(tracedText) });

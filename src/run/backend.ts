@@ -5,7 +5,6 @@
 // (testcontainers' GenericContainer → StartedTestContainer is the model). The runner (runner.ts)
 // knows nothing else of a backend. The interface lives here, with its one consumer, so that
 // src/run never imports src/lab; src/lab implements it.
-import type { KernelPacket } from '../probes/kernel-trace.ts';
 import type { ProcessResult } from '../probes/process-result.ts';
 import type { EnvoyConfig } from '../mesh/envoy/envoy-config.ts';
 import type { AccessLogLine } from '../paths/observe.ts';
@@ -39,9 +38,10 @@ export interface WatchSpec {
 }
 
 export interface WatchResult {
-  /** The kernel's rule trace and the rule handles' positions. */
-  packets: KernelPacket[];
-  handles: Map<string, { chain: string; rule: number }>;
+  /** The kernel's rule trace as `xtables-monitor --trace` printed it. */
+  trace: string;
+  /** The pod's nftables rules with their handles (`nft -a list ruleset`, or its `table ip …` listings one after another), for the trace's rule positions. */
+  ruleset: string;
   /** tcpdump text of the SYNs that left on eth0 (when asked). */
   syns: string;
   /** tcpdump text of each of the probe's own captures, in order. */

@@ -6,7 +6,6 @@
 import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { exec, type ExecResult } from '../exec.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
-import { handlePositions, parseXtablesMonitor } from '../../probes/kernel-trace.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { tcpdumpArgv, SYN_FILTER } from '../../probes/tcpdump.ts';
 import type { LabUser, ProbeTarget, StartedBackend, TraceMatch, Watch, WatchSpec } from '../../run/backend.ts';
@@ -302,7 +301,7 @@ export class KindProbeLab implements KindProbeSide {
         const synsText = syns ? await syns() : '';
         const texts: string[] = [];
         for (const c of captures) texts.push(await c());
-        return { packets: parseXtablesMonitor(t.text), handles: handlePositions(t.listings), syns: synsText, captures: texts };
+        return { trace: t.text, ruleset: Object.values(t.listings).join('\n'), syns: synsText, captures: texts };
       },
     };
   }

@@ -6,7 +6,7 @@
 // once per rule set (the lab forgets them when a setup step reloads the pod's rules).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execOk, inNetns, systemEnv, exec } from '../exec.ts';
-import { TRACE_TABLE, TRACE_TABLE_RULES, handlePositionsOfRuleset, parseXtablesMonitor, traceHasSyn } from '../../probes/kernel-trace.ts';
+import { TRACE_TABLE, TRACE_TABLE_RULES, traceHasSyn } from '../../probes/kernel-trace.ts';
 import { SYN_FILTER, captureHasSyn, tcpdumpArgv } from '../../probes/tcpdump.ts';
 import type { Watch, WatchResult, WatchSpec } from '../../run/backend.ts';
 
@@ -50,7 +50,7 @@ const BARRIER_MS = 3000;
 export class PodInstruments {
   private monitor: Stream | undefined;
   private syns: Stream | undefined;
-  private handles: Map<string, { chain: string; rule: number }> | undefined;
+  private ruleset: string | undefined;
   private starting: Promise<void> | undefined;
 
   constructor(
@@ -61,7 +61,7 @@ export class PodInstruments {
 
   /** The pod's rules changed: read the handles' positions again at the next record. */
   forgetRules(): void {
-    this.handles = undefined;
+    this.ruleset = undefined;
   }
 
   private start(): Promise<void> {
@@ -111,8 +111,8 @@ export class PodInstruments {
           traceText = monitor.text.slice(traceAt);
         }
         const texts = await Promise.all(captures.map((c) => c()));
-        this.handles ??= handlePositionsOfRuleset((await execOk(inNetns(this.ns, ['nft', '-a', 'list', 'ruleset']), { where: this.where })).stdout);
-        const result: WatchResult = { packets: parseXtablesMonitor(traceText), handles: this.handles, syns: spec.syns ? syns.text.slice(synsAt) : '', captures: texts };
+        this.ruleset ??= (await execOk(inNetns(this.ns, ['nft', '-a', 'list', 'ruleset']), { where: this.where })).stdout;
+        const result: WatchResult = { trace: traceText, ruleset: this.ruleset, syns: spec.syns ? syns.text.slice(synsAt) : '', captures: texts };
         return result;
       },
     };
