@@ -20,7 +20,7 @@ import { readLabFiles } from './kind-lab.ts';
 import { DRY_RUN_ID, FIELD_MANAGER, contextName } from './labels.ts';
 import { ISTIO_OPERATOR_FILE, istioOperatorFor, labelAndPin, parseManifestText, renderManifest, scenarioLabObjects, type K8sObject } from './manifests.ts';
 import { ROLLOUT_TIMEOUT, formatKindStep, istioctlPath, labStateDir, planKindDown, planKindLab, type KindStep } from './plan.ts';
-import { planScenarioSetup, type SetupRole } from './setup.ts';
+import { planScenarioSetup } from './setup.ts';
 import {
   CAPTURE_CONTAINER,
   PROXY_CONTAINER,
@@ -154,7 +154,8 @@ export function probeSteps(s: Scenario, probe: Probe): KindStep[] {
     );
   }
   const capKey = '<capture key>';
-  const captures = (probe.captures ?? []).flatMap((c, i) => (c.tcpdump ? [[c.tcpdump, `<capture key ${i + 1}>`] as const] : []));
+  // The probe's own captures, one background key each (a placeholder of letters, as --dry-run prints keys).
+  const captures = (probe.captures ?? []).flatMap((c, i) => (c.tcpdump ? [[c.tcpdump, `<capture key ${String.fromCharCode(97 + i)}>`] as const] : []));
   const traceKey = '<trace key>';
   const trace = kernelTraceArgvs(node, pid, traceKey, [{ chain: 'OUTPUT', proto: 'tcp', dport: port }]);
   steps.push(
@@ -199,8 +200,7 @@ export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
     sections.push({ title: `lab group: ${group.map((s) => s.scenario.metadata.name).join(', ')}`, steps: [...(g.meshConfig?.apply ?? []), ...g.apply] });
     for (const s of group) {
       for (const mode of modesOf(s.scenario, input.checkFault ?? false)) {
-        const roles = mode === 'without-change' ? { roles: new Set<SetupRole>(['context']) } : {};
-        const setup = planScenarioSetup({ id: input.id, scenario: s.scenario, scenarioFile: s.file, readFile, pins: input.pins, cacheDir: input.cacheDir, operatorBase: istioOperatorFor(operatorBase, s.scenario.lab), ...roles });
+        const setup = planScenarioSetup({ id: input.id, scenario: s.scenario, scenarioFile: s.file, readFile, pins: input.pins, cacheDir: input.cacheDir, operatorBase: istioOperatorFor(operatorBase, s.scenario.lab), mode });
         const changes = setup.apply.some((st) => st.kind === 'run');
         const waits: KindStep[] = [...expectedListeners(s)].map(([pod, w]) => ({
           kind: 'exec',

@@ -3,13 +3,13 @@
 // istioctl; and the steps that revert each, in reverse order. Before probing, the runner waits
 // until the sidecar's config_dump shows the expected listeners (listener-wait.ts).
 import { dirname, join } from 'node:path';
+import { stepsFor, type RunMode } from '../../scenario/setup-roles.ts';
 import type { Scenario } from '../../scenario/schema.ts';
 import { FIELD_MANAGER, contextName } from './labels.ts';
 import { istioOperatorFor, labelAndPin, parseManifestText, renderManifest, type K8sObject, type Manifest } from './manifests.ts';
 import { ROLLOUT_TIMEOUT, istioctlPath, labStateDir, type KindStep } from './plan.ts';
 import type { KindPins } from './versions.ts';
 
-export type SetupRole = 'fault' | 'fix' | 'context';
 
 export interface SetupPlanInput {
   id: string;
@@ -21,8 +21,8 @@ export interface SetupPlanInput {
   cacheDir: string;
   /** labs/kind-istio/istio-operator.yaml, parsed. */
   operatorBase: K8sObject;
-  /** Which steps to run; `--check-fault` leaves out fault and fix (default: all). */
-  roles?: ReadonlySet<SetupRole>;
+  /** The run's mode: `without-change` (--check-fault's second run) leaves out the change (stepsFor decides, as for every backend). */
+  mode?: RunMode;
 }
 
 export interface SetupPlan {
@@ -44,9 +44,9 @@ export function planScenarioSetup(input: SetupPlanInput): SetupPlan {
   const created = new Set<string>();
   const podNs = (pod: string) => scenario.lab.pods.find((p) => p.name === pod)?.namespace ?? 'default';
 
+  const chosen = new Set(stepsFor(scenario, input.mode ?? 'with-setup'));
   (scenario.setup ?? []).forEach((step, i) => {
-    const role = step.role ?? 'fault';
-    if (input.roles && !input.roles.has(role)) return;
+    if (!chosen.has(step)) return;
     const name = `setup[${i}]${step.description ? ` (${step.description})` : ''}`;
     let objects: K8sObject[] | undefined;
     if (step.apply) objects = [step.apply as unknown as K8sObject];

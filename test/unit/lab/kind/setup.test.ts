@@ -34,7 +34,7 @@ test('the catalogue scenario: its fault Service is applied server-side with the 
 });
 
 test('--check-fault: without fault and fix roles nothing of the catalogue scenario is applied', (t) => {
-  const p = planScenarioSetup({ ...base, scenario: scenario(), roles: new Set(['context']) });
+  const p = planScenarioSetup({ ...base, scenario: scenario(), mode: 'without-change' });
   t.deepEqual(p.apply, []);
   t.deepEqual(p.revert, []);
 });
