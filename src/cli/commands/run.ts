@@ -43,7 +43,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .command('run')
     .description('run scenarios in a lab and check every probe\'s path hop by hop (the main job)')
     .argument('[paths...]', 'scenario files or folders (default: scenarios/)')
-    .option('--backend <backend>', `${names}: ${Object.values(BACKEND_REGISTRY).map((b) => `${b.name}, ${b.summary}`).join('; ')}`, DEFAULT_BACKEND)
+    .option('--backend <backend>', `where the labs run: ${Object.values(BACKEND_REGISTRY).map((b) => `${b.name} (${b.summary})`).join(' or ')}`, DEFAULT_BACKEND)
     .option('--filter <glob>', 'only scenarios whose name matches, e.g. "incident-7000-*"')
     .option('--istio-version <v>', `run every scenario's lab with this Istio behaviour: ${ISTIO_VERSIONS.join(', ')}`)
     .option('--reporter <name>', 'console, json, junit or tap; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
