@@ -10,7 +10,7 @@ import { systemEnv } from '../src/lab/exec.ts';
 import { netnsLab, removeLab } from '../src/lab/netns/netns-lab.ts';
 import { istioInitRules } from '../src/mesh/iptables/index.ts';
 import { netnsUnavailable } from '../src/lab/netns/requirements.ts';
-import { labFromFile, DEFAULT_NETNS_LAB } from '../src/cli/commands/lab.ts';
+import { labFromFile, DEFAULT_NETNS_LAB } from '../src/lab/netns/lab-commands.ts';
 
 const why = netnsUnavailable();
 if (why) {

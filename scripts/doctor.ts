@@ -1,6 +1,5 @@
-// zx entry point: can this machine run the kind backend? (the same code as `pathlab doctor`)
+// zx entry point: can this machine run the kind backend? `pathlab doctor`.
 //   tsx scripts/doctor.ts
-import { runScript } from './kind-script.ts';
-import { kindDoctor } from '../src/cli/commands/lab-kind.ts';
+import { main } from '../src/cli/main.ts';
 
-await runScript((ctx) => kindDoctor(ctx));
+process.exitCode = await main(['doctor']);

@@ -1,12 +1,5 @@
-// zx entry point: remove kind labs (the same code as `pathlab lab down --backend kind`).
+// zx entry point: remove kind labs: `pathlab lab down --backend kind` with this script's options.
 //   tsx scripts/lab-down.ts (--lab-id ID | --all) [--dry-run]
-import { argv } from 'zx';
-import { runScript } from './kind-script.ts';
-import { kindLabDown } from '../src/cli/commands/lab-kind.ts';
+import { main } from '../src/cli/main.ts';
 
-await runScript((ctx) =>
-  kindLabDown(
-    { dryRun: Boolean(argv['dry-run']), all: Boolean(argv.all), ...(argv['lab-id'] === undefined ? {} : { labId: String(argv['lab-id']) }) },
-    ctx,
-  ),
-);
+process.exitCode = await main(['lab', 'down', '--backend', 'kind', ...process.argv.slice(2)]);

@@ -132,11 +132,40 @@ export interface Backend {
   /** The whole run as text, nothing run (`--dry-run`), for backends whose `options.dryRun`. */
   dryRun?(opts: SessionOptions): string;
   open(opts: SessionOptions): Promise<BackendSession>;
+  /** `pathlab lab up|status|down` on this backend. */
+  readonly labs: LabCommands;
 }
 
 /** The backend cannot run here or refuses to (a missing tool, the context guard): exit 3, its message as it is. */
 export class BackendUnavailableError extends Error {
   override name = 'BackendUnavailableError';
+}
+
+/** What was asked of the backend is wrong (an option it does not take, a bad id, a bad file): exit 2. */
+export class BackendInputError extends Error {
+  override name = 'BackendInputError';
+}
+
+/** Where a lab command writes: `out` for what it was asked (a plan, a table), `err` for progress. */
+export interface LabIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface LabUpOptions {
+  /** A Lab file, or a scenario file whose lab to start (without its setup). */
+  lab?: string;
+  scenario?: string;
+  istioVersion?: string;
+  labId?: string;
+  dryRun?: boolean;
+}
+
+/** `pathlab lab up|status|down`: labs that outlive the command. */
+export interface LabCommands {
+  up(opts: LabUpOptions, io: LabIo): Promise<void>;
+  status(opts: { json?: boolean }, io: LabIo): Promise<void>;
+  down(opts: { ids: string[]; all?: boolean; dryRun?: boolean }, io: LabIo): Promise<void>;
 }
 
 /** A scenario the runner will not run on a backend, as a result. */

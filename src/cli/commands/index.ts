@@ -3,7 +3,7 @@ import { registerValidate } from './validate.ts';
 import { registerIptables } from './iptables.ts';
 import { registerProxyConfig } from './proxy-config.ts';
 import { registerExplain } from './explain.ts';
-import { registerDoctor } from './lab-kind.ts';
+import { registerDoctor } from './doctor.ts';
 import { registerLab } from './lab.ts';
 import { registerRun } from './run.ts';
 

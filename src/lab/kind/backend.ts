@@ -18,6 +18,7 @@ import { startExternals, type StartedExternals } from './externals.ts';
 import { IMAGES, imageRef, kindPins } from './versions.ts';
 import { defaultCacheDir } from './istioctl-cache.ts';
 import { formatDoctor, runDoctor } from './doctor.ts';
+import { kindLabCommands } from './lab-commands.ts';
 import { KIND_ISTIO_VERSION, expectedListeners, kindRunDryRun, planKindRun, runLabel, type KindRunSection } from './run-plan.ts';
 
 /** The guard's verdict on a context, as an error when it refuses. */
@@ -178,4 +179,5 @@ export const kindBackend: Backend = {
       ...(opts.keepLab ? { keepLab: true } : {}),
     }),
   open: openKind,
+  labs: kindLabCommands(),
 };

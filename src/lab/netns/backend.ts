@@ -13,6 +13,7 @@ import { readResourceFile } from './mesh-control.ts';
 import { APP_USER } from './workloads.ts';
 import { PodInstruments } from './instruments.ts';
 import { netnsUnavailable } from './requirements.ts';
+import { netnsLabCommands } from './lab-commands.ts';
 
 export class StartedNetnsBackend implements StartedBackend {
   readonly backend = 'netns';
@@ -127,6 +128,7 @@ export const netnsBackend: Backend = {
   unsupported: (s: Scenario) => (s.metadata.backends.includes('netns') ? undefined : `the scenario names the backends ${s.metadata.backends.join(', ')}`),
   optionProblem: () => undefined,
   unavailable: async () => netnsUnavailable(),
+  labs: netnsLabCommands,
   async open(opts: SessionOptions): Promise<BackendSession> {
     const session: BackendSession = {
       start: async (group) => new StartedNetnsBackend(await netnsLab(group[0]!.scenario.lab).withLabel(group[0]!.scenario.metadata.name).start(), opts.keepLab),

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import type { ExecResult } from '../../../../src/lab/exec.ts';
 import { formatDoctor, runDoctor, type Runner } from '../../../../src/lab/kind/doctor.ts';
-import { kindDoctor } from '../../../../src/cli/commands/lab-kind.ts';
+import { kindDoctor } from '../../../../src/cli/commands/doctor.ts';
 import { bufferIo } from '../../../../src/cli/io.ts';
 import { main } from '../../../../src/cli/main.ts';
 

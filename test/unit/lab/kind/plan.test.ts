@@ -5,9 +5,10 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { kindLabDown, kindLabUp } from '../../../../src/cli/commands/lab-kind.ts';
-import { EXIT_BAD_INPUT } from '../../../../src/cli/exit-codes.ts';
+import { kindLabCommands } from '../../../../src/lab/kind/lab-commands.ts';
+import { BackendInputError } from '../../../../src/run/backend.ts';
 import { bufferIo } from '../../../../src/cli/io.ts';
+import { main } from '../../../../src/cli/main.ts';
 import type { CliContext } from '../../../../src/cli/context.ts';
 import { KindEnvironmentError, kindLab, readLabFiles } from '../../../../src/lab/kind/kind-lab.ts';
 import { planKindLab } from '../../../../src/lab/kind/plan.ts';
@@ -16,6 +17,7 @@ import { loadScenarioFile } from '../../../../src/scenario/loader.ts';
 import { assertGolden } from '../../../helpers/golden.ts';
 
 const cacheDir = join(homedir(), '.cache', 'pathlab');
+const labs = kindLabCommands(cacheDir);
 
 function cli(): CliContext & { io: ReturnType<typeof bufferIo>; code: () => number } {
   const io = bufferIo();
@@ -31,7 +33,7 @@ function catalogueScenario() {
 
 test('lab up --dry-run prints the reviewed plan', async (t) => {
   const ctx = cli();
-  await kindLabUp({ dryRun: true, cacheDir }, ctx);
+  await labs.up({ dryRun: true }, ctx.io);
   t.is(ctx.io.stderr(), '', 'no UNPINNED warnings for the required pins');
   assertGolden(t, 'kind-lab-up-plan.txt', ctx.io.stdout());
 });
@@ -39,26 +41,35 @@ test('lab up --dry-run prints the reviewed plan', async (t) => {
 test('lab up --dry-run is stable: the same text twice, no random id', async (t) => {
   const a = cli();
   const b = cli();
-  await kindLabUp({ dryRun: true, cacheDir }, a);
-  await kindLabUp({ dryRun: true, cacheDir }, b);
+  await labs.up({ dryRun: true }, a.io);
+  await labs.up({ dryRun: true }, b.io);
   t.is(a.io.stdout(), b.io.stdout());
   t.regex(a.io.stdout(), /pathlab-dryrun/);
 });
 
 test('lab down --dry-run prints the reviewed plan', async (t) => {
   const ctx = cli();
-  await kindLabDown({ dryRun: true, labId: 'a1b2c3', cacheDir }, ctx);
+  await labs.down({ ids: ['a1b2c3'], dryRun: true }, ctx.io);
   assertGolden(t, 'kind-lab-down-plan.txt', ctx.io.stdout());
 });
 
-test('lab down without --lab-id or --all is bad input', async (t) => {
-  const e = await t.throwsAsync(kindLabDown({}, cli()));
-  t.is((e as { exitCode?: number }).exitCode, EXIT_BAD_INPUT);
+test('lab down without an id or --all is bad input', async (t) => {
+  await t.throwsAsync(labs.down({ ids: [] }, cli().io), { instanceOf: BackendInputError });
+  const io = bufferIo();
+  t.is(await main(['lab', 'down', '--backend', 'kind'], io), 2);
+  t.regex(io.stderr(), /say which lab/);
 });
 
 test('lab up --lab-id must be a DNS-label-like id', async (t) => {
-  const e = await t.throwsAsync(kindLabUp({ dryRun: true, labId: 'Bad_ID' }, cli()));
-  t.is((e as { exitCode?: number }).exitCode, EXIT_BAD_INPUT);
+  await t.throwsAsync(labs.up({ dryRun: true, labId: 'Bad_ID' }, cli().io), { instanceOf: BackendInputError });
+  const io = bufferIo();
+  t.is(await main(['lab', 'up', '--backend', 'kind', '--dry-run', '--lab-id', 'Bad_ID'], io), 2);
+});
+
+test('lab up --backend kind refuses the netns options it cannot honour', async (t) => {
+  const io = bufferIo();
+  t.is(await main(['lab', 'up', '--backend', 'kind', '--dry-run', '--istio-version', '1.5'], io), 2);
+  t.regex(io.stderr(), /--istio-version: not an option of the kind backend/);
 });
 
 const plans = {

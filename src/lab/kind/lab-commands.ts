@@ -1,0 +1,124 @@
+// `pathlab lab up|status|down` on the kind backend: a kind cluster with Istio, Bookinfo and the
+// samples that outlives the command (or its plan, with --dry-run), the pathlab clusters there
+// are, and their removal.
+import { homedir } from 'node:os';
+import { BackendInputError, BackendUnavailableError, type LabCommands, type LabIo, type LabUpOptions } from '../../run/backend.ts';
+import { loadScenarioFile } from '../../scenario/loader.ts';
+import { formatProblem } from '../../scenario/problems.ts';
+import type { Scenario } from '../../scenario/schema.ts';
+import { exec } from '../exec.ts';
+import { newLabId } from '../lab-id.ts';
+import { formatDoctor, runDoctor } from './doctor.ts';
+import { defaultCacheDir } from './istioctl-cache.ts';
+import { kindLab, listKindLabs, readLabFiles, runKindSteps } from './kind-lab.ts';
+import { DRY_RUN_ID, checkLabId, clusterName, contextName } from './labels.ts';
+import { formatKindPlan, planKindDown, planKindLab } from './plan.ts';
+import { ISTIO_VERSION, KIND_NODE_IMAGE, KIND_VERSION, imageRef, kindPins } from './versions.ts';
+
+
+const host = (argv: readonly string[], opts: { input?: string } = {}) => exec(argv, { ...(opts.input === undefined ? {} : { input: opts.input }), where: 'host' });
+
+function labId(id: string | undefined, fallback: string): string {
+  try {
+    return checkLabId(id ?? fallback);
+  } catch (e) {
+    throw new BackendInputError(`--lab-id: ${(e as Error).message}`);
+  }
+}
+
+function loadScenario(path: string): Scenario {
+  const r = loadScenarioFile(path);
+  if (!r.ok) throw new BackendInputError(r.problems.map(formatProblem).join('\n'));
+  return r.scenario;
+}
+
+/** The header of a printed plan: what is pinned, and to what. */
+function pinsHeader(id: string): string {
+  const pins = kindPins('linux-amd64');
+  return [
+    `kind lab ${id}: cluster ${clusterName(id)}, context ${contextName(id)}`,
+    `pinned: kind ${KIND_VERSION}, node image ${imageRef(KIND_NODE_IMAGE)}`,
+    `pinned: Istio ${ISTIO_VERSION}, istioctl from ${pins.istioctl.url} (sha256 ${pins.istioctl.sha256})`,
+    '',
+  ].join('\n');
+}
+
+async function up(cacheDir: string, opts: LabUpOptions, io: LabIo): Promise<void> {
+  const notTaken = [opts.lab !== undefined && '--lab', opts.istioVersion !== undefined && '--istio-version'].filter(Boolean);
+  if (notTaken.length) throw new BackendInputError(`${notTaken.join(', ')}: not an option of the kind backend (it installs Istio ${ISTIO_VERSION}; --scenario adds a scenario's lab)`);
+  const scenario = opts.scenario === undefined ? undefined : loadScenario(opts.scenario);
+  if (opts.dryRun) {
+    const id = labId(opts.labId, DRY_RUN_ID);
+    // The printed plan is the linux-amd64 one, so that it reads the same on every machine.
+    const plan = planKindLab({ id, pins: kindPins('linux-amd64'), labFiles: readLabFiles(), cacheDir, ...(scenario ? { scenario } : {}) });
+    io.out(pinsHeader(id) + formatKindPlan(plan, { home: homedir() }));
+    for (const m of plan.missingPins) io.err(`UNPINNED: ${m}\n`);
+    return;
+  }
+  const lab = kindLab()
+    .withId(labId(opts.labId, newLabId()))
+    .withCacheDir(cacheDir)
+    .withProgress((e) => {
+      if (e.outcome === 'start') io.err(`[${e.index + 1}/${e.total}] ${e.step.what}\n`);
+      else if (e.outcome === 'skipped') io.err(`[${e.index + 1}/${e.total}] skipped (condition not met)\n`);
+    });
+  if (scenario) lab.withScenario(scenario);
+  const missing = lab.plan().missingPins;
+  if (missing.length) throw new BackendUnavailableError(`cannot start a kind lab, these are UNPINNED:\n  ${missing.join('\n  ')}`);
+  const report = await runDoctor(host, { cacheDir });
+  if (!report.ok) throw new BackendUnavailableError(formatDoctor(report));
+  const started = await lab.start();
+  io.out(`kind lab ${started.id} is up: kubectl --context ${started.context} get pods -A\n`);
+}
+
+async function down(cacheDir: string, opts: { ids: string[]; all?: boolean; dryRun?: boolean }, io: LabIo): Promise<void> {
+  const named = opts.ids[0];
+  let ids: string[];
+  if (opts.all) {
+    try {
+      ids = await listKindLabs(host);
+    } catch (e) {
+      throw new BackendUnavailableError(`${(e as Error).message}\nrun 'pathlab doctor' to see what is missing`);
+    }
+  } else if (named !== undefined || opts.dryRun) {
+    ids = [labId(named, DRY_RUN_ID)];
+  } else {
+    throw new BackendInputError('say which lab: its id, or --all for every pathlab kind cluster');
+  }
+  const plan = planKindDown(ids, cacheDir);
+  if (opts.dryRun) {
+    io.out(formatKindPlan(plan, { home: homedir() }));
+    return;
+  }
+  if (ids.length === 0) {
+    io.out('no pathlab kind clusters\n');
+    return;
+  }
+  await runKindSteps(plan.steps, host, (e) => {
+    if (e.outcome === 'start') io.err(`[${e.index + 1}/${e.total}] ${e.step.what}\n`);
+  });
+  io.out(`removed: ${ids.map(clusterName).join(', ')}\n`);
+}
+
+async function status(io: LabIo): Promise<void> {
+  let ids: string[];
+  try {
+    ids = await listKindLabs(host);
+  } catch (e) {
+    throw new BackendUnavailableError(`${(e as Error).message}\nrun 'pathlab doctor' to see what is missing`);
+  }
+  if (ids.length === 0) {
+    io.out('no pathlab kind clusters\n');
+    return;
+  }
+  for (const id of ids) io.out(`${id}\tcluster ${clusterName(id)}\tcontext ${contextName(id)}\n`);
+}
+
+/** The kind lab commands, with istioctl and the labs' files under `cacheDir`. */
+export function kindLabCommands(cacheDir: string = defaultCacheDir()): LabCommands {
+  return {
+    up: (opts, io) => up(cacheDir, opts, io),
+    status: (_opts, io) => status(io),
+    down: (opts, io) => down(cacheDir, opts, io),
+  };
+}
