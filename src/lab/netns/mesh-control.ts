@@ -13,7 +13,7 @@ import { parseMesh } from '../../mesh/envoy/mesh.ts';
 import { synthesizeSidecar } from '../../mesh/envoy/synthesize-sidecar.ts';
 import type { SidecarConfig } from './sidecar/sidecar.ts';
 import { SIDECAR_PORTS } from './sidecar/sidecar.ts';
-import { istioInitRules } from '../../mesh/iptables/index.ts';
+import { PROXY_UID, istioInitRules } from '../../mesh/iptables/index.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { execOk } from '../exec.ts';
 import { createLabCa, createPodCert, type PodCert } from './lab-ca.ts';
@@ -67,7 +67,7 @@ export class MeshControl {
   }
 
   get proxyUser(): { uid: number; gid: number } {
-    const uid = this.spec.proxy?.uid ?? 1337;
+    const uid = this.spec.proxy?.uid ?? PROXY_UID;
     return { uid, gid: this.spec.proxy?.gid ?? uid };
   }
 

@@ -1,6 +1,7 @@
 // The rules istio-init installs in a pod: its flags as the injector writes them for the pod's
 // annotations and the Istio version (1.2's injector had its own defaults), rendered by the
 // engine. Pure.
+import { OUTBOUND_CAPTURE_PORT, PROXY_UID } from './constants.ts';
 import { configFromFlags, flagsFromAnnotations } from './istio-iptables-config.ts';
 import { parseIptablesSave } from './iptables-save-parser.ts';
 import { renderIstioIptables } from './render-istio-iptables.ts';
@@ -31,7 +32,7 @@ function injector12Flags(annotations: Record<string, string>, containerPorts: nu
   const a = (k: string) => annotations[`traffic.sidecar.istio.io/${k}`];
   const excludes = [...(a('excludeInboundPorts') ?? '').split(',').filter(Boolean), '15020'];
   const flags = [
-    '-p', '15001', '-u', '1337', '-m', annotations['sidecar.istio.io/interceptionMode'] ?? 'REDIRECT',
+    '-p', String(OUTBOUND_CAPTURE_PORT), '-u', String(PROXY_UID), '-m', annotations['sidecar.istio.io/interceptionMode'] ?? 'REDIRECT',
     '-i', a('includeOutboundIPRanges') ?? '*', '-x', a('excludeOutboundIPRanges') ?? '',
     '-b', a('includeInboundPorts') ?? containerPorts.join(','), '-d', [...new Set(excludes)].join(','),
   ];
