@@ -5,7 +5,7 @@ import { BackendInputError, BackendUnavailableError, type LabCommands, type LabI
 import { loadDocumentFile } from '../../scenario/loader.ts';
 import { formatProblem } from '../../scenario/problems.ts';
 import { ISTIO_VERSIONS, type LabSpec } from '../../scenario/schema.ts';
-import { listLabNamespaces, netnsLab, readLabRecords, removeLab, sweepLabs } from './netns-lab.ts';
+import { checkNetnsLabId, findLabIds, listLabNamespaces, netnsLab, readLabRecords, removeLab, sweepLabs } from './netns-lab.ts';
 import { netnsUnavailable } from './requirements.ts';
 
 export const DEFAULT_NETNS_LAB = 'labs/netns/bookinfo.yaml';
@@ -115,7 +115,14 @@ async function status(opts: { json?: boolean }, io: LabIo): Promise<void> {
 async function down(opts: { ids: string[]; all?: boolean; dryRun?: boolean }, io: LabIo): Promise<void> {
   if (opts.dryRun) throw new BackendInputError('--dry-run: not an option of the netns backend\'s lab down');
   if (!opts.all && opts.ids.length === 0) throw new BackendInputError('name the lab ids to remove, or --all');
+  for (const id of opts.ids) checkNetnsLabId(id);
   requireNetns();
+  if (!opts.all) {
+    // Only labs that exist: a lab is what its record, namespaces or files name.
+    const known = new Set(await findLabIds());
+    const unknown = opts.ids.filter((id) => !known.has(id));
+    if (unknown.length) throw new BackendInputError(`no lab ${unknown.join(', ')} (pathlab lab status lists the labs)`);
+  }
   const removed = opts.all ? await sweepLabs() : opts.ids;
   if (!opts.all) for (const id of opts.ids) await removeLab(id);
   io.out(removed.length ? `removed ${removed.map((i) => `lab ${i}`).join(', ')}\n` : 'no labs to remove\n');

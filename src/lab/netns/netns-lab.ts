@@ -10,6 +10,7 @@ import type { LabSpec } from '../../scenario/schema.ts';
 import { exec, execOk, inNetns, systemEnv, type ExecOptions, type ExecResult } from '../exec.ts';
 import { LAB_PREFIX, NETNS_ETC, planLab, type LabPlan, type PlannedHost } from './plan.ts';
 import { newLabId } from '../lab-id.ts';
+import { BackendInputError } from '../../run/backend.ts';
 import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
 import { MeshControl } from './mesh-control.ts';
@@ -19,6 +20,17 @@ import { handlePositions, parseXtablesMonitor, traceRuleSpec, type KernelPacket 
 /** Where running labs are recorded (tmpfs: gone after a reboot, as the namespaces are). */
 export const LAB_STATE_DIR = LAB_PREFIX === 'pl' ? '/run/pathlab' : `/run/pathlab/${LAB_PREFIX}`;
 const LAB_NS = new RegExp(`^${LAB_PREFIX}-([0-9a-f]{6})-`);
+/** A netns lab id: six hex digits (the only form that ever becomes a file or namespace name). */
+const LAB_ID = /^[0-9a-f]{6}$/;
+
+/** The id, if it is one; else an error that names it (printed safely: only its first 40 characters, escaped). */
+export function checkNetnsLabId(id: string): string {
+  if (!LAB_ID.test(id)) throw new BackendInputError(`not a lab id: ${JSON.stringify(id.slice(0, 40))} (six hex digits, as pathlab lab status lists them)`);
+  return id;
+}
+
+/** How many random ids start() tries before it gives up (ids are 24 bits: a clash is rare). */
+const ID_TRIES = 5;
 
 
 export interface LabRecord {
@@ -33,13 +45,14 @@ export interface LabRecord {
 
 export class NetnsLab {
   private id = newLabId();
+  private idChosen = false;
   private label: string | undefined;
 
   constructor(private readonly spec: LabSpec) {}
 
   withId(id: string): this {
-    if (!/^[0-9a-f]{6}$/.test(id)) throw new Error(`lab id must be six hex digits, got "${id}"`);
-    this.id = id;
+    this.id = checkNetnsLabId(id);
+    this.idChosen = true;
     return this;
   }
 
@@ -53,11 +66,33 @@ export class NetnsLab {
     return planLab(this.spec, this.id);
   }
 
-  async start(): Promise<StartedNetnsLab> {
-    const plan = this.plan();
-    const started = new StartedNetnsLab(plan);
+  /**
+   * Takes the id for this lab: its record is created exclusively, so two starts never share
+   * one, and an id whose namespaces or files a crashed lab left is not reused. A random id
+   * that is taken is replaced; a chosen one is refused. Nothing is made before this.
+   */
+  private async reserve(): Promise<LabPlan> {
     mkdirSync(LAB_STATE_DIR, { recursive: true });
-    writeFileSync(join(LAB_STATE_DIR, `${plan.id}.json`), `${JSON.stringify(labRecord(plan, this.label), null, 2)}\n`);
+    const leftovers = new Set(await findLabIds());
+    for (let i = 0; i < ID_TRIES; i++) {
+      const plan = this.plan();
+      if (!leftovers.has(plan.id)) {
+        try {
+          writeFileSync(join(LAB_STATE_DIR, `${plan.id}.json`), `${JSON.stringify(labRecord(plan, this.label), null, 2)}\n`, { flag: 'wx' });
+          return plan;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        }
+      }
+      if (this.idChosen) throw new BackendInputError(`lab id ${plan.id} is taken (pathlab lab status lists the labs; pathlab lab down ${plan.id} removes it)`);
+      this.id = newLabId();
+    }
+    throw new Error(`no free lab id after ${ID_TRIES} tries`);
+  }
+
+  async start(): Promise<StartedNetnsLab> {
+    const plan = await this.reserve();
+    const started = new StartedNetnsLab(plan);
     try {
       for (const f of plan.files) {
         mkdirSync(join(f.path, '..'), { recursive: true });
@@ -329,6 +364,7 @@ export function pidsInNamespaces(namespaces: readonly string[]): number[] {
 
 /** Removes everything of one lab: its processes, namespaces (with their links), files. */
 export async function removeLab(id: string): Promise<{ namespacesMs: number }> {
+  checkNetnsLabId(id);
   const namespaces = (await listLabNamespaces()).get(id) ?? [];
   // Processes first: a process holds its namespace open after `netns del`. A process may be
   // starting while we look (a run killed mid-way): look again until none is left.
