@@ -52,18 +52,23 @@ export function connectArgv(tool: ConnectTool, probe: Probe, target: ProbeTarget
 }
 
 /** Runs one scenario's probes on a lab whose setup is already applied. */
-export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: RunMode, notes: readonly string[] = []): Promise<ScenarioResult> {
+export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: RunMode, notes: readonly string[] = [], signal?: AbortSignal): Promise<ScenarioResult> {
   const t0 = performance.now();
   const probes: ProbeResult[] = [];
-  for (const [i, probe] of s.scenario.probes.entries()) probes.push(await runProbe(lab, s, probe, s.expected[i]!, notes));
+  for (const [i, probe] of s.scenario.probes.entries()) {
+    const r = signal?.aborted ? undefined : await runProbe(lab, s, probe, s.expected[i]!, notes);
+    // A probe under way when the run was interrupted has evidence cut short: it counts as interrupted too.
+    probes.push(r && !signal?.aborted ? r : interruptedProbe(s, probe, i, signal!));
+  }
   const failed = probes.filter((p) => p.status === 'failed');
+  const interrupted = signal?.aborted === true;
   return {
     name: s.scenario.metadata.name,
     file: s.file,
     backend: lab.backend,
     mode,
-    status: failed.length > 0 ? 'failed' : 'passed',
-    ...(failed.length > 0 ? { reason: `${failed.length} of ${probes.length} probe(s) failed: ${failed.map((f) => f.probe).join(', ')}` } : {}),
+    status: failed.length > 0 ? 'failed' : interrupted ? 'skipped' : 'passed',
+    ...(failed.length > 0 ? { reason: `${failed.length} of ${probes.length} probe(s) failed: ${failed.map((f) => f.probe).join(', ')}` } : interrupted ? { reason: interruptedReason(signal!) } : {}),
     probes,
     durationMs: performance.now() - t0,
   };
@@ -177,6 +182,30 @@ export async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Pr
     evidence.push({ source: 'conntrack -L', lines: mine.map((c) => `${c.line.trim()}  (ends at ${endpointOf(c)})`) });
   }
   return verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed) });
+}
+
+/** Why a run stopped short: `interrupted (SIGINT)`. */
+export const interruptedReason = (signal: AbortSignal): string => `interrupted (${String(signal.reason ?? 'aborted')})`;
+
+function interruptedProbe(s: LoadedScenario, probe: Probe, i: number, signal: AbortSignal): ProbeResult {
+  const want = s.expected[i]!;
+  return {
+    scenario: s.scenario.metadata.name,
+    probe: probe.name,
+    title: `${s.scenario.metadata.name} · ${probe.from.pod}`,
+    status: 'skipped',
+    reason: interruptedReason(signal),
+    expected: want.path.map(formatHop),
+    notExpected: want.notPath.map(formatHop),
+    predicted: [],
+    observed: [],
+    matched: want.path.map(() => null),
+    notExpectedSeen: [],
+    predictionGaps: [],
+    evidence: [],
+    retries: [],
+    durationMs: 0,
+  };
 }
 
 /** Phase 4's last step: the path against the expected hops, and the result the reporters read. */

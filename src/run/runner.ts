@@ -2,18 +2,23 @@
 // reason; the others are grouped by lab definition (one lab per group, groups run
 // `concurrency` at a time, a group's scenarios in order); each scenario runs once with its
 // setup and, with --check-fault, once more without its change. A setup that fails fails its
-// scenario, not the run. Results come back in the order the scenarios were given.
+// scenario, not the run. When `signal` aborts (Ctrl-C), no new probe starts, the probe under
+// way is marked interrupted with every one after it, the labs are torn down as every scope
+// ends, and the results say what finished. Results come back in the order the scenarios were
+// given.
 import type { ScenarioResult } from '../paths/verdict.ts';
 import type { LoadedScenario } from '../scenario/loaded.ts';
 import { modesOf, stepsFor, type RunMode } from '../scenario/setup-roles.ts';
 import { skippedResult, type Backend, type SessionOptions, type StartedBackend } from './backend.ts';
-import { runProbes } from './probe.ts';
+import { interruptedReason, runProbes } from './probe.ts';
 
 export interface RunOptions extends Omit<SessionOptions, 'scenarios'> {
   /** How many labs run at once (capped by the backend). */
   concurrency?: number;
   /** Called when a scenario finishes (each mode of it), for progress output. */
   onScenario?: (r: ScenarioResult) => void;
+  /** Stops the run between probes; its reason (e.g. "SIGINT") goes into the results. */
+  signal?: AbortSignal;
 }
 
 export interface RunResults {
@@ -45,10 +50,14 @@ export async function runScenarios(backend: Backend, scenarios: readonly LoadedS
   const queue = groupByLab(runnable);
   const worker = async () => {
     for (let group = queue.shift(); group; group = queue.shift()) {
+      if (opts.signal?.aborted) {
+        for (const s of group) for (const mode of modesOf(s.scenario, opts.checkFault)) results.push(interruptedResult(s, backend.name, mode, opts.signal));
+        continue;
+      }
       await using lab = await session.start(group);
       for (const s of group) {
         for (const mode of modesOf(s.scenario, opts.checkFault)) {
-          const r = await runScenario(lab, s, mode);
+          const r = opts.signal?.aborted ? interruptedResult(s, backend.name, mode, opts.signal) : await runScenario(lab, s, mode, opts.signal);
           results.push(r);
           opts.onScenario?.(r);
         }
@@ -63,8 +72,13 @@ export async function runScenarios(backend: Backend, scenarios: readonly LoadedS
   return { results, skipped };
 }
 
+/** What an interrupted run says of a scenario it did not run. */
+function interruptedResult(s: LoadedScenario, backend: Backend['name'], mode: RunMode, signal: AbortSignal): ScenarioResult {
+  return { ...skippedResult(s, backend, interruptedReason(signal)), mode };
+}
+
 /** One scenario in one mode on a running lab: its setup, its probes, the lab back as it was. */
-export async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode): Promise<ScenarioResult> {
+export async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode, signal?: AbortSignal): Promise<ScenarioResult> {
   const t0 = performance.now();
   try {
     let notes: string[];
@@ -73,7 +87,7 @@ export async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: 
     } catch (e) {
       return { name: s.scenario.metadata.name, file: s.file, backend: lab.backend, mode, status: 'failed', reason: `the setup failed: ${(e as Error).message}`, probes: [], durationMs: performance.now() - t0 };
     }
-    return { ...(await runProbes(lab, s, mode, notes)), durationMs: performance.now() - t0 };
+    return { ...(await runProbes(lab, s, mode, notes, signal)), durationMs: performance.now() - t0 };
   } finally {
     await lab.revertSetup();
   }

@@ -123,11 +123,22 @@ Examples:
 
       const startedAt = new Date();
       const t0 = performance.now();
+      // Ctrl-C or SIGTERM (a CI job's timeout): no new probe starts, the labs are torn down as
+      // the runner's scopes end, the report says what finished, and the exit is 130 / 143.
+      const stop = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (stop.signal.aborted) return;
+        ctx.io.err(`${sig}: stopping after the probe under way, then tearing the labs down\n`);
+        stop.abort(sig);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       let run;
       try {
         run = await runScenarios(backend, selected, {
           ...session,
           concurrency,
+          signal: stop.signal,
           onScenario: (r) => {
             if (!reporterNames.includes('console')) ctx.io.err(`${r.status === 'passed' ? 'ok' : r.status} ${r.name}${r.mode === 'without-change' ? ' (without its change)' : ''}\n`);
           },
@@ -135,8 +146,12 @@ Examples:
       } catch (e) {
         if (e instanceof BackendUnavailableError) throw new CliError(e.message, EXIT_ENVIRONMENT);
         throw new CliError(`the lab could not start or run: ${(e as Error).message}`, EXIT_ENVIRONMENT);
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
       }
       report({ ...run, backend: backend.name, startedAt, t0, checkFault: opts.checkFault ?? false, names: reporterNames, out: opts.out }, ctx);
+      if (stop.signal.aborted) ctx.exit(stop.signal.reason === 'SIGINT' ? 130 : 143);
     });
 }
 
