@@ -8,7 +8,8 @@ import type { ToolReading } from './outcome.ts';
 import type { ConnectProbe } from './tool.ts';
 
 export function ncArgv(p: ConnectProbe): { argv: string[]; input?: string } {
-  const secs = String(p.timeoutMs / 1000);
+  // netcat-openbsd's -w takes whole seconds ("nc: timeout invalid: 0.5"): the whole second at or above the timeout.
+  const secs = String(Math.max(1, Math.ceil(p.timeoutMs / 1000)));
   // -N: half-close after the payload, so the client reads the answer and ends without waiting
   // out -w (tcp_proxy passes half-close through).
   return p.payload === undefined

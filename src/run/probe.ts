@@ -20,15 +20,14 @@ import { TOOLS } from '../probes/index.ts';
 import type { ConnectTool } from '../probes/tool.ts';
 import type { ExpectedHops, LoadedScenario } from '../scenario/loaded.ts';
 import type { RunMode } from '../scenario/setup-roles.ts';
-import type { Probe } from '../scenario/schema.ts';
+import { durationMs, type Probe } from '../scenario/schema.ts';
 import type { LabUser, ProbeTarget, StartedBackend, WatchResult } from './backend.ts';
 
 /** The discard port: the positive control's SYN goes to the target's address on it. */
 export const CONTROL_PORT = 9;
 
 export function probeTimeoutMs(timeout: string | undefined): number {
-  const t = timeout ?? '3s';
-  return t.endsWith('ms') ? Number(t.slice(0, -2)) : Number(t.slice(0, -1)) * 1000;
+  return durationMs(timeout ?? '3s');
 }
 
 /** The user a probe runs as: its `from.uid`, the proxy's for `from.container: istio-proxy`, else the app's. */
@@ -111,7 +110,8 @@ async function run(lab: StartedBackend, host: { name: string; ip: string }, targ
     ...others.map((pod) => lab.watch(pod, { trace: [], syns: false, captures: capturesIn(pod) })),
   ]);
   const { argv, input } = connectArgv(tool, probe, target);
-  const result = await lab.probe(host.name, argv, { user, timeoutMs: probeTimeoutMs(probe.timeout) + 3000, ...(input === undefined ? {} : { input }) });
+  // The tool ends itself at its timeout (nc at the whole second above it); the lab kills it a moment after.
+  const result = await lab.probe(host.name, argv, { user, timeoutMs: Math.ceil(probeTimeoutMs(probe.timeout) / 1000) * 1000 + 1000, ...(input === undefined ? {} : { input }) });
   // The positive control: a SYN the capture must see, sent by the proxy uid (never redirected)
   // to the target's address on the discard port. It is also the barrier of the pod's record.
   await lab.controlSyn(host.name, target.ip, CONTROL_PORT);

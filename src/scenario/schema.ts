@@ -34,9 +34,16 @@ export const port = z
   .min(1, { error: 'must be a port from 1 to 65535' })
   .max(65535, { error: 'must be a port from 1 to 65535' });
 export const uid = z.int().min(0).max(4294967294);
+/** A probe's timeout: from 100 ms to 5 minutes. */
+export const MIN_TIMEOUT_MS = 100;
+export const MAX_TIMEOUT_MS = 300_000;
+export function durationMs(text: string): number {
+  return text.endsWith('ms') ? Number(text.slice(0, -2)) : Number(text.slice(0, -1)) * 1000;
+}
 export const duration = z
   .string()
-  .regex(DURATION, { error: 'must be a duration such as 3s or 500ms' });
+  .regex(DURATION, { error: 'must be a duration such as 3s or 500ms' })
+  .refine((d) => !DURATION.test(d) || (durationMs(d) >= MIN_TIMEOUT_MS && durationMs(d) <= MAX_TIMEOUT_MS), { error: `must be from ${MIN_TIMEOUT_MS}ms to ${MAX_TIMEOUT_MS / 60_000} minutes` });
 const dnsLabel = z
   .string()
   .regex(DNS_LABEL, { error: 'must be a DNS label: lower-case letters, digits and "-"' })

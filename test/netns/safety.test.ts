@@ -8,6 +8,7 @@ import test from 'ava';
 import { listLabNamespaces, netnsLab, removeLab } from '../../src/lab/netns/netns-lab.ts';
 import { loadScenarioFile } from '../../src/scenario/loader.ts';
 import type { LabSpec } from '../../src/scenario/schema.ts';
+import { TOOLS } from '../../src/probes/index.ts';
 import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
 
 const pathlab = (...args: string[]) => spawnSync(process.execPath, ['bin/pathlab.js', ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -45,7 +46,7 @@ netnsTest(`${NEEDS_ROOT} lab down refuses what is not a lab id, and an id no lab
   }
 });
 
-netnsTest(`${NEEDS_ROOT} lab up --lab-id of a running lab is refused before anything is made, and the running lab is untouched`, async (t) => {
+netnsTest(`${NEEDS_ROOT} lab up --lab-id of a running lab is refused before anything is made, and the running lab is untouched; a 500ms probe's nc runs`, async (t) => {
   const lab = await netnsLab(smallLab()).start();
   created.push(lab.id);
   const before = (await listLabNamespaces()).get(lab.id)?.length ?? 0;
@@ -58,6 +59,10 @@ netnsTest(`${NEEDS_ROOT} lab up --lab-id of a running lab is refused before anyt
     t.is((await listLabNamespaces()).get(lab.id)?.length ?? 0, before, 'every namespace of the running lab is still there');
     const probe = await lab.run('app', ['ip', '-br', 'addr', 'show', 'eth0']);
     t.regex(probe.stdout, /10\.64\.192\.14/);
+    // The documented `500ms` timeout gives an nc command netcat-openbsd accepts (it refused `-w 0.5`).
+    const nc = TOOLS.nc.argv({ target: { ip: '127.0.0.1', port: 1, name: '127.0.0.1' }, timeoutMs: 500 });
+    const r500 = await lab.run('app', nc.argv, { timeoutMs: 5000 });
+    t.regex(r500.stderr, /connect to 127\.0\.0\.1 port 1 \(tcp\) failed: Connection refused/, r500.stderr);
   } finally {
     await lab.stop();
   }

@@ -43,6 +43,8 @@ export const MALFORMED_CASES: MalformedCase[] = [
   { file: f('empty-probes'), schema: true, lines: [`${f('empty-probes')}:28:9: probes: needs at least 1 item(s)`] },
   { file: f('name-not-kebab'), schema: true, lines: [`${f('name-not-kebab')}:14:13: lab.pods[0].name: must be kebab-case: lower-case letters, digits and "-", got "App_1"`] },
   { file: f('bad-timeout'), schema: true, lines: [`${f('bad-timeout')}:37:14: probes[0].timeout: must be a duration such as 3s or 500ms, got "3 seconds"`] },
+  { file: f('timeout-zero'), schema: false, lines: [`${f('timeout-zero')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
+  { file: f('timeout-huge'), schema: false, lines: [`${f('timeout-huge')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   // ports, addresses, CIDRs
   { file: f('port-zero'), schema: true, lines: [`${f('port-zero')}:27:15: lab.externalHosts[0].ports[0]: must be a port from 1 to 65535, got number 0`] },
   { file: f('port-too-big'), schema: true, lines: [`${f('port-too-big')}:35:13: probes[0].target.port: must be a port from 1 to 65535, got number 70000`] },
