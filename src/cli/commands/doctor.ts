@@ -2,14 +2,13 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { EXIT_ENVIRONMENT } from '../exit-codes.ts';
-import { exec } from '../../lab/exec.ts';
+import { hostRunner } from '../../lab/kind/kind-lab.ts';
 import { formatDoctor, runDoctor, type Runner as DoctorRunner } from '../../lab/kind/doctor.ts';
 import { defaultCacheDir } from '../../lab/kind/istioctl-cache.ts';
 
-const host = (argv: readonly string[], opts: { input?: string } = {}) => exec(argv, { ...(opts.input === undefined ? {} : { input: opts.input }), where: 'host' });
 
 export async function kindDoctor(ctx: CliContext, opts: { cacheDir?: string; run?: DoctorRunner } = {}): Promise<void> {
-  const report = await runDoctor(opts.run ?? host, { cacheDir: opts.cacheDir ?? defaultCacheDir() });
+  const report = await runDoctor(opts.run ?? hostRunner, { cacheDir: opts.cacheDir ?? defaultCacheDir() });
   ctx.io.out(formatDoctor(report));
   if (!report.ok) ctx.exit(EXIT_ENVIRONMENT);
 }

@@ -5,12 +5,11 @@
 // setup is applied from the run's plan (run-plan.ts, what --dry-run prints) and waited for
 // until the probing sidecars serve the listeners the scenario expects, in a new LDS version.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { BackendUnavailableError, type Backend, type BackendSession, type SessionOptions, type StartedBackend } from '../../run/backend.ts';
+import { type Backend, type BackendSession, type SessionOptions, type StartedBackend } from '../../run/backend.ts';
 import type { LoadedScenario } from '../../scenario/loaded.ts';
 import type { RunMode } from '../../scenario/setup-roles.ts';
 import type { Scenario, SetupStep } from '../../scenario/schema.ts';
-import { exec } from '../exec.ts';
-import { checkContext, kindLab, runKindSteps, type StartedKindLab } from './kind-lab.ts';
+import { KindEnvironmentError, checkContext, hostRunner, kindLab, runKindSteps, type StartedKindLab } from './kind-lab.ts';
 import { DRY_RUN_ID, LAB_LABEL, contextName, checkLabId } from './labels.ts';
 import { listenerSnapshot, waitForListeners, type ListenerSnapshot } from './listener-wait.ts';
 import { KindProbeLab } from './probe-lab.ts';
@@ -19,14 +18,9 @@ import { IMAGES, imageRef, kindPins } from './versions.ts';
 import { defaultCacheDir } from './istioctl-cache.ts';
 import { formatDoctor, runDoctor } from './doctor.ts';
 import { kindLabCommands } from './lab-commands.ts';
-import { KIND_ISTIO_VERSION, expectedListeners, kindRunDryRun, planKindRun, runLabel, type KindRunSection } from './run-plan.ts';
+import { KIND_ISTIO_VERSION, expectedListeners, groupTitle, kindRunDryRun, planKindRun, runLabel, type KindRunSection } from './run-plan.ts';
 
-/** The guard's verdict on a context, as an error when it refuses. */
-export class KindGuardError extends BackendUnavailableError {
-  override name = 'KindGuardError';
-}
-
-const host = (argv: readonly string[], o: { input?: string } = {}) => exec(argv, { ...(o.input === undefined ? {} : { input: o.input }), where: 'host' });
+const host = hostRunner;
 
 /** Runs a section's commands (its exec and API steps are the runner's own calls); returns how many ran. */
 async function runSection(sections: readonly KindRunSection[], title: string, progress: (line: string) => void): Promise<number> {
@@ -43,7 +37,7 @@ class StartedKindGroup extends KindProbeLab implements StartedBackend {
   constructor(
     lab: ConstructorParameters<typeof KindProbeLab>[0],
     private readonly sections: readonly KindRunSection[],
-    private readonly groupTitle: string,
+    private readonly title: string,
     private readonly progress: (line: string) => void,
   ) {
     super(lab);
@@ -82,17 +76,23 @@ class StartedKindGroup extends KindProbeLab implements StartedBackend {
     }
   }
 
+  /** The group's objects deleted (and the lab's mesh config restored when the group changed it). */
   async stop(): Promise<void> {
-    await runSection(this.sections, 'lab group: remove', this.progress);
+    await runSection(this.sections, `${this.title}: remove`, this.progress);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
 
-  /** The group's objects applied, with rollout waits. */
+  /** The group's objects applied, with rollout waits; what a failed start applied is removed. */
   async start(): Promise<this> {
-    await runSection(this.sections, this.groupTitle, this.progress);
+    try {
+      await runSection(this.sections, this.title, this.progress);
+    } catch (e) {
+      await this.stop().catch((why: Error) => this.progress(`warning: removing the lab group after a failed start: ${why.message}`));
+      throw e;
+    }
     return this;
   }
 }
@@ -109,7 +109,7 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
     ctx = opts.context ?? contextName(opts.labId!);
     kc.loadFromDefault();
     const d = await checkContext(kc, ctx, { ...(opts.context !== undefined ? { context: opts.context } : {}), iKnowThisIsNotALab: opts.iKnowThisIsNotALab ?? false });
-    if (!d.allow) throw new KindGuardError(`${d.reason}\n${d.fix}`);
+    if (!d.allow) throw new KindEnvironmentError(`${d.reason}\n${d.fix}`);
     id = d.labId ?? opts.labId ?? DRY_RUN_ID;
     kc.setCurrentContext(ctx);
   } else {
@@ -119,25 +119,32 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
       .start();
     ctx = started.context;
     id = started.id;
-    kc.loadFromString((await started.kubeConfig()).exportConfig());
-    kc.setCurrentContext(ctx);
   }
   let externals: StartedExternals | undefined;
+  const close = async () => {
+    try {
+      await externals?.stop();
+    } finally {
+      if (started && !opts.keepLab) await started.stop();
+    }
+  };
+  let sections: KindRunSection[];
   try {
+    // Everything after the cluster exists: a failure here removes the cluster this run made.
+    if (started) {
+      kc.loadFromString((await started.kubeConfig()).exportConfig());
+      kc.setCurrentContext(ctx);
+    }
     if (opts.scenarios.some((s) => (s.scenario.lab.externalHosts ?? []).length > 0)) externals = await startExternals();
+    sections = planKindRun({ scenarios: [...opts.scenarios], id, pins: kindPins(), cacheDir, existing: { context: ctx }, ...(opts.checkFault ? { checkFault: true } : {}) });
   } catch (e) {
-    if (started && !opts.keepLab) await started.stop();
+    await close().catch((why: Error) => progress(`warning: cleaning up after a failed start: ${why.message}`));
     throw e;
   }
-  const sections = planKindRun({ scenarios: [...opts.scenarios], id, pins: kindPins(), cacheDir, existing: { context: ctx }, ...(opts.checkFault ? { checkFault: true } : {}) });
-  const close = async () => {
-    await externals?.stop();
-    if (started && !opts.keepLab) await started.stop();
-  };
   return {
     async start(group) {
       const namespaces = new Map(group[0]!.scenario.lab.pods.map((p) => [p.name, p.namespace ?? 'default']));
-      const title = `lab group: ${group.map((s) => s.scenario.metadata.name).join(', ')}`;
+      const title = groupTitle(group);
       const lab = { kc, namespaces, captureImage: imageRef(IMAGES.toolbox!), ...(id !== DRY_RUN_ID ? { labSelector: `${LAB_LABEL}=${id}` } : {}) };
       return new StartedKindGroup(lab, sections, title, progress).start();
     },

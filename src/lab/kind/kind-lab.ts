@@ -71,7 +71,8 @@ export async function runKindSteps(steps: readonly KindStep[], run: Runner, onSt
   }
 }
 
-const hostRunner: Runner = (argv, opts = {}) => exec(argv, { ...(opts.input === undefined ? {} : { input: opts.input }), where: 'host' });
+/** Runs a program on this machine (kind, kubectl, docker). */
+export const hostRunner: Runner = (argv, opts = {}) => exec(argv, { ...(opts.input === undefined ? {} : { input: opts.input }), where: 'host' });
 
 /** The pathlab labs (by kind cluster name) on this Docker engine. */
 export async function listKindLabs(run: Runner = hostRunner): Promise<string[]> {

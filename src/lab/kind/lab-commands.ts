@@ -6,17 +6,16 @@ import { BackendInputError, BackendUnavailableError, type LabCommands, type LabI
 import { loadScenarioFile } from '../../scenario/loader.ts';
 import { formatProblem } from '../../scenario/problems.ts';
 import type { Scenario } from '../../scenario/schema.ts';
-import { exec } from '../exec.ts';
 import { newLabId } from '../lab-id.ts';
 import { formatDoctor, runDoctor } from './doctor.ts';
 import { defaultCacheDir } from './istioctl-cache.ts';
-import { kindLab, listKindLabs, readLabFiles, runKindSteps } from './kind-lab.ts';
+import { hostRunner, kindLab, listKindLabs, readLabFiles, runKindSteps } from './kind-lab.ts';
 import { DRY_RUN_ID, checkLabId, clusterName, contextName } from './labels.ts';
 import { formatKindPlan, planKindDown, planKindLab } from './plan.ts';
 import { ISTIO_VERSION, KIND_NODE_IMAGE, KIND_VERSION, imageRef, kindPins } from './versions.ts';
 
 
-const host = (argv: readonly string[], opts: { input?: string } = {}) => exec(argv, { ...(opts.input === undefined ? {} : { input: opts.input }), where: 'host' });
+const host = hostRunner;
 
 function labId(id: string | undefined, fallback: string): string {
   try {
@@ -72,7 +71,7 @@ async function up(cacheDir: string, opts: LabUpOptions, io: LabIo): Promise<void
 }
 
 async function down(cacheDir: string, opts: { ids: string[]; all?: boolean; dryRun?: boolean }, io: LabIo): Promise<void> {
-  const named = opts.ids[0];
+  if (opts.all && opts.ids.length) throw new BackendInputError('name lab ids or --all, not both');
   let ids: string[];
   if (opts.all) {
     try {
@@ -80,8 +79,8 @@ async function down(cacheDir: string, opts: { ids: string[]; all?: boolean; dryR
     } catch (e) {
       throw new BackendUnavailableError(`${(e as Error).message}\nrun 'pathlab doctor' to see what is missing`);
     }
-  } else if (named !== undefined || opts.dryRun) {
-    ids = [labId(named, DRY_RUN_ID)];
+  } else if (opts.ids.length || opts.dryRun) {
+    ids = opts.ids.length ? opts.ids.map((id) => labId(id, DRY_RUN_ID)) : [DRY_RUN_ID];
   } else {
     throw new BackendInputError('say which lab: its id, or --all for every pathlab kind cluster');
   }

@@ -120,6 +120,9 @@ function planGroup(ctx: string, id: string, group: LoadedScenario[], pins: KindP
   return plan;
 }
 
+/** A lab group's section title (its removal's is this with `: remove`): named by its scenarios, so each group has its own. */
+export const groupTitle = (group: readonly LoadedScenario[]) => `lab group: ${group.map((s) => s.scenario.metadata.name).join(', ')}`;
+
 export const runLabel = (s: Scenario, mode: RunMode) => `scenario ${s.metadata.name}${mode === 'without-change' ? ' (without its change)' : ''}`;
 
 /** The commands one probe makes, with placeholders for what only the cluster knows (pod names, pids, node). */
@@ -181,7 +184,7 @@ export function probeSteps(s: Scenario, probe: Probe): KindStep[] {
   return steps;
 }
 
-/** The whole run as sections of steps, in order: what --dry-run prints and what runScenariosKind does. */
+/** The whole run as sections of steps, in order: what --dry-run prints and what the kind backend (backend.ts) does. */
 export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
   const readFile = input.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
   const labFiles = readLabFiles();
@@ -197,7 +200,7 @@ export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
   }
   for (const group of groupByLab(input.scenarios)) {
     const g = planGroup(ctx, input.id, group, input.pins, input.cacheDir, operatorBase);
-    sections.push({ title: `lab group: ${group.map((s) => s.scenario.metadata.name).join(', ')}`, steps: [...(g.meshConfig?.apply ?? []), ...g.apply] });
+    sections.push({ title: groupTitle(group), steps: [...(g.meshConfig?.apply ?? []), ...g.apply] });
     for (const s of group) {
       for (const mode of modesOf(s.scenario, input.checkFault ?? false)) {
         const setup = planScenarioSetup({ id: input.id, scenario: s.scenario, scenarioFile: s.file, readFile, pins: input.pins, cacheDir: input.cacheDir, operatorBase: istioOperatorFor(operatorBase, s.scenario.lab), mode });
@@ -214,7 +217,7 @@ export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
         sections.push({ title: `${runLabel(s.scenario, mode)}: revert`, steps: [...setup.revert, ...back] });
       }
     }
-    sections.push({ title: 'lab group: remove', steps: [...g.remove, ...(g.meshConfig?.restore ?? [])] });
+    sections.push({ title: `${groupTitle(group)}: remove`, steps: [...g.remove, ...(g.meshConfig?.restore ?? [])] });
   }
   if (!input.existing && !input.keepLab) sections.push({ title: 'lab down', steps: planKindDown([input.id], input.cacheDir).steps });
   return sections;

@@ -141,3 +141,15 @@ test('run --backend kind --dry-run --context: the user\'s context is named on ev
   t.false(r.out.includes('kind delete cluster'));
   t.true(r.out.includes('kubectl --context kind-workshop apply --server-side'));
 });
+
+test('run plan with two lab groups: each group has its own removal, so the second group\'s objects and mesh config go too', (t) => {
+  const [a] = forKind();
+  const b = { ...a!, file: 'scenarios/x/other.yaml', scenario: { ...a!.scenario, metadata: { ...a!.scenario.metadata, name: 'other-lab' }, lab: { ...a!.scenario.lab, meshConfig: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' as const } } } } };
+  const sections = planKindRun({ scenarios: [a!, b], id: 'a1b2c3', pins: kindPins('linux-amd64'), cacheDir, existing: { context: 'kind-pathlab-a1b2c3' } });
+  const removals = sections.filter((s) => s.title.endsWith(': remove'));
+  t.is(removals.length, 2);
+  t.is(new Set(removals.map((s) => s.title)).size, 2, 'distinct titles: the backend finds each group\'s own');
+  const second = removals.find((s) => s.title.includes('other-lab'))!;
+  t.true(second.steps.some((st) => st.kind === 'run' && st.argv.includes('delete')));
+  t.true(second.steps.some((st) => st.kind === 'run' && st.what === 'restore the lab\'s mesh config'), 'the REGISTRY_ONLY group restores the mesh config');
+});
