@@ -1,4 +1,4 @@
-// zx entry point: can this machine run the kind backend? `pathlab doctor`.
+// npm script entry point: can this machine run the kind backend? `pathlab doctor`.
 //   tsx scripts/doctor.ts
 import { main } from '../src/cli/main.ts';
 

@@ -1,4 +1,4 @@
-// zx entry point: start a kind lab: `pathlab lab up --backend kind` with this script's options.
+// npm script entry point: start a kind lab: `pathlab lab up --backend kind` with this script's options.
 //   tsx scripts/lab-up.ts [--dry-run] [--lab-id ID] [--scenario FILE]
 import { main } from '../src/cli/main.ts';
 

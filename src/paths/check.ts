@@ -18,7 +18,7 @@ export interface ProbeFacts {
 }
 
 /** Does the reply satisfy `expect.reply`? */
-export function replyMatches(want: NonNullable<Probe['expect']['reply']>, body: string): boolean {
+function replyMatches(want: NonNullable<Probe['expect']['reply']>, body: string): boolean {
   if (want.exact !== undefined) return body === want.exact;
   if (want.contains !== undefined) return body.includes(want.contains);
   if (want.pattern !== undefined) return new RegExp(want.pattern).test(body);

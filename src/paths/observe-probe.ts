@@ -4,17 +4,12 @@
 import { formatEffect, traceConnection, type LoadedTables, type TraceHop } from '../mesh/iptables/index.ts';
 import { handlePositionsOfRuleset, kernelConnections, kernelHops, parseXtablesMonitor, type KernelConnection } from '../probes/kernel-trace.ts';
 import { outcomeOf, type Outcome, type ToolReading } from '../probes/outcome.ts';
-import type { ProcessResult } from '../probes/process-result.ts';
-import { parseTcpdump, type Packet } from '../probes/tcpdump.ts';
+import type { ProcessResult, ProcessUser as User } from '../probes/process-result.ts';
+import { CONTROL_PORT, parseTcpdump, type Packet } from '../probes/tcpdump.ts';
 import type { ConnectTool } from '../probes/tool.ts';
 import { formatHop, type Hop } from './hop.ts';
 import { observedHops, parseEchoReply, rulesHop, type AccessLogLine, type ObservedEvidence, type TracedRules } from './observe.ts';
 import type { Evidence } from './verdict.ts';
-
-export interface User {
-  uid: number;
-  gid: number;
-}
 
 /** What one run of a connect probe recorded. */
 export interface ProbeRecord {
@@ -52,7 +47,7 @@ const ruleText = (h: TraceHop) => `${h.table}/${h.chain}#${h.rule} (${h.target})
 const tracedText = (c: TracedRules) => formatHop(rulesHop(c));
 
 /** A traced connection's effect (REDIRECT:15006 …), from the simulator when it agrees rule for rule with the kernel for one of the candidate users. */
-export function withEffect(c: KernelConnection, direction: 'out' | 'in', tables: LoadedTables, users: readonly User[]): TracedRules {
+function withEffect(c: KernelConnection, direction: 'out' | 'in', tables: LoadedTables, users: readonly User[]): TracedRules {
   const tries = direction === 'in' ? [undefined] : users;
   for (const u of tries) {
     try {
@@ -99,7 +94,7 @@ export function observeProbe(r: ProbeRecord): Observation {
   }
   if (r.accessLog) evidence.push({ source: 'sidecar access log', lines: [JSON.stringify(r.accessLog)] });
 
-  const wire = syns.filter((p) => !(p.dst === target.ip && p.dport === 9)).map((p) => `${p.dst}:${p.dport}`);
+  const wire = syns.filter((p) => !(p.dst === target.ip && p.dport === CONTROL_PORT)).map((p) => `${p.dst}:${p.dport}`);
   const app = parseEchoReply(reading.body);
   const obs: ObservedEvidence = {
     ...(kernel ? { kernel } : {}),

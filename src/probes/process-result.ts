@@ -3,6 +3,12 @@
 // expects); ProcessError turns a result into an error that carries the whole result and says
 // which call made it (zx's ProcessOutput is the model). Pure: the lab runs, this describes.
 
+/** Who a process runs as. */
+export interface ProcessUser {
+  uid: number;
+  gid: number;
+}
+
 export interface ProcessResult {
   argv: readonly string[];
   /** Where it ran, for messages: a pod name, "node", "host". */

@@ -16,6 +16,12 @@ export interface Packet {
   line: string;
 }
 
+/**
+ * The discard port (RFC 863): the positive control's SYN goes to the target's address on it,
+ * and the netns lab's marker SYNs to 127.0.0.1 on it (nothing listens there).
+ */
+export const CONTROL_PORT = 9;
+
 /** The capture's filter for connection attempts: SYN without ACK. */
 export const SYN_FILTER = 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0';
 

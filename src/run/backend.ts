@@ -5,7 +5,7 @@
 // (testcontainers' GenericContainer → StartedTestContainer is the model). The runner (runner.ts)
 // knows nothing else of a backend. The interface lives here, with its one consumer, so that
 // src/run never imports src/lab; src/lab implements it.
-import type { ProcessResult } from '../probes/process-result.ts';
+import type { ProcessResult, ProcessUser } from '../probes/process-result.ts';
 import type { EnvoyConfig } from '../mesh/envoy/envoy-config.ts';
 import type { AccessLogLine } from '../paths/observe.ts';
 import type { LoadedScenario } from '../scenario/loaded.ts';
@@ -13,10 +13,7 @@ import type { BackendName, Scenario, SetupStep } from '../scenario/schema.ts';
 import type { RunMode } from '../scenario/setup-roles.ts';
 import type { ScenarioResult } from '../paths/verdict.ts';
 
-export interface LabUser {
-  uid: number;
-  gid: number;
-}
+export type LabUser = ProcessUser;
 
 export interface ProbeTarget {
   ip: string;
@@ -46,6 +43,8 @@ export interface WatchResult {
   syns: string;
   /** tcpdump text of each of the probe's own captures, in order. */
   captures: string[];
+  /** What the record may lack and why (a barrier that did not show in time), for the report's evidence. */
+  notes: string[];
 }
 
 export interface Watch {
@@ -55,6 +54,8 @@ export interface Watch {
    * once it is seen. Without one, the backend finds its own way to know.
    */
   end(barrier?: { dst: string; dport: number }): Promise<WatchResult>;
+  /** Stops what the watch started without reading it (the probe failed before it ended). */
+  cancel(): Promise<void>;
 }
 
 /** A running lab, as the runner drives it: setup, then the probe-side operations. */

@@ -17,27 +17,25 @@ import { kernelHopsOf, predictedHops } from '../paths/predict.ts';
 import type { Evidence, ProbeResult, ScenarioResult } from '../paths/verdict.ts';
 import { conntrackArgv, endpointOf, parseConntrack } from '../probes/conntrack.ts';
 import { TOOLS } from '../probes/index.ts';
+import { CONTROL_PORT } from '../probes/tcpdump.ts';
 import type { ConnectTool } from '../probes/tool.ts';
 import type { ExpectedHops, LoadedScenario } from '../scenario/loaded.ts';
 import type { RunMode } from '../scenario/setup-roles.ts';
 import { durationMs, type Probe } from '../scenario/schema.ts';
-import type { LabUser, ProbeTarget, StartedBackend, WatchResult } from './backend.ts';
+import type { LabUser, ProbeTarget, StartedBackend, WatchResult, WatchSpec } from './backend.ts';
 
-/** The discard port: the positive control's SYN goes to the target's address on it. */
-export const CONTROL_PORT = 9;
-
-export function probeTimeoutMs(timeout: string | undefined): number {
+function probeTimeoutMs(timeout: string | undefined): number {
   return durationMs(timeout ?? '3s');
 }
 
 /** The user a probe runs as: its `from.uid`, the proxy's for `from.container: istio-proxy`, else the app's. */
-export function userOf(lab: Pick<StartedBackend, 'proxyUser' | 'appUser'>, from: Probe['from']): LabUser {
+function userOf(lab: Pick<StartedBackend, 'proxyUser' | 'appUser'>, from: Probe['from']): LabUser {
   if (from.uid !== undefined) return { uid: from.uid, gid: from.uid };
   return from.container === 'istio-proxy' ? lab.proxyUser : lab.appUser(from.pod);
 }
 
 /** Where a probe goes: the address and port it dials, and how it names them. */
-export async function resolveTarget(lab: Pick<StartedBackend, 'resolveHost'>, probe: Probe): Promise<ProbeTarget | undefined> {
+async function resolveTarget(lab: Pick<StartedBackend, 'resolveHost'>, probe: Probe): Promise<ProbeTarget | undefined> {
   const t = probe.target;
   if (!t) return undefined;
   const port = t.port ?? 80;
@@ -55,7 +53,7 @@ export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: Ru
   const t0 = performance.now();
   const probes: ProbeResult[] = [];
   for (const [i, probe] of s.scenario.probes.entries()) {
-    const r = signal?.aborted ? undefined : await runProbe(lab, s, probe, s.expected[i]!, notes);
+    const r = signal?.aborted ? undefined : await runProbe(lab, s, probe, s.expected[i]!, notes).catch((e: Error) => brokenProbe(s, probe, i, e));
     // A probe under way when the run was interrupted has evidence cut short: it counts as interrupted too.
     probes.push(r && !signal?.aborted ? r : interruptedProbe(s, probe, i, signal!));
   }
@@ -94,61 +92,85 @@ async function predict(lab: StartedBackend, host: { name: string; ip: string; me
   return { tables, kt, config, predicted: predictedHops(explain(kt, config, { src: host.ip, dst, uid: user.uid, payload }), { podIp: host.ip }) };
 }
 
-/** Phase 2: the probe with the pod's instruments, the peer pod's and the access log around it. */
-async function run(lab: StartedBackend, host: { name: string; ip: string }, target: ProbeTarget, user: LabUser, tool: ConnectTool, probe: Probe, p: Prediction): Promise<{ record: ProbeRecord; captures: Evidence[] }> {
+/** The line of a sidecar's access log whose downstream local address is `addr`, waited for up to `ms`. */
+async function logLineFor(read: () => Promise<AccessLogLine[]>, addr: string, ms: number): Promise<AccessLogLine | undefined> {
+  const until = performance.now() + ms;
+  for (;;) {
+    const line = (await read()).find((l) => l.downstream_local_address === addr);
+    if (line || performance.now() >= until) return line;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}
+
+/** Phase 2: the probe with the pod's instruments, the peer pod's and the access logs around it. */
+async function run(lab: StartedBackend, host: { name: string; ip: string }, target: ProbeTarget, user: LabUser, tool: ConnectTool, probe: Probe, p: Prediction): Promise<{ record: ProbeRecord; captures: Evidence[]; notes: string[] }> {
   const readLog = p.config ? await lab.accessLogFrom(host.name, p.config) : undefined;
   // The pod the connection is for, when it is one meshed pod of the lab other than the probe's:
-  // its kernel is traced too (the inbound capture, and its sidecar's connection to the app).
+  // its kernel is traced too (the inbound capture, and its sidecar's connection to the app),
+  // and its sidecar's access log says when it is done.
   const peer = await lab.peerPod(host.name, target);
+  const peerPod = peer ? await lab.pod(peer.name) : undefined;
+  const readPeerLog = peer ? await lab.accessLogFrom(peer.name, parseConfigDump(await lab.configDump(peer.name))) : undefined;
   // The probe's own captures, in the pods they name.
   const asked = (probe.captures ?? []).flatMap((c) => (c.tcpdump ? [{ pod: c.tcpdump.pod ?? host.name, iface: c.tcpdump.iface, filter: c.tcpdump.filter }] : []));
   const capturesIn = (pod: string) => asked.filter((c) => c.pod === pod).map(({ iface, filter }) => ({ iface, filter }));
   const others = [...new Set(asked.map((c) => c.pod))].filter((pod) => pod !== host.name && pod !== peer?.name);
-  const [watch, peerWatch, ...otherWatches] = await Promise.all([
-    lab.watch(host.name, { trace: [{ chain: 'OUTPUT', proto: 'tcp', dport: target.port }], syns: true, captures: capturesIn(host.name) }),
-    peer ? lab.watch(peer.name, { trace: [{ chain: 'PREROUTING', proto: 'tcp', dport: peer.port }, { chain: 'OUTPUT', proto: 'tcp', dport: peer.port }], syns: false, captures: capturesIn(peer.name) }) : undefined,
-    ...others.map((pod) => lab.watch(pod, { trace: [], syns: false, captures: capturesIn(pod) })),
-  ]);
-  const { argv, input } = connectArgv(tool, probe, target);
-  // The tool ends itself at its timeout (nc at the whole second above it); the lab kills it a moment after.
-  const result = await lab.probe(host.name, argv, { user, timeoutMs: Math.ceil(probeTimeoutMs(probe.timeout) / 1000) * 1000 + 1000, ...(input === undefined ? {} : { input }) });
-  // The positive control: a SYN the capture must see, sent by the proxy uid (never redirected)
-  // to the target's address on the discard port. It is also the barrier of the pod's record.
-  await lab.controlSyn(host.name, target.ip, CONTROL_PORT);
-  const [rec, peerRec, ...otherRecs] = await Promise.all([watch.end({ dst: target.ip, dport: CONTROL_PORT }), peerWatch?.end(), ...otherWatches.map((w) => w.end())]);
-  const records = new Map<string, WatchResult>([[host.name, rec], ...(peer && peerRec ? [[peer.name, peerRec] as const] : []), ...others.map((pod, i) => [pod, otherRecs[i]!] as const)]);
-  let accessLog: AccessLogLine | undefined;
-  if (readLog && p.kt.effect.kind === 'redirected') {
-    const until = performance.now() + lab.accessLogWaitMs;
-    for (;;) {
-      accessLog = (await readLog()).find((l) => l.downstream_local_address === `${target.ip}:${target.port}`);
-      if (accessLog || performance.now() >= until) break;
-      await new Promise((res) => setTimeout(res, 10));
-    }
+  const specs: Array<[string, WatchSpec]> = [
+    [host.name, { trace: [{ chain: 'OUTPUT', proto: 'tcp', dport: target.port }], syns: true, captures: capturesIn(host.name) }],
+    ...(peer ? [[peer.name, { trace: [{ chain: 'PREROUTING', proto: 'tcp', dport: peer.port }, { chain: 'OUTPUT', proto: 'tcp', dport: peer.port }], syns: false, captures: capturesIn(peer.name) }] as [string, WatchSpec]] : []),
+    ...others.map((pod): [string, WatchSpec] => [pod, { trace: [], syns: false, captures: capturesIn(pod) }]),
+  ];
+  // Every watch that started is ended or cancelled, whatever fails.
+  const started = await Promise.allSettled(specs.map(([pod, spec]) => lab.watch(pod, spec)));
+  const watches = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const open = new Set(watches);
+  try {
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const { argv, input } = connectArgv(tool, probe, target);
+    // The tool ends itself at its timeout (nc at the whole second above it); the lab kills it a moment after.
+    const result = await lab.probe(host.name, argv, { user, timeoutMs: Math.ceil(probeTimeoutMs(probe.timeout) / 1000) * 1000 + 1000, ...(input === undefined ? {} : { input }) });
+    // The sidecars log a connection when it ends: once their lines are there, every connection the
+    // probe caused has been made (a client that only connects, nc -z, is done before its sidecar's upstream).
+    const accessLog = readLog && p.kt.effect.kind === 'redirected' ? await logLineFor(readLog, `${target.ip}:${target.port}`, lab.accessLogWaitMs) : undefined;
+    if (readPeerLog && peer && peerPod) await logLineFor(readPeerLog, `${peerPod.ip}:${peer.port}`, lab.accessLogWaitMs);
+    // The positive control: a SYN the capture must see, sent by the proxy uid (never redirected)
+    // to the target's address on the discard port. It is also the barrier of the pod's record.
+    await lab.controlSyn(host.name, target.ip, CONTROL_PORT);
+    const ends = watches.map((w, i) => {
+      open.delete(w);
+      return i === 0 ? w.end({ dst: target.ip, dport: CONTROL_PORT }) : w.end();
+    });
+    const recs = await Promise.all(ends);
+    const records = new Map<string, WatchResult>(specs.map(([pod], i) => [pod, recs[i]!]));
+    const rec = recs[0]!;
+    const peerRec = peer ? records.get(peer.name) : undefined;
+    const peerTables = peer && peerRec ? loadRuleSet(parseIptablesSave((await lab.netns(peer.name, ['iptables-save'])).stdout)) : undefined;
+    const record: ProbeRecord = {
+      host,
+      target,
+      tool,
+      result,
+      users: { probe: user, proxy: lab.proxyUser },
+      tables: p.tables,
+      ...(p.kt.effect.kind === 'redirected' ? { capturePort: p.kt.effect.port } : {}),
+      trace: rec,
+      syns: rec.syns,
+      ...(peer && peerRec && peerTables ? { peer: { name: peer.name, port: peer.port, tables: peerTables, app: lab.appUser(peer.name), trace: peerRec } } : {}),
+      ...(accessLog ? { accessLog } : {}),
+    };
+    // Each asked capture's text: the n-th capture of its pod's record.
+    const captures = asked.map((c): Evidence => {
+      const nth = asked.filter((x) => x.pod === c.pod).indexOf(c);
+      return { source: `tcpdump -i ${c.iface} ${c.filter} (in ${c.pod})`, lines: (records.get(c.pod)?.captures[nth] ?? '').split('\n').filter(Boolean) };
+    });
+    return { record, captures, notes: recs.flatMap((r) => r.notes) };
+  } finally {
+    await Promise.all([...open].map((w) => w.cancel()));
   }
-  const peerTables = peer && peerRec ? loadRuleSet(parseIptablesSave((await lab.netns(peer.name, ['iptables-save'])).stdout)) : undefined;
-  const record: ProbeRecord = {
-    host,
-    target,
-    tool,
-    result,
-    users: { probe: user, proxy: lab.proxyUser },
-    tables: p.tables,
-    ...(p.kt.effect.kind === 'redirected' ? { capturePort: p.kt.effect.port } : {}),
-    trace: rec,
-    syns: rec.syns,
-    ...(peer && peerRec && peerTables ? { peer: { name: peer.name, port: peer.port, tables: peerTables, app: lab.appUser(peer.name), trace: peerRec } } : {}),
-    ...(accessLog ? { accessLog } : {}),
-  };
-  // Each asked capture's text: the n-th capture of its pod's record.
-  const captures = asked.map((c): Evidence => {
-    const nth = asked.filter((x) => x.pod === c.pod).indexOf(c);
-    return { source: `tcpdump -i ${c.iface} ${c.filter} (in ${c.pod})`, lines: (records.get(c.pod)?.captures[nth] ?? '').split('\n').filter(Boolean) };
-  });
-  return { record, captures };
 }
 
-export async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, want: ExpectedHops, notes: readonly string[] = []): Promise<ProbeResult> {
+async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, want: ExpectedHops, notes: readonly string[] = []): Promise<ProbeResult> {
   const t0 = performance.now();
   const host = await lab.pod(probe.from.pod);
   const name = s.scenario.metadata.name;
@@ -169,13 +191,13 @@ export async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Pr
   const user = userOf(lab, probe.from);
 
   const prediction = await predict(lab, host, target, user, tool, probe);
-  const { record, captures } = await run(lab, host, target, user, tool, probe, prediction);
+  const { record, captures, notes: cutShort } = await run(lab, host, target, user, tool, probe, prediction);
   const seen: Observation = observeProbe(record);
 
   // Phase 4: the expectations.
   const problems = expectationProblems(probe.expect, { reading: seen.reading, outcome: seen.outcome, target, syns: seen.syns, control: { ip: target.ip, port: CONTROL_PORT }, ...(seen.appSource ? { appSource: seen.appSource } : {}) });
   if (probe.expect.outcome === undefined && probe.expect.reply === undefined && record.result.spawnError) problems.push(`the probe did not run: ${record.result.spawnError}`);
-  const evidence = [...setup, ...seen.evidence, ...captures];
+  const evidence = [...setup, ...seen.evidence, ...captures, ...(cutShort.length ? [{ source: 'instruments', lines: cutShort }] : [])];
   if ((probe.captures ?? []).some((c) => c.conntrack)) {
     const conntrack = await lab.netns(host.name, conntrackArgv());
     const mine = parseConntrack(conntrack.stdout).filter((c) => c.orig.dst === target.ip && c.orig.dport === target.port);
@@ -188,13 +210,22 @@ export async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Pr
 export const interruptedReason = (signal: AbortSignal): string => `interrupted (${String(signal.reason ?? 'aborted')})`;
 
 function interruptedProbe(s: LoadedScenario, probe: Probe, i: number, signal: AbortSignal): ProbeResult {
+  return unrunProbe(s, probe, i, 'skipped', interruptedReason(signal));
+}
+
+/** A probe the lab could not run (an instrument that did not start, a pod that is gone): failed, with why. */
+function brokenProbe(s: LoadedScenario, probe: Probe, i: number, e: Error): ProbeResult {
+  return { ...unrunProbe(s, probe, i, 'failed', `the probe could not run: ${e.message}`), evidence: [{ source: 'the lab', lines: e.message.split('\n') }] };
+}
+
+function unrunProbe(s: LoadedScenario, probe: Probe, i: number, status: 'skipped' | 'failed', reason: string): ProbeResult {
   const want = s.expected[i]!;
   return {
     scenario: s.scenario.metadata.name,
     probe: probe.name,
     title: `${s.scenario.metadata.name} · ${probe.from.pod}`,
-    status: 'skipped',
-    reason: interruptedReason(signal),
+    status,
+    reason,
     expected: want.path.map(formatHop),
     notExpected: want.notPath.map(formatHop),
     predicted: [],

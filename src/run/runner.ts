@@ -21,7 +21,7 @@ export interface RunOptions extends Omit<SessionOptions, 'scenarios'> {
   signal?: AbortSignal;
 }
 
-export interface RunResults {
+interface RunResults {
   results: ScenarioResult[];
   skipped: ScenarioResult[];
 }
@@ -46,26 +46,52 @@ export async function runScenarios(backend: Backend, scenarios: readonly LoadedS
   }
   const results: ScenarioResult[] = [];
   if (runnable.length === 0) return { results, skipped };
-  await using session = await backend.open({ ...opts, scenarios: runnable });
+  const warn = (what: string, e: unknown) => opts.onProgress?.(`warning: ${what}: ${(e as Error).message}`);
+  const session = await backend.open({ ...opts, scenarios: runnable });
   const queue = groupByLab(runnable);
-  const worker = async () => {
-    for (let group = queue.shift(); group; group = queue.shift()) {
-      if (opts.signal?.aborted) {
-        for (const s of group) for (const mode of modesOf(s.scenario, opts.checkFault)) results.push(interruptedResult(s, backend.name, mode, opts.signal));
-        continue;
-      }
-      await using lab = await session.start(group);
-      for (const s of group) {
-        for (const mode of modesOf(s.scenario, opts.checkFault)) {
-          const r = opts.signal?.aborted ? interruptedResult(s, backend.name, mode, opts.signal) : await runScenario(lab, s, mode, opts.signal);
-          results.push(r);
-          opts.onScenario?.(r);
-        }
+  const each = (group: LoadedScenario[], result: (s: LoadedScenario, mode: RunMode) => ScenarioResult) => {
+    for (const s of group) {
+      for (const mode of modesOf(s.scenario, opts.checkFault)) {
+        const r = result(s, mode);
+        results.push(r);
+        opts.onScenario?.(r);
       }
     }
   };
-  const workers = Math.max(1, Math.min(opts.concurrency ?? 1, backend.maxConcurrentLabs, queue.length));
-  await Promise.all(Array.from({ length: workers }, worker));
+  const worker = async () => {
+    for (let group = queue.shift(); group; group = queue.shift()) {
+      if (opts.signal?.aborted) {
+        each(group, (s, mode) => interruptedResult(s, backend.name, mode, opts.signal!));
+        continue;
+      }
+      let lab: StartedBackend;
+      try {
+        lab = await session.start(group);
+      } catch (e) {
+        // A lab that cannot start fails its scenarios; the other labs of the run go on.
+        each(group, (s, mode) => ({ ...skippedResult(s, backend.name, ''), mode, status: 'failed', reason: `the lab could not start: ${(e as Error).message}` }));
+        continue;
+      }
+      try {
+        for (const s of group) {
+          for (const mode of modesOf(s.scenario, opts.checkFault)) {
+            const r = opts.signal?.aborted ? interruptedResult(s, backend.name, mode, opts.signal) : await runScenario(lab, s, mode, opts.signal);
+            results.push(r);
+            opts.onScenario?.(r);
+          }
+        }
+      } finally {
+        // A lab that does not stop cleanly is said so; it does not hide what the run found.
+        await lab.stop().catch((e: unknown) => warn(`stopping the lab of ${group[0]!.scenario.metadata.name}`, e));
+      }
+    }
+  };
+  try {
+    const workers = Math.max(1, Math.min(opts.concurrency ?? 1, backend.maxConcurrentLabs, queue.length));
+    await Promise.all(Array.from({ length: workers }, worker));
+  } finally {
+    await session.close().catch((e: unknown) => warn('closing the backend session', e));
+  }
   const order = new Map(scenarios.map((s, i) => [s.file, i]));
   const modeOrder = (r: ScenarioResult) => (r.mode === 'with-setup' ? 0 : 1);
   results.sort((a, b) => modeOrder(a) - modeOrder(b) || (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0));
@@ -78,17 +104,20 @@ function interruptedResult(s: LoadedScenario, backend: Backend['name'], mode: Ru
 }
 
 /** One scenario in one mode on a running lab: its setup, its probes, the lab back as it was. */
-export async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode, signal?: AbortSignal): Promise<ScenarioResult> {
+async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode, signal?: AbortSignal): Promise<ScenarioResult> {
   const t0 = performance.now();
+  const failed = (reason: string): ScenarioResult => ({ name: s.scenario.metadata.name, file: s.file, backend: lab.backend, mode, status: 'failed', reason, probes: [], durationMs: performance.now() - t0 });
+  let result: ScenarioResult;
   try {
-    let notes: string[];
-    try {
-      ({ notes } = await lab.applySetup(s, stepsFor(s.scenario, mode), mode));
-    } catch (e) {
-      return { name: s.scenario.metadata.name, file: s.file, backend: lab.backend, mode, status: 'failed', reason: `the setup failed: ${(e as Error).message}`, probes: [], durationMs: performance.now() - t0 };
-    }
-    return { ...(await runProbes(lab, s, mode, notes, signal)), durationMs: performance.now() - t0 };
-  } finally {
-    await lab.revertSetup();
+    const { notes } = await lab.applySetup(s, stepsFor(s.scenario, mode), mode);
+    result = { ...(await runProbes(lab, s, mode, notes, signal)), durationMs: performance.now() - t0 };
+  } catch (e) {
+    result = failed(`the setup failed: ${(e as Error).message}`);
   }
+  // The lab must be back as it was for the next scenario: when it is not, this one says so.
+  const notBack = await lab.revertSetup().then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  return notBack ? { ...result, status: 'failed', reason: `${result.reason ? `${result.reason}; ` : ''}the lab could not be brought back after it: ${notBack.message}` } : result;
 }

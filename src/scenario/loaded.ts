@@ -16,7 +16,7 @@ export interface LoadedScenario {
 }
 
 /** Parses every probe's expected hops; throws HopSyntaxError on notation the loader would refuse. */
-export function expectedHopsOf(scenario: Scenario): ExpectedHops[] {
+function expectedHopsOf(scenario: Scenario): ExpectedHops[] {
   return scenario.probes.map((p) => ({ path: (p.expect.path ?? []).map((h) => parseHop(h)), notPath: (p.expect.notPath ?? []).map((h) => parseHop(h)) }));
 }
 

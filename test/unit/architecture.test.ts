@@ -51,6 +51,11 @@ test('every room imports only the rooms it may (src/run and src/paths never impo
   t.true(files.length > 50, 'the scan found the source');
 });
 
+test('the runner, the path logic and the probe tools read no file either: the lab hands them what it read', (t) => {
+  const wrong = [...imports].filter(([f]) => ['run', 'paths', 'probes'].includes(roomOf(f))).flatMap(([f, { packages }]) => packages.filter((p) => /^(node:)?fs(\/promises)?$/.test(p)).map((p) => `${relative(SRC, f)} imports ${p}`));
+  t.deepEqual(wrong, []);
+});
+
 test('pure rooms and the runner spawn nothing and open no socket', (t) => {
   const wrong: string[] = [];
   for (const [f, { packages }] of imports) {

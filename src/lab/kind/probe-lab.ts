@@ -32,7 +32,7 @@ import { PodExecClient } from './exec-client.ts';
 /** The container a scenario pod's workload runs in (manifests.ts names it). */
 export const APP_CONTAINER = 'app';
 
-export type HostRunner = (argv: readonly string[], opts?: { input?: string; timeoutMs?: number }) => Promise<ExecResult>;
+type HostRunner = (argv: readonly string[], opts?: { input?: string; timeoutMs?: number }) => Promise<ExecResult>;
 
 export interface KindProbeLabOptions {
   kc: KubeConfig;
@@ -59,7 +59,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let keys = 0;
 const newKey = (what: string) => `${what}-${process.pid}-${++keys}`;
 
-export type KindProbeSide = Omit<StartedBackend, 'applySetup' | 'revertSetup' | 'stop' | typeof Symbol.asyncDispose>;
+type KindProbeSide = Omit<StartedBackend, 'applySetup' | 'revertSetup' | 'stop' | typeof Symbol.asyncDispose>;
 
 export class KindProbeLab implements KindProbeSide {
   readonly backend = 'kind';
@@ -249,14 +249,18 @@ export class KindProbeLab implements KindProbeSide {
     await this.ensureCaptureContainer(pod, f);
     const target = { namespace: f.namespace, pod: f.name, container: CAPTURE_CONTAINER };
     const key = newKey('cap');
+    const stop = async () => (await this.client.exec(target, backgroundStopArgv(key))).stdout;
     const started = await this.client.exec(target, backgroundStartArgv(key, tcpdumpArgv(iface, filter)));
     if (started.exitCode !== 0) throw new Error(`tcpdump in ${f.namespace}/${f.name}: ${(started.spawnError ?? started.stderr).trim()}`);
     for (let i = 0; ; i++) {
       if ((await this.client.exec(target, backgroundReadyArgv(key, 'listening on'))).exitCode === 0) break;
-      if (i >= 50) throw new Error(`tcpdump in ${f.namespace}/${f.name} did not start listening`);
+      if (i >= 50) {
+        await stop();
+        throw new Error(`tcpdump in ${f.namespace}/${f.name} did not start listening`);
+      }
       await sleep(100);
     }
-    return async () => (await this.client.exec(target, backgroundStopArgv(key))).stdout;
+    return stop;
   }
 
   /** A kernel trace of `matches` from the node (TRACE rules, a background xtables-monitor); the function returned stops it. */
@@ -265,8 +269,8 @@ export class KindProbeLab implements KindProbeSide {
     // TRACE of legacy rules goes to the kernel log, not to xtables-monitor: no kernel hops.
     if ((await this.flavour(pod)) === 'legacy') return async () => ({ text: '', listings: {} });
     const a = kernelTraceArgvs(f.node, f.pid, newKey('trace'), matches);
-    for (const argv of a.add) await this.checked(argv);
     try {
+      for (const argv of a.add) await this.checked(argv);
       await this.checked(a.start);
       // xtables-monitor prints nothing until an event: give it a moment to subscribe.
       await sleep(300);
@@ -291,17 +295,31 @@ export class KindProbeLab implements KindProbeSide {
 
   /** The pod's record for one probe: a kernel trace, the SYN capture and the probe's captures, started now, read by end(). */
   async watch(pod: string, spec: WatchSpec): Promise<Watch> {
-    const syns = spec.syns ? await this.startCapture(pod, 'eth0', SYN_FILTER) : undefined;
+    // Each instrument as it starts is remembered, so that a failure later stops the ones before it.
+    let syns: (() => Promise<string>) | undefined;
     const captures: Array<() => Promise<string>> = [];
-    for (const c of spec.captures) captures.push(await this.startCapture(pod, c.iface, c.filter));
-    const trace = await this.startTrace(pod, spec.trace);
+    let trace: (() => Promise<{ text: string; listings: Record<string, string> }>) | undefined;
+    const cancel = async () => {
+      await trace?.().catch(() => undefined);
+      for (const stop of [...(syns ? [syns] : []), ...captures]) await stop().catch(() => '');
+    };
+    try {
+      if (spec.syns) syns = await this.startCapture(pod, 'eth0', SYN_FILTER);
+      for (const c of spec.captures) captures.push(await this.startCapture(pod, c.iface, c.filter));
+      trace = await this.startTrace(pod, spec.trace);
+    } catch (e) {
+      await cancel();
+      throw e;
+    }
+    const stopTrace = trace;
     return {
+      cancel,
       end: async () => {
-        const t = await trace();
+        const t = await stopTrace();
         const synsText = syns ? await syns() : '';
         const texts: string[] = [];
         for (const c of captures) texts.push(await c());
-        return { trace: t.text, ruleset: Object.values(t.listings).join('\n'), syns: synsText, captures: texts };
+        return { trace: t.text, ruleset: Object.values(t.listings).join('\n'), syns: synsText, captures: texts, notes: [] };
       },
     };
   }

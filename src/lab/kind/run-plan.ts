@@ -7,10 +7,10 @@
 // scenario expects) and reverted (until the listeners are back as they were).
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { CONTROL_PORT, connectArgv } from '../../run/probe.ts';
+import { connectArgv } from '../../run/probe.ts';
 import { groupByLab } from '../../run/runner.ts';
 import { TOOLS } from '../../probes/index.ts';
-import { SYN_FILTER, tcpdumpArgv } from '../../probes/tcpdump.ts';
+import { CONTROL_PORT, SYN_FILTER, tcpdumpArgv } from '../../probes/tcpdump.ts';
 import { conntrackArgv } from '../../probes/conntrack.ts';
 import type { LoadedScenario } from '../../scenario/loaded.ts';
 import { modesOf, type RunMode } from '../../scenario/setup-roles.ts';
@@ -126,7 +126,7 @@ export const groupTitle = (group: readonly LoadedScenario[]) => `lab group: ${gr
 export const runLabel = (s: Scenario, mode: RunMode) => `scenario ${s.metadata.name}${mode === 'without-change' ? ' (without its change)' : ''}`;
 
 /** The commands one probe makes, with placeholders for what only the cluster knows (pod names, pids, node). */
-export function probeSteps(s: Scenario, probe: Probe): KindStep[] {
+function probeSteps(s: Scenario, probe: Probe): KindStep[] {
   const ns = (pod: string) => s.lab.pods.find((p) => p.name === pod)?.namespace ?? 'default';
   const pod = probe.from.pod;
   const podRef = `${ns(pod)}/<pod ${pod}>`;
@@ -223,7 +223,7 @@ export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
   return sections;
 }
 
-export function formatKindRunPlan(sections: KindRunSection[], opts: { home?: string } = {}): string {
+function formatKindRunPlan(sections: KindRunSection[], opts: { home?: string } = {}): string {
   return sections.map((sec) => [`== ${sec.title}`, ...sec.steps.flatMap((st, i) => formatKindStep(st, i + 1, opts))].join('\n')).join('\n\n') + '\n';
 }
 

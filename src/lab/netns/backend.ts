@@ -15,7 +15,7 @@ import { PodInstruments } from './instruments.ts';
 import { netnsUnavailable } from './requirements.ts';
 import { netnsLabCommands } from './lab-commands.ts';
 
-export class StartedNetnsBackend implements StartedBackend {
+class StartedNetnsBackend implements StartedBackend {
   readonly backend = 'netns';
   readonly accessLogWaitMs = 1000;
   private readonly instruments = new Map<string, PodInstruments>();

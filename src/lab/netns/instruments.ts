@@ -5,9 +5,9 @@
 // been printed: no per-probe start-up, no fixed waits. The rule handles' positions are read
 // once per rule set (the lab forgets them when a setup step reloads the pod's rules).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { execOk, inNetns, systemEnv, exec } from '../exec.ts';
+import { exec, execOk, inNetns, systemEnv } from '../exec.ts';
 import { TRACE_TABLE, TRACE_TABLE_RULES, traceHasSyn } from '../../probes/kernel-trace.ts';
-import { SYN_FILTER, captureHasSyn, tcpdumpArgv } from '../../probes/tcpdump.ts';
+import { CONTROL_PORT, SYN_FILTER, captureHasSyn, tcpdumpArgv } from '../../probes/tcpdump.ts';
 import type { Watch, WatchResult, WatchSpec } from '../../run/backend.ts';
 
 /** A long-running program whose standard output is kept as text. */
@@ -21,14 +21,16 @@ class Stream {
     this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: systemEnv() });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.text += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.err += d));
+    // A program that cannot start (ENOENT) ends the stream with its reason, never the process.
+    this.child.on('error', (e) => (this.err += `${e.message}\n`));
     this.closed = new Promise((resolve) => this.child.on('close', () => resolve()));
   }
 
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined;
   }
 
-  /** Resolves when `ok()` holds (checked on every chunk and every 5 ms), false after `ms`. */
+  /** Resolves true when `ok()` holds (polled every 5 ms), false after `ms` or when the program ended without it. */
   async until(ok: () => boolean, ms: number): Promise<boolean> {
     const end = performance.now() + ms;
     while (!ok()) {
@@ -44,7 +46,7 @@ class Stream {
   }
 }
 
-/** How long a barrier may take to show before the record is read anyway. */
+/** How long a barrier may take to show before the record is read anyway (and says so). */
 const BARRIER_MS = 3000;
 
 export class PodInstruments {
@@ -52,6 +54,8 @@ export class PodInstruments {
   private syns: Stream | undefined;
   private ruleset: string | undefined;
   private starting: Promise<void> | undefined;
+  /** The probes' own tcpdumps running now (stopped with the instruments, also after a failed probe). */
+  private readonly captures = new Set<Stream>();
 
   constructor(
     private readonly ns: string,
@@ -65,26 +69,34 @@ export class PodInstruments {
   }
 
   private start(): Promise<void> {
-    this.starting ??= (async () => {
-      await execOk(inNetns(this.ns, ['nft', '-f', '-']), { input: TRACE_TABLE_RULES, where: this.where });
-      this.monitor = new Stream(inNetns(this.ns, ['xtables-monitor', '--trace']));
-      this.syns = new Stream(inNetns(this.ns, tcpdumpArgv('eth0', SYN_FILTER)));
-      const listening = await this.syns.until(() => this.syns!.err.includes('listening on'), 5000);
-      if (!listening) throw new Error(`${this.where}: tcpdump did not start: ${this.syns.err.trim()}`);
-      // xtables-monitor prints nothing until an event: it listens once a marker SYN shows.
-      const at = this.monitor.text.length;
-      for (let i = 0; i < 50; i++) {
-        await this.marker();
-        if (await this.monitor.until(() => traceHasSyn(this.monitor!.text.slice(at), '127.0.0.1', MARKER_PORT), 100)) return;
-      }
-      throw new Error(`${this.where}: xtables-monitor --trace did not start: ${this.monitor.err.trim()}`);
-    })();
+    this.starting ??= this.startOnce().catch(async (e: unknown) => {
+      // A failed start is not kept: stop what began, and let the next probe try again.
+      await Promise.all([this.monitor?.stop(), this.syns?.stop('SIGINT')]);
+      this.monitor = this.syns = this.starting = undefined;
+      throw e;
+    });
     return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
+    await execOk(inNetns(this.ns, ['nft', '-f', '-']), { input: TRACE_TABLE_RULES, where: this.where });
+    this.monitor = new Stream(inNetns(this.ns, ['xtables-monitor', '--trace']));
+    this.syns = new Stream(inNetns(this.ns, tcpdumpArgv('eth0', SYN_FILTER)));
+    const syns = this.syns;
+    if (!(await syns.until(() => syns.err.includes('listening on'), 5000))) throw new Error(`${this.where}: tcpdump did not start: ${syns.err.trim()}`);
+    // xtables-monitor prints nothing until an event: it listens once a marker SYN shows.
+    const monitor = this.monitor;
+    const at = monitor.text.length;
+    for (let i = 0; i < 50; i++) {
+      await this.marker();
+      if (await monitor.until(() => traceHasSyn(monitor.text.slice(at), '127.0.0.1', CONTROL_PORT), 100)) return;
+    }
+    throw new Error(`${this.where}: xtables-monitor --trace did not start: ${monitor.err.trim()}`);
   }
 
   /** A SYN to 127.0.0.1 on the discard port, from root: refused at once, traced like every SYN. */
   private async marker(): Promise<void> {
-    await exec(inNetns(this.ns, ['nc', '-z', '-w', '1', '127.0.0.1', String(MARKER_PORT)]), { where: this.where, timeoutMs: 3000 });
+    await exec(inNetns(this.ns, ['nc', '-z', '-w', '1', '127.0.0.1', String(CONTROL_PORT)]), { where: this.where, timeoutMs: 3000 });
   }
 
   async watch(spec: WatchSpec): Promise<Watch> {
@@ -93,49 +105,75 @@ export class PodInstruments {
     const syns = this.syns!;
     const traceAt = monitor.text.length;
     const synsAt = syns.text.length;
-    const captures = await Promise.all(spec.captures.map((c) => this.capture(c.iface, c.filter)));
+    const started = await Promise.allSettled(spec.captures.map((c) => this.capture(c.iface, c.filter)));
+    const captures = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const cancel = async () => {
+      await Promise.all(captures.map((c) => this.stopCapture(c)));
+    };
+    if (failed) {
+      await cancel();
+      throw failed.reason;
+    }
     return {
+      cancel,
       end: async (barrier) => {
-        let traceText: string;
+        const notes: string[] = [];
+        const late = (what: string) => notes.push(`${this.where}: ${what} not seen within ${BARRIER_MS / 1000} s: the record may be cut short`);
         if (barrier) {
-          await monitor.until(() => traceHasSyn(monitor.text.slice(traceAt), barrier.dst, barrier.dport), BARRIER_MS);
+          if (!(await monitor.until(() => traceHasSyn(monitor.text.slice(traceAt), barrier.dst, barrier.dport), BARRIER_MS))) late(`the trace of the control SYN to ${barrier.dst}:${barrier.dport}`);
           // The control leaves on eth0 unless it is for this pod or loopback.
           if (spec.syns && barrier.dst !== this.podIp && !barrier.dst.startsWith('127.')) {
-            await syns.until(() => captureHasSyn(syns.text.slice(synsAt), barrier.dst, barrier.dport), BARRIER_MS);
+            if (!(await syns.until(() => captureHasSyn(syns.text.slice(synsAt), barrier.dst, barrier.dport), BARRIER_MS))) late(`the control SYN to ${barrier.dst}:${barrier.dport} on eth0`);
           }
-          traceText = monitor.text.slice(traceAt);
         } else {
           const at = monitor.text.length;
           await this.marker();
-          await monitor.until(() => traceHasSyn(monitor.text.slice(at), '127.0.0.1', MARKER_PORT), BARRIER_MS);
-          traceText = monitor.text.slice(traceAt);
+          if (!(await monitor.until(() => traceHasSyn(monitor.text.slice(at), '127.0.0.1', CONTROL_PORT), BARRIER_MS))) late('the trace of the marker SYN');
         }
-        const texts = await Promise.all(captures.map((c) => c()));
+        const traceText = monitor.text.slice(traceAt);
+        const texts = await Promise.all(captures.map((c) => this.stopCapture(c)));
         this.ruleset ??= (await execOk(inNetns(this.ns, ['nft', '-a', 'list', 'ruleset']), { where: this.where })).stdout;
-        const result: WatchResult = { trace: traceText, ruleset: this.ruleset, syns: spec.syns ? syns.text.slice(synsAt) : '', captures: texts };
+        const result: WatchResult = { trace: traceText, ruleset: this.ruleset, syns: spec.syns ? syns.text.slice(synsAt) : '', captures: texts, notes };
         return result;
       },
     };
   }
 
-  /** One of the probe's own captures: listening when this resolves; the function returned stops it and gives its text. */
-  private async capture(iface: string, filter: string): Promise<() => Promise<string>> {
+  /** One of the probe's own captures, listening when this resolves. */
+  private async capture(iface: string, filter: string): Promise<Stream> {
     const s = new Stream(inNetns(this.ns, tcpdumpArgv(iface, filter)));
-    if (!(await s.until(() => s.err.includes('listening on'), 5000))) throw new Error(`${this.where}: tcpdump -i ${iface} ${filter} did not start: ${s.err.trim()}`);
-    return async () => {
-      // The barrier was seen by the other instruments: give this tcpdump a moment to read the
-      // last packets, then SIGINT (it prints what it read, and exits).
-      await new Promise((r) => setTimeout(r, 50));
-      await s.stop('SIGINT');
-      return s.text;
-    };
+    this.captures.add(s);
+    if (!(await s.until(() => s.err.includes('listening on'), 5000))) {
+      await this.stopCapture(s);
+      throw new Error(`${this.where}: tcpdump -i ${iface} ${filter} did not start: ${s.err.trim()}`);
+    }
+    return s;
+  }
+
+  /**
+   * Stops a probe's capture and gives its text. Its filter may not see the control SYN, so
+   * there is no barrier: it stops once its output has been quiet for 150 ms (1.5 s at most);
+   * SIGINT makes tcpdump print what it read before it exits.
+   */
+  private async stopCapture(s: Stream): Promise<string> {
+    if (!this.captures.delete(s)) return s.text;
+    let seen = -1;
+    let quietSince = performance.now();
+    await s.until(() => {
+      if (s.text.length !== seen) {
+        seen = s.text.length;
+        quietSince = performance.now();
+      }
+      return performance.now() - quietSince >= 150;
+    }, 1500);
+    await s.stop('SIGINT');
+    return s.text;
   }
 
   async stop(): Promise<void> {
+    await Promise.all([...this.captures].map((c) => this.stopCapture(c)));
     await Promise.all([this.monitor?.stop(), this.syns?.stop('SIGINT')]);
     await exec(inNetns(this.ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE]), { where: this.where });
   }
 }
-
-/** The discard port: barrier and marker SYNs go to it (nothing listens there). */
-export const MARKER_PORT = 9;
