@@ -110,7 +110,10 @@ async function run(lab: StartedBackend, host: { name: string; ip: string }, targ
   // and its sidecar's access log says when it is done.
   const peer = await lab.peerPod(host.name, target);
   const peerPod = peer ? await lab.pod(peer.name) : undefined;
-  const readPeerLog = peer ? await lab.accessLogFrom(peer.name, parseConfigDump(await lab.configDump(peer.name))) : undefined;
+  const peerTables = peer ? loadRuleSet(parseIptablesSave((await lab.netns(peer.name, ['iptables-save'])).stdout)) : undefined;
+  // The peer's sidecar logs the connection only when its kernel captures it (not an excluded port, not the sidecar's own).
+  const peerCaptures = peerPod && peerTables && kernelTrace(peerTables, { src: host.ip, dst: { ip: peerPod.ip, port: peer!.port }, podIp: peerPod.ip }).effect.kind === 'redirected';
+  const readPeerLog = peer && peerCaptures ? await lab.accessLogFrom(peer.name, parseConfigDump(await lab.configDump(peer.name))) : undefined;
   // The probe's own captures, in the pods they name.
   const asked = (probe.captures ?? []).flatMap((c) => (c.tcpdump ? [{ pod: c.tcpdump.pod ?? host.name, iface: c.tcpdump.iface, filter: c.tcpdump.filter }] : []));
   const capturesIn = (pod: string) => asked.filter((c) => c.pod === pod).map(({ iface, filter }) => ({ iface, filter }));
@@ -145,7 +148,6 @@ async function run(lab: StartedBackend, host: { name: string; ip: string }, targ
     const records = new Map<string, WatchResult>(specs.map(([pod], i) => [pod, recs[i]!]));
     const rec = recs[0]!;
     const peerRec = peer ? records.get(peer.name) : undefined;
-    const peerTables = peer && peerRec ? loadRuleSet(parseIptablesSave((await lab.netns(peer.name, ['iptables-save'])).stdout)) : undefined;
     const record: ProbeRecord = {
       host,
       target,
