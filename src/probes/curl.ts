@@ -12,7 +12,8 @@ export const CURL_EXIT = { couldNotConnect: 7, timedOut: 28, emptyReply: 52, rec
 
 export function curlArgv(p: ConnectProbe): { argv: string[] } {
   const url = `http://${p.target.name}:${p.target.port}${p.path ?? '/'}`;
-  return { argv: ['curl', '-sS', '--max-time', String(p.timeoutMs / 1000), '-w', TRAILER, url] };
+  // --globoff: the path is the scenario's, taken literally ([] and {} are not curl's URL ranges).
+  return { argv: ['curl', '-sS', '--globoff', '--max-time', String(p.timeoutMs / 1000), '-w', TRAILER, url] };
 }
 
 export function readCurl(r: ProcessResult): ToolReading {

@@ -4,7 +4,7 @@
 // scenarios broke without their fault (the good outcome) and which did not.
 import pc from 'picocolors';
 import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
-import { visibleControls } from './text.ts';
+import { visibleControls } from '../scenario/text.ts';
 import { evidenceOfDifference, firstDifferenceLine, formatHopDiff } from './hop-diff.ts';
 
 export interface ConsoleOptions {

@@ -1,6 +1,6 @@
 // The expected and observed hops of one probe side by side, with the first difference marked.
 // Console and JUnit print the same table; only the console colours it.
-import { visibleControls } from './text.ts';
+import { visibleControls } from '../scenario/text.ts';
 import type { Evidence, ProbeResult } from '../paths/verdict.ts';
 
 export const DIFF_MARK = '▶';

@@ -8,7 +8,7 @@
 import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
 import { probeDiffLines } from './console.ts';
 import { firstDifferenceLine } from './hop-diff.ts';
-import { visibleControls, xmlAttr, xmlText } from './text.ts';
+import { visibleControls, xmlAttr, xmlText } from '../scenario/text.ts';
 
 export const PATH_MISMATCH = 'PathMismatch';
 export const PASSED_WITHOUT_FAULT = 'PassedWithoutFault';

@@ -4,7 +4,7 @@
 import { stringify } from 'yaml';
 import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
 import { hopDiffRows } from './hop-diff.ts';
-import { visibleControls } from './text.ts';
+import { visibleControls } from '../scenario/text.ts';
 
 /** A description may not carry an unescaped `#` (it would start a directive) nor a line break. */
 const desc = (s: string): string => visibleControls(s).replace(/\\/g, '\\\\').replace(/#/g, '\\#');

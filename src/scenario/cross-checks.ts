@@ -225,6 +225,8 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
         }
       }
     }
+    const checks = [e.outcome, e.reply, e.httpStatus, e.leavesPod, e.sourceSeenByApp, e.listening, e.rules, e.path?.length ? e.path : undefined, e.notPath?.length ? e.notPath : undefined];
+    if (checks.every((c) => c === undefined)) add(at('expect'), 'a probe must check something: give outcome, reply, httpStatus, leavesPod, sourceSeenByApp, path or notPath (listening for ss, rules for iptables-save)');
     if (e.listening !== undefined && probe.tool !== 'ss') add(at('expect', 'listening'), 'only an ss probe can expect listening sockets');
     if (e.rules !== undefined && probe.tool !== 'iptables-save') add(at('expect', 'rules'), 'only an iptables-save probe can expect rules');
     if (e.httpStatus !== undefined && !HTTP_TOOLS.has(probe.tool)) add(at('expect', 'httpStatus'), 'only curl and http probes see an HTTP status');

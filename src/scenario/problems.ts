@@ -1,3 +1,4 @@
+import { visibleControls } from './text.ts';
 /** A path into a scenario document: keys and array indices, as zod and yaml both use them. */
 export type FieldPath = ReadonlyArray<string | number>;
 
@@ -25,8 +26,13 @@ export function formatFieldPath(path: FieldPath): string {
 }
 
 /** `FILE:LINE:COL: field: message`, the one line a user's editor can jump to. */
+/**
+ * One line per problem. Field names and messages quote the file's own keys and values, so their
+ * control characters are shown as escapes: a newline in a quoted key cannot forge a second line,
+ * an ESC cannot reach the terminal.
+ */
 export function formatProblem(p: ScenarioProblem): string {
-  return `${p.file}:${p.line}:${p.col}: ${p.field}: ${p.message}`;
+  return visibleControls(`${p.file}:${p.line}:${p.col}: ${p.field}: ${p.message}`);
 }
 
 export function sortProblems(problems: ScenarioProblem[]): ScenarioProblem[] {

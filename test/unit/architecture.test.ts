@@ -14,7 +14,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   paths: ['mesh', 'probes', 'scenario'],
   mesh: [],
   probes: ['mesh'],
-  report: ['paths'],
+  report: ['paths', 'scenario'],
   run: [...PURE],
   lab: [...PURE, 'run'],
   cli: [...PURE, 'run', 'lab'],

@@ -56,3 +56,9 @@ test('pod-state tools check their own output: ss sockets and iptables-save rules
   t.deepEqual(TOOLS['iptables-save'].check(save, { rules: ['-A OUTPUT -p tcp -j ISTIO_OUTPUT', '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001'] }), []);
   t.deepEqual(TOOLS['iptables-save'].check(save, { rules: ['-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001', '-A OUTPUT -p tcp -j ISTIO_OUTPUT'] }), ['rule not found (in order): -A OUTPUT -p tcp -j ISTIO_OUTPUT']);
 });
+
+test('curl takes the scenario\'s path literally: no URL globbing of [] and {}', (t) => {
+  const { argv } = TOOLS.curl.argv({ target: { ip: '10.96.0.10', port: 9080, name: 'details' }, path: '/details/[0-9]{a,b}', timeoutMs: 3000 });
+  t.true(argv.includes('--globoff'));
+  t.is(argv.at(-1), 'http://details:9080/details/[0-9]{a,b}');
+});

@@ -43,6 +43,16 @@ export const MALFORMED_CASES: MalformedCase[] = [
   { file: f('empty-probes'), schema: true, lines: [`${f('empty-probes')}:28:9: probes: needs at least 1 item(s)`] },
   { file: f('name-not-kebab'), schema: true, lines: [`${f('name-not-kebab')}:14:13: lab.pods[0].name: must be kebab-case: lower-case letters, digits and "-", got "App_1"`] },
   { file: f('bad-timeout'), schema: true, lines: [`${f('bad-timeout')}:37:14: probes[0].timeout: must be a duration such as 3s or 500ms, got "3 seconds"`] },
+  { file: f('expect-empty'), schema: false, lines: [`${f('expect-empty')}:37:13: probes[0].expect: a probe must check something: give outcome, reply, httpStatus, leavesPod, sourceSeenByApp, path or notPath (listening for ss, rules for iptables-save)`] },
+  // A newline in a quoted key cannot forge a problem line, an ESC cannot reach the terminal: both shown as escapes.
+  {
+    file: f('control-characters'),
+    schema: true,
+    lines: [
+      `${f('control-characters')}:37:5: probes[0]["x\\nscenarios/forged.yaml:1:1: probes: all good"]: unknown field "x\\x0ascenarios/forged.yaml:1:1: probes: all good" (expected one of: name, description, from, tool, target, payload, timeout, captures, expect)`,
+      `${f('control-characters')}:38:5: probes[0]["\\u001b[31mred"]: unknown field "\\x1b[31mred" (expected one of: name, description, from, tool, target, payload, timeout, captures, expect)`,
+    ],
+  },
   { file: f('timeout-zero'), schema: false, lines: [`${f('timeout-zero')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   { file: f('timeout-huge'), schema: false, lines: [`${f('timeout-huge')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   // ports, addresses, CIDRs

@@ -1,4 +1,5 @@
-// Text that is safe to print or embed: control characters shown as \xNN escapes.
+// Text that is safe to print or embed: control characters shown as \xNN escapes. Scenario
+// files are untrusted: what they say reaches a terminal, a report or a log only through these.
 
 const hex = (code: number): string => `\\x${code.toString(16).padStart(2, '0')}`;
 
