@@ -76,17 +76,23 @@ const EXPECTED_NAMES: Record<string, string> = {
 };
 
 /** Closest allowed key by edit distance, for "did you mean". */
+/** How many unknown fields of one mapping are named one by one. */
+export const MAX_UNKNOWN_NAMED = 100;
+
 function closest(word: string, options: string[]): string | undefined {
+  const limit = Math.max(1, Math.floor(word.length / 3));
   let best: string | undefined;
   let bestD = Infinity;
   for (const o of options) {
+    // The distance is at least the difference in length: no need to compute it past the limit.
+    if (Math.abs(o.length - word.length) > limit) continue;
     const d = editDistance(word.toLowerCase(), o.toLowerCase());
     if (d < bestD) {
       bestD = d;
       best = o;
     }
   }
-  return bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+  return bestD <= limit ? best : undefined;
 }
 
 function editDistance(a: string, b: string): number {
@@ -109,15 +115,15 @@ export function describeIssue(issue: z.core.$ZodIssue, data: unknown, root: AnyS
   switch (issue.code) {
     case 'unrecognized_keys': {
       const allowed = allowedKeys(schemaAt(path, root));
-      return issue.keys.map((key) => {
+      const expected = allowed.join(', ');
+      // Each unknown field is named, up to a screenful; a mapping with thousands is named once for the rest.
+      const named = issue.keys.slice(0, MAX_UNKNOWN_NAMED).map((key) => {
         const guess = closest(key, allowed);
         const hint = guess ? `did you mean "${guess}"? ` : '';
-        return {
-          path: [...path, key],
-          atKey: true,
-          message: `unknown field "${key}" (${hint}expected one of: ${allowed.join(', ')})`,
-        };
+        return { path: [...path, key], atKey: true, message: `unknown field "${key}" (${hint}expected one of: ${expected})` };
       });
+      const rest = issue.keys.length - named.length;
+      return rest > 0 ? [...named, { path: [...path, issue.keys[MAX_UNKNOWN_NAMED]!], atKey: true, message: `and ${rest} more unknown fields from here on (expected one of: ${expected})` }] : named;
     }
     case 'invalid_type': {
       const value = valueAt(data, issue.path);

@@ -136,7 +136,9 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
   };
   let docs: ReturnType<typeof parseAllDocuments>;
   try {
-    docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    // Duplicate keys are found below, in one pass: yaml's own check compares every pair of keys
+    // of a mapping (100,000 keys took 50 s).
+    docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
   } catch (e) {
     const message = e instanceof RangeError ? 'the document is nested too deeply to read' : (e as Error).message;
     return { ok: false, file, problems: [{ file, line: 1, col: 1, field: '(yaml)', message }] };
@@ -171,15 +173,14 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
       });
       continue;
     }
-    if (e.code === 'DUPLICATE_KEY') {
-      const key = /^[^:\n]*/.exec(text.slice(e.pos[0]))?.[0].trim();
-      problems.push({ file, ...at(e.pos[0]), field: '(yaml)', message: `the key "${key}" appears twice in the same mapping` });
-      continue;
-    }
     const message = /call stack/i.test(e.message)
       ? 'the document is nested too deeply to read'
       : e.message.replace(/\s+/g, ' ').trim();
     problems.push({ file, ...at(e.pos[0]), field: '(yaml)', message });
+  }
+  for (const offset of duplicateKeyOffsets(doc)) {
+    const key = /^[^:\n]*/.exec(text.slice(offset))?.[0].trim();
+    problems.push({ file, ...at(offset), field: '(yaml)', message: `the key "${key}" appears twice in the same mapping` });
   }
   if (problems.length > 0) return { ok: false, file, problems: sortProblems(problems) };
 
@@ -261,6 +262,35 @@ function unclosedQuoteOffset(text: string): number | undefined {
   return undefined;
 }
 
+/** Where each key that repeats an earlier key of its mapping stands (scalar keys compared by value, as YAML does). */
+function duplicateKeyOffsets(doc: Document): number[] {
+  const out: number[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const k = pair.key.value;
+        if (seen.has(k) && pair.key.range) out.push(pair.key.range[0]);
+        seen.add(k);
+      }
+    },
+  });
+  return out;
+}
+
+/** Each mapping's pairs by key, built once per mapping: locating 100,000 problems stays linear. */
+const pairIndex = new WeakMap<object, Map<unknown, unknown>>();
+function pairOf(map: { items: unknown[] }, key: string | number): unknown {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items) if (isPair(p) && isScalar(p.key) && !index.has(p.key.value)) index.set(p.key.value, p);
+    pairIndex.set(map, index);
+  }
+  return index.get(key);
+}
+
 function dedupe(problems: ScenarioProblem[]): ScenarioProblem[] {
   const seen = new Set<string>();
   return problems.filter((p) => {
@@ -292,8 +322,8 @@ function nodeOffset(doc: Document, path: FieldPath, atKey: boolean): { offset: n
   for (const [i, seg] of path.entries()) {
     if (isAlias(node)) break;
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
-      if (!pair) break;
+      const pair = pairOf(node, seg);
+      if (!isPair(pair)) break;
       const key = pair.key as YamlNode;
       if (atKey && i === path.length - 1 && key.range) return { offset: key.range[0], quoted: false };
       // A null value (`key:` with nothing after it) has no range: point at the key.
