@@ -1,6 +1,7 @@
 // The probe's expectations against what happened, other than the path: the reply, the HTTP
 // status, the outcome, whether a SYN left the pod (believed only beside the positive
 // control), the source address the app saw. Each broken expectation is one problem line. Pure.
+import { RE2JS } from 're2js';
 import type { Outcome, ToolReading } from '../probes/outcome.ts';
 import { believeAbsence, type Packet } from '../probes/tcpdump.ts';
 import type { Probe } from '../scenario/schema.ts';
@@ -17,11 +18,11 @@ export interface ProbeFacts {
   appSource?: string;
 }
 
-/** Does the reply satisfy `expect.reply`? */
+/** Does the reply satisfy `expect.reply`? A pattern is RE2 (linear time: a file's pattern cannot hang the run). */
 function replyMatches(want: NonNullable<Probe['expect']['reply']>, body: string): boolean {
   if (want.exact !== undefined) return body === want.exact;
   if (want.contains !== undefined) return body.includes(want.contains);
-  if (want.pattern !== undefined) return new RegExp(want.pattern).test(body);
+  if (want.pattern !== undefined) return RE2JS.compile(want.pattern).matcher(body).find();
   return body.length === 0;
 }
 

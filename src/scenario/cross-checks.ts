@@ -1,6 +1,7 @@
 // Checks that span several fields of a scenario, which JSON Schema cannot express:
 // references between sections, uniqueness, addresses inside the lab's networks,
 // one-of groups, and the path notation of expected hops.
+import { RE2JS } from 're2js';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HopSyntaxError, parseHop } from '../paths/hop.ts';
@@ -219,9 +220,9 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
       }
       if (e.reply.pattern !== undefined) {
         try {
-          new RegExp(e.reply.pattern);
+          RE2JS.compile(e.reply.pattern);
         } catch (err) {
-          add(at('expect', 'reply', 'pattern'), `not a valid regular expression: ${(err as Error).message}`);
+          add(at('expect', 'reply', 'pattern'), `not a valid RE2 regular expression: ${(err as Error).message}`);
         }
       }
     }

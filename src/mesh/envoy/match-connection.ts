@@ -8,6 +8,7 @@
 //   closed connection when there is none (Envoy filter_chain_match docs; traffic.go matchFilterChain);
 // - tcp_proxy's cluster, or for an HTTP connection manager the route configuration's virtual host
 //   by Host (exact, `*.suffix`, `prefix*`, `*`) and its first matching route (Envoy route docs).
+import { RE2JS } from 're2js';
 import type { Cluster, EnvoyConfig, FilterChain, Listener, RouteConfiguration, VirtualHost, Route } from './envoy-config.ts';
 import {
   BLACKHOLE_CLUSTER,
@@ -236,7 +237,8 @@ function routeMatches(r: Route, path: string): boolean {
   }
   if (m.safeRegex !== undefined) {
     try {
-      return new RegExp(`^(?:${m.safeRegex})$`).test(p);
+      // Envoy's safe_regex is RE2, matched against the whole path.
+      return RE2JS.compile(m.safeRegex).matcher(p).matches();
     } catch {
       return false;
     }

@@ -116,3 +116,12 @@ test('Bookinfo: productpage → details through both sidecars; details\' kernel 
   t.true(seen.observed.map(formatHop).includes('iptables nat/PREROUTING#1 -> nat/ISTIO_INBOUND#5 -> nat/ISTIO_IN_REDIRECT#1 REDIRECT:15006'));
   t.true(seen.observed.map(formatHop).includes(`wire iface=eth0 dst=${details.ip}:9080`));
 });
+
+test('a reply pattern runs in linear time: a catastrophic one against a long reply answers at once', (t) => {
+  const body = `${'a'.repeat(100_000)}!`;
+  const t0 = performance.now();
+  const problems = expectationProblems({ reply: { pattern: '^(a+)+$' } }, { reading: { body }, outcome: 'reached', target: { ip: '10.0.0.6', port: 7000 }, syns: [], control: { ip: '10.0.0.6', port: 9 } });
+  t.true(performance.now() - t0 < 1000, `${(performance.now() - t0).toFixed(0)} ms`);
+  t.is(problems.length, 1, 'the reply does not match');
+  t.deepEqual(expectationProblems({ reply: { pattern: '^-NOAUTH Authentication required' } }, { reading: { body: '-NOAUTH Authentication required.\r\n' }, outcome: 'reached', target: { ip: '10.0.0.6', port: 7000 }, syns: [], control: { ip: '10.0.0.6', port: 9 } }), []);
+});
