@@ -51,6 +51,12 @@ const dnsLabel = z
 
 /** Istio behaviour eras the lab can reproduce (iptables rules and listener shapes): the rows of the behaviour table. */
 export const ISTIO_VERSIONS = ISTIO_ERAS;
+/**
+ * What one lab and one scenario may hold. A lab runs a process per port and per sidecar on the
+ * machine that starts it: a file cannot ask for tens of thousands of them.
+ */
+export const LIMITS = { pods: 32, services: 64, externalHosts: 16, portsPerHost: 16, setupSteps: 50, probes: 100, capturesPerProbe: 8 } as const;
+
 export const BACKENDS = ['netns', 'kind'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export const OUTBOUND_MODES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
@@ -98,7 +104,7 @@ const pod = z
     ip: ipv4.optional().meta({ description: 'fixed pod IP (inside lab.network.podCidr); assigned when absent' }),
     meshed: z.boolean().optional().meta({ description: 'has istio-init rules and a sidecar' }),
     workload: z.enum(WORKLOADS).meta({ description: 'the application the pod runs' }),
-    ports: z.array(containerPort).optional(),
+    ports: z.array(containerPort).max(LIMITS.portsPerHost).optional(),
     labels: z.record(z.string(), z.string()).optional(),
     annotations: z
       .record(z.string(), z.string())
@@ -112,7 +118,7 @@ const externalHost = z
     name,
     address: ipv4.meta({ description: 'the address clients dial, e.g. 10.0.0.6' }),
     server: z.enum(EXTERNAL_SERVERS).meta({ description: 'what answers on the ports' }),
-    ports: z.array(port).min(1),
+    ports: z.array(port).min(1).max(LIMITS.portsPerHost),
     password: z.string().optional().meta({ description: 'redis requirepass, so unauthenticated commands answer NOAUTH' }),
   })
   .meta({ description: 'A host outside the mesh, on the lab network' });
@@ -154,9 +160,9 @@ const lab = z
       .optional()
       .meta({ description: 'the uid/gid the sidecar runs as (1337; 201507 on OpenShift-style clusters)' }),
     network: network.optional(),
-    pods: z.array(pod).min(1),
-    services: z.array(serviceRef).optional().meta({ description: 'Kubernetes Services of the lab workloads' }),
-    externalHosts: z.array(externalHost).optional(),
+    pods: z.array(pod).min(1).max(LIMITS.pods),
+    services: z.array(serviceRef).max(LIMITS.services).optional().meta({ description: 'Kubernetes Services of the lab workloads' }),
+    externalHosts: z.array(externalHost).max(LIMITS.externalHosts).optional(),
   })
   .meta({ description: 'The lab the scenario needs' });
 
@@ -263,7 +269,7 @@ const probe = z
       .optional(),
     payload: z.string().optional().meta({ description: 'bytes to send; \\r\\n as in YAML double quotes' }),
     timeout: duration.optional(),
-    captures: z.array(capture).optional(),
+    captures: z.array(capture).max(LIMITS.capturesPerProbe).optional(),
     expect,
   })
   .meta({ description: 'One probe: a tool run in a pod, with its captures and what must hold' });
@@ -288,8 +294,8 @@ export const ScenarioSchema = z
       backends: z.array(z.enum(BACKENDS)).min(1).meta({ description: 'the backends that can run it' }),
     }),
     lab,
-    setup: z.array(setupStep).optional(),
-    probes: z.array(probe).min(1),
+    setup: z.array(setupStep).max(LIMITS.setupSteps).optional(),
+    probes: z.array(probe).min(1).max(LIMITS.probes),
   })
   .meta({
     title: 'istio-pathlab scenario',

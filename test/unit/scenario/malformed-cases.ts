@@ -53,6 +53,9 @@ export const MALFORMED_CASES: MalformedCase[] = [
       `${f('control-characters')}:38:5: probes[0]["\\u001b[31mred"]: unknown field "\\x1b[31mred" (expected one of: name, description, from, tool, target, payload, timeout, captures, expect)`,
     ],
   },
+  // The lab's limits (LIMITS in src/scenario/schema.ts): a file cannot start thousands of processes.
+  { file: f('too-many-ports'), schema: true, lines: [`${f('too-many-ports')}:27:14: lab.externalHosts[0].ports: has more than 16 item(s)`] },
+  { file: f('too-many-pods'), schema: true, lines: [`${f('too-many-pods')}:14:5: lab.pods: has more than 32 item(s)`] },
   { file: f('timeout-zero'), schema: false, lines: [`${f('timeout-zero')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   { file: f('timeout-huge'), schema: false, lines: [`${f('timeout-huge')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   // ports, addresses, CIDRs
