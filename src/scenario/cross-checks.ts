@@ -5,7 +5,9 @@ import { RE2JS } from 're2js';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HopSyntaxError, parseHop } from '../paths/hop.ts';
-import { cidrContains, parseCidr } from './ip.ts';
+import { cidrContains, cidrsOverlap, parseCidr, reservedAddresses } from './ip.ts';
+import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, PROMETHEUS_PORT, READINESS_PORT, STATUS_PORT } from '../mesh/iptables/constants.ts';
+import { istioInitRules } from '../mesh/iptables/istio-init-rules.ts';
 import type { FieldPath } from './problems.ts';
 import type { LabSpec, Scenario } from './schema.ts';
 
@@ -22,6 +24,20 @@ export const LAB_DEFAULT_NETWORKS = {
   serviceCidr: '10.96.0.0/16',
   externalCidr: '10.0.0.0/24',
 } as const;
+
+/** The sidecar's own ports: admin, outbound and inbound capture, agent debug, status, readiness, Prometheus. */
+const SIDECAR_PORT_LIST = [15000, OUTBOUND_CAPTURE_PORT, 15004, INBOUND_CAPTURE_PORT, STATUS_PORT, READINESS_PORT, PROMETHEUS_PORT] as const;
+
+/** What istio-init would refuse in these annotations on the lab's Istio version (its own message), if anything. */
+function istioInitProblem(lab: LabSpec, annotations: Record<string, string>): string | undefined {
+  if (Object.keys(annotations).length === 0) return undefined;
+  try {
+    istioInitRules(lab.istio.version, annotations);
+    return undefined;
+  } catch (e) {
+    return `istio-init cannot take these annotations: ${(e as Error).message}`;
+  }
+}
 
 const CONNECTION_TOOLS = new Set(['nc', 'curl', 'tcp', 'http']);
 const HTTP_TOOLS = new Set(['curl', 'http']);
@@ -53,6 +69,31 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
     }
   }
   const netList = `pod ${net.podCidr}, service ${net.serviceCidr}, external ${net.externalCidr}`;
+  // The networks are apart (the node routes between them), and pod and external networks have
+  // room for the node's gateway address and hosts.
+  const keys = ['podCidr', 'serviceCidr', 'externalCidr'] as const;
+  keys.forEach((a, i) =>
+    keys.slice(i + 1).forEach((b) => {
+      const [ca, cb] = [parseCidr(net[a]), parseCidr(net[b])];
+      if (ca && cb && cidrsOverlap(ca, cb)) add(['lab', 'network', b], `${net[b]} overlaps the ${a.replace('Cidr', '')} network ${net[a]}: each network needs addresses of its own`);
+    }),
+  );
+  for (const key of ['podCidr', 'externalCidr'] as const) {
+    const c = parseCidr(net[key]);
+    if (c && c.prefix > 30) add(['lab', 'network', key], `a /${c.prefix} network has no room for the node's gateway and a host (at most /30)`);
+  }
+  /** An address a host cannot have: its network's own, the gateway the node takes, the broadcast. */
+  const reservedFor = (ip: string, which: 'pod' | 'external'): string | undefined => {
+    const c = nets[which];
+    if (!c || c.prefix > 30) return undefined;
+    const r = reservedAddresses(c);
+    return ip === r.gateway ? `the gateway of the ${which} network (the lab's node has it)` : ip === r.network ? `the ${which} network's own address` : ip === r.broadcast ? `the ${which} network's broadcast address` : undefined;
+  };
+  const checkName = (path: FieldPath, name: string, namespace: string) => {
+    if (name === 'node') add(path, 'the name "node" is the lab\'s own (its node namespace): choose another');
+    // The workload certificate's common name is <name>.<namespace>: X.509 allows 64 characters.
+    if (name.length + 1 + namespace.length > 64) add(path, `"${name}.${namespace}" is longer than the 64 characters of a certificate's common name`);
+  };
   const inside = (ip: string, which: keyof typeof nets) => {
     const c = nets[which];
     return c !== undefined && cidrContains(c, ip);
@@ -65,7 +106,17 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
   lab.pods.forEach((pod, i) => {
     if (podNames.has(pod.name)) add(['lab', 'pods', i, 'name'], `a pod named "${pod.name}" is already defined`);
     podNames.add(pod.name);
+    checkName(['lab', 'pods', i, 'name'], pod.name, pod.namespace ?? 'default');
+    if (pod.meshed !== false) {
+      pod.ports?.forEach((p, j) => {
+        if ((SIDECAR_PORT_LIST as readonly number[]).includes(p.port)) add(['lab', 'pods', i, 'ports', j, 'port'], `port ${p.port} is the sidecar's own (${SIDECAR_PORT_LIST.join(', ')}): a meshed app cannot listen there`);
+      });
+    }
+    const annotationProblem = istioInitProblem(lab, pod.annotations ?? {});
+    if (annotationProblem) add(['lab', 'pods', i, 'annotations'], annotationProblem);
     if (pod.ip !== undefined) {
+      const why = reservedFor(pod.ip, 'pod');
+      if (why) add(['lab', 'pods', i, 'ip'], `${pod.ip} is ${why}`);
       if (!inside(pod.ip, 'pod')) {
         add(['lab', 'pods', i, 'ip'], `${pod.ip} is outside the pod network ${net.podCidr}`);
       }
@@ -82,6 +133,11 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
       add(['lab', 'externalHosts', i, 'name'], `the name "${h.name}" is already used in this lab`);
     }
     hostNames.add(h.name);
+    checkName(['lab', 'externalHosts', i, 'name'], h.name, 'external');
+    const why = reservedFor(h.address, 'external');
+    if (why) add(['lab', 'externalHosts', i, 'address'], `${h.address} is ${why}`);
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    if (h.password !== undefined && /[\u0000-\u001f\u007f\s]/.test(h.password)) add(['lab', 'externalHosts', i, 'password'], 'a password of control characters or spaces cannot be given to redis');
     if (!inside(h.address, 'external')) {
       add(['lab', 'externalHosts', i, 'address'], `${h.address} is outside the external network ${net.externalCidr}`);
     }
@@ -148,6 +204,11 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
     if (step.annotate && !podNames.has(step.annotate.pod)) {
       add(['setup', i, 'annotate', 'pod'], `no pod "${step.annotate.pod}" in lab.pods (pods: ${[...podNames].join(', ')})`);
     }
+    if (step.annotate) {
+      const pod = s.lab.pods.find((p) => p.name === step.annotate!.pod);
+      const problem = istioInitProblem(s.lab, { ...(pod?.annotations ?? {}), ...step.annotate.annotations });
+      if (problem) add(['setup', i, 'annotate', 'annotations'], problem);
+    }
     if (step.applyFile !== undefined) {
       const p = resolve(opts.baseDir, step.applyFile);
       if (!existsSync(p)) add(['setup', i, 'applyFile'], `no such file: ${step.applyFile} (relative to the scenario file)`);
@@ -188,6 +249,8 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
         if (t.path !== undefined && !HTTP_TOOLS.has(probe.tool)) {
           add(at('target', 'path'), `only curl and http probes take a path (tool is "${probe.tool}")`);
         }
+        // eslint-disable-next-line no-control-regex -- control characters are what is refused
+        if (t.path !== undefined && /[\u0000-\u001f\u007f ]/.test(t.path)) add(at('target', 'path'), 'a path of control characters or spaces is no URL path (write them %-encoded)');
         if (t.address !== undefined && !t.address.startsWith('127.')) {
           if (!inside(t.address, 'pod') && !inside(t.address, 'service') && !inside(t.address, 'external')) {
             add(at('target', 'address'), `${t.address} is outside the lab's networks (${netList}): probes only reach lab hosts`);

@@ -41,6 +41,18 @@ export function parseCidr(text: string): Cidr | undefined {
   return { network, prefix, canonical: `${numberToIp(network)}/${prefix}`, hostBits: network !== ip };
 }
 
+/** Do two networks share an address? */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  const p = Math.min(a.prefix, b.prefix);
+  return ((a.network & mask(p)) >>> 0) === ((b.network & mask(p)) >>> 0);
+}
+
+/** The network's own address, its first address (the lab's gateway) and its broadcast address. */
+export function reservedAddresses(c: Cidr): { network: string; gateway: string; broadcast: string } {
+  const broadcast = (c.network | (~mask(c.prefix) >>> 0)) >>> 0;
+  return { network: numberToIp(c.network), gateway: numberToIp(c.network + 1), broadcast: numberToIp(broadcast) };
+}
+
 export function cidrContains(c: Cidr, ip: string): boolean {
   const n = ipToNumber(ip);
   return n !== undefined && ((n & mask(c.prefix)) >>> 0) === c.network;

@@ -56,6 +56,22 @@ export const MALFORMED_CASES: MalformedCase[] = [
   // The lab's limits (LIMITS in src/scenario/schema.ts): a file cannot start thousands of processes.
   { file: f('too-many-ports'), schema: true, lines: [`${f('too-many-ports')}:27:14: lab.externalHosts[0].ports: has more than 16 item(s)`] },
   { file: f('too-many-pods'), schema: true, lines: [`${f('too-many-pods')}:14:5: lab.pods: has more than 32 item(s)`] },
+  // What used to pass validate and fail late, with a bare ip/openssl error (issue 12, item 6).
+  {
+    file: f('late-failures'),
+    schema: false,
+    lines: [
+      `${f('late-failures')}:11:50: lab.network.serviceCidr: 10.64.0.0/24 overlaps the pod network 10.64.0.0/16: each network needs addresses of its own`,
+      `${f('late-failures')}:11:78: lab.network.externalCidr: a /31 network has no room for the node's gateway and a host (at most /30)`,
+      `${f('late-failures')}:13:13: lab.pods[0].name: the name "node" is the lab's own (its node namespace): choose another`,
+      `${f('late-failures')}:16:11: lab.pods[1].ip: 10.64.0.1 is the gateway of the pod network (the lab's node has it)`,
+      `${f('late-failures')}:18:23: lab.pods[1].ports[0].port: port 15006 is the sidecar's own (15000, 15001, 15004, 15006, 15020, 15021, 15090): a meshed app cannot listen there`,
+      `${f('late-failures')}:19:20: lab.pods[1].annotations: istio-init cannot take these annotations: OutboundPortsExclude: "70000" is not a port`,
+      `${f('late-failures')}:20:13: lab.pods[2].name: "averyveryveryveryveryveryveryveryveryveryveryverylongpodnameok.averyveryverylongnamespace" is longer than the 64 characters of a certificate's common name`,
+      `${f('late-failures')}:24:81: lab.externalHosts[0].password: a password of control characters or spaces cannot be given to redis`,
+      `${f('late-failures')}:29:51: probes[0].target.path: a path of control characters or spaces is no URL path (write them %-encoded)`,
+    ],
+  },
   { file: f('timeout-zero'), schema: false, lines: [`${f('timeout-zero')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   { file: f('timeout-huge'), schema: false, lines: [`${f('timeout-huge')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   // ports, addresses, CIDRs
