@@ -2,8 +2,8 @@
 // references between sections, uniqueness, addresses inside the lab's networks,
 // one-of groups, and the path notation of expected hops.
 import { RE2JS } from 're2js';
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
+import { fileProblem } from './files.ts';
 import { HopSyntaxError, parseHop } from '../paths/hop.ts';
 import { cidrContains, cidrsOverlap, parseCidr, reservedAddresses } from './ip.ts';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, PROMETHEUS_PORT, READINESS_PORT, STATUS_PORT } from '../mesh/iptables/constants.ts';
@@ -210,9 +210,9 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
       if (problem) add(['setup', i, 'annotate', 'annotations'], problem);
     }
     if (step.applyFile !== undefined) {
-      const p = resolve(opts.baseDir, step.applyFile);
-      if (!existsSync(p)) add(['setup', i, 'applyFile'], `no such file: ${step.applyFile} (relative to the scenario file)`);
-      else if (statSync(p).isDirectory()) add(['setup', i, 'applyFile'], `${step.applyFile} is a directory (expected a YAML file)`);
+      const why = isAbsolute(step.applyFile) ? 'must be a path relative to the scenario file\'s folder' : fileProblem(resolve(opts.baseDir, step.applyFile), opts.baseDir);
+      if (why === 'no such file') add(['setup', i, 'applyFile'], `no such file: ${step.applyFile} (relative to the scenario file)`);
+      else if (why) add(['setup', i, 'applyFile'], `${step.applyFile} ${why}`);
     }
     const r = step.apply as { kind?: string; spec?: { hosts?: unknown } } | undefined;
     if (r?.kind === 'ServiceEntry' && Array.isArray(r.spec?.hosts)) {

@@ -1,7 +1,7 @@
 // Loads scenario files: YAML with exact positions, validated against the schema and the
 // cross-field checks, every problem of a file reported at once. Hostile input (alias bombs,
 // huge or binary files, directories, missing paths) gets a clear problem, never a hang.
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
   isAlias,
@@ -19,6 +19,7 @@ import { LabFileSchema, ScenarioSchema, type LabFile, type Scenario } from './sc
 import { checkLab, crossCheck, type FieldProblem } from './cross-checks.ts';
 import { describeIssue } from './issue-messages.ts';
 import { loadedScenario, type LoadedScenario } from './loaded.ts';
+import { fileProblem as fileProblemOf } from './files.ts';
 import { formatFieldPath, sortProblems, type FieldPath, type ScenarioProblem } from './problems.ts';
 
 /** Scenario files larger than this are refused before parsing. */
@@ -55,6 +56,11 @@ export function loadDocumentFile(path: string, display = path, opts: LoadOptions
   });
   let size: number;
   try {
+    // A link must stay in its own folder: `validate link-to-/etc/shadow` reads nothing.
+    if (lstatSync(path).isSymbolicLink()) {
+      const why = fileProblemOf(path, dirname(resolve(path)));
+      if (why) return fileProblem(why);
+    }
     const st = statSync(path);
     if (st.isDirectory()) return fileProblem('is a directory (expected a scenario file)');
     if (!st.isFile()) return fileProblem('is not a regular file');

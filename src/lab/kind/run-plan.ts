@@ -5,7 +5,6 @@
 // definition share that lab's pods and Services, applied before them and deleted after; each
 // scenario's setup is applied, waited for (the sidecars' config_dump shows the listeners the
 // scenario expects) and reverted (until the listeners are back as they were).
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { connectArgv } from '../../run/probe.ts';
 import { groupByLab } from '../../run/runner.ts';
@@ -186,7 +185,6 @@ function probeSteps(s: Scenario, probe: Probe): KindStep[] {
 
 /** The whole run as sections of steps, in order: what --dry-run prints and what the kind backend (backend.ts) does. */
 export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
-  const readFile = input.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
   const labFiles = readLabFiles();
   const operatorBase = parseManifestText(ISTIO_OPERATOR_FILE, labFiles['istio-operator.yaml']!)[0]!;
   const ctx = input.existing?.context ?? contextName(input.id);
@@ -203,7 +201,7 @@ export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
     sections.push({ title: groupTitle(group), steps: [...(g.meshConfig?.apply ?? []), ...g.apply] });
     for (const s of group) {
       for (const mode of modesOf(s.scenario, input.checkFault ?? false)) {
-        const setup = planScenarioSetup({ id: input.id, scenario: s.scenario, scenarioFile: s.file, readFile, pins: input.pins, cacheDir: input.cacheDir, operatorBase: istioOperatorFor(operatorBase, s.scenario.lab), mode });
+        const setup = planScenarioSetup({ id: input.id, scenario: s.scenario, scenarioFile: s.file, ...(input.readFile ? { readFile: input.readFile } : {}), pins: input.pins, cacheDir: input.cacheDir, operatorBase: istioOperatorFor(operatorBase, s.scenario.lab), mode });
         const changes = setup.apply.some((st) => st.kind === 'run');
         const waits: KindStep[] = [...expectedListeners(s)].map(([pod, w]) => ({
           kind: 'exec',

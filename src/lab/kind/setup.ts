@@ -4,6 +4,7 @@
 // until the sidecar's config_dump shows the expected listeners (listener-wait.ts).
 import { dirname, join } from 'node:path';
 import { stepsFor, type RunMode } from '../../scenario/setup-roles.ts';
+import { readNamedFile } from '../../scenario/files.ts';
 import type { Scenario } from '../../scenario/schema.ts';
 import { FIELD_MANAGER, contextName } from './labels.ts';
 import { istioOperatorFor, labelAndPin, parseManifestText, renderManifest, type K8sObject, type Manifest } from './manifests.ts';
@@ -16,7 +17,8 @@ export interface SetupPlanInput {
   scenario: Scenario;
   /** Path of the scenario file: applyFile is relative to it. */
   scenarioFile: string;
-  readFile: (path: string) => string;
+  /** How to read an applyFile (tests); by default the checked reader of files a scenario names. */
+  readFile?: (path: string) => string;
   pins: KindPins;
   cacheDir: string;
   /** labs/kind-istio/istio-operator.yaml, parsed. */
@@ -52,7 +54,7 @@ export function planScenarioSetup(input: SetupPlanInput): SetupPlan {
     if (step.apply) objects = [step.apply as unknown as K8sObject];
     if (step.applyFile) {
       const path = join(dirname(input.scenarioFile), step.applyFile);
-      objects = parseManifestText(path, input.readFile(path));
+      objects = parseManifestText(path, input.readFile ? input.readFile(path) : readNamedFile(input.scenarioFile, step.applyFile));
     }
     if (objects) {
       // A namespace the lab does not have is created with the resources and deleted with them.

@@ -3,13 +3,13 @@
 // control plane (MeshControl) and reverted by resetting it, probes run in the pods' namespaces
 // with each pod's instruments started once (instruments.ts).
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import type { Backend, BackendSession, LabUser, ProbeTarget, SessionOptions, StartedBackend, Watch, WatchSpec } from '../../run/backend.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import type { LoadedScenario } from '../../scenario/loaded.ts';
 import type { Scenario, SetupStep } from '../../scenario/schema.ts';
 import { netnsLab, type StartedNetnsLab } from './netns-lab.ts';
-import { readResourceFile } from './mesh-control.ts';
+import { parseResources } from './mesh-control.ts';
+import { readNamedFile } from '../../scenario/files.ts';
 import { APP_USER } from './workloads.ts';
 import { PodInstruments } from './instruments.ts';
 import { netnsUnavailable } from './requirements.ts';
@@ -35,7 +35,7 @@ class StartedNetnsBackend implements StartedBackend {
 
   async applySetup(s: LoadedScenario, steps: readonly SetupStep[]): Promise<{ notes: string[] }> {
     for (const step of steps) {
-      const reloaded = await this.lab.mesh.apply(step.applyFile ? { ...step, resources: readResourceFile(resolve(dirname(s.file), step.applyFile)) } : step);
+      const reloaded = await this.lab.mesh.apply(step.applyFile ? { ...step, resources: parseResources(readNamedFile(s.file, step.applyFile)) } : step);
       if (reloaded) for (const i of this.instruments.values()) i.forgetRules();
     }
     return { notes: [] };

@@ -245,9 +245,9 @@ export class MeshControl {
   }
 }
 
-/** Reads the resources of an applyFile step (several YAML documents). */
-export function readResourceFile(path: string): Array<Record<string, unknown>> {
-  return parseAllDocuments(readFileSync(path, 'utf8'))
+/** The resources of an applyFile step's text (several YAML documents). */
+export function parseResources(text: string): Array<Record<string, unknown>> {
+  return parseAllDocuments(text)
     .map((d) => d.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null)
     .filter((d): d is Record<string, unknown> => d !== null && typeof d === 'object');
 }

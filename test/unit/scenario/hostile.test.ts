@@ -1,11 +1,13 @@
 // Hostile input: whatever a user (or a fuzzer) hands the loader ends in a clear problem,
 // fast, never a hang or a stack trace.
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { loadScenarioFile, loadScenarioText, MAX_SCENARIO_BYTES } from '../../../src/scenario/loader.ts';
 import { formatProblem } from '../../../src/scenario/problems.ts';
+import { readNamedFile } from '../../../src/scenario/files.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pathlab-hostile-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,4 +95,49 @@ test('100,000 keys that repeat one another are all found, in linear time', (t) =
   t.true(performance.now() - t0 < 2000);
   t.false(r.ok);
   if (!r.ok) t.is(r.problems.filter((p) => /appears twice in the same mapping/.test(p.message)).length, 49_998);
+});
+
+// Files a scenario names are read as root: regular files inside the scenario's folder only, and
+// what is wrong is said without their content.
+test('applyFile: absolute paths, .. out of the folder, links out, FIFOs, devices and huge files are refused without reading them', (t) => {
+  const folder = mkdtempSync(join(dir, 'names-'));
+  symlinkSync('/etc/passwd', join(folder, 'passwd-link.yaml'));
+  symlinkSync('/dev/zero', join(folder, 'zero.yaml'));
+  spawnSync('mkfifo', [join(folder, 'fifo.yaml')]);
+  const sparse = join(folder, 'sparse.yaml');
+  writeFileSync(sparse, '');
+  truncateSync(sparse, 2 * 1024 * 1024 * 1024);
+  writeFileSync(join(folder, 'ok.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: { name: ops }\n');
+  const base = readFileSync('scenarios/incident-7000/outage-current.yaml', 'utf8');
+  const cases: Array<[string, RegExp]> = [
+    ['/etc/shadow', /must be a path relative to the scenario file's folder/],
+    ['../../../../../etc/passwd', /leads out of/],
+    ['passwd-link.yaml', /leads out of/],
+    ['zero.yaml', /leads out of/],
+    ['fifo.yaml', /is not a regular file \(a FIFO, a socket or a device\)/],
+    ['sparse.yaml', /is 2147483648 bytes; at most 1048576/],
+  ];
+  for (const [rel, why] of cases) {
+    const text = base.replace(/ {4}apply:\n(?: {6}.*\n)+/, `    applyFile: ${JSON.stringify(rel)}\n`);
+    const file = join(folder, 'scenario.yaml');
+    writeFileSync(file, text);
+    const { value: r, ms } = timed(() => loadScenarioFile(file));
+    t.false(r.ok, rel);
+    const lines = r.ok ? [] : r.problems.map(formatProblem);
+    t.true(lines.some((l) => /setup\[0\]\.applyFile/.test(l) && why.test(l)), `${rel}: ${lines.join('\n')}`);
+    t.false(lines.join('\n').includes('root:'), 'nothing of /etc/passwd is shown');
+    t.true(ms < 1000, `${rel}: ${ms} ms`);
+    t.throws(() => readNamedFile(file, rel), { message: why });
+  }
+  t.regex(readNamedFile(join(folder, 'scenario.yaml'), 'ok.yaml'), /kind: Namespace/);
+});
+
+test('validate of a link to a file outside its folder reads nothing of it', (t) => {
+  const link = join(dir, 'shadow-link.yaml');
+  symlinkSync('/etc/passwd', link);
+  const r = loadScenarioFile(link);
+  t.false(r.ok);
+  const text = r.ok ? '' : r.problems.map(formatProblem).join('\n');
+  t.regex(text, /shadow-link\.yaml:1:1: \(file\): leads out of/);
+  t.false(text.includes('root'));
 });
