@@ -45,6 +45,9 @@ const HTTP_TOOLS = new Set(['curl', 'http']);
 /** What the lab section offers the rest of a document: its pods, its names, how to test addresses. */
 export interface LabContext {
   podNames: Set<string>;
+  /** Every address the lab gives out, and to whom. */
+  addresses: Map<string, string>;
+  serviceNet: string;
   knownHosts: Set<string>;
   netList: string;
   inside(ip: string, which: 'pod' | 'service' | 'external'): boolean;
@@ -172,7 +175,7 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
     knownHosts.add(`${key}.svc`);
     knownHosts.add(`${key}.svc.cluster.local`);
   }
-  return { podNames, knownHosts, netList, inside };
+  return { podNames, addresses, knownHosts, netList, inside, serviceNet: net.serviceCidr };
 }
 
 export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem[] {
@@ -181,7 +184,7 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
     problems.push({ path, message, ...extra });
   // Backends named once.
   duplicates(s.metadata.backends, (i, v) => add(['metadata', 'backends', i], `"${v}" is listed twice`));
-  const { podNames, knownHosts, netList, inside } = checkLab(s.lab, ['lab'], add);
+  const { podNames, addresses, knownHosts, netList, inside, serviceNet } = checkLab(s.lab, ['lab'], add);
   // The kind backend runs one Istio (current) and runs probes as their container's user.
   if (s.metadata.backends.includes('kind')) {
     const at = s.metadata.backends.indexOf('kind');
@@ -219,6 +222,13 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
       for (const h of r.spec.hosts) if (typeof h === 'string') knownHosts.add(h);
     }
     if (r?.kind === 'Service') {
+      // The Service's address reaches iptables-restore and hosts files: an IPv4 of the service network, given out once.
+      const ip = (r.spec as { clusterIP?: unknown } | undefined)?.clusterIP;
+      if (ip !== undefined && ip !== 'None') {
+        if (typeof ip !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip) || ip.split('.').some((o) => Number(o) > 255)) add(['setup', i, 'apply', 'spec', 'clusterIP'], 'expected an IPv4 address of the service network, or None');
+        else if (!inside(ip, 'service')) add(['setup', i, 'apply', 'spec', 'clusterIP'], `${ip} is outside the service network ${serviceNet}`);
+        else claimAddress(addresses, ip, `the Service of setup[${i}]`, ['setup', i, 'apply', 'spec', 'clusterIP'], add);
+      }
       const md = (step.apply as { metadata: { name: string; namespace?: string } }).metadata;
       const ns = md.namespace ?? 'default';
       if (ns === 'default') knownHosts.add(md.name);

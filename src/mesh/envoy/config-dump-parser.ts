@@ -481,7 +481,11 @@ export function parseConfigDump(doc: unknown): EnvoyConfig {
     }
     return out;
   }
-  const found = isObj(doc) ? `an object with keys ${Object.keys(doc).slice(0, 6).join(', ') || '(none)'}` : typeof doc;
+  // The keys are named only as far as a config dump's could be (short identifiers): a file that
+  // is not a dump (read as root) does not have its content shown.
+  const keys = isObj(doc) ? Object.keys(doc) : [];
+  const shown = keys.filter((k) => /^[A-Za-z_]{1,32}$/.test(k)).slice(0, 6);
+  const found = isObj(doc) ? `an object with ${keys.length} key(s)${shown.length ? ` (${shown.join(', ')}${shown.length < keys.length ? ', …' : ''})` : ''} and no "configs"` : typeof doc;
   throw new ConfigDumpError(
     `not an Envoy config dump: found ${found}; expected {"configs": [...]} from the admin /config_dump ` +
       '(istioctl proxy-config all -o json, or kubectl exec POD -c istio-proxy -- pilot-agent request GET config_dump)',

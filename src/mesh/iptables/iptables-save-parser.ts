@@ -89,6 +89,14 @@ function parseCounters(s: string, line: number, source?: string): Counters {
 
 const CHAIN_NAME = /^[A-Za-z0-9_.:@+-][A-Za-z0-9_.:@+-]*$/;
 
+/**
+ * The start of a line a message names: a file that is not iptables text (read as root: a
+ * shadow file, a key) must not have its content shown beyond the first characters.
+ */
+function startOf(raw: string): string {
+  return raw.length > 8 ? `${raw.slice(0, 8)}…` : raw;
+}
+
 /** Parse iptables-save / iptables-restore text. */
 export function parseIptablesSave(text: string, options: ParseOptions = {}): RuleSet {
   const { source } = options;
@@ -111,7 +119,7 @@ export function parseIptablesSave(text: string, options: ParseOptions = {}): Rul
     if (raw === '' || raw.startsWith('#')) continue;
     if (raw.startsWith('*')) {
       const name = raw.slice(1).trim();
-      if (!/^[a-z]+$/.test(name)) fail(`bad table header "${raw}"`, n);
+      if (!/^[a-z]+$/.test(name)) fail(`bad table header "${startOf(raw)}"`, n);
       if (current && !current.committed) fail(`table "${name}" starts before COMMIT of "${current.name}"`, n);
       current = { name, chains: [], rules: [], committed: false };
       tables.push(current);
@@ -126,7 +134,7 @@ export function parseIptablesSave(text: string, options: ParseOptions = {}): Rul
       if (!current || current.committed) fail('chain declaration outside a table', n);
       const parts = raw.slice(1).split(/\s+/);
       const [name, policy, counters] = parts;
-      if (!name || !CHAIN_NAME.test(name) || !policy || parts.length > 3) fail(`bad chain declaration "${raw}" (expected :NAME POLICY [packets:bytes])`, n);
+      if (!name || !CHAIN_NAME.test(name) || !policy || parts.length > 3) fail(`bad chain declaration "${startOf(raw)}" (expected :NAME POLICY [packets:bytes])`, n);
       const decl: ChainDecl = { name: name as string, style: 'declare', policy: policy as string, line: n };
       if (counters !== undefined) decl.counters = parseCounters(counters, n, source);
       (current as TableSection).chains.push(decl);
@@ -154,21 +162,21 @@ export function parseIptablesSave(text: string, options: ParseOptions = {}): Rul
     if (table !== undefined) section = sectionFor(table);
     else if (current && !current.committed) section = current;
     else if (options.defaultTable) section = sectionFor(options.defaultTable);
-    else return fail(`"${tokens[0] ?? raw}" outside a table (expected a *table header first)`, n);
+    else return fail(`"${startOf(tokens[0] ?? raw)}" outside a table (expected a *table header first)`, n);
     if (op === '-N' || op === '--new-chain') {
       const name = tokens[1];
-      if (!name || !CHAIN_NAME.test(name) || tokens.length > 2) fail(`bad -N line "${raw}"`, n);
+      if (!name || !CHAIN_NAME.test(name) || tokens.length > 2) fail(`bad -N line "${startOf(raw)}"`, n);
       section.chains.push({ name: name as string, style: 'new', line: n });
       continue;
     }
     if (op === '-P' || op === '--policy') {
       const [, name, policy] = tokens;
-      if (!name || !policy || tokens.length > 3) fail(`bad -P line "${raw}"`, n);
+      if (!name || !policy || tokens.length > 3) fail(`bad -P line "${startOf(raw)}"`, n);
       section.chains.push({ name: name as string, style: 'declare', policy: policy as string, line: n });
       continue;
     }
     if (op !== '-A' && op !== '--append' && op !== '-I' && op !== '--insert') {
-      return fail(`unknown line "${raw.length > 60 ? raw.slice(0, 60) + '…' : raw}" (expected -A, -I, -N, :CHAIN, *table or COMMIT)`, n);
+      return fail(`unknown line starting "${startOf(raw)}" (expected -A, -I, -N, :CHAIN, *table or COMMIT)`, n);
     }
     const chain = tokens[1];
     if (!chain || !CHAIN_NAME.test(chain) || chain.startsWith('-')) fail(`${op} needs a chain name`, n);

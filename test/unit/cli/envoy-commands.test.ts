@@ -61,7 +61,7 @@ const usage: Array<[string, string[], RegExp]> = [
   ['a bad --dst', ['explain', '--mesh', 'x', '--src', '1.1.1.1', '--dst', '2.2.2.2'], /--dst 2\.2\.2\.2: expected IP:PORT/],
   ['a missing file', ['explain', '--mesh', '/nonexistent.yaml', '--src', '1.1.1.1', '--dst', '2.2.2.2:80'], /\/nonexistent\.yaml: cannot read it \(ENOENT\)/],
   ['--iptables with flags that render rules', ['explain', '--mesh', 'x', '--iptables', 'y', '--exclude-outbound-ports', '7000', '--src', '1.1.1.1', '--dst', '2.2.2.2:80'], /give one or the other/],
-  ['proxy-config on a non-dump', ['proxy-config', 'listeners', '<MESH>'], /not an Envoy config dump: found an object with keys apiVersion, kind/],
+  ['proxy-config on a non-dump', ['proxy-config', 'listeners', '<MESH>'], /not an Envoy config dump: found an object with \d+ key\(s\) \(apiVersion, kind, /],
   ['proxy-config of a section the dump lacks', ['proxy-config', 'clusters', fixturePath('envoy/configdump.yaml')], /no clusters in this dump/],
   ['proxy-config with an unknown type', ['proxy-config', 'frobs', fixturePath('envoy/configdump.yaml')], /unknown type "frobs"/],
 ];

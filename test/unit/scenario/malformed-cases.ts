@@ -72,6 +72,7 @@ export const MALFORMED_CASES: MalformedCase[] = [
       `${f('late-failures')}:29:51: probes[0].target.path: a path of control characters or spaces is no URL path (write them %-encoded)`,
     ],
   },
+  { file: f('setup-bad-cluster-ip'), schema: false, lines: [`${f('setup-bad-cluster-ip')}:53:20: setup[0].apply.spec.clusterIP: expected an IPv4 address of the service network, or None`] },
   { file: f('timeout-zero'), schema: false, lines: [`${f('timeout-zero')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   { file: f('timeout-huge'), schema: false, lines: [`${f('timeout-huge')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   // ports, addresses, CIDRs

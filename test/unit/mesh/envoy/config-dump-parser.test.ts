@@ -62,7 +62,7 @@ test('istioctl proxy-config listeners|clusters|routes -o json: bare arrays of re
 });
 
 const bad: Array<[string, unknown, RegExp]> = [
-  ['a Kubernetes object', { apiVersion: 'v1', kind: 'Service', metadata: {} }, /not an Envoy config dump: found an object with keys apiVersion, kind, metadata/],
+  ['a Kubernetes object', { apiVersion: 'v1', kind: 'Service', metadata: {} }, /not an Envoy config dump: found an object with 3 key\(s\) \(apiVersion, kind, metadata\) and no "configs"/],
   ['a number', 42, /not an Envoy config dump: found number/],
   ['an empty array', [], /empty array/],
   ['an array of strangers', [{ foo: 1 }], /\[0\]: not an Envoy listener, cluster or route configuration/],
@@ -74,3 +74,9 @@ for (const [name, doc, msg] of bad) {
     t.regex(e!.message, msg);
   });
 }
+
+test('a file that is not a dump is not shown: keys that are no identifier are only counted', (t) => {
+  const e = t.throws(() => parseConfigDump({ 'root:$y$j9T$secret-hash:19000:0:99999:7::': 1, 'daemon:*:19000::': 2 }), { instanceOf: ConfigDumpError });
+  t.regex(e!.message, /found an object with 2 key\(s\) and no "configs"/);
+  t.false(e!.message.includes('secret'));
+});

@@ -179,3 +179,12 @@ test('property: the parser throws nothing but IptablesParseError on fuzzed input
   );
   t.pass();
 });
+
+test('a file that is not iptables text is not shown: an unknown line is named by its first characters only', (t) => {
+  const e = t.throws(() => parseIptablesSave('root:$y$j9T$secret-hash:19000:0:99999:7:::\n'));
+  const inTable = t.throws(() => parseIptablesSave('*nat\nroot:$y$j9T$secret-hash:19000:0:99999:7:::\nCOMMIT\n'));
+  t.regex(inTable!.message, /line 2: unknown line starting "root:\$y\$…"/);
+  t.false(inTable!.message.includes('secret'));
+  t.regex(e!.message, /line 1: "root:\$y\$…" outside a table/);
+  t.false(e!.message.includes('secret'));
+});
