@@ -103,7 +103,7 @@ async function logLineFor(read: () => Promise<AccessLogLine[]>, addr: string, ms
 }
 
 /** Phase 2: the probe with the pod's instruments, the peer pod's and the access logs around it. */
-async function run(lab: StartedBackend, host: { name: string; ip: string }, target: ProbeTarget, user: LabUser, tool: ConnectTool, probe: Probe, p: Prediction): Promise<{ record: ProbeRecord; captures: Evidence[]; notes: string[] }> {
+async function run(lab: StartedBackend, host: { name: string; ip: string }, target: ProbeTarget, user: LabUser, tool: ConnectTool, probe: Probe, p: Prediction): Promise<{ record: ProbeRecord; captures: Evidence[]; notes: string[]; peer?: string }> {
   const readLog = p.config ? await lab.accessLogFrom(host.name, p.config) : undefined;
   // The pod the connection is for, when it is one meshed pod of the lab other than the probe's:
   // its kernel is traced too (the inbound capture, and its sidecar's connection to the app),
@@ -166,7 +166,7 @@ async function run(lab: StartedBackend, host: { name: string; ip: string }, targ
       const nth = asked.filter((x) => x.pod === c.pod).indexOf(c);
       return { source: `tcpdump -i ${c.iface} ${c.filter} (in ${c.pod})`, lines: (records.get(c.pod)?.captures[nth] ?? '').split('\n').filter(Boolean) };
     });
-    return { record, captures, notes: recs.flatMap((r) => r.notes) };
+    return { record, captures, notes: recs.flatMap((r) => r.notes), ...(peer ? { peer: peer.name } : {}) };
   } finally {
     await Promise.all([...open].map((w) => w.cancel()));
   }
@@ -193,11 +193,13 @@ async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, wa
   const user = userOf(lab, probe.from);
 
   const prediction = await predict(lab, host, target, user, tool, probe);
-  const { record, captures, notes: cutShort } = await run(lab, host, target, user, tool, probe, prediction);
+  const { record, captures, notes: cutShort, peer } = await run(lab, host, target, user, tool, probe, prediction);
+  // A process of the lab that died (a sidecar, the app, the server) explains what was seen better than any path.
+  const broken = await lab.health([host.name, ...(peer ? [peer] : [])], target.ip);
   const seen: Observation = observeProbe(record);
 
   // Phase 4: the expectations.
-  const problems = expectationProblems(probe.expect, { reading: seen.reading, outcome: seen.outcome, target, syns: seen.syns, control: { ip: target.ip, port: CONTROL_PORT }, ...(seen.appSource ? { appSource: seen.appSource } : {}) });
+  const problems = [...broken, ...expectationProblems(probe.expect, { reading: seen.reading, outcome: seen.outcome, target, syns: seen.syns, control: { ip: target.ip, port: CONTROL_PORT }, ...(seen.appSource ? { appSource: seen.appSource } : {}) })];
   if (probe.expect.outcome === undefined && probe.expect.reply === undefined && record.result.spawnError) problems.push(`the probe did not run: ${record.result.spawnError}`);
   const evidence = [...setup, ...seen.evidence, ...captures, ...(cutShort.length ? [{ source: 'instruments', lines: cutShort }] : [])];
   if ((probe.captures ?? []).some((c) => c.conntrack)) {
@@ -205,7 +207,7 @@ async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, wa
     const mine = parseConntrack(conntrack.stdout).filter((c) => c.orig.dst === target.ip && c.orig.dport === target.port);
     evidence.push({ source: 'conntrack -L', lines: mine.map((c) => `${c.line.trim()}  (ends at ${endpointOf(c)})`) });
   }
-  return verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed) });
+  return verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed), broken });
 }
 
 /** Why a run stopped short: `interrupted (SIGINT)`. */
@@ -255,6 +257,7 @@ function verdict(x: {
   outcome?: string;
   reply?: string;
   gaps?: string[];
+  broken?: string[];
 }): ProbeResult {
   const m = x.observed.length ? matchPath(x.want.path, x.want.notPath, x.observed) : undefined;
   const diff = m?.difference;
@@ -264,7 +267,8 @@ function verdict(x: {
     probe: x.probe.name,
     title: x.title,
     status: failed ? 'failed' : 'passed',
-    ...(failed ? { reason: diff ? `${diff.why}: expected ${diff.expected}` : x.problems.join('; ') } : {}),
+    // A dead process of the lab is the reason, before any path difference it caused.
+    ...(failed ? { reason: x.broken?.length ? x.broken.join('; ') : diff ? `${diff.why}: expected ${diff.expected}` : x.problems.join('; ') } : {}),
     expected: x.want.path.map(formatHop),
     notExpected: x.want.notPath.map(formatHop),
     predicted: x.predicted.map(formatHop),

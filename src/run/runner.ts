@@ -112,7 +112,9 @@ async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode
     const { notes } = await lab.applySetup(s, stepsFor(s.scenario, mode), mode);
     result = { ...(await runProbes(lab, s, mode, notes, signal)), durationMs: performance.now() - t0 };
   } catch (e) {
-    result = failed(`the setup failed: ${(e as Error).message}`);
+    // A lab process that died explains a failed setup better than the step's own error (a reload of a dead sidecar).
+    const broken = await lab.health([...s.scenario.lab.pods.map((p) => p.name), ...(s.scenario.lab.externalHosts ?? []).map((h) => h.name)]).catch(() => []);
+    result = failed(broken.length ? broken.join('; ') : `the setup failed: ${(e as Error).message}`);
   }
   // The lab must be back as it was for the next scenario: when it is not, this one says so.
   const notBack = await lab.revertSetup().then(

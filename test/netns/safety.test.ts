@@ -1,11 +1,14 @@
 // A root tool on a shared machine, tried as a hostile user would (issue 12): it never deletes
 // what is not a lab of its own, and a taken lab id is refused before anything is made.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import test from 'ava';
-import { listLabNamespaces, netnsLab, removeLab } from '../../src/lab/netns/netns-lab.ts';
+import { listLabNamespaces, netnsLab, removeLab, type StartedNetnsLab } from '../../src/lab/netns/netns-lab.ts';
+import { netnsBackend } from '../../src/lab/netns/backend.ts';
+import type { Backend, StartedBackend } from '../../src/run/backend.ts';
+import { runScenarios } from '../../src/run/runner.ts';
 import { loadScenarioFile } from '../../src/scenario/loader.ts';
 import type { LabSpec } from '../../src/scenario/schema.ts';
 import { TOOLS } from '../../src/probes/index.ts';
@@ -65,5 +68,68 @@ netnsTest(`${NEEDS_ROOT} lab up --lab-id of a running lab is refused before anyt
     t.regex(r500.stderr, /connect to 127\.0\.0\.1 port 1 \(tcp\) failed: Connection refused/, r500.stderr);
   } finally {
     await lab.stop();
+  }
+});
+
+/** The netns backend, with the app pod's sidecar killed when `when` says (after the lab is up, or after the setup). */
+function killingSidecar(when: 'start' | 'setup'): Backend {
+  const kill = (lab: StartedBackend) => {
+    const inner = (lab as unknown as { lab: StartedNetnsLab }).lab;
+    const sidecar = inner.processes.find((p) => p.host === 'app' && p.what === 'sidecar')!;
+    process.kill(sidecar.pid, 'SIGKILL');
+  };
+  return {
+    ...netnsBackend,
+    open: async (o) => {
+      const session = await netnsBackend.open(o);
+      return {
+        ...session,
+        start: async (g) => {
+          const lab = await session.start(g);
+          created.push((lab as unknown as { lab: StartedNetnsLab }).lab.id);
+          if (when === 'start') kill(lab);
+          else {
+            const apply = lab.applySetup.bind(lab);
+            lab.applySetup = async (...a) => {
+              const r = await apply(...a);
+              kill(lab);
+              return r;
+            };
+          }
+          return lab;
+        },
+      };
+    },
+  };
+}
+
+netnsTest(`${NEEDS_ROOT} a sidecar that died is the reason its probes fail (or its setup), with its log, never a path difference`, async (t) => {
+  const r = loadScenarioFile('scenarios/incident-7000/outage-legacy.yaml');
+  if (!r.ok) throw new Error('the catalogue scenario must load');
+  const dead = /^the sidecar of app \(pid \d+\) is not running/;
+  const afterSetup = (await runScenarios(killingSidecar('setup'), [r], { checkFault: false, keepLab: false })).results[0]!;
+  t.true(afterSetup.probes.length > 0);
+  for (const p of afterSetup.probes) {
+    t.is(p.status, 'failed');
+    t.regex(p.reason ?? '', dead, p.reason);
+  }
+  const beforeSetup = (await runScenarios(killingSidecar('start'), [r], { checkFault: false, keepLab: false })).results[0]!;
+  t.is(beforeSetup.status, 'failed');
+  t.regex(beforeSetup.reason ?? '', dead, beforeSetup.reason);
+});
+
+netnsTest(`${NEEDS_ROOT} pathlab run from a checkout in a mode-700 folder (as /root and many homes are) passes: nothing the proxy uid runs is read from it`, (t) => {
+  const outer = mkdtempSync(join(tmpdir(), 'pathlab-private-'));
+  try {
+    chmodSync(outer, 0o700);
+    const checkout = join(outer, 'istio-pathlab');
+    const files = spawnSync('git', ['ls-files'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    for (const f of files) cpSync(f, join(checkout, f), { recursive: true });
+    symlinkSync(resolve('node_modules'), join(checkout, 'node_modules'));
+    const run = spawnSync(process.execPath, ['bin/pathlab.js', 'run', 'scenarios/incident-7000/outage-legacy.yaml', 'scenarios/bookinfo/productpage-details.yaml'], { cwd: checkout, encoding: 'utf8', timeout: 120_000 });
+    t.is(run.status, 0, run.stdout + run.stderr);
+    t.regex(run.stdout, /2 scenarios: 2 passed/);
+  } finally {
+    rmSync(outer, { recursive: true, force: true });
   }
 });

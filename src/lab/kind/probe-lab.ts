@@ -324,6 +324,28 @@ export class KindProbeLab implements KindProbeSide {
     };
   }
 
+  /** Containers of these pods that are not running, or restarted since the lab looked them up, with their state. */
+  async health(pods: readonly string[]): Promise<string[]> {
+    const problems: string[] = [];
+    const api = await this.api();
+    for (const name of pods) {
+      const known = this.facts.get(name);
+      if (!known) continue;
+      const now = await api.readNamespacedPod({ name: known.name, namespace: known.namespace }).catch(() => undefined);
+      if (!now) {
+        problems.push(`the pod ${known.namespace}/${known.name} (${name}) is gone`);
+        continue;
+      }
+      const before = new Map((known.pod.status?.containerStatuses ?? []).map((c) => [c.name, c.restartCount]));
+      for (const c of now.status?.containerStatuses ?? []) {
+        const why = c.state?.waiting?.reason ?? c.state?.terminated?.reason;
+        if (!c.state?.running) problems.push(`the ${c.name} container of ${known.namespace}/${known.name} (${name}) is not running${why ? ` (${why})` : ''}`);
+        else if (c.restartCount > (before.get(c.name) ?? c.restartCount)) problems.push(`the ${c.name} container of ${known.namespace}/${known.name} (${name}) restarted during the probe`);
+      }
+    }
+    return problems;
+  }
+
   async controlSyn(pod: string, ip: string, port: number): Promise<void> {
     const f = await this.facts_(pod);
     await this.host(controlSynArgv(f.node, f.pid, ip, port), { timeoutMs: 5000 });

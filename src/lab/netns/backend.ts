@@ -105,6 +105,11 @@ class StartedNetnsBackend implements StartedBackend {
     return i.watch(spec);
   }
 
+  async health(pods: readonly string[], targetIp?: string): Promise<string[]> {
+    const target = targetIp === undefined ? undefined : this.lab.plan.hosts.find((h) => h.ip === targetIp)?.name;
+    return this.lab.health([...pods, ...(target ? [target] : [])]);
+  }
+
   async controlSyn(pod: string, ip: string, port: number): Promise<void> {
     await this.lab.run(pod, ['nc', '-z', '-w', '1', ip, String(port)], { user: this.proxyUser, timeoutMs: 3000 });
   }

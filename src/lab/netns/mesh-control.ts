@@ -7,7 +7,6 @@
 import { mkdirSync, readFileSync, writeFileSync, chownSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { parseMesh } from '../../mesh/envoy/mesh.ts';
 import { synthesizeSidecar } from '../../mesh/envoy/synthesize-sidecar.ts';
@@ -22,7 +21,6 @@ import { hostsFile, planService, serviceDnatRules, type LabPlan, type PlannedHos
 import type { ExecResult } from '../exec.ts';
 import { bundledAgents } from './agents/bundle.ts';
 
-const PROJECT_FILE = fileURLToPath(import.meta.url);
 
 export interface PodState {
   annotations: Record<string, string>;
@@ -51,6 +49,8 @@ export class MeshControl {
   private extraServices: PlannedService[] = [];
   private ca: { ca: string; caKey: string } | undefined;
   private readonly certs = new Map<string, PodCert>();
+  /** The bundled sidecar: it resolves koffi from its own folder (the checkout may be unreadable to the proxy uid). */
+  private sidecarFile = '';
   /** How long istio-init's rules took to load at start (all pods, in parallel). */
   rulesMs = 0;
 
@@ -100,6 +100,7 @@ export class MeshControl {
     await Promise.all(meshed.map((h) => this.loadRules(h)));
     this.rulesMs = performance.now() - r0;
     const agents = bundledAgents(join(this.lab.dir, '..', 'agents'));
+    this.sidecarFile = agents.sidecar;
     for (const h of meshed) {
       const cfgFile = this.writeSidecarConfig(h);
       const { pid } = this.lab.spawnDetached(h.name, 'sidecar', [process.execPath, agents.sidecar, cfgFile], this.proxyUser);
@@ -143,7 +144,7 @@ export class MeshControl {
       pod: h.name,
       namespace: h.namespace,
       podIp: h.ip,
-      requireFrom: PROJECT_FILE,
+      requireFrom: this.sidecarFile,
       configDumpFile: dumpFile,
       endpoints: clusterEndpoints(this.lab.plan, this.extraServices),
       meshedIps: this.meshedIps(),

@@ -264,6 +264,28 @@ export class StartedNetnsLab implements AsyncDisposable {
    * outlives `pathlab lab up`; the lab's teardown kills everything in its namespaces).
    * Its output goes to <lab dir>/logs/<host>.<what>.log.
    */
+  /** Every long-running process the lab started, by host: the lab's health is theirs. */
+  readonly processes: Array<{ host: string; what: string; pid: number; log: string }> = [];
+
+  /**
+   * Why the lab's processes on these hosts are not all running (a sidecar, an app or a server
+   * that died or never started), each with the last lines of its log; empty when they all run.
+   */
+  health(hosts: readonly string[]): string[] {
+    const problems: string[] = [];
+    for (const p of this.processes) {
+      if (!hosts.includes(p.host) || processRuns(p.pid)) continue;
+      let tail: string[] = [];
+      try {
+        tail = readFileSync(p.log, 'utf8').trimEnd().split('\n').slice(-5);
+      } catch {
+        // no log: nothing to add
+      }
+      problems.push(`the ${p.what} of ${p.host} (pid ${p.pid}) is not running${tail.length && tail[0] ? `; its log ends: ${tail.join(' | ')}` : ''}`);
+    }
+    return problems;
+  }
+
   spawnDetached(hostName: string, what: string, argv: readonly string[], user?: { uid: number; gid: number }): { pid: number; log: string } {
     const h = this.host(hostName);
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
@@ -273,6 +295,7 @@ export class StartedNetnsLab implements AsyncDisposable {
     const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd], env: systemEnv() });
     closeSync(fd);
     child.unref();
+    this.processes.push({ host: h.name, what, pid: child.pid ?? -1, log });
     return { pid: child.pid ?? -1, log };
   }
 
@@ -319,6 +342,17 @@ export class StartedNetnsLab implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
+  }
+}
+
+/** Is the process there and not a zombie? */
+function processRuns(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX] /.test(stat);
+  } catch {
+    return false;
   }
 }
 

@@ -2,7 +2,8 @@
 // process would pay tsx's ~250 ms start-up, so the lab bundles them once into plain ES
 // modules with esbuild (already the engine under tsx) and caches the result by content.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -21,6 +22,8 @@ function sourceHash(): string {
       else if (e.name.endsWith('.ts')) h.update(p).update(readFileSync(p));
     }
   };
+  // The layout of the cache folder (v2: koffi copied beside the agents).
+  h.update('layout v3');
   walk(here);
   walk(join(here, '../sidecar'));
   walk(join(here, '../../../mesh'));
@@ -39,7 +42,7 @@ export function bundledAgents(cacheDir: string): Record<AgentName, string> {
       { in: join(here, 'echo-app.ts'), out: 'echo-app' },
       { in: join(here, '../sidecar/sidecar.ts'), out: 'sidecar' },
     ],
-    // koffi loads a native library: it stays outside the bundle and is resolved from the project.
+    // koffi loads a native library: it stays outside the bundle, copied beside it below.
     external: ['koffi'],
     outdir: tmp,
     outExtension: { '.js': '.mjs' },
@@ -49,6 +52,13 @@ export function bundledAgents(cacheDir: string): Record<AgentName, string> {
     target: 'node20',
     logLevel: 'error',
   });
+  // The agents run as the proxy and app uids, which may not read the checkout (a home folder of
+  // mode 700): what they load at run time lives in the cache folder with them.
+  // koffi finds its native module in its platform package (@koromix/koffi-<os>-<arch>), beside it.
+  const koffi = dirname(createRequire(import.meta.url).resolve('koffi'));
+  cpSync(koffi, join(tmp, 'node_modules', 'koffi'), { recursive: true });
+  const native = join(dirname(koffi), '@koromix');
+  if (existsSync(native)) cpSync(native, join(tmp, 'node_modules', '@koromix'), { recursive: true });
   mkdirSync(dirname(dir), { recursive: true });
   try {
     renameSync(tmp, dir);

@@ -19,7 +19,7 @@ import { parseConfigDump } from '../../../mesh/envoy/config-dump-parser.ts';
 import { matchConnection, type EnvoyMatch } from '../../../mesh/envoy/match-connection.ts';
 import type { Payload } from '../../../mesh/envoy/first-bytes.ts';
 import { looksLikeTls, parseClientHello } from './client-hello.ts';
-import { originalDst, socketFd } from './original-dst.ts';
+import { loadGetsockopt, originalDst, socketFd } from './original-dst.ts';
 
 export interface SidecarConfig {
   pod: string;
@@ -60,6 +60,9 @@ interface Counters {
 }
 
 export function startSidecar(cfg: SidecarConfig, sidecarConfigFile: string): void {
+  // SO_ORIGINAL_DST is the sidecar's whole job: without it, it must not run at all (the lab then
+  // reports it as not running, with this line of its log), rather than proxy to the wrong place.
+  loadGetsockopt(cfg.requireFrom);
   // The listener table, re-read on SIGHUP: the lab pushes a new one after a setup step,
   // as istiod pushes LDS/CDS; /server_info says which one is in force.
   let dumpText = readFileSync(cfg.configDumpFile, 'utf8');
