@@ -27,7 +27,20 @@ export type GuardDecision =
 
 const LOCAL_SERVER = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+\/?$/;
 
-export function decideContext(facts: ContextFacts, override: GuardOverride = {}): GuardDecision {
+function notALab(context: string, reason: string): GuardDecision {
+  return {
+    allow: false,
+    reason: `refusing context "${context}": ${reason}`,
+    fix: `start a lab with 'pathlab lab up --backend kind' and use its context (kind-pathlab-<id>), or, to run against this cluster anyway, pass --context ${context} --i-know-this-is-not-a-lab`,
+  };
+}
+
+/**
+ * The part of the decision that needs no word from the cluster: the override, the context's
+ * name and its server. Undefined when the cluster must be asked (its kube-system labels).
+ * Nothing is sent to a server this refuses: a context's credentials go only to a local kind API server.
+ */
+export function decideBeforeContact(facts: Omit<ContextFacts, 'kubeSystem'>, override: GuardOverride = {}): GuardDecision | undefined {
   if (override.iKnowThisIsNotALab) {
     if (override.context === undefined)
       return {
@@ -43,24 +56,24 @@ export function decideContext(facts: ContextFacts, override: GuardOverride = {})
       };
     return { allow: true, reason: `context ${facts.context} accepted by --i-know-this-is-not-a-lab (not checked as a lab)` };
   }
-  const id = labIdOf(facts.context);
-  const notALab = (reason: string): GuardDecision => ({
-    allow: false,
-    reason: `refusing context "${facts.context}": ${reason}`,
-    fix: `start a lab with 'pathlab lab up --backend kind' and use its context (kind-pathlab-<id>), or, to run against this cluster anyway, pass --context ${facts.context} --i-know-this-is-not-a-lab`,
-  });
-  if (id === undefined) return notALab('it is not named kind-pathlab-<id>, so it is not a kind cluster created by pathlab');
-  if (facts.server !== undefined && !LOCAL_SERVER.test(facts.server))
-    return notALab(`its server ${facts.server} is not a local kind API server (kind listens on 127.0.0.1)`);
-  if (facts.kubeSystem === undefined) return notALab('its kube-system namespace could not be read to confirm the lab label');
+  if (labIdOf(facts.context) === undefined) return notALab(facts.context, 'it is not named kind-pathlab-<id>, so it is not a kind cluster created by pathlab');
+  if (facts.server !== undefined && !LOCAL_SERVER.test(facts.server)) return notALab(facts.context, `its server ${facts.server} is not a local kind API server (kind listens on 127.0.0.1)`);
+  return undefined;
+}
+
+export function decideContext(facts: ContextFacts, override: GuardOverride = {}): GuardDecision {
+  const early = decideBeforeContact(facts, override);
+  if (early) return early;
+  const id = labIdOf(facts.context)!;
+  if (facts.kubeSystem === undefined) return notALab(facts.context, 'its kube-system namespace could not be read to confirm the lab label');
   const label = facts.kubeSystem.labels[LAB_LABEL];
   if (label !== id)
     return notALab(
+      facts.context,
       label === undefined
         ? `kube-system has no ${LAB_LABEL} label: this cluster was not created by 'pathlab lab up'`
         : `kube-system says ${LAB_LABEL}=${label}, but the context names lab ${id}`,
     );
-  if (facts.kubeSystem.annotations[CREATED_BY_ANNOTATION] !== CREATED_BY)
-    return notALab(`kube-system lacks ${CREATED_BY_ANNOTATION}=${CREATED_BY}`);
+  if (facts.kubeSystem.annotations[CREATED_BY_ANNOTATION] !== CREATED_BY) return notALab(facts.context, `kube-system lacks ${CREATED_BY_ANNOTATION}=${CREATED_BY}`);
   return { allow: true, labId: id, reason: `context ${facts.context} is pathlab lab ${id}` };
 }

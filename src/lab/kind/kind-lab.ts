@@ -8,7 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Scenario } from '../../scenario/schema.ts';
 import { BackendUnavailableError } from '../../run/backend.ts';
 import { ExecError, exec, type ExecResult } from '../exec.ts';
-import { decideContext, type GuardDecision, type GuardOverride } from './guard.ts';
+import { decideBeforeContact, decideContext, type GuardDecision, type GuardOverride } from './guard.ts';
 import { ensureIstioctl, defaultCacheDir } from './istioctl-cache.ts';
 import { LAB_LABEL, POD_LABEL, checkLabId, contextName, labIdOf } from './labels.ts';
 import { newLabId } from '../lab-id.ts';
@@ -156,6 +156,10 @@ export function kindLab(): KindLab {
 export async function checkContext(kc: KubeConfig, context: string, override: GuardOverride = {}): Promise<GuardDecision> {
   const cluster = kc.getContextObject(context) ? kc.getCluster(kc.getContextObject(context)!.cluster) : null;
   if (!cluster) return { allow: false, reason: `kubeconfig has no context "${context}"`, fix: 'kubectl config get-contexts lists them' };
+  // Decide what can be decided without the cluster first: a context that is refused for its
+  // name or its server never receives a request (nor its credentials).
+  const early = decideBeforeContact({ context, server: cluster.server }, override);
+  if (early) return early;
   let kubeSystem: { labels: Record<string, string>; annotations: Record<string, string> } | undefined;
   try {
     const { CoreV1Api, KubeConfig: Kc } = await import('@kubernetes/client-node');

@@ -2,7 +2,10 @@
 // kind-pathlab-<id>, local API server, kube-system labelled with that id and annotated as
 // created by istio-pathlab) is accepted, unless the user names the context and says
 // --i-know-this-is-not-a-lab.
+import { createServer, type AddressInfo } from 'node:net';
 import test from 'ava';
+import { KubeConfig } from '@kubernetes/client-node';
+import { checkContext } from '../../../../src/lab/kind/kind-lab.ts';
 import { decideContext, type ContextFacts, type GuardOverride } from '../../../../src/lab/kind/guard.ts';
 
 const ours = { labels: { 'pathlab.dev/lab': 'a1b2c3', 'kubernetes.io/metadata.name': 'kube-system' }, annotations: { 'pathlab.dev/created-by': 'istio-pathlab' } };
@@ -37,4 +40,32 @@ for (const c of cases) {
 test('guard: an accepted lab context reports its id', (t) => {
   const d = decideContext({ context: 'kind-pathlab-a1b2c3', server: local, kubeSystem: ours });
   t.true(d.allow && d.labId === 'a1b2c3');
+});
+
+// Before: the guard read kube-system (sending the context's bearer token) and only then
+// refused the server for not being local. A recording server on another loopback address
+// (127.0.0.2 is not one the guard takes for kind's) must receive nothing.
+test('guard: a context whose server is not local receives no request, and so never the token', async (t) => {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'elsewhere', server: `https://127.0.0.2:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 'secret-token' }],
+      contexts: [{ name: 'kind-pathlab-a1b2c3', cluster: 'elsewhere', user: 'u' }],
+      currentContext: 'kind-pathlab-a1b2c3',
+    });
+    const d = await checkContext(kc, 'kind-pathlab-a1b2c3');
+    t.false(d.allow);
+    t.regex(d.reason, /is not a local kind API server/);
+    t.is(connections, 0);
+  } finally {
+    server.close();
+  }
 });
