@@ -9,7 +9,8 @@ import type { Scenario } from '../../scenario/schema.ts';
 import { newLabId } from '../lab-id.ts';
 import { formatDoctor, runDoctor } from './doctor.ts';
 import { defaultCacheDir } from './istioctl-cache.ts';
-import { hostRunner, kindLab, listKindLabs, readLabFiles, runKindSteps } from './kind-lab.ts';
+import { checkContext, hostRunner, kindLab, listKindLabs, readLabFiles, runKindSteps, type Runner } from './kind-lab.ts';
+import type { GuardDecision } from './guard.ts';
 import { DRY_RUN_ID, checkLabId, clusterName, contextName } from './labels.ts';
 import { formatKindPlan, planKindDown, planKindLab } from './plan.ts';
 import { ISTIO_VERSION, KIND_NODE_IMAGE, KIND_VERSION, imageRef, kindPins } from './versions.ts';
@@ -70,14 +71,32 @@ async function up(cacheDir: string, opts: LabUpOptions, io: LabIo): Promise<void
   io.out(`kind lab ${started.id} is up: kubectl --context ${started.context} get pods -A\n`);
 }
 
-async function down(cacheDir: string, opts: { ids: string[]; all?: boolean; dryRun?: boolean }, io: LabIo): Promise<void> {
+/** Is the cluster of this id a lab pathlab made (the guard's lab label and annotation, asked only of a local server)? */
+export type LabCheck = (id: string) => Promise<GuardDecision>;
+
+async function guardOf(id: string): Promise<GuardDecision> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return checkContext(kc, contextName(id));
+}
+
+async function down(cacheDir: string, run: Runner, isLab: LabCheck, opts: { ids: string[]; all?: boolean; dryRun?: boolean }, io: LabIo): Promise<void> {
   if (opts.all && opts.ids.length) throw new BackendInputError('name lab ids or --all, not both');
   let ids: string[];
   if (opts.all) {
+    let named: string[];
     try {
-      ids = await listKindLabs(host);
+      named = await listKindLabs(run);
     } catch (e) {
       throw new BackendUnavailableError(`${(e as Error).message}\nrun 'pathlab doctor' to see what is missing`);
+    }
+    // A cluster named pathlab-* is removed only when it carries the lab's label: the name alone is anyone's to take.
+    ids = [];
+    for (const id of named) {
+      const d = await isLab(id);
+      if (d.allow) ids.push(id);
+      else io.err(`not removing ${clusterName(id)}: ${d.reason}\n`);
     }
   } else if (opts.ids.length || opts.dryRun) {
     ids = opts.ids.length ? opts.ids.map((id) => labId(id, DRY_RUN_ID)) : [DRY_RUN_ID];
@@ -93,7 +112,7 @@ async function down(cacheDir: string, opts: { ids: string[]; all?: boolean; dryR
     io.out('no pathlab kind clusters\n');
     return;
   }
-  await runKindSteps(plan.steps, host, (e) => {
+  await runKindSteps(plan.steps, run, (e) => {
     if (e.outcome === 'start') io.err(`[${e.index + 1}/${e.total}] ${e.step.what}\n`);
   });
   io.out(`removed: ${ids.map(clusterName).join(', ')}\n`);
@@ -114,10 +133,10 @@ async function status(io: LabIo): Promise<void> {
 }
 
 /** The kind lab commands, with istioctl and the labs' files under `cacheDir`. */
-export function kindLabCommands(cacheDir: string = defaultCacheDir()): LabCommands {
+export function kindLabCommands(cacheDir: string = defaultCacheDir(), run: Runner = hostRunner, isLab: LabCheck = guardOf): LabCommands {
   return {
     up: (opts, io) => up(cacheDir, opts, io),
     status: (_opts, io) => status(io),
-    down: (opts, io) => down(cacheDir, opts, io),
+    down: (opts, io) => down(cacheDir, run, isLab, opts, io),
   };
 }

@@ -161,3 +161,21 @@ test('kindPins for a platform without a pinned archive is UNPINNED, not a guess'
   t.is(p.istioctl.sha256, UNPINNED);
   t.is(p.istioctl.url, '');
 });
+
+test('lab down --all removes only clusters the guard takes for labs: a cluster named pathlab-* without the label stays', async (t) => {
+  const ran: string[][] = [];
+  const run = async (argv: readonly string[]) => {
+    ran.push([...argv]);
+    const stdout = argv[0] === 'kind' && argv[1] === 'get' ? 'pathlab-a1b2c3\npathlab-ffffff\nkind\n' : '';
+    return { argv, where: 'host', exitCode: 0, signal: null, stdout, stderr: '', durationMs: 0, timedOut: false };
+  };
+  // The guard's verdicts, as checkContext would give them: a1b2c3 carries the lab label, ffffff does not.
+  const isLab = async (id: string) => (id === 'a1b2c3' ? { allow: true as const, labId: id, reason: 'lab' } : { allow: false as const, reason: 'kube-system has no pathlab.dev/lab label', fix: '' });
+  const io = bufferIo();
+  await kindLabCommands('/c', run, isLab).down({ ids: [], all: true }, io);
+  const deletes = ran.filter((a) => a.includes('delete'));
+  t.true(deletes.some((a) => a.includes('pathlab-a1b2c3')));
+  t.false(ran.some((a) => a.join(' ').includes('ffffff') && a.includes('delete')));
+  t.regex(io.stderr(), /not removing pathlab-ffffff: kube-system has no pathlab\.dev\/lab label/);
+  t.regex(io.stdout(), /removed: pathlab-a1b2c3\n/);
+});
