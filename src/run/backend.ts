@@ -91,6 +91,8 @@ export interface StartedBackend extends AsyncDisposable {
   accessLogFrom(pod: string, config: EnvoyConfig): Promise<() => Promise<AccessLogLine[]>>;
   /** Starts recording in the pod (kernel trace, SYN capture, the probe's captures); end() gives the record. */
   watch(pod: string, spec: WatchSpec): Promise<Watch>;
+  /** Why a probe may not go to this address on this lab (outside the networks the lab really has), or undefined. */
+  targetProblem(ip: string): Promise<string | undefined>;
   /** Why the lab's processes behind these pods (their sidecars, apps) or the host at `targetIp` are not running, with their last log lines; empty when all run. */
   health(pods: readonly string[], targetIp?: string): Promise<string[]>;
   /** One SYN to ip:port sent as the proxy uid (never redirected): the capture's positive control. */

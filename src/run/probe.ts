@@ -190,6 +190,8 @@ async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, wa
   const target = await resolveTarget(lab, probe);
   if (!target) return verdict({ name, probe, title: `${name} · ${host.name}`, want, predicted: [], observed: [], evidence: setup, problems: ['the target does not resolve in this lab'], t0 });
   const title = `${name} · ${host.name} (${host.ip}) → ${target.ip}:${target.port}`;
+  const outside = await lab.targetProblem(target.ip);
+  if (outside) return verdict({ name, probe, title, want, predicted: [], observed: [], evidence: setup, problems: [outside], t0 });
   const user = userOf(lab, probe.from);
 
   const prediction = await predict(lab, host, target, user, tool, probe);

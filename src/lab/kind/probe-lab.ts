@@ -27,6 +27,8 @@ import {
   type IptablesFlavour,
 } from './evidence.ts';
 import { POD_LABEL } from './labels.ts';
+import { clusterNetworksOf, targetProblem, type ClusterNetworks } from './cluster-networks.ts';
+import { EXTERNAL_SUBNET } from './plan.ts';
 import { PodExecClient } from './exec-client.ts';
 
 /** The container a scenario pod's workload runs in (manifests.ts names it). */
@@ -322,6 +324,19 @@ export class KindProbeLab implements KindProbeSide {
         return { trace: t.text, ruleset: Object.values(t.listings).join('\n'), syns: synsText, captures: texts, notes: [] };
       },
     };
+  }
+
+  private networks: ClusterNetworks | undefined;
+
+  /** The cluster's own networks (read once), not the scenario's: a probe goes nowhere else. */
+  async targetProblem(ip: string): Promise<string | undefined> {
+    if (!this.networks) {
+      const { NetworkingV1Api } = await import('@kubernetes/client-node');
+      const nodes = await (await this.api()).listNode();
+      const cidrs = await this.o.kc.makeApiClient(NetworkingV1Api).listServiceCIDR().catch(() => ({ items: [] }));
+      this.networks = clusterNetworksOf(nodes.items, cidrs.items, [EXTERNAL_SUBNET]);
+    }
+    return targetProblem(ip, this.networks);
   }
 
   /** Containers of these pods that are not running, or restarted since the lab looked them up, with their state. */

@@ -105,6 +105,11 @@ class StartedNetnsBackend implements StartedBackend {
     return i.watch(spec);
   }
 
+  /** A netns lab has no route out of its namespaces, and the loader keeps targets inside the lab's networks. */
+  async targetProblem(): Promise<string | undefined> {
+    return undefined;
+  }
+
   async health(pods: readonly string[], targetIp?: string): Promise<string[]> {
     const target = targetIp === undefined ? undefined : this.lab.plan.hosts.find((h) => h.ip === targetIp)?.name;
     return this.lab.health([...pods, ...(target ? [target] : [])]);

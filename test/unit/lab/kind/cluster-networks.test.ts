@@ -1,0 +1,23 @@
+// Probe targets on a cluster are checked against the networks the cluster itself reports (the
+// Node and ServiceCIDR objects, in the shape the Kubernetes API returns them; a kind cluster from
+// labs/kind-istio/kind.yaml has pods in 10.64.0.0/16 and Services in 10.96.0.0/16) and the lab's
+// external network, whatever networks the scenario declares (podCidr: 0.0.0.0/0 passed).
+import test from 'ava';
+import { clusterNetworksOf, targetProblem } from '../../../../src/lab/kind/cluster-networks.ts';
+import { EXTERNAL_SUBNET } from '../../../../src/lab/kind/plan.ts';
+
+const nodes = [{ spec: { podCIDR: '10.64.0.0/24', podCIDRs: ['10.64.0.0/24', 'fd00:10:244::/64'] } }];
+const services = [{ spec: { cidrs: ['10.96.0.0/16', 'fd00:10:96::/112'] } }];
+const nets = clusterNetworksOf(nodes, services, [EXTERNAL_SUBNET]);
+
+test('the networks come from the cluster: IPv4 pod and Service networks, and the external one', (t) => {
+  t.deepEqual(nets, { pods: ['10.64.0.0/24'], services: ['10.96.0.0/16'], external: ['10.0.0.0/24'] });
+});
+
+for (const [ip, ok] of [['10.64.0.17', true], ['10.96.0.115', true], ['10.0.0.6', true], ['8.8.8.8', false], ['10.64.1.5', false], ['192.168.1.1', false], ['127.0.0.1', true]] as const) {
+  test(`target ${ip}: ${ok ? 'allowed' : 'refused'}`, (t) => {
+    const why = targetProblem(ip, nets);
+    if (ok) t.is(why, undefined);
+    else t.regex(why ?? '', new RegExp(`^${ip.replace(/\./g, '\\.')} is in none of the cluster's networks`));
+  });
+}
