@@ -3,7 +3,10 @@
 // one-of groups, and the path notation of expected hops.
 import { RE2JS } from 're2js';
 import { isAbsolute, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import { fileProblem } from './files.ts';
+import { objectProblem } from './k8s-objects.ts';
 import { HopSyntaxError, parseHop } from '../paths/hop.ts';
 import { cidrContains, cidrsOverlap, parseCidr, reservedAddresses } from './ip.ts';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, PROMETHEUS_PORT, READINESS_PORT, STATUS_PORT } from '../mesh/iptables/constants.ts';
@@ -216,6 +219,24 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
       const why = isAbsolute(step.applyFile) ? 'must be a path relative to the scenario file\'s folder' : fileProblem(resolve(opts.baseDir, step.applyFile), opts.baseDir);
       if (why === 'no such file') add(['setup', i, 'applyFile'], `no such file: ${step.applyFile} (relative to the scenario file)`);
       else if (why) add(['setup', i, 'applyFile'], `${step.applyFile} ${why}`);
+      else {
+        // The file's objects, each against its schema (the file is read as every named file is).
+        const docs = parseAllDocuments(readFileSync(resolve(opts.baseDir, step.applyFile), 'utf8'));
+        docs.forEach((d, k) => {
+          let o: unknown;
+          try {
+            o = d.errors.length ? undefined : d.toJS({ maxAliasCount: 100 });
+          } catch {
+            o = undefined;
+          }
+          const problem = o === undefined ? 'not valid YAML (or too many aliases)' : o === null || typeof o !== 'object' ? undefined : objectProblem(o);
+          if (problem) add(['setup', i, 'applyFile'], `${step.applyFile}, document ${k + 1}: ${problem}`);
+        });
+      }
+    }
+    if (step.apply) {
+      const problem = objectProblem(step.apply);
+      if (problem) add(['setup', i, 'apply'], problem);
     }
     const r = step.apply as { kind?: string; spec?: { hosts?: unknown } } | undefined;
     if (r?.kind === 'ServiceEntry' && Array.isArray(r.spec?.hosts)) {

@@ -73,6 +73,8 @@ export const MALFORMED_CASES: MalformedCase[] = [
     ],
   },
   { file: f('setup-bad-cluster-ip'), schema: false, lines: [`${f('setup-bad-cluster-ip')}:53:20: setup[0].apply.spec.clusterIP: expected an IPv4 address of the service network, or None`] },
+  // Objects a setup applies are checked against the Kubernetes and Istio schemas (kubernetes-models, @kubernetes-models/istio).
+  { file: f('setup-invalid-object'), schema: false, lines: [`${f('setup-invalid-object')}:47:7: setup[0].apply: spec.ports[0].port must be integer`] },
   { file: f('timeout-zero'), schema: false, lines: [`${f('timeout-zero')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   { file: f('timeout-huge'), schema: false, lines: [`${f('timeout-huge')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   // ports, addresses, CIDRs
