@@ -138,8 +138,21 @@ export class KindLab {
     if (plan.missingPins.length) throw new KindEnvironmentError(`cannot start a kind lab, these are UNPINNED:\n  ${plan.missingPins.join('\n  ')}`);
     if ((await listKindLabs(this.run)).includes(plan.id)) throw new KindEnvironmentError(`a kind cluster ${plan.cluster} already exists: use another --lab-id or 'pathlab lab down --backend kind --lab-id ${plan.id}'`);
     const started = new StartedKindLab(plan, this.cacheDir, this.run);
+    // Nothing is sent to the lab's context until it is known to be the cluster kind just made:
+    // a stale context of that name pointing elsewhere would otherwise receive every step after it.
+    const created = plan.steps.findIndex((s) => s.kind === 'run' && s.argv[0] === 'kind' && s.argv[1] === 'create');
     try {
-      await runKindSteps(plan.steps, this.run, this.onStep);
+      await runKindSteps(plan.steps.slice(0, created + 1), this.run, this.onStep);
+      if (created >= 0) {
+        const { KubeConfig } = await import('@kubernetes/client-node');
+        const kc = new KubeConfig();
+        kc.loadFromDefault();
+        const ctx = kc.getContextObject(started.context);
+        const server = ctx ? kc.getCluster(ctx.cluster)?.server : undefined;
+        const d = server === undefined ? { allow: false as const, reason: `kind wrote no context ${started.context}`, fix: 'check the kind create output' } : decideBeforeContact({ context: started.context, server });
+        if (d && !d.allow) throw new KindEnvironmentError(`${d.reason}\n${d.fix}`);
+      }
+      await runKindSteps(plan.steps.slice(created + 1), this.run, this.onStep);
     } catch (e) {
       await started.stop().catch(() => {});
       throw e;

@@ -46,7 +46,36 @@ test('an optional step may fail; a required one stops the run and names itself',
   t.deepEqual(r.seen, ['fail', 'fail again']);
 });
 
-test('a start that fails half way deletes the cluster it created', async (t) => {
+/** A kubeconfig with the lab's context, as kind create writes it (its server where `server` says), in force for one test. */
+function kubeconfigWith(t: { teardown(fn: () => void): void }, server: string): void {
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-kubeconfig-'));
+  const file = join(dir, 'config');
+  writeFileSync(file, `apiVersion: v1\nkind: Config\nclusters:\n- name: kind-pathlab-a1b2c3\n  cluster: { server: '${server}' }\nusers:\n- name: kind-pathlab-a1b2c3\n  user: { token: secret }\ncontexts:\n- name: kind-pathlab-a1b2c3\n  context: { cluster: kind-pathlab-a1b2c3, user: kind-pathlab-a1b2c3 }\ncurrent-context: kind-pathlab-a1b2c3\n`);
+  const before = process.env.KUBECONFIG;
+  process.env.KUBECONFIG = file;
+  t.teardown(() => {
+    if (before === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = before;
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+test.serial('a start whose context, after kind create, points at another server sends it nothing, and removes the cluster it made', async (t) => {
+  const cache = mkdtempSync(join(tmpdir(), 'pathlab-cache-'));
+  t.teardown(() => rmSync(cache, { recursive: true, force: true }));
+  mkdirSync(join(cache, 'istioctl/1.30.3'), { recursive: true });
+  writeFileSync(join(cache, 'istioctl/1.30.3/istioctl'), '');
+  kubeconfigWith(t, 'https://10.1.2.3:6443');
+  const r = recorder(() => 0);
+  const lab = kindLab().withId('a1b2c3').withLabFiles(readLabFiles()).withCacheDir(cache).withPins(kindPins('linux-amd64')).withRunner(r.run);
+  await t.throwsAsync(lab.start(), { instanceOf: KindEnvironmentError, message: /its server https:\/\/10\.1\.2\.3:6443 is not a local kind API server/ });
+  t.true(r.seen.some((s) => s.startsWith('kind create cluster --name pathlab-a1b2c3')));
+  t.false(r.seen.some((s) => s.startsWith('kubectl') || s.includes('istioctl')), r.seen.join('\n'));
+  t.true(r.seen.includes('kind delete cluster --name pathlab-a1b2c3'));
+});
+
+test.serial('a start that fails half way deletes the cluster it created', async (t) => {
+  kubeconfigWith(t, 'https://127.0.0.1:41234');
   // A cache where istioctl 1.30.3 is already present, so the fetch step downloads nothing.
   const cache = mkdtempSync(join(tmpdir(), 'pathlab-cache-'));
   t.teardown(() => rmSync(cache, { recursive: true, force: true }));
