@@ -1,6 +1,6 @@
 // Reading the files the Envoy commands take: config dumps (JSON, or YAML from `-o yaml`),
 // mesh files and extra resource files (YAML, possibly several documents).
-import { readFileSync } from 'node:fs';
+import { readInputFile } from './io.ts';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { CliError, EXIT_BAD_INPUT } from './exit-codes.ts';
 import { ConfigDumpError, parseConfigDump } from '../mesh/envoy/config-dump-parser.ts';
@@ -10,10 +10,10 @@ import { synthesizeSidecar } from '../mesh/envoy/synthesize-sidecar.ts';
 
 export function readText(file: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return readInputFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`${file}: cannot read it (${code ?? String(e)})`, EXIT_BAD_INPUT);
+    throw new CliError(`${file}: cannot read it (${code ?? (e as Error).message})`, EXIT_BAD_INPUT);
   }
 }
 

@@ -5,7 +5,7 @@ import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
 import { loadConfigDump, loadMeshFile } from '../load-documents.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import { explain, type ExplainConnection, type Explanation } from '../../mesh/envoy/explain.ts';
-import { readFileSync } from 'node:fs';
+import { readInputFile } from '../io.ts';
 import { IptablesParseError, IstioConfigError, loadRuleSet, parseIptablesSave } from '../../mesh/iptables/index.ts';
 import { istioInitRules } from '../../mesh/iptables/index.ts';
 import { kernelTrace } from '../../paths/kernel-trace.ts';
@@ -162,7 +162,7 @@ function podRules(opts: ExplainOptions, excludePorts: number[], legacy: boolean)
   if (opts.iptables) {
     let text: string;
     try {
-      text = readFileSync(opts.iptables, 'utf8');
+      text = readInputFile(opts.iptables);
     } catch (e) {
       throw new CliError(`--iptables ${opts.iptables}: ${(e as Error).message}`, EXIT_BAD_INPUT);
     }

@@ -1,5 +1,5 @@
 // `pathlab iptables render|trace|diff`: thin front end on src/mesh/iptables.
-import { readFileSync } from 'node:fs';
+import { readInputFile } from '../io.ts';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { CliContext } from '../context.ts';
@@ -17,7 +17,7 @@ interface ConfigOptions {
 
 function readInput(path: string, what: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readInputFile(path);
   } catch (e) {
     throw new CliError(`${what} ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, EXIT_BAD_INPUT);
   }

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.ts';
@@ -100,4 +101,18 @@ test('proxy-config listeners --mesh shows the synthesized table (legacy: pod-IP 
   const both = await run(['proxy-config', 'listeners', fixturePath('envoy/configdump.yaml'), '--mesh', lab('mesh.yaml')]);
   t.is(both.code, 2);
   t.regex(both.err, /exactly one/);
+});
+
+test('a device or a FIFO given as a dump is refused at once, exit 2 (/dev/zero would exhaust memory, a FIFO hang)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-fifo-'));
+  try {
+    spawnSync('mkfifo', [join(dir, 'fifo')]);
+    for (const file of ['/dev/zero', join(dir, 'fifo')]) {
+      const io = bufferIo();
+      t.is(await main(['proxy-config', 'listeners', file], io), 2);
+      t.regex(io.stderr(), /is not a regular file \(a FIFO, a socket or a device\)/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
