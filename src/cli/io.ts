@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readChecked } from '../scenario/files.ts';
 /** Where a command writes. The real CLI passes process streams; tests pass buffers. */
 export interface CliIo {
   out(text: string): void;
@@ -26,13 +26,10 @@ export function bufferIo(): CliIo & { stdout: () => string; stderr: () => string
 export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
 
 /**
- * The text of a file a command is given: a regular file of at most MAX_INPUT_BYTES, or an error
- * that says why (`/dev/zero` or a FIFO would exhaust memory or hang a command run as root).
+ * The text of a file a command is given: a regular file or a pipe (`<(kubectl exec … )`,
+ * /dev/stdin), at most MAX_INPUT_BYTES, read from the descriptor that was checked; a device
+ * (`/dev/zero`) or a directory is refused.
  */
 export function readInputFile(path: string): string {
-  const st = statSync(path);
-  if (st.isDirectory()) throw new Error('is a directory');
-  if (!st.isFile()) throw new Error('is not a regular file (a FIFO, a socket or a device)');
-  if (st.size > MAX_INPUT_BYTES) throw new Error(`is ${st.size} bytes; at most ${MAX_INPUT_BYTES}`);
-  return readFileSync(path, 'utf8');
+  return readChecked(path, { max: MAX_INPUT_BYTES, fifo: true }).toString('utf8');
 }

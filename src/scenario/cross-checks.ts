@@ -2,13 +2,12 @@
 // references between sections, uniqueness, addresses inside the lab's networks,
 // one-of groups, and the path notation of expected hops.
 import { RE2JS } from 're2js';
-import { isAbsolute, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
-import { fileProblem } from './files.ts';
+import { readNamedFile, UnreadableFile } from './files.ts';
+import { parseYamlObjects } from './yaml-objects.ts';
+import { ResourceSchema } from './schema.ts';
 import { objectProblem } from './k8s-objects.ts';
 import { HopSyntaxError, parseHop } from '../paths/hop.ts';
-import { cidrContains, cidrsOverlap, parseCidr, reservedAddresses } from './ip.ts';
+import { cidrContains, cidrsOverlap, ipToNumber, parseCidr, reservedAddresses } from './ip.ts';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, PROMETHEUS_PORT, READINESS_PORT, STATUS_PORT } from '../mesh/iptables/constants.ts';
 import { istioInitRules } from '../mesh/iptables/istio-init-rules.ts';
 import type { FieldPath } from './problems.ts';
@@ -181,7 +180,14 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
   return { podNames, addresses, knownHosts, netList, inside, serviceNet: net.serviceCidr };
 }
 
-export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem[] {
+export interface CrossCheckOptions {
+  /** The scenario file's folder: what it names is read from there. */
+  baseDir: string;
+  /** Filled with the text of each file the scenario names, as read and checked here: a run applies exactly this. */
+  files?: Map<string, string>;
+}
+
+export function crossCheck(s: Scenario, opts: CrossCheckOptions): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const add = (path: FieldPath, message: string, extra: Partial<FieldProblem> = {}) =>
     problems.push({ path, message, ...extra });
@@ -215,46 +221,48 @@ export function crossCheck(s: Scenario, opts: { baseDir: string }): FieldProblem
       const problem = istioInitProblem(s.lab, { ...(pod?.annotations ?? {}), ...step.annotate.annotations });
       if (problem) add(['setup', i, 'annotate', 'annotations'], problem);
     }
+    // Every object the step applies, inline or from its file, goes through the same checks: its
+    // envelope (kind, DNS-label names), its schema, and what the lab does with it (a Service's address).
+    const applied: Array<{ o: unknown; at: FieldPath; where: string }> = [];
     if (step.applyFile !== undefined) {
-      const why = isAbsolute(step.applyFile) ? 'must be a path relative to the scenario file\'s folder' : fileProblem(resolve(opts.baseDir, step.applyFile), opts.baseDir);
-      if (why === 'no such file') add(['setup', i, 'applyFile'], `no such file: ${step.applyFile} (relative to the scenario file)`);
-      else if (why) add(['setup', i, 'applyFile'], `${step.applyFile} ${why}`);
-      else {
-        // The file's objects, each against its schema (the file is read as every named file is).
-        const docs = parseAllDocuments(readFileSync(resolve(opts.baseDir, step.applyFile), 'utf8'));
-        docs.forEach((d, k) => {
-          let o: unknown;
-          try {
-            o = d.errors.length ? undefined : d.toJS({ maxAliasCount: 100 });
-          } catch {
-            o = undefined;
-          }
-          const problem = o === undefined ? 'not valid YAML (or too many aliases)' : o === null || typeof o !== 'object' ? undefined : objectProblem(o);
-          if (problem) add(['setup', i, 'applyFile'], `${step.applyFile}, document ${k + 1}: ${problem}`);
-        });
+      try {
+        const text = readNamedFile(opts.baseDir, step.applyFile);
+        opts.files?.set(step.applyFile, text);
+        const parsed = parseYamlObjects(text);
+        if ('problem' in parsed) add(['setup', i, 'applyFile'], `${step.applyFile}: ${parsed.problem}`);
+        else parsed.objects.forEach((o, k) => o !== null && applied.push({ o, at: ['setup', i, 'applyFile'], where: `${step.applyFile}, document ${k + 1}: ` }));
+      } catch (e) {
+        if (!(e instanceof UnreadableFile)) throw e;
+        add(['setup', i, 'applyFile'], e.reason === 'missing' ? `no such file: ${step.applyFile} (relative to the scenario file)` : `${step.applyFile} ${e.message}`);
       }
     }
-    if (step.apply) {
-      const problem = objectProblem(step.apply);
-      if (problem) add(['setup', i, 'apply'], problem);
-    }
-    const r = step.apply as { kind?: string; spec?: { hosts?: unknown } } | undefined;
-    if (r?.kind === 'ServiceEntry' && Array.isArray(r.spec?.hosts)) {
-      for (const h of r.spec.hosts) if (typeof h === 'string') knownHosts.add(h);
-    }
-    if (r?.kind === 'Service') {
-      // The Service's address reaches iptables-restore and hosts files: an IPv4 of the service network, given out once.
-      const ip = (r.spec as { clusterIP?: unknown } | undefined)?.clusterIP;
-      if (ip !== undefined && ip !== 'None') {
-        if (typeof ip !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip) || ip.split('.').some((o) => Number(o) > 255)) add(['setup', i, 'apply', 'spec', 'clusterIP'], 'expected an IPv4 address of the service network, or None');
-        else if (!inside(ip, 'service')) add(['setup', i, 'apply', 'spec', 'clusterIP'], `${ip} is outside the service network ${serviceNet}`);
-        else claimAddress(addresses, ip, `the Service of setup[${i}]`, ['setup', i, 'apply', 'spec', 'clusterIP'], add);
+    if (step.apply) applied.push({ o: step.apply, at: ['setup', i, 'apply'], where: '' });
+    for (const { o, at, where } of applied) {
+      const envelope = ResourceSchema.safeParse(o);
+      if (!envelope.success) {
+        add(at, `${where}${envelope.error.issues.map((x) => `${x.path.join('.') || '(object)'}: ${x.message}`).join('; ')}`);
+        continue;
       }
-      const md = (step.apply as { metadata: { name: string; namespace?: string } }).metadata;
-      const ns = md.namespace ?? 'default';
-      if (ns === 'default') knownHosts.add(md.name);
-      knownHosts.add(`${md.name}.${ns}`);
-      knownHosts.add(`${md.name}.${ns}.svc.cluster.local`);
+      const problem = objectProblem(envelope.data);
+      if (problem) add(at, `${where}${problem}`);
+      const r = envelope.data as { kind: string; metadata: { name: string; namespace?: string }; spec?: { hosts?: unknown; clusterIP?: unknown } };
+      if (r.kind === 'ServiceEntry' && Array.isArray(r.spec?.hosts)) {
+        for (const h of r.spec.hosts) if (typeof h === 'string') knownHosts.add(h);
+      }
+      if (r.kind === 'Service') {
+        // The Service's address reaches iptables-restore and hosts files: an IPv4 of the service network, given out once.
+        const ip = r.spec?.clusterIP;
+        const ipAt: FieldPath = where ? at : [...at, 'spec', 'clusterIP'];
+        if (ip !== undefined && ip !== 'None') {
+          if (typeof ip !== 'string' || ipToNumber(ip) === undefined) add(ipAt, `${where}expected an IPv4 address of the service network, or None`);
+          else if (!inside(ip, 'service')) add(ipAt, `${where}${ip} is outside the service network ${serviceNet}`);
+          else claimAddress(addresses, ip, `the Service of setup[${i}]`, ipAt, add);
+        }
+        const ns = r.metadata.namespace ?? 'default';
+        if (ns === 'default') knownHosts.add(r.metadata.name);
+        knownHosts.add(`${r.metadata.name}.${ns}`);
+        knownHosts.add(`${r.metadata.name}.${ns}.svc.cluster.local`);
+      }
     }
   });
 

@@ -1,7 +1,6 @@
 // Loads scenario files: YAML with exact positions, validated against the schema and the
 // cross-field checks, every problem of a file reported at once. Hostile input (alias bombs,
 // huge or binary files, directories, missing paths) gets a clear problem, never a hang.
-import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
   isAlias,
@@ -19,13 +18,13 @@ import { LabFileSchema, ScenarioSchema, type LabFile, type Scenario } from './sc
 import { checkLab, crossCheck, type FieldProblem } from './cross-checks.ts';
 import { describeIssue } from './issue-messages.ts';
 import { loadedScenario, type LoadedScenario } from './loaded.ts';
-import { fileProblem as fileProblemOf } from './files.ts';
+import { readChecked, UnreadableFile } from './files.ts';
+import { duplicateKeyOffsets, MAX_ALIAS_COUNT } from './yaml-objects.ts';
 import { formatFieldPath, sortProblems, type FieldPath, type ScenarioProblem } from './problems.ts';
 
 /** Scenario files larger than this are refused before parsing. */
 export const MAX_SCENARIO_BYTES = 1024 * 1024;
-/** Aliases a file may expand; YAML "billion laughs" files exceed it at once. */
-export const MAX_ALIAS_COUNT = 200;
+export { MAX_ALIAS_COUNT };
 
 export interface LoadOptions {
   /** Also accept a `kind: Lab` document (pathlab lab up --lab FILE). */
@@ -54,31 +53,17 @@ export function loadDocumentFile(path: string, display = path, opts: LoadOptions
     file: display,
     problems: [{ file: display, line: 1, col: 1, field: '(file)', message }],
   });
-  let size: number;
-  try {
-    // A link must stay in its own folder: `validate link-to-/etc/shadow` reads nothing.
-    if (lstatSync(path).isSymbolicLink()) {
-      const why = fileProblemOf(path, dirname(resolve(path)));
-      if (why) return fileProblem(why);
-    }
-    const st = statSync(path);
-    if (st.isDirectory()) return fileProblem('is a directory (expected a scenario file)');
-    if (!st.isFile()) return fileProblem('is not a regular file');
-    size = st.size;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return fileProblem('no such file');
-    if (code === 'EACCES') return fileProblem('permission denied');
-    return fileProblem(`cannot read: ${(e as Error).message}`);
-  }
-  if (size > MAX_SCENARIO_BYTES) {
-    return fileProblem(`file is ${size} bytes; a scenario file may have at most ${MAX_SCENARIO_BYTES}`);
-  }
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    // One descriptor, checked, then read: a link must stay in its own folder (`validate
+    // link-to-/etc/shadow` reads nothing), and a FIFO or a device is never read.
+    bytes = readChecked(path, { folder: dirname(resolve(path)), max: MAX_SCENARIO_BYTES });
   } catch (e) {
-    return fileProblem(`cannot read: ${(e as Error).message}`);
+    if (!(e instanceof UnreadableFile)) return fileProblem(`cannot read: ${(e as Error).message}`);
+    if (e.reason === 'directory') return fileProblem('is a directory (expected a scenario file)');
+    if (e.reason === 'special') return fileProblem('is not a regular file');
+    if (e.reason === 'size') return fileProblem(`file is ${e.size ?? 'more than'} bytes; a scenario file may have at most ${MAX_SCENARIO_BYTES}`);
+    return fileProblem(e.message);
   }
   return loadScenarioBytes(bytes, display, dirname(resolve(path)), opts);
 }
@@ -233,9 +218,10 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
     return { ok: true, file, lab: labFile, positionOf: (path) => locate(path) };
   }
   const scenario = parsed.data as Scenario;
-  for (const fp of crossCheck(scenario, { baseDir })) add(fp);
+  const files = new Map<string, string>();
+  for (const fp of crossCheck(scenario, { baseDir, files })) add(fp);
   if (problems.length > 0) return { ok: false, file, problems: sortProblems(problems) };
-  return { ok: true, ...loadedScenario(file, scenario), positionOf: (path) => locate(path) };
+  return { ok: true, ...loadedScenario(file, scenario, Object.fromEntries(files)), positionOf: (path) => locate(path) };
 }
 
 /**
@@ -266,23 +252,6 @@ function unclosedQuoteOffset(text: string): number | undefined {
     lineStart += line.length + 1;
   }
   return undefined;
-}
-
-/** Where each key that repeats an earlier key of its mapping stands (scalar keys compared by value, as YAML does). */
-function duplicateKeyOffsets(doc: Document): number[] {
-  const out: number[] = [];
-  visit(doc, {
-    Map(_, map) {
-      const seen = new Set<unknown>();
-      for (const pair of map.items) {
-        if (!isScalar(pair.key)) continue;
-        const k = pair.key.value;
-        if (seen.has(k) && pair.key.range) out.push(pair.key.range[0]);
-        seen.add(k);
-      }
-    },
-  });
-  return out;
 }
 
 /** Each mapping's pairs by key, built once per mapping: locating 100,000 problems stays linear. */

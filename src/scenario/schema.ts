@@ -167,7 +167,8 @@ const lab = z
   .meta({ description: 'The lab the scenario needs' });
 
 /** A Kubernetes or Istio resource, as the user would kubectl-apply it. */
-const resource = z.looseObject({
+/** The envelope of an object a setup step applies (its schema beyond that: k8s-objects.ts). */
+export const ResourceSchema = z.looseObject({
   apiVersion: z.string().min(1),
   kind: z.enum([
     'Service',
@@ -190,7 +191,7 @@ const setupStep = z
           'fault and fix steps are the change the scenario is about (--check-fault runs without them); context steps always apply; a step without a role is a fault',
       }),
     description: z.string().optional(),
-    apply: resource.optional().meta({ description: 'a resource to apply, inline' }),
+    apply: ResourceSchema.optional().meta({ description: 'a resource to apply, inline' }),
     applyFile: z.string().min(1).optional().meta({ description: 'a YAML file of resources, relative to the scenario file' }),
     annotate: z
       .strictObject({ pod: name, annotations: z.record(z.string(), z.string()) })

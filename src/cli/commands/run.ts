@@ -91,7 +91,7 @@ Examples:
       for (const f of files) {
         const r = loadScenarioFile(f);
         if (!r.ok) problems.push(...r.problems.map(formatProblem));
-        else loaded.push({ file: f, scenario: r.scenario, expected: r.expected });
+        else loaded.push({ file: f, scenario: r.scenario, expected: r.expected, files: r.files });
       }
       if (problems.length) throw new CliError(problems.join('\n'), EXIT_BAD_INPUT);
       const filter = opts.filter ? globToRegExp(opts.filter) : undefined;

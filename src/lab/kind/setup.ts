@@ -4,7 +4,6 @@
 // until the sidecar's config_dump shows the expected listeners (listener-wait.ts).
 import { dirname, join } from 'node:path';
 import { stepsFor, type RunMode } from '../../scenario/setup-roles.ts';
-import { readNamedFile } from '../../scenario/files.ts';
 import type { Scenario } from '../../scenario/schema.ts';
 import { FIELD_MANAGER, contextName } from './labels.ts';
 import { istioOperatorFor, labelAndPin, parseManifestText, renderManifest, type K8sObject, type Manifest } from './manifests.ts';
@@ -17,7 +16,9 @@ export interface SetupPlanInput {
   scenario: Scenario;
   /** Path of the scenario file: applyFile is relative to it. */
   scenarioFile: string;
-  /** How to read an applyFile (tests); by default the checked reader of files a scenario names. */
+  /** The applyFile texts as the loader read and checked them (LoadedScenario.files): what is applied. */
+  files?: Readonly<Record<string, string>>;
+  /** How to read an applyFile instead (tests). */
   readFile?: (path: string) => string;
   pins: KindPins;
   cacheDir: string;
@@ -54,7 +55,9 @@ export function planScenarioSetup(input: SetupPlanInput): SetupPlan {
     if (step.apply) objects = [step.apply as unknown as K8sObject];
     if (step.applyFile) {
       const path = join(dirname(input.scenarioFile), step.applyFile);
-      objects = parseManifestText(path, input.readFile ? input.readFile(path) : readNamedFile(input.scenarioFile, step.applyFile));
+      const text = input.readFile ? input.readFile(path) : input.files?.[step.applyFile];
+      if (text === undefined) throw new Error(`${step.applyFile}: not read when the scenario was loaded`);
+      objects = parseManifestText(path, text);
     }
     if (objects) {
       // A namespace the lab does not have is created with the resources and deleted with them.

@@ -5,11 +5,10 @@
 import { readFileSync } from 'node:fs';
 import type { Backend, BackendSession, LabUser, ProbeTarget, SessionOptions, StartedBackend, Watch, WatchSpec } from '../../run/backend.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
-import type { LoadedScenario } from '../../scenario/loaded.ts';
 import type { Scenario, SetupStep } from '../../scenario/schema.ts';
 import { netnsLab, type StartedNetnsLab } from './netns-lab.ts';
 import { parseResources } from './mesh-control.ts';
-import { readNamedFile } from '../../scenario/files.ts';
+import { namedFileText, type LoadedScenario } from '../../scenario/loaded.ts';
 import { APP_USER } from './workloads.ts';
 import { PodInstruments } from './instruments.ts';
 import { netnsUnavailable } from './requirements.ts';
@@ -35,7 +34,7 @@ class StartedNetnsBackend implements StartedBackend {
 
   async applySetup(s: LoadedScenario, steps: readonly SetupStep[]): Promise<{ notes: string[] }> {
     for (const step of steps) {
-      const reloaded = await this.lab.mesh.apply(step.applyFile ? { ...step, resources: parseResources(readNamedFile(s.file, step.applyFile)) } : step);
+      const reloaded = await this.lab.mesh.apply(step.applyFile ? { ...step, resources: parseResources(namedFileText(s, step.applyFile)) } : step);
       if (reloaded) for (const i of this.instruments.values()) i.forgetRules();
     }
     return { notes: [] };

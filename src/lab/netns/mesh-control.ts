@@ -246,9 +246,9 @@ export class MeshControl {
   }
 }
 
-/** The resources of an applyFile step's text (several YAML documents). */
+/** The resources of an applyFile step's text (several YAML documents), as the loader checked them. */
 export function parseResources(text: string): Array<Record<string, unknown>> {
-  return parseAllDocuments(text)
+  return parseAllDocuments(text, { uniqueKeys: false })
     .map((d) => d.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null)
     .filter((d): d is Record<string, unknown> => d !== null && typeof d === 'object');
 }

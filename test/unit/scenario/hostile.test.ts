@@ -131,9 +131,9 @@ test('applyFile: absolute paths, .. out of the folder, links out, FIFOs, devices
     t.true(lines.some((l) => /setup\[0\]\.applyFile/.test(l) && why.test(l)), `${rel}: ${lines.join('\n')}`);
     t.false(lines.join('\n').includes('root:'), 'nothing of /etc/passwd is shown');
     t.true(ms < 1000, `${rel}: ${ms} ms`);
-    t.throws(() => readNamedFile(file, rel), { message: why });
+    t.throws(() => readNamedFile(folder, rel), { message: why });
   }
-  t.regex(readNamedFile(join(folder, 'scenario.yaml'), 'ok.yaml'), /kind: Namespace/);
+  t.regex(readNamedFile(folder, 'ok.yaml'), /kind: Namespace/);
 });
 
 test('validate of a link to a file outside its folder reads nothing of it', (t) => {
@@ -144,4 +144,32 @@ test('validate of a link to a file outside its folder reads nothing of it', (t) 
   const text = r.ok ? '' : r.problems.map(formatProblem).join('\n');
   t.regex(text, /shadow-link\.yaml:1:1: \(file\): leads out of/);
   t.false(text.includes('root'));
+});
+
+test('an applyFile\'s objects get the checks an inline apply gets, and a run applies the text that was checked', (t) => {
+  const folder = mkdtempSync(join(dir, 'objects-'));
+  const base = readFileSync('scenarios/incident-7000/outage-current.yaml', 'utf8').replace(/ {4}apply:\n(?: {6}.*\n)+/, '    applyFile: objects.yaml\n');
+  const file = join(folder, 'scenario.yaml');
+  writeFileSync(file, base);
+  const cases: Array<[string, RegExp]> = [
+    // A name that would end up in an iptables-restore comment and a hosts file.
+    ['apiVersion: v1\nkind: Service\nmetadata: { name: "x\\"\\n-A OUTPUT", namespace: frontend }\nspec: { ports: [{ port: 7000 }] }\n', /objects\.yaml, document 1: metadata\.name: must be/],
+    ['apiVersion: v1\nkind: Service\nmetadata: { name: web, namespace: frontend }\nspec: { clusterIP: "1.1.1.1/0 -j ACCEPT", ports: [{ port: 7000 }] }\n', /objects\.yaml, document 1: expected an IPv4 address of the service network/],
+    ['apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec: { ports: [{ port: seven }] }\n', /objects\.yaml, document 1: spec\.ports\[0\]\.port must be integer/],
+    ['a: 1\na: 2\n', /objects\.yaml: document 1: a key appears twice/],
+  ];
+  for (const [objects, why] of cases) {
+    writeFileSync(join(folder, 'objects.yaml'), objects);
+    const r = loadScenarioFile(file);
+    t.false(r.ok);
+    const lines = r.ok ? '' : r.problems.map(formatProblem).join('\n');
+    t.regex(lines, why, lines);
+  }
+  const good = 'apiVersion: v1\nkind: Service\nmetadata: { name: web, namespace: frontend }\nspec: { clusterIP: 10.96.0.115, selector: { app: web }, ports: [{ name: http-web, port: 7000, targetPort: 7000 }] }\n';
+  writeFileSync(join(folder, 'objects.yaml'), good);
+  const r = loadScenarioFile(file);
+  t.true(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+  // Swapped after the check: what the run applies is what was checked.
+  writeFileSync(join(folder, 'objects.yaml'), cases[0]![0]);
+  if (r.ok) t.is(r.files['objects.yaml'], good);
 });

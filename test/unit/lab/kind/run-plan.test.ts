@@ -24,7 +24,7 @@ function catalogue(): LoadedScenario[] {
   return collectScenarioFiles(['scenarios']).files.flatMap((file) => {
     const r = loadScenarioFile(file);
     if (!r.ok) throw new Error(`${file} must load`);
-    return [{ file, scenario: r.scenario, expected: r.expected }];
+    return [{ file, scenario: r.scenario, expected: r.expected, files: r.files }];
   });
 }
 const forKind = () => catalogue().filter((s) => kindUnsupported(s.scenario) === undefined);
