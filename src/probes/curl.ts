@@ -12,8 +12,10 @@ export const CURL_EXIT = { couldNotConnect: 7, timedOut: 28, emptyReply: 52, rec
 
 export function curlArgv(p: ConnectProbe): { argv: string[] } {
   const url = `http://${p.target.name}:${p.target.port}${p.path ?? '/'}`;
+  // The name is dialled at the address the lab resolved and checked, not at what DNS says later.
+  const pin = /^\d{1,3}(\.\d{1,3}){3}$/.test(p.target.name) ? [] : ['--resolve', `${p.target.name}:${p.target.port}:${p.target.ip}`];
   // --globoff: the path is the scenario's, taken literally ([] and {} are not curl's URL ranges).
-  return { argv: ['curl', '-sS', '--globoff', '--max-time', String(p.timeoutMs / 1000), '-w', TRAILER, url] };
+  return { argv: ['curl', '-sS', '--globoff', ...pin, '--max-time', String(p.timeoutMs / 1000), '-w', TRAILER, url] };
 }
 
 export function readCurl(r: ProcessResult): ToolReading {

@@ -221,7 +221,7 @@ const reply = z
   .strictObject({
     exact: z.string().optional(),
     contains: z.string().optional(),
-    pattern: z.string().optional().meta({ description: 'an RE2 regular expression (the syntax of Envoy\'s safe_regex: no lookaround, no backreferences), matched anywhere in the reply' }),
+    pattern: z.string().max(1000).optional().meta({ description: 'an RE2 regular expression (the syntax of Envoy\'s safe_regex: no lookaround, no backreferences), matched anywhere in the reply' }),
     none: z.literal(true).optional().meta({ description: 'no reply bytes at all' }),
   })
   .meta({ description: 'What the client reads: exactly one of exact, contains, pattern, none' });

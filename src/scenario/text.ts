@@ -3,10 +3,16 @@
 
 const hex = (code: number): string => `\\x${code.toString(16).padStart(2, '0')}`;
 
-/** Control characters other than tab shown as `\xNN`, so a stray `\r` or ESC cannot garble a terminal. */
+/**
+ * Control characters other than tab shown as escapes, so a stray `\r`, an ESC, a C1 control, a
+ * bidirectional override or a line separator cannot garble a terminal or forge a line.
+ */
 export function visibleControls(text: string): string {
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, (ch) => hex(ch.charCodeAt(0)));
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (ch) => {
+    const code = ch.charCodeAt(0);
+    return code < 0x100 ? hex(code) : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 /**

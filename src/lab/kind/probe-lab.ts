@@ -27,8 +27,9 @@ import {
   type IptablesFlavour,
 } from './evidence.ts';
 import { POD_LABEL } from './labels.ts';
-import { clusterNetworksOf, targetProblem, type ClusterNetworks } from './cluster-networks.ts';
-import { EXTERNAL_SUBNET } from './plan.ts';
+import { readFileSync } from 'node:fs';
+import { clusterNetworksOf, composeAddresses, targetProblem, type ClusterNetworks } from './cluster-networks.ts';
+import { COMPOSE_FILE } from './externals.ts';
 import { PodExecClient } from './exec-client.ts';
 
 /** The container a scenario pod's workload runs in (manifests.ts names it). */
@@ -141,7 +142,11 @@ export class KindProbeLab implements KindProbeSide {
   }
 
   async resolveHost(host: string, port: number): Promise<ProbeTarget | undefined> {
-    const [svcName, svcNs] = host.split('.');
+    // A Service by its cluster names only (name, name.ns, name.ns.svc, name.ns.svc.cluster.local):
+    // productpage.default.evil.example is not productpage.
+    const m = /^([a-z0-9-]+)(?:\.([a-z0-9-]+)(?:\.svc(?:\.cluster\.local)?)?)?$/.exec(host);
+    if (!m) return undefined;
+    const [, svcName, svcNs] = m;
     const api = await this.api();
     const services = await api.listServiceForAllNamespaces({ fieldSelector: `metadata.name=${svcName}` });
     const svc = services.items.find((s) => (svcNs === undefined ? true : s.metadata?.namespace === svcNs) && s.spec?.clusterIP && s.spec.clusterIP !== 'None');
@@ -334,7 +339,7 @@ export class KindProbeLab implements KindProbeSide {
       const { NetworkingV1Api } = await import('@kubernetes/client-node');
       const nodes = await (await this.api()).listNode();
       const cidrs = await this.o.kc.makeApiClient(NetworkingV1Api).listServiceCIDR().catch(() => ({ items: [] }));
-      this.networks = clusterNetworksOf(nodes.items, cidrs.items, [EXTERNAL_SUBNET]);
+      this.networks = clusterNetworksOf(nodes.items, cidrs.items, composeAddresses(readFileSync(COMPOSE_FILE, 'utf8')));
     }
     return targetProblem(ip, this.networks);
   }

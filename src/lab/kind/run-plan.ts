@@ -18,7 +18,7 @@ import type { Hop } from '../../paths/hop.ts';
 import { readLabFiles } from './kind-lab.ts';
 import { DRY_RUN_ID, FIELD_MANAGER, contextName } from './labels.ts';
 import { ISTIO_OPERATOR_FILE, istioOperatorFor, labelAndPin, parseManifestText, renderManifest, scenarioLabObjects, type K8sObject } from './manifests.ts';
-import { EXTERNAL_SUBNET, ROLLOUT_TIMEOUT, formatKindStep, istioctlPath, labStateDir, planKindDown, planKindLab, type KindStep } from './plan.ts';
+import { ROLLOUT_TIMEOUT, formatKindStep, istioctlPath, labStateDir, planKindDown, planKindLab, type KindStep } from './plan.ts';
 import { planScenarioSetup } from './setup.ts';
 import {
   CAPTURE_CONTAINER,
@@ -146,7 +146,7 @@ function probeSteps(s: Scenario, probe: Probe): KindStep[] {
   const ip = t.address ?? `<ClusterIP of ${t.host}>`;
   const { argv, input } = connectArgv(tool, probe, { ip, port, name: t.address ?? t.host! });
   steps.push(
-    { kind: 'api', what: `${ip} must be in the cluster's pod, Service or external network (${EXTERNAL_SUBNET}), read from the cluster once per lab group`, call: 'GET /api/v1/nodes; GET /apis/networking.k8s.io/v1/servicecidrs' },
+    { kind: 'api', what: `${ip} must be in the cluster's pod or Service network (read from the cluster once per lab group) or an external service's address (${COMPOSE_FILE})`, call: 'GET /api/v1/nodes; GET /apis/networking.k8s.io/v1/servicecidrs' },
     { kind: 'exec', what: 'the app container\'s uid (the prediction needs it)', target: `${podRef}/${APP_CONTAINER}`, argv: ['sh', '-c', 'echo "$(id -u) $(id -g)"'] },
     { kind: 'run', what: 'the pod\'s rules (prediction)', argv: iptablesSaveArgv(node, pid) },
   );

@@ -62,3 +62,9 @@ test('curl takes the scenario\'s path literally: no URL globbing of [] and {}', 
   t.true(argv.includes('--globoff'));
   t.is(argv.at(-1), 'http://details:9080/details/[0-9]{a,b}');
 });
+
+test('curl dials a name at the address the lab resolved and checked (--resolve), not at what DNS answers later', (t) => {
+  const byName = TOOLS.curl.argv({ target: { ip: '10.96.0.10', port: 9080, name: 'details' }, timeoutMs: 3000 }).argv;
+  t.deepEqual(byName.slice(byName.indexOf('--resolve'), byName.indexOf('--resolve') + 2), ['--resolve', 'details:9080:10.96.0.10']);
+  t.false(TOOLS.curl.argv({ target: { ip: '10.96.0.10', port: 9080, name: '10.96.0.10' }, timeoutMs: 3000 }).argv.includes('--resolve'));
+});

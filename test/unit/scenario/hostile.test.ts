@@ -9,6 +9,7 @@ import { loadScenarioFile, loadScenarioText, MAX_SCENARIO_BYTES } from '../../..
 import { parseAllDocuments } from 'yaml';
 import { formatProblem } from '../../../src/scenario/problems.ts';
 import { readNamedFile } from '../../../src/scenario/files.ts';
+import { visibleControls } from '../../../src/scenario/text.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pathlab-hostile-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
@@ -172,4 +173,8 @@ test('an applyFile\'s objects get the checks an inline apply gets, and a run app
   // Swapped after the check: what the run applies is what was checked.
   writeFileSync(join(folder, 'objects.yaml'), cases[0]![0]);
   if (r.ok) t.is(r.files['objects.yaml'], good);
+});
+
+test('Unicode that can forge or garble a line is shown as escapes too: C1 controls, bidirectional overrides, line separators', (t) => {
+  t.is(visibleControls('a\u202eb\u0085c\u2028d\u2066e'), 'a\\u202eb\\x85c\\u2028d\\u2066e');
 });

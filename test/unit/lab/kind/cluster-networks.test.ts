@@ -3,18 +3,20 @@
 // labs/kind-istio/kind.yaml has pods in 10.64.0.0/16 and Services in 10.96.0.0/16) and the lab's
 // external network, whatever networks the scenario declares (podCidr: 0.0.0.0/0 passed).
 import test from 'ava';
-import { clusterNetworksOf, targetProblem } from '../../../../src/lab/kind/cluster-networks.ts';
-import { EXTERNAL_SUBNET } from '../../../../src/lab/kind/plan.ts';
+import { clusterNetworksOf, composeAddresses, targetProblem } from '../../../../src/lab/kind/cluster-networks.ts';
+import { readFileSync } from 'node:fs';
+import { COMPOSE_FILE } from '../../../../src/lab/kind/externals.ts';
 
 const nodes = [{ spec: { podCIDR: '10.64.0.0/24', podCIDRs: ['10.64.0.0/24', 'fd00:10:244::/64'] } }];
 const services = [{ spec: { cidrs: ['10.96.0.0/16', 'fd00:10:96::/112'] } }];
-const nets = clusterNetworksOf(nodes, services, [EXTERNAL_SUBNET]);
+// The external services' own addresses, from the project's docker-compose.yml (not its network: 10.0.0.1 is the host).
+const nets = clusterNetworksOf(nodes, services, composeAddresses(readFileSync(COMPOSE_FILE, 'utf8')));
 
 test('the networks come from the cluster: IPv4 pod and Service networks, and the external one', (t) => {
-  t.deepEqual(nets, { pods: ['10.64.0.0/24'], services: ['10.96.0.0/16'], external: ['10.0.0.0/24'] });
+  t.deepEqual(nets, { pods: ['10.64.0.0/24'], services: ['10.96.0.0/16'], external: ['10.0.0.6/32'] });
 });
 
-for (const [ip, ok] of [['10.64.0.17', true], ['10.96.0.115', true], ['10.0.0.6', true], ['8.8.8.8', false], ['10.64.1.5', false], ['192.168.1.1', false], ['127.0.0.1', true]] as const) {
+for (const [ip, ok] of [['10.64.0.17', true], ['10.96.0.115', true], ['10.0.0.6', true], ['10.0.0.1', false], ['8.8.8.8', false], ['10.64.1.5', false], ['192.168.1.1', false], ['127.0.0.1', true]] as const) {
   test(`target ${ip}: ${ok ? 'allowed' : 'refused'}`, (t) => {
     const why = targetProblem(ip, nets);
     if (ok) t.is(why, undefined);
