@@ -20,6 +20,8 @@ function snapshot(): Record<string, string> {
       .map((l) => l.replace(/\[\d+:\d+\]/g, '[-:-]'))
       // a link is its index, name and kind: its state and queue may move with the host's own traffic
       .map((l) => (argv[1] === '-o' ? l.replace(/^(\d+: \S+).*?(link\/\S+).*$/, '$1 $2') : l))
+      // a route learnt from router advertisements counts its lifetime down
+      .map((l) => l.replace(/ expires \d+sec/, ''))
       .join('\n');
   }
   return out;
@@ -33,7 +35,10 @@ if (!cmd) {
 // Another prefix's lab, as a killed run of it would leave it: nothing of this run may remove it.
 const SENTINEL_NS = `zzg-${process.pid.toString(16).padStart(6, '0').slice(-6)}-node`;
 const SENTINEL_RECORD = `/run/pathlab/zzg/${SENTINEL_NS.split('-')[1]}.json`;
-spawnSync('ip', ['netns', 'add', SENTINEL_NS], { env });
+if (spawnSync('ip', ['netns', 'add', SENTINEL_NS], { env }).status !== 0) {
+  console.error(`host-guard: cannot make the sentinel namespace ${SENTINEL_NS}`);
+  process.exit(1);
+}
 mkdirSync(dirname(SENTINEL_RECORD), { recursive: true });
 writeFileSync(SENTINEL_RECORD, '{"id":"sentinel of scripts/host-guard.ts"}\n');
 const before = snapshot();
@@ -42,7 +47,8 @@ const after = snapshot();
 let changed = false;
 const sentinelKept = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', env }).stdout.includes(SENTINEL_NS) && existsSync(SENTINEL_RECORD);
 spawnSync('ip', ['netns', 'del', SENTINEL_NS], { env });
-rmSync(dirname(SENTINEL_RECORD), { recursive: true, force: true });
+// Only this guard's own record: another guard's sentinel (a second CI job) stays.
+rmSync(SENTINEL_RECORD, { force: true });
 if (!sentinelKept) {
   changed = true;
   console.error(`host-guard: the sentinel lab of another prefix (${SENTINEL_NS}, ${SENTINEL_RECORD}) was removed during the run`);

@@ -73,9 +73,15 @@ export async function runScenarios(backend: Backend, scenarios: readonly LoadedS
         continue;
       }
       try {
+        let dirty: string | undefined;
         for (const s of group) {
           for (const mode of modesOf(s.scenario, opts.checkFault)) {
-            const r = opts.signal?.aborted ? interruptedResult(s, backend.name, mode, opts.signal) : await runScenario(lab, s, mode, opts.signal);
+            const r = opts.signal?.aborted
+              ? interruptedResult(s, backend.name, mode, opts.signal)
+              : dirty
+                ? { ...skippedResult(s, backend.name, ''), mode, status: 'failed' as const, reason: `not run: ${dirty} (${NOT_BACK})` }
+                : await runScenario(lab, s, mode, opts.signal);
+            if (!dirty && r.reason?.includes(NOT_BACK)) dirty = `${s.scenario.metadata.name} left the lab changed`;
             results.push(r);
             opts.onScenario?.(r);
           }
@@ -112,14 +118,17 @@ async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode
     const { notes } = await lab.applySetup(s, stepsFor(s.scenario, mode), mode);
     result = { ...(await runProbes(lab, s, mode, notes, signal)), durationMs: performance.now() - t0 };
   } catch (e) {
-    // A lab process that died explains a failed setup better than the step's own error (a reload of a dead sidecar).
+    // A lab process that died explains a failed setup first (a reload of a dead sidecar fails); the step's own error follows.
     const broken = await lab.health([...s.scenario.lab.pods.map((p) => p.name), ...(s.scenario.lab.externalHosts ?? []).map((h) => h.name)]).catch(() => []);
-    result = failed(broken.length ? broken.join('; ') : `the setup failed: ${(e as Error).message}`);
+    result = failed([...broken, `the setup failed: ${(e as Error).message}`].join('; '));
   }
   // The lab must be back as it was for the next scenario: when it is not, this one says so.
   const notBack = await lab.revertSetup().then(
     () => undefined,
     (e: Error) => e,
   );
-  return notBack ? { ...result, status: 'failed', reason: `${result.reason ? `${result.reason}; ` : ''}the lab could not be brought back after it: ${notBack.message}` } : result;
+  return notBack ? { ...result, status: 'failed', reason: `${result.reason ? `${result.reason}; ` : ''}${NOT_BACK}: ${notBack.message}` } : result;
 }
+
+/** What a scenario says when the lab could not be brought back after it: the next ones of its lab do not run on it. */
+const NOT_BACK = 'the lab could not be brought back after it';

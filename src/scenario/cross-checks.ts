@@ -7,7 +7,7 @@ import { parseYamlObjects } from './yaml-objects.ts';
 import { ResourceSchema } from './schema.ts';
 import { objectProblem } from './k8s-objects.ts';
 import { HopSyntaxError, parseHop } from '../paths/hop.ts';
-import { cidrContains, cidrsOverlap, ipToNumber, parseCidr, reservedAddresses } from './ip.ts';
+import { cidrContains, cidrsOverlap, ipToNumber, parseCidr, reservedAddresses, type Cidr } from './ip.ts';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, PROMETHEUS_PORT, READINESS_PORT, STATUS_PORT } from '../mesh/iptables/constants.ts';
 import { istioInitRules } from '../mesh/iptables/istio-init-rules.ts';
 import type { FieldPath } from './problems.ts';
@@ -84,9 +84,16 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
     }),
   );
   for (const key of ['podCidr', 'externalCidr'] as const) {
-    const c = parseCidr(net[key]);
+    const c = nets[key.replace('Cidr', '') as 'pod' | 'external'];
     if (c && c.prefix > 30) add(['lab', 'network', key], `a /${c.prefix} network has no room for the node's gateway and a host (at most /30)`);
   }
+  // Pods without an ip, and Services without a clusterIP, get addresses from the network's 11th
+  // address on, up to the one before its broadcast address.
+  const room = (c: Cidr | undefined) => (c ? Math.max(0, 2 ** (32 - c.prefix) - 11) : Infinity);
+  const unaddressedPods = lab.pods.filter((p) => p.ip === undefined).length;
+  if (unaddressedPods > room(nets.pod)) add(['lab', 'network', 'podCidr'], `${net.podCidr} has room for ${room(nets.pod)} pod(s) without an ip (from its 11th address on); this lab has ${unaddressedPods}`);
+  const unaddressedServices = (lab.services ?? []).filter((x) => x.clusterIP === undefined).length;
+  if (unaddressedServices > room(nets.service)) add(['lab', 'network', 'serviceCidr'], `${net.serviceCidr} has room for ${room(nets.service)} Service(s) without a clusterIP (from its 11th address on); this lab has ${unaddressedServices}`);
   /** An address a host cannot have: its network's own, the gateway the node takes, the broadcast. */
   const reservedFor = (ip: string, which: 'pod' | 'external'): string | undefined => {
     const c = nets[which];
@@ -94,10 +101,8 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
     const r = reservedAddresses(c);
     return ip === r.gateway ? `the gateway of the ${which} network (the lab's node has it)` : ip === r.network ? `the ${which} network's own address` : ip === r.broadcast ? `the ${which} network's broadcast address` : undefined;
   };
-  const checkName = (path: FieldPath, name: string, namespace: string) => {
+  const checkName = (path: FieldPath, name: string) => {
     if (name === 'node') add(path, 'the name "node" is the lab\'s own (its node namespace): choose another');
-    // The workload certificate's common name is <name>.<namespace>: X.509 allows 64 characters.
-    if (name.length + 1 + namespace.length > 64) add(path, `"${name}.${namespace}" is longer than the 64 characters of a certificate's common name`);
   };
   const inside = (ip: string, which: keyof typeof nets) => {
     const c = nets[which];
@@ -111,7 +116,10 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
   lab.pods.forEach((pod, i) => {
     if (podNames.has(pod.name)) add(['lab', 'pods', i, 'name'], `a pod named "${pod.name}" is already defined`);
     podNames.add(pod.name);
-    checkName(['lab', 'pods', i, 'name'], pod.name, pod.namespace ?? 'default');
+    checkName(['lab', 'pods', i, 'name'], pod.name);
+    // A meshed pod's certificate has the common name <name>.<namespace>: X.509 allows 64 characters.
+    const cn = `${pod.name}.${pod.namespace ?? 'default'}`;
+    if (pod.meshed !== false && cn.length > 64) add(['lab', 'pods', i, 'name'], `"${cn}" is longer than the 64 characters of a certificate's common name (the pod has a sidecar)`);
     if (pod.meshed !== false) {
       pod.ports?.forEach((p, j) => {
         if ((SIDECAR_PORT_LIST as readonly number[]).includes(p.port)) add(['lab', 'pods', i, 'ports', j, 'port'], `port ${p.port} is the sidecar's own (${SIDECAR_PORT_LIST.join(', ')}): a meshed app cannot listen there`);
@@ -138,7 +146,7 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
       add(['lab', 'externalHosts', i, 'name'], `the name "${h.name}" is already used in this lab`);
     }
     hostNames.add(h.name);
-    checkName(['lab', 'externalHosts', i, 'name'], h.name, 'external');
+    checkName(['lab', 'externalHosts', i, 'name'], h.name);
     const why = reservedFor(h.address, 'external');
     if (why) add(['lab', 'externalHosts', i, 'address'], `${h.address} is ${why}`);
     // eslint-disable-next-line no-control-regex -- control characters are what is refused

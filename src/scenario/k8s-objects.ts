@@ -23,7 +23,10 @@ const MODELS: Record<string, Model> = {
 
 /** What is wrong with an object a setup step applies, by its schema, or undefined. */
 export function objectProblem(o: { apiVersion?: unknown; kind?: unknown }): string | undefined {
-  const key = `${String(o.apiVersion)}/${String(o.kind)}`;
+  // The older API versions of Istio's kinds (v1beta1, v1alpha3: what releases before 1.22 served)
+  // carry the same fields as v1 for these kinds: they are checked against the v1 schema.
+  const apiVersion = String(o.apiVersion).replace(/^(networking\.istio\.io)\/(v1beta1|v1alpha3)$/, '$1/v1').replace(/^(security\.istio\.io)\/v1beta1$/, '$1/v1');
+  const key = `${apiVersion}/${String(o.kind)}`;
   const Model = MODELS[key];
   if (!Model) return `${String(o.apiVersion)} ${String(o.kind)} is not an object the lab applies (${Object.keys(MODELS).map((k) => k.replace(/\/(?=[^/]+$)/, ' ')).join(', ')})`;
   try {

@@ -100,6 +100,13 @@ async function down(cacheDir: string, run: Runner, isLab: LabCheck, opts: { ids:
     }
   } else if (opts.ids.length || opts.dryRun) {
     ids = opts.ids.length ? opts.ids.map((id) => labId(id, DRY_RUN_ID)) : [DRY_RUN_ID];
+    // A named lab too is removed only when the guard takes its cluster for one (a plan is only printed).
+    if (!opts.dryRun) {
+      for (const id of ids) {
+        const d = await isLab(id);
+        if (!d.allow) throw new BackendUnavailableError(`not removing ${clusterName(id)}: ${d.reason}`);
+      }
+    }
   } else {
     throw new BackendInputError('say which lab: its id, or --all for every pathlab kind cluster');
   }

@@ -18,7 +18,7 @@ export const DRY_RUN_ID = 'dryrun';
 const ID = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
 export function checkLabId(id: string): string {
-  if (!ID.test(id)) throw new Error(`lab id must be 1-32 lower-case letters, digits or "-", got "${id}"`);
+  if (!ID.test(id)) throw new Error(`lab id must be 1-32 lower-case letters, digits or "-", got ${JSON.stringify(id.slice(0, 40))}`);
   return id;
 }
 

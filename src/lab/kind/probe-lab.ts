@@ -344,7 +344,7 @@ export class KindProbeLab implements KindProbeSide {
     return targetProblem(ip, this.networks);
   }
 
-  /** Containers of these pods that are not running, or restarted since the lab looked them up, with their state. */
+  /** Containers of these pods that ran when the lab looked them up and do not now, with their state. */
   async health(pods: readonly string[]): Promise<string[]> {
     const problems: string[] = [];
     const api = await this.api();
@@ -356,11 +356,12 @@ export class KindProbeLab implements KindProbeSide {
         problems.push(`the pod ${known.namespace}/${known.name} (${name}) is gone`);
         continue;
       }
-      const before = new Map((known.pod.status?.containerStatuses ?? []).map((c) => [c.name, c.restartCount]));
-      for (const c of now.status?.containerStatuses ?? []) {
+      // The containers that ran when the lab looked the pod up (its app, its sidecar, native sidecars among the init containers) must still run.
+      const ran = new Set([...(known.pod.status?.containerStatuses ?? []), ...(known.pod.status?.initContainerStatuses ?? [])].filter((c) => c.state?.running).map((c) => c.name));
+      for (const c of [...(now.status?.containerStatuses ?? []), ...(now.status?.initContainerStatuses ?? [])]) {
+        if (!ran.has(c.name) || c.state?.running) continue;
         const why = c.state?.waiting?.reason ?? c.state?.terminated?.reason;
-        if (!c.state?.running) problems.push(`the ${c.name} container of ${known.namespace}/${known.name} (${name}) is not running${why ? ` (${why})` : ''}`);
-        else if (c.restartCount > (before.get(c.name) ?? c.restartCount)) problems.push(`the ${c.name} container of ${known.namespace}/${known.name} (${name}) restarted during the probe`);
+        problems.push(`the ${c.name} container of ${known.namespace}/${known.name} (${name}) is not running${why ? ` (${why})` : ''}`);
       }
     }
     return problems;

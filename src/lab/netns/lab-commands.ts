@@ -115,6 +115,7 @@ async function status(opts: { json?: boolean }, io: LabIo): Promise<void> {
 async function down(opts: { ids: string[]; all?: boolean; dryRun?: boolean }, io: LabIo): Promise<void> {
   if (opts.dryRun) throw new BackendInputError('--dry-run: not an option of the netns backend\'s lab down');
   if (!opts.all && opts.ids.length === 0) throw new BackendInputError('name the lab ids to remove, or --all');
+  if (opts.all && opts.ids.length) throw new BackendInputError('name lab ids or --all, not both');
   for (const id of opts.ids) checkNetnsLabId(id);
   requireNetns();
   if (!opts.all) {

@@ -9,7 +9,7 @@
 // (one conntrack sees both directions, as on a Kubernetes node), and Service VIPs are DNAT
 // rules in the node's PREROUTING. No link of the lab is in the host's namespace, so nothing
 // in the lab has a route to the host's uplink.
-import { cidrContains, numberToIp, parseCidr } from '../../scenario/ip.ts';
+import { cidrContains, numberToIp, parseCidr, reservedAddresses } from '../../scenario/ip.ts';
 import type { LabSpec, PodSpec } from '../../scenario/schema.ts';
 import { LAB_DEFAULT_NETWORKS } from '../../scenario/cross-checks.ts';
 
@@ -90,9 +90,10 @@ export function planLab(spec: LabSpec, id: string): LabPlan {
   for (const h of spec.externalHosts ?? []) taken.add(h.address);
   for (const s of spec.services ?? []) if (s.clusterIP && s.clusterIP !== 'None') taken.add(s.clusterIP);
   const allocate = (base: number, within: typeof podNet) => {
+    const broadcast = reservedAddresses(within).broadcast;
     for (let n = base + 10; ; n++) {
       const ip = numberToIp(n);
-      if (!cidrContains(within, ip)) throw new Error(`no free address left in ${within.canonical}`);
+      if (!cidrContains(within, ip) || ip === broadcast) throw new Error(`no free address left in ${within.canonical}`);
       if (!taken.has(ip)) {
         taken.add(ip);
         return ip;

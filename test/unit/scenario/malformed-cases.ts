@@ -67,7 +67,7 @@ export const MALFORMED_CASES: MalformedCase[] = [
       `${f('late-failures')}:16:11: lab.pods[1].ip: 10.64.0.1 is the gateway of the pod network (the lab's node has it)`,
       `${f('late-failures')}:18:23: lab.pods[1].ports[0].port: port 15006 is the sidecar's own (15000, 15001, 15004, 15006, 15020, 15021, 15090): a meshed app cannot listen there`,
       `${f('late-failures')}:19:20: lab.pods[1].annotations: istio-init cannot take these annotations: OutboundPortsExclude: "70000" is not a port`,
-      `${f('late-failures')}:20:13: lab.pods[2].name: "averyveryveryveryveryveryveryveryveryveryveryverylongpodnameok.averyveryverylongnamespace" is longer than the 64 characters of a certificate's common name`,
+      `${f('late-failures')}:20:13: lab.pods[2].name: "averyveryveryveryveryveryveryveryveryveryveryverylongpodnameok.averyveryverylongnamespace" is longer than the 64 characters of a certificate's common name (the pod has a sidecar)`,
       `${f('late-failures')}:24:81: lab.externalHosts[0].password: a password of control characters or spaces cannot be given to redis`,
       `${f('late-failures')}:29:51: probes[0].target.path: a path of control characters or spaces is no URL path (write them %-encoded)`,
     ],
@@ -75,6 +75,7 @@ export const MALFORMED_CASES: MalformedCase[] = [
   { file: f('setup-bad-cluster-ip'), schema: false, lines: [`${f('setup-bad-cluster-ip')}:53:20: setup[0].apply.spec.clusterIP: expected an IPv4 address of the service network, or None`] },
   // Objects a setup applies are checked against the Kubernetes and Istio schemas (kubernetes-models, @kubernetes-models/istio).
   { file: f('setup-invalid-object'), schema: false, lines: [`${f('setup-invalid-object')}:47:7: setup[0].apply: spec.ports[0].port must be integer`] },
+  { file: f('pod-network-full'), schema: false, lines: [`${f('pod-network-full')}:13:23: lab.network.podCidr: 10.64.3.0/28 has room for 5 pod(s) without an ip (from its 11th address on); this lab has 6`, `${f('pod-network-full')}:19:11: lab.pods[1].ip: 10.64.3.20 is outside the pod network 10.64.3.0/28`] },
   { file: f('timeout-zero'), schema: false, lines: [`${f('timeout-zero')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   { file: f('timeout-huge'), schema: false, lines: [`${f('timeout-huge')}:37:14: probes[0].timeout: must be from 100ms to 5 minutes`] },
   // ports, addresses, CIDRs
