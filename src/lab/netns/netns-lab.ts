@@ -259,11 +259,6 @@ export class StartedNetnsLab implements AsyncDisposable {
     return join(LAB_STATE_DIR, this.plan.id);
   }
 
-  /**
-   * Starts a long-running process in a host's namespace, detached from this process (it
-   * outlives `pathlab lab up`; the lab's teardown kills everything in its namespaces).
-   * Its output goes to <lab dir>/logs/<host>.<what>.log.
-   */
   /** Every long-running process the lab started, by host: the lab's health is theirs. */
   readonly processes: Array<{ host: string; what: string; pid: number; log: string }> = [];
 
@@ -286,6 +281,11 @@ export class StartedNetnsLab implements AsyncDisposable {
     return problems;
   }
 
+  /**
+   * Starts a long-running process in a host's namespace, detached from this process (it
+   * outlives `pathlab lab up`; the lab's teardown kills everything in its namespaces).
+   * Its output goes to <lab dir>/logs/<host>.<what>.log.
+   */
   spawnDetached(hostName: string, what: string, argv: readonly string[], user?: { uid: number; gid: number }): { pid: number; log: string } {
     const h = this.host(hostName);
     mkdirSync(join(this.dir, 'logs'), { recursive: true });

@@ -22,7 +22,7 @@ function sourceHash(): string {
       else if (e.name.endsWith('.ts')) h.update(p).update(readFileSync(p));
     }
   };
-  // The layout of the cache folder (v2: koffi copied beside the agents).
+  // The layout of the cache folder (v3: koffi and its native platform package copied beside the agents).
   h.update('layout v3');
   walk(here);
   walk(join(here, '../sidecar'));
