@@ -46,3 +46,32 @@ async function interrupt(t: ExecutionContext, signal: 'SIGINT' | 'SIGTERM', pref
 
 netnsTest(`${NEEDS_ROOT} SIGINT during pathlab run: labs torn down, the report of what finished written, exit 130`, (t) => interrupt(t, 'SIGINT', 'plsi', 130));
 netnsTest(`${NEEDS_ROOT} SIGTERM during pathlab run: the same, exit 143`, (t) => interrupt(t, 'SIGTERM', 'plst', 143));
+
+netnsTest(`${NEEDS_ROOT} a second SIGTERM removes the run's labs at once, without waiting for the probe under way`, async (t) => {
+  const prefix = 'plsd';
+  try {
+    const child = spawn(process.execPath, ['bin/pathlab.js', 'run', 'scenarios/'], { env: { ...process.env, PATHLAB_PREFIX: prefix }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let sent = 0;
+    const onData = (d: string) => {
+      out += d;
+      // Once a lab is up (its namespaces exist), twice.
+      if (sent === 0 && namespacesOf(prefix).length > 0) {
+        sent = 2;
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGTERM'), 50);
+      }
+    };
+    const poll = setInterval(() => onData(''), 20);
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stderr.setEncoding('utf8').on('data', onData);
+    const exit = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    clearInterval(poll);
+    t.is(sent, 2, out);
+    t.is(exit, 143, out);
+    t.deepEqual(namespacesOf(prefix), [], 'no namespace of the run is left');
+  } finally {
+    for (const ns of namespacesOf(prefix)) spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(join('/run/pathlab', prefix), { recursive: true, force: true });
+  }
+});

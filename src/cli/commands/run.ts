@@ -127,8 +127,14 @@ Examples:
       // the runner's scopes end, the report says what finished, and the exit is 130 / 143.
       const stop = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => {
-        if (stop.signal.aborted) return;
-        ctx.io.err(`${sig}: stopping after the probe under way, then tearing the labs down\n`);
+        const code = sig === 'SIGINT' ? 130 : 143;
+        if (stop.signal.aborted) {
+          // A second signal: no waiting for the probe under way; remove this run's labs now and leave.
+          ctx.io.err(`${sig} again: removing this run's labs now\n`);
+          void (backend.abandon?.() ?? Promise.resolve()).finally(() => process.exit(code));
+          return;
+        }
+        ctx.io.err(`${sig}: stopping after the probe under way, then tearing the labs down (again to stop at once)\n`);
         stop.abort(sig);
       };
       process.on('SIGINT', onSignal);

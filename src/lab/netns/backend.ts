@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Backend, BackendSession, LabUser, ProbeTarget, SessionOptions, StartedBackend, Watch, WatchSpec } from '../../run/backend.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import type { Scenario, SetupStep } from '../../scenario/schema.ts';
-import { netnsLab, type StartedNetnsLab } from './netns-lab.ts';
+import { netnsLab, readLabRecords, sweepLabs, type StartedNetnsLab } from './netns-lab.ts';
 import { parseResources } from './mesh-control.ts';
 import { namedFileText, type LoadedScenario } from '../../scenario/loaded.ts';
 import { APP_USER } from './workloads.ts';
@@ -138,6 +138,9 @@ export const netnsBackend: Backend = {
   optionProblem: () => undefined,
   unavailable: async () => netnsUnavailable(),
   labs: netnsLabCommands,
+  abandon: async () => {
+    await sweepLabs(new Set(readLabRecords().filter((r) => r.ownerPid === process.pid).map((r) => r.id)));
+  },
   async open(opts: SessionOptions): Promise<BackendSession> {
     const session: BackendSession = {
       start: async (group) => new StartedNetnsBackend(await netnsLab(group[0]!.scenario.lab).withLabel(group[0]!.scenario.metadata.name).start(), opts.keepLab),
