@@ -137,6 +137,8 @@ export interface Backend {
   /** The whole run as text, nothing run (`--dry-run`), for backends whose `options.dryRun`. */
   dryRun?(opts: SessionOptions): string;
   open(opts: SessionOptions): Promise<BackendSession>;
+  /** What this machine has and lacks for the backend, each missing piece with the fix (`pathlab doctor`). */
+  doctor(): Promise<{ ok: boolean; text: string }>;
   /** Removes, now, every lab this process started (a second Ctrl-C: no waiting for the probe under way). */
   abandon?(): Promise<void>;
   /** `pathlab lab up|status|down` on this backend. */

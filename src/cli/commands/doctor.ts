@@ -1,7 +1,8 @@
-// `pathlab doctor`: what the kind backend needs on this machine, each problem with what to do.
+// `pathlab doctor`: what each backend needs on this machine, each problem with what to do.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
-import { EXIT_ENVIRONMENT } from '../exit-codes.ts';
+import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from '../exit-codes.ts';
+import { BACKEND_REGISTRY, backendNamed } from '../../lab/registry.ts';
 import { hostRunner } from '../../lab/kind/kind-lab.ts';
 import { formatDoctor, runDoctor, type Runner as DoctorRunner } from '../../lab/kind/doctor.ts';
 import { defaultCacheDir } from '../../lab/kind/istioctl-cache.ts';
@@ -16,9 +17,16 @@ export async function kindDoctor(ctx: CliContext, opts: { cacheDir?: string; run
 export function registerDoctor(program: Command, ctx: CliContext): void {
   program
     .command('doctor')
-    .description('check what the kind backend needs: Docker engine, compose, kind, kubectl, istioctl, memory; each problem with what to do')
-    .addHelpText('after', '\nExit codes: 0 ready, 3 something is missing (each FAIL line says what to do).')
-    .action(async () => {
-      await kindDoctor(ctx);
+    .description('check what the backends need: netns (root, Debian packages, the pinned Envoy), kind (Docker engine, compose, kind, kubectl, istioctl, memory); each problem with what to do')
+    .option('--backend <backend>', `only this one: ${Object.keys(BACKEND_REGISTRY).join(' or ')}`)
+    .addHelpText('after', '\nExit codes: 0 ready, 2 an unknown backend, 3 something is missing (each FAIL line says what to do).')
+    .action(async (opts: { backend?: string }) => {
+      const backends = opts.backend === undefined ? Object.values(BACKEND_REGISTRY) : [backendNamed(opts.backend)];
+      if (backends.some((b) => b === undefined)) throw new CliError(`--backend ${opts.backend}: expected ${Object.keys(BACKEND_REGISTRY).join(' or ')}`, EXIT_BAD_INPUT);
+      for (const b of backends) {
+        const r = await b!.doctor();
+        ctx.io.out(`== ${b!.name}\n${r.text}`);
+        if (!r.ok) ctx.exit(EXIT_ENVIRONMENT);
+      }
     });
 }

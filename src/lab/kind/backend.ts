@@ -174,8 +174,8 @@ export const kindBackend: Backend = {
     }
   },
   async unavailable() {
-    const doctor = await runDoctor(host, { cacheDir: defaultCacheDir() });
-    return doctor.ok ? undefined : formatDoctor(doctor);
+    const doctor = await kindBackend.doctor();
+    return doctor.ok ? undefined : doctor.text;
   },
   dryRun: (opts) =>
     kindRunDryRun([...opts.scenarios], {
@@ -187,4 +187,8 @@ export const kindBackend: Backend = {
     }),
   open: openKind,
   labs: kindLabCommands(),
+  async doctor() {
+    const report = await runDoctor(host, { cacheDir: defaultCacheDir() });
+    return { ok: report.ok, text: formatDoctor(report) };
+  },
 };

@@ -13,6 +13,7 @@ import { APP_USER } from './workloads.ts';
 import { PodInstruments } from './instruments.ts';
 import { netnsUnavailable } from './requirements.ts';
 import { netnsLabCommands } from './lab-commands.ts';
+import { netnsDoctor } from './doctor.ts';
 
 class StartedNetnsBackend implements StartedBackend {
   readonly backend = 'netns';
@@ -138,6 +139,7 @@ export const netnsBackend: Backend = {
   optionProblem: () => undefined,
   unavailable: async () => netnsUnavailable(),
   labs: netnsLabCommands,
+  doctor: netnsDoctor,
   abandon: async () => {
     await sweepLabs(new Set(readLabRecords().filter((r) => r.ownerPid === process.pid).map((r) => r.id)));
   },

@@ -3,6 +3,8 @@
 // the lab's current Istio: it says so itself.
 import test from 'ava';
 import { ENVOY_PINS, envoyHome, installedEnvoy } from '../../../src/istio/envoy.ts';
+import { main } from '../../../src/cli/main.ts';
+import { bufferIo } from '../../../src/cli/io.ts';
 
 for (const pin of ENVOY_PINS) {
   test(`Envoy ${pin.version} (for Istio ${pin.istio}) is installed outside the checkout and runs as that version`, async (t) => {
@@ -14,3 +16,12 @@ for (const pin of ENVOY_PINS) {
     t.false(envoy.binary.startsWith(process.cwd()), 'not in the checkout');
   });
 }
+
+test('pathlab doctor --backend netns names the installed Envoy, and an unknown backend is bad input', async (t) => {
+  const io = bufferIo();
+  const code = await main(['doctor', '--backend', 'netns'], io);
+  t.regex(io.stdout(), /^== netns\n/);
+  t.regex(io.stdout(), new RegExp(`ok {3}Envoy ${ENVOY_PINS[0]!.version.replace(/\./g, '\\.')} \\(Istio current\\): ${envoyHome(ENVOY_PINS[0]!.version)}`));
+  t.is(code, process.getuid?.() === 0 ? 0 : 3, io.stdout());
+  t.is(await main(['doctor', '--backend', 'docker'], bufferIo()), 2);
+});
