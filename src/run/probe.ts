@@ -54,11 +54,13 @@ export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: Ru
   const probes: ProbeResult[] = [];
   for (const [i, probe] of s.scenario.probes.entries()) {
     const r = signal?.aborted ? undefined : await runProbe(lab, s, probe, s.expected[i]!, notes).catch((e: Error) => brokenProbe(s, probe, i, e));
-    // A probe under way when the run was interrupted has evidence cut short: it counts as interrupted too.
-    probes.push(r && !signal?.aborted ? r : interruptedProbe(s, probe, i, signal!));
+    // A probe under way at Ctrl-C has its evidence cut short (the terminal signals the tools too):
+    // it counts as interrupted. SIGTERM reaches this process only: what finished stands.
+    const cut = signal?.aborted === true && signal.reason !== 'SIGTERM';
+    probes.push(r && !cut ? r : interruptedProbe(s, probe, i, signal!));
   }
   const failed = probes.filter((p) => p.status === 'failed');
-  const interrupted = signal?.aborted === true;
+  const interrupted = probes.some((p) => p.status === 'skipped');
   return {
     name: s.scenario.metadata.name,
     file: s.file,
