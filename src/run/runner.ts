@@ -49,10 +49,11 @@ export async function runScenarios(backend: Backend, scenarios: readonly LoadedS
   const warn = (what: string, e: unknown) => opts.onProgress?.(`warning: ${what}: ${(e as Error).message}`);
   const session = await backend.open({ ...opts, scenarios: runnable });
   const queue = groupByLab(runnable);
-  const each = (group: LoadedScenario[], result: (s: LoadedScenario, mode: RunMode) => ScenarioResult) => {
+  /** Each scenario of the group in each of its modes, its result as `result` gives it, in order. */
+  const each = async (group: readonly LoadedScenario[], result: (s: LoadedScenario, mode: RunMode) => ScenarioResult | Promise<ScenarioResult>) => {
     for (const s of group) {
       for (const mode of modesOf(s.scenario, opts.checkFault)) {
-        const r = result(s, mode);
+        const r = await result(s, mode);
         results.push(r);
         opts.onScenario?.(r);
       }
@@ -61,7 +62,7 @@ export async function runScenarios(backend: Backend, scenarios: readonly LoadedS
   const worker = async () => {
     for (let group = queue.shift(); group; group = queue.shift()) {
       if (opts.signal?.aborted) {
-        each(group, (s, mode) => interruptedResult(s, backend.name, mode, opts.signal!));
+        await each(group, (s, mode) => interruptedResult(s, backend.name, mode, opts.signal!));
         continue;
       }
       let lab: StartedBackend;
@@ -69,23 +70,18 @@ export async function runScenarios(backend: Backend, scenarios: readonly LoadedS
         lab = await session.start(group);
       } catch (e) {
         // A lab that cannot start fails its scenarios; the other labs of the run go on.
-        each(group, (s, mode) => ({ ...skippedResult(s, backend.name, ''), mode, status: 'failed', reason: `the lab could not start: ${(e as Error).message}` }));
+        await each(group, (s, mode) => failedResult(s, backend.name, mode, `the lab could not start: ${(e as Error).message}`));
         continue;
       }
       try {
         let dirty: string | undefined;
-        for (const s of group) {
-          for (const mode of modesOf(s.scenario, opts.checkFault)) {
-            const r = opts.signal?.aborted
-              ? interruptedResult(s, backend.name, mode, opts.signal)
-              : dirty
-                ? { ...skippedResult(s, backend.name, ''), mode, status: 'failed' as const, reason: `not run: ${dirty} (${NOT_BACK})` }
-                : await runScenario(lab, s, mode, opts.signal);
-            if (!dirty && r.reason?.includes(NOT_BACK)) dirty = `${s.scenario.metadata.name} left the lab changed`;
-            results.push(r);
-            opts.onScenario?.(r);
-          }
-        }
+        await each(group, async (s, mode) => {
+          if (opts.signal?.aborted) return interruptedResult(s, backend.name, mode, opts.signal);
+          if (dirty) return failedResult(s, backend.name, mode, `not run: ${dirty} (${NOT_BACK})`);
+          const r = await runScenario(lab, s, mode, opts.signal);
+          if (r.reason?.includes(NOT_BACK)) dirty = `${s.scenario.metadata.name} left the lab changed`;
+          return r;
+        });
       } finally {
         // A lab that does not stop cleanly is said so; it does not hide what the run found.
         await lab.stop().catch((e: unknown) => warn(`stopping the lab of ${group[0]!.scenario.metadata.name}`, e));
@@ -104,6 +100,11 @@ export async function runScenarios(backend: Backend, scenarios: readonly LoadedS
   return { results, skipped };
 }
 
+/** A scenario that failed before any probe ran, and why. */
+function failedResult(s: LoadedScenario, backend: Backend['name'], mode: RunMode, reason: string): ScenarioResult {
+  return { ...skippedResult(s, backend, reason), mode, status: 'failed' };
+}
+
 /** What an interrupted run says of a scenario it did not run. */
 function interruptedResult(s: LoadedScenario, backend: Backend['name'], mode: RunMode, signal: AbortSignal): ScenarioResult {
   return { ...skippedResult(s, backend, interruptedReason(signal)), mode };
@@ -112,7 +113,7 @@ function interruptedResult(s: LoadedScenario, backend: Backend['name'], mode: Ru
 /** One scenario in one mode on a running lab: its setup, its probes, the lab back as it was. */
 async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode, signal?: AbortSignal): Promise<ScenarioResult> {
   const t0 = performance.now();
-  const failed = (reason: string): ScenarioResult => ({ name: s.scenario.metadata.name, file: s.file, backend: lab.backend, mode, status: 'failed', reason, probes: [], durationMs: performance.now() - t0 });
+  const failed = (reason: string): ScenarioResult => ({ ...failedResult(s, lab.backend, mode, reason), durationMs: performance.now() - t0 });
   let result: ScenarioResult;
   try {
     const { notes } = await lab.applySetup(s, stepsFor(s.scenario, mode), mode);

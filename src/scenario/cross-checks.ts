@@ -79,7 +79,7 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
   const keys = ['podCidr', 'serviceCidr', 'externalCidr'] as const;
   keys.forEach((a, i) =>
     keys.slice(i + 1).forEach((b) => {
-      const [ca, cb] = [parseCidr(net[a]), parseCidr(net[b])];
+      const [ca, cb] = [nets[a.replace('Cidr', '') as keyof typeof nets], nets[b.replace('Cidr', '') as keyof typeof nets]];
       if (ca && cb && cidrsOverlap(ca, cb)) add(['lab', 'network', b], `${net[b]} overlaps the ${a.replace('Cidr', '')} network ${net[a]}: each network needs addresses of its own`);
     }),
   );

@@ -20,12 +20,11 @@ import { formatDoctor, runDoctor } from './doctor.ts';
 import { kindLabCommands } from './lab-commands.ts';
 import { KIND_ISTIO_VERSION, expectedListeners, groupTitle, kindRunDryRun, planKindRun, runLabel, type KindRunSection } from './run-plan.ts';
 
-const host = hostRunner;
 
 /** Runs a section's commands (its exec and API steps are the runner's own calls); returns how many ran. */
 async function runSection(sections: readonly KindRunSection[], title: string, progress: (line: string) => void): Promise<number> {
   const runnable = sections.find((x) => x.title === title)?.steps.filter((st) => st.kind !== 'exec' && st.kind !== 'api') ?? [];
-  await runKindSteps(runnable, host, (e) => e.outcome === 'start' && progress(`[${title}] ${e.step.what}`));
+  await runKindSteps(runnable, hostRunner, (e) => e.outcome === 'start' && progress(`[${title}] ${e.step.what}`));
   return runnable.length;
 }
 
@@ -188,7 +187,7 @@ export const kindBackend: Backend = {
   open: openKind,
   labs: kindLabCommands(),
   async doctor() {
-    const report = await runDoctor(host, { cacheDir: defaultCacheDir() });
+    const report = await runDoctor(hostRunner, { cacheDir: defaultCacheDir() });
     return { ok: report.ok, text: formatDoctor(report) };
   },
 };

@@ -16,7 +16,6 @@ import { formatKindPlan, planKindDown, planKindLab } from './plan.ts';
 import { ISTIO_VERSION, KIND_NODE_IMAGE, KIND_VERSION, imageRef, kindPins } from './versions.ts';
 
 
-const host = hostRunner;
 
 function labId(id: string | undefined, fallback: string): string {
   try {
@@ -65,7 +64,7 @@ async function up(cacheDir: string, opts: LabUpOptions, io: LabIo): Promise<void
   if (scenario) lab.withScenario(scenario);
   const missing = lab.plan().missingPins;
   if (missing.length) throw new BackendUnavailableError(`cannot start a kind lab, these are UNPINNED:\n  ${missing.join('\n  ')}`);
-  const report = await runDoctor(host, { cacheDir });
+  const report = await runDoctor(hostRunner, { cacheDir });
   if (!report.ok) throw new BackendUnavailableError(formatDoctor(report));
   const started = await lab.start();
   io.out(`kind lab ${started.id} is up: kubectl --context ${started.context} get pods -A\n`);
@@ -128,7 +127,7 @@ async function down(cacheDir: string, run: Runner, isLab: LabCheck, opts: { ids:
 async function status(io: LabIo): Promise<void> {
   let ids: string[];
   try {
-    ids = await listKindLabs(host);
+    ids = await listKindLabs(hostRunner);
   } catch (e) {
     throw new BackendUnavailableError(`${(e as Error).message}\nrun 'pathlab doctor' to see what is missing`);
   }
