@@ -9,6 +9,8 @@ import type { ToolReading } from './outcome.ts';
 export interface ConnectProbe {
   target: { ip: string; port: number; name: string };
   payload?: string;
+  /** nc: half-close after the payload (the default); false keeps the sending side open. */
+  halfClose?: boolean;
   /** The request path of an HTTP tool. */
   path?: string;
   timeoutMs: number;

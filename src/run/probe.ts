@@ -45,7 +45,7 @@ async function resolveTarget(lab: Pick<StartedBackend, 'resolveHost'>, probe: Pr
 
 /** The tool's command for this probe and target. */
 export function connectArgv(tool: ConnectTool, probe: Probe, target: ProbeTarget): { argv: string[]; input?: string } {
-  return tool.argv({ target, timeoutMs: probeTimeoutMs(probe.timeout), ...(probe.payload !== undefined ? { payload: probe.payload } : {}), ...(probe.target?.path !== undefined ? { path: probe.target.path } : {}) });
+  return tool.argv({ target, timeoutMs: probeTimeoutMs(probe.timeout), ...(probe.payload !== undefined ? { payload: probe.payload } : {}), ...(probe.halfClose !== undefined ? { halfClose: probe.halfClose } : {}), ...(probe.target?.path !== undefined ? { path: probe.target.path } : {}) });
 }
 
 /** Runs one scenario's probes on a lab whose setup is already applied. */

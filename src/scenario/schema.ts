@@ -269,6 +269,10 @@ const probe = z
       })
       .optional(),
     payload: z.string().optional().meta({ description: 'bytes to send; \\r\\n as in YAML double quotes' }),
+    halfClose: z
+      .boolean()
+      .optional()
+      .meta({ description: 'nc: shut the sending side after the payload (default true, nc -N); false keeps it open as a client such as redis-cli does (nc then ends when the server closes, or after the timeout)' }),
     timeout: duration.optional(),
     captures: z.array(capture).max(LIMITS.capturesPerProbe).optional(),
     expect,

@@ -11,7 +11,7 @@ netnsTest(`${NEEDS_ROOT} pathlab run --check-fault: the outage fails without its
   t.regex(r.stdout, /✔ incident-7000-outage-legacy: failed without its fault, as it must/);
   t.regex(
     r.stdout,
-    /redis-7000-answers-400: first differing hop, expected #2: envoy listener=virtualOutbound -> listener=0\.0\.0\.0_7000 — observed envoy listener=virtualOutbound chain=#2 cluster=PassthroughCluster upstream=10\.0\.0\.6:7000/,
+    /redis-7000-answers-400: first differing hop, expected #2: envoy listener=virtualOutbound -> listener=0\.0\.0\.0_7000 — observed envoy listener=virtualOutbound cluster=PassthroughCluster upstream=10\.0\.0\.6:7000/,
   );
   t.regex(r.stdout, /check-fault passed/);
 });

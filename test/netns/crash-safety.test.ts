@@ -20,7 +20,7 @@ function leftovers(): string[] {
   const ns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
   for (const line of ns.split('\n')) if (line.startsWith(`${PREFIX}-`)) out.push(`namespace ${line.split(' ')[0]}`);
   for (const e of existsSync('/etc/netns') ? readdirSync('/etc/netns') : []) if (e.startsWith(`${PREFIX}-`)) out.push(`/etc/netns/${e}`);
-  for (const e of existsSync(STATE) ? readdirSync(STATE) : []) if (e !== 'agents') out.push(`${STATE}/${e}`);
+  for (const e of existsSync(STATE) ? readdirSync(STATE) : []) if (e !== 'agents' && e !== 'envoy') out.push(`${STATE}/${e}`); // shared by every lab: the bundled agents, the Envoy copy
   const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
   for (const line of ps.split('\n')) if (line.includes(`${STATE}/`) || line.includes(`${PREFIX}-`)) out.push(`process ${line.trim()}`);
   const links = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout;

@@ -71,11 +71,11 @@ netnsTest(`${NEEDS_ROOT} lab up --lab-id of a running lab is refused before anyt
   }
 });
 
-/** The netns backend, with the app pod's sidecar killed when `when` says (after the lab is up, or after the setup). */
+/** The netns backend, with the app pod's Envoy killed when `when` says (after the lab is up, or after the setup). */
 function killingSidecar(when: 'start' | 'setup'): Backend {
   const kill = (lab: StartedBackend) => {
     const inner = (lab as unknown as { lab: StartedNetnsLab }).lab;
-    const sidecar = inner.processes.find((p) => p.host === 'app' && p.what === 'sidecar')!;
+    const sidecar = inner.processes.find((p) => p.host === 'app' && p.what === 'envoy')!;
     process.kill(sidecar.pid, 'SIGKILL');
   };
   return {
@@ -106,7 +106,7 @@ function killingSidecar(when: 'start' | 'setup'): Backend {
 netnsTest(`${NEEDS_ROOT} a sidecar that died is the reason its probes fail (or its setup), with its log, never a path difference`, async (t) => {
   const r = loadScenarioFile('scenarios/incident-7000/outage-legacy.yaml');
   if (!r.ok) throw new Error('the catalogue scenario must load');
-  const dead = /^the sidecar of app \(pid \d+\) is not running/;
+  const dead = /^the envoy of app \(pid \d+\) is not running/;
   const afterSetup = (await runScenarios(killingSidecar('setup'), [r], { checkFault: false, keepLab: false })).results[0]!;
   t.true(afterSetup.probes.length > 0);
   for (const p of afterSetup.probes) {

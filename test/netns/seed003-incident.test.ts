@@ -1,10 +1,13 @@
-// Seed 003 replayed on the real kernel: the netns lab with istio-init's rules and the sidecar
-// model. Every probe's listener / filter chain / cluster in the sidecar's access log must be
-// what `explain` predicts from the pod's own iptables-save and the sidecar's /config_dump.
+// Seed 003 replayed on the real kernel: the netns lab with istio-init's rules and upstream
+// Envoy. Every probe's listener / filter chain / cluster in Envoy's access log must be what
+// `explain` predicts from the pod's own iptables-save and Envoy's own /config_dump.
 import { readFileSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
 import { explain } from '../../src/mesh/envoy/explain.ts';
 import { parseConfigDump } from '../../src/mesh/envoy/config-dump-parser.ts';
+import type { EnvoyConfig } from '../../src/mesh/envoy/envoy-config.ts';
+import { accessLogLineOf, parseAccessLogLine } from '../../src/paths/access-log.ts';
+import type { AccessLogLine } from '../../src/paths/observe.ts';
 import { loadRuleSet, parseIptablesSave } from '../../src/mesh/iptables/index.ts';
 import { kernelTrace } from '../../src/paths/kernel-trace.ts';
 import { conntrackArgv, endpointOf, parseConntrack } from '../../src/probes/conntrack.ts';
@@ -23,7 +26,8 @@ const FAULT = scenario.setup!;
 const APP = { uid: 1000, gid: 1000 };
 const POD_IP = '10.64.192.14';
 const REDIS = '10.0.0.6';
-const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
+// Envoy 1.38's answer to bytes that are not HTTP (1.13, in the article, sent no body).
+const BAD_REQUEST = /^HTTP\/1\.1 400 Bad Request\r\n(.*\r\n)*server: envoy\r\n(.*\r\n)*\r\nBad Request$/;
 const NOAUTH = /^-NOAUTH Authentication required/;
 
 const created: string[] = [];
@@ -38,21 +42,13 @@ async function startLab(version: LabSpec['istio']['version'], steps: SetupStep[]
   return lab;
 }
 
-interface LogLine {
-  listener?: string;
-  filter_chain?: string;
-  upstream_cluster?: string;
-  downstream_local_address?: string;
-  response_code?: number;
-}
-
-async function accessLog(lab: StartedNetnsLab, count: number): Promise<LogLine[]> {
+async function accessLog(lab: StartedNetnsLab, config: EnvoyConfig, count: number): Promise<AccessLogLine[]> {
   for (let i = 0; i < 200; i++) {
-    const lines = readFileSync(lab.mesh.accessLogPath('app'), 'utf8').split('\n').filter(Boolean);
-    if (lines.length >= count) return lines.map((l) => JSON.parse(l) as LogLine);
+    const lines = readFileSync(lab.mesh.accessLogPaths('app').outbound, 'utf8').split('\n').filter(Boolean);
+    if (lines.length >= count) return lines.map((l) => accessLogLineOf(parseAccessLogLine(l), config, 15001));
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error('the sidecar wrote no access log line');
+  throw new Error('Envoy wrote no access log line');
 }
 
 /**
@@ -61,18 +57,21 @@ async function accessLog(lab: StartedNetnsLab, count: number): Promise<LogLine[]
  * (iptables-save inside the pod) and the sidecar's real /config_dump.
  */
 async function probe(t: ExecutionContext, lab: StartedNetnsLab, port: number): Promise<string> {
-  const before = readFileSync(lab.mesh.accessLogPath('app'), 'utf8').split('\n').filter(Boolean).length;
-  const r = await lab.run('app', ['nc', '-w', '2', '-q', '1', REDIS, String(port)], { input: 'keys *\r\n', user: APP, timeoutMs: 6000 });
+  const before = readFileSync(lab.mesh.accessLogPaths('app').outbound, 'utf8').split('\n').filter(Boolean).length;
+  // Without a half-close, as the article's nc: Envoy's HTTP connection manager answers only then.
+  const r = await lab.run('app', ['nc', '-w', '2', REDIS, String(port)], { input: 'keys *\r\n', user: APP, timeoutMs: 6000 });
   const save = await lab.run('app', ['iptables-save']);
   const dump = await lab.run('app', ['curl', '-sS', 'http://127.0.0.1:15000/config_dump']);
   const conn = { src: POD_IP, dst: { ip: REDIS, port }, payload: { kind: 'bytes' as const, text: 'keys *\r\n' } };
-  const e = explain(kernelTrace(loadRuleSet(parseIptablesSave(save.stdout)), { src: POD_IP, dst: conn.dst, podIp: POD_IP, uid: APP.uid }), parseConfigDump(JSON.parse(dump.stdout)), conn);
+  const config = parseConfigDump(JSON.parse(dump.stdout));
+  const e = explain(kernelTrace(loadRuleSet(parseIptablesSave(save.stdout)), { src: POD_IP, dst: conn.dst, podIp: POD_IP, uid: APP.uid }), config, conn);
   if (e.listener !== null) {
-    const line = (await accessLog(lab, before + 1)).at(-1)!;
+    const line = (await accessLog(lab, config, before + 1)).at(-1)!;
     t.is(line.downstream_local_address, `${REDIS}:${port}`);
     t.deepEqual(
-      { listener: line.listener, chain: line.filter_chain, cluster: line.upstream_cluster === '-' ? null : line.upstream_cluster },
-      { listener: e.listener, chain: e.filterChain, cluster: e.cluster },
+      { listener: line.listener, chain: line.filter_chain, cluster: line.upstream_cluster ?? null },
+      // Envoy logs a chain's name; an unnamed chain (explain says #N, its position) logs none.
+      { listener: e.listener, chain: e.filterChain?.startsWith('#') ? null : e.filterChain, cluster: e.cluster },
       `sidecar access log vs explain for ${REDIS}:${port}`,
     );
   }
@@ -82,7 +81,7 @@ async function probe(t: ExecutionContext, lab: StartedNetnsLab, port: number): P
 netnsTest(`${NEEDS_ROOT} legacy (1.5): 7000 answers the 400, nothing to 7000 leaves the pod, conntrack ends at 15001; 7003 answers NOAUTH`, async (t) => {
   const lab = await startLab('1.5', FAULT);
   const capture = await lab.startCapture('app', 'eth0', `tcp and host ${REDIS}`);
-  t.is(await probe(t, lab, 7000), BAD_REQUEST);
+  t.regex(await probe(t, lab, 7000), BAD_REQUEST);
   t.regex(await probe(t, lab, 7003), NOAUTH);
   const packets = parseTcpdump((await capture.stop()).stdout);
   t.deepEqual(believeAbsence(packets, { ip: REDIS, port: 7000 }, { ip: REDIS, port: 7003 }), { believed: true });
@@ -156,7 +155,7 @@ netnsTest(`${NEEDS_ROOT} legacy: each fix of the incident makes 7000 answer from
     // Back to the outage before the next fix.
     await lab.mesh.reset();
     for (const s of FAULT) await lab.mesh.apply(s);
-    t.is(await probe(t, lab, 7000), BAD_REQUEST, `without ${name}`);
+    t.regex(await probe(t, lab, 7000), BAD_REQUEST, `without ${name}`);
   }
   await lab.stop();
 });

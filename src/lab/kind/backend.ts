@@ -11,7 +11,7 @@ import type { RunMode } from '../../scenario/setup-roles.ts';
 import type { Scenario, SetupStep } from '../../scenario/schema.ts';
 import { KindEnvironmentError, checkContext, hostRunner, kindLab, runKindSteps, type StartedKindLab } from './kind-lab.ts';
 import { DRY_RUN_ID, LAB_LABEL, contextName, checkLabId } from './labels.ts';
-import { listenerSnapshot, waitForListeners, type ListenerSnapshot } from './listener-wait.ts';
+import { listenerSnapshot, waitForListeners, type ListenerSnapshot } from '../../mesh/envoy/listener-wait.ts';
 import { KindProbeLab } from './probe-lab.ts';
 import { startExternals, type StartedExternals } from './externals.ts';
 import { IMAGES, imageRef, kindPins } from './versions.ts';

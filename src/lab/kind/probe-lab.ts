@@ -9,7 +9,7 @@ import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { tcpdumpArgv, SYN_FILTER } from '../../probes/tcpdump.ts';
 import type { LabUser, ProbeTarget, StartedBackend, TraceMatch, Watch, WatchSpec } from '../../run/backend.ts';
-import { accessLogLineOf, parseAccessLogLine } from './access-log.ts';
+import { accessLogLineOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import {
   CAPTURE_CONTAINER,
   PROXY_CONTAINER,

@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import type { Backend, BackendSession, LabUser, ProbeTarget, SessionOptions, StartedBackend, Watch, WatchSpec } from '../../run/backend.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
+import { accessLogLineOf, parseAccessLogLine } from '../../paths/access-log.ts';
+import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, type EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import type { Scenario, SetupStep } from '../../scenario/schema.ts';
 import { netnsLab, readLabRecords, sweepLabs, type StartedNetnsLab } from './netns-lab.ts';
 import { parseResources } from './mesh-control.ts';
@@ -82,17 +84,24 @@ class StartedNetnsBackend implements StartedBackend {
     return this.lab.mesh.configDump(pod);
   }
 
-  /** The lab's sidecar logs its listener itself: `config` is not needed. */
-  async accessLogFrom(pod: string): Promise<() => Promise<AccessLogLine[]>> {
-    const read = (): string[] => {
+  /**
+   * The pod's Envoy logs outbound and inbound connections to two files, in the kind lab's
+   * format (one parser for both backends); the file says which capture port took it.
+   */
+  async accessLogFrom(pod: string, config: EnvoyConfig): Promise<() => Promise<AccessLogLine[]>> {
+    const files = this.lab.mesh.accessLogPaths(pod);
+    const read = (file: string): string[] => {
       try {
-        return readFileSync(this.lab.mesh.accessLogPath(pod), 'utf8').split('\n').filter(Boolean);
+        return readFileSync(file, 'utf8').split('\n').filter(Boolean);
       } catch {
         return [];
       }
     };
-    const before = read().length;
-    return async () => read().slice(before).map((l) => JSON.parse(l) as AccessLogLine);
+    const before = { outbound: read(files.outbound).length, inbound: read(files.inbound).length };
+    return async () => [
+      ...read(files.outbound).slice(before.outbound).map((l) => accessLogLineOf(parseAccessLogLine(l), config, OUTBOUND_CAPTURE_PORT)),
+      ...read(files.inbound).slice(before.inbound).map((l) => accessLogLineOf(parseAccessLogLine(l), config, INBOUND_CAPTURE_PORT)),
+    ];
   }
 
   async watch(pod: string, spec: WatchSpec): Promise<Watch> {

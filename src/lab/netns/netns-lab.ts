@@ -299,6 +299,21 @@ export class StartedNetnsLab implements AsyncDisposable {
     return { pid: child.pid ?? -1, log };
   }
 
+  /** Ends a process the lab started (SIGTERM, then SIGKILL after `graceMs`); the lab's health no longer counts it. */
+  async retire(pid: number, graceMs = 2000): Promise<void> {
+    const i = this.processes.findIndex((p) => p.pid === pid);
+    if (i >= 0) this.processes.splice(i, 1);
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return; // already gone
+    }
+    const until = performance.now() + graceMs;
+    while (processRuns(pid) && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+    if (processRuns(pid)) process.kill(pid, 'SIGKILL');
+    while (processRuns(pid)) await new Promise((r) => setTimeout(r, 10));
+  }
+
   /** Starts every host's processes (apps, external servers) and waits until each port listens. */
   async startWorkloads(): Promise<void> {
     const agents = bundledAgents(join(LAB_STATE_DIR, 'agents'));

@@ -492,7 +492,8 @@ function virtualInbound(mesh: Mesh, mode: 'DISABLE' | 'PERMISSIVE' | 'STRICT', c
     const proto = listenerProtocol(parseProtocol(p.protocol ?? p.name?.split('-', 1)[0]));
     if (proto === 'NONE') continue;
     const cluster = `inbound|${p.port}||`;
-    clusters.push({ '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: cluster, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' });
+    // Istio's inbound clusters (1.10 and later) reach the app at the original destination, from 127.0.0.6.
+    clusters.push({ '@type': T.cluster, name: cluster, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', upstream_bind_config: { source_address: socket('127.0.0.6', 0).socket_address } });
     const terminal =
       proto === 'HTTP'
         ? hcmInline({ name: cluster, virtual_hosts: [{ name: `inbound|http|${p.port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster } }] }] })
@@ -538,7 +539,8 @@ function virtualInbound(mesh: Mesh, mode: 'DISABLE' | 'PERMISSIVE' | 'STRICT', c
       {
         name: 'envoy.filters.listener.http_inspector',
         typed_config: { '@type': T.httpInspector },
-        filter_disabled: { or_match: { rules: [...httpPorts.map(range), range(INBOUND_CAPTURE_PORT)] } },
+        // An or_match needs two rules at least: with no HTTP port, Istio writes the one rule alone.
+        filter_disabled: httpPorts.length === 0 ? range(INBOUND_CAPTURE_PORT) : { or_match: { rules: [...httpPorts.map(range), range(INBOUND_CAPTURE_PORT)] } },
       },
     ],
     listener_filters_timeout: '0s',

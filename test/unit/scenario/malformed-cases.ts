@@ -34,7 +34,7 @@ export const MALFORMED_CASES: MalformedCase[] = [
   // unknown fields
   { file: f('unknown-top-field'), schema: true, lines: [`${f('unknown-top-field')}:28:1: prob3s: unknown field "prob3s" (did you mean "probes"? expected one of: apiVersion, kind, metadata, lab, setup, probes)`] },
   { file: f('unknown-field-typo'), schema: true, lines: [`${f('unknown-field-typo')}:6:3: metadata.descriptoin: unknown field "descriptoin" (did you mean "description"? expected one of: name, description, tags, source, backends)`] },
-  { file: f('unknown-probe-field'), schema: true, lines: [`${f('unknown-probe-field')}:33:5: probes[0].retries: unknown field "retries" (expected one of: name, description, from, tool, target, payload, timeout, captures, expect)`] },
+  { file: f('unknown-probe-field'), schema: true, lines: [`${f('unknown-probe-field')}:33:5: probes[0].retries: unknown field "retries" (expected one of: name, description, from, tool, target, payload, halfClose, timeout, captures, expect)`] },
   // types and required fields
   { file: f('port-as-string'), schema: true, lines: [`${f('port-as-string')}:35:13: probes[0].target.port: expected a number, got "7000"`] },
   { file: f('mapping-as-list'), schema: true, lines: [`${f('mapping-as-list')}:31:7: probes[0].from: expected a mapping, got a list`] },
@@ -49,8 +49,8 @@ export const MALFORMED_CASES: MalformedCase[] = [
     file: f('control-characters'),
     schema: true,
     lines: [
-      `${f('control-characters')}:37:5: probes[0]["x\\nscenarios/forged.yaml:1:1: probes: all good"]: unknown field "x\\x0ascenarios/forged.yaml:1:1: probes: all good" (expected one of: name, description, from, tool, target, payload, timeout, captures, expect)`,
-      `${f('control-characters')}:38:5: probes[0]["\\u001b[31mred"]: unknown field "\\x1b[31mred" (expected one of: name, description, from, tool, target, payload, timeout, captures, expect)`,
+      `${f('control-characters')}:37:5: probes[0]["x\\nscenarios/forged.yaml:1:1: probes: all good"]: unknown field "x\\x0ascenarios/forged.yaml:1:1: probes: all good" (expected one of: name, description, from, tool, target, payload, halfClose, timeout, captures, expect)`,
+      `${f('control-characters')}:38:5: probes[0]["\\u001b[31mred"]: unknown field "\\x1b[31mred" (expected one of: name, description, from, tool, target, payload, halfClose, timeout, captures, expect)`,
     ],
   },
   // The lab's limits (LIMITS in src/scenario/schema.ts): a file cannot start thousands of processes.

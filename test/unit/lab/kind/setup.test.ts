@@ -3,7 +3,7 @@
 // Istio's repository (../shared/fixtures/envoy).
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { listenerSnapshot, waitForListeners } from '../../../../src/lab/kind/listener-wait.ts';
+import { listenerSnapshot, waitForListeners } from '../../../../src/mesh/envoy/listener-wait.ts';
 import { readLabFiles } from '../../../../src/lab/kind/kind-lab.ts';
 import { parseManifestText } from '../../../../src/lab/kind/manifests.ts';
 import { formatKindPlan } from '../../../../src/lab/kind/plan.ts';

@@ -8,6 +8,10 @@ export interface ListenerSnapshot {
   versionInfo?: string;
   /** Names of static and active dynamic listeners, in dump order. */
   names: string[];
+  /** Listeners and clusters Envoy is still warming (not serving yet). */
+  warming: string[];
+  /** The ClustersConfigDump's version_info (the last CDS version Envoy accepted), if any. */
+  clustersVersionInfo?: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -19,8 +23,12 @@ const get = (o: unknown, ...keys: string[]): unknown => {
 export function listenerSnapshot(configDump: unknown): ListenerSnapshot {
   const configs = get(configDump, 'configs');
   if (!Array.isArray(configs)) throw new Error('not an Envoy config_dump: no "configs" list');
+  const ccd = configs.find((c) => String(get(c, '@type') ?? '').endsWith('.ClustersConfigDump'));
+  const cv = get(ccd, 'version_info', 'versionInfo');
+  const warming = ((get(ccd, 'dynamic_warming_clusters', 'dynamicWarmingClusters') as unknown[] | undefined) ?? []).map((c) => String(get(get(c, 'cluster'), 'name')));
+  const clusters = typeof cv === 'string' ? { clustersVersionInfo: cv } : {};
   const lcd = configs.find((c) => String(get(c, '@type') ?? '').endsWith('.ListenersConfigDump'));
-  if (!lcd) return { names: [] };
+  if (!lcd) return { names: [], warming, ...clusters };
   const names: string[] = [];
   for (const s of (get(lcd, 'static_listeners', 'staticListeners') as unknown[] | undefined) ?? []) {
     const n = get(get(s, 'listener'), 'name');
@@ -29,9 +37,10 @@ export function listenerSnapshot(configDump: unknown): ListenerSnapshot {
   for (const d of (get(lcd, 'dynamic_listeners', 'dynamicListeners') as unknown[] | undefined) ?? []) {
     const n = get(get(get(d, 'active_state', 'activeState'), 'listener'), 'name') ?? get(d, 'name');
     if (typeof n === 'string' && get(d, 'active_state', 'activeState') !== undefined) names.push(n);
+    if (get(d, 'warming_state', 'warmingState') !== undefined) warming.push(String(get(d, 'name')));
   }
   const v = get(lcd, 'version_info', 'versionInfo');
-  return { names, ...(typeof v === 'string' ? { versionInfo: v } : {}) };
+  return { names, warming, ...(typeof v === 'string' ? { versionInfo: v } : {}), ...clusters };
 }
 
 export interface WaitResult {

@@ -11,13 +11,13 @@
 // A TCP connection (tcp_proxy) logs "- - -" and response code 0. "-" means "not set": it
 // becomes undefined here.
 //
-// The kind lab appends one field, %FILTER_CHAIN_NAME% (labs/kind-istio/istio-operator.yaml):
-// Envoy logs no listener name, but the filter chain's name (PassthroughFilterChain,
+// The labs append one field, %FILTER_CHAIN_NAME% (labs/kind-istio/istio-operator.yaml, the netns lab's Envoys):
+// Envoy has no listener-name operator (1.38 refuses %LISTENER_NAME%), but the filter chain's name (PassthroughFilterChain,
 // virtualOutbound-catchall-tcp, ...) is what tells a hand-off from a catch-all. Lines with 22
 // fields (Istio's default) and 23 (the lab's) both parse.
-import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
-import { findListenerForOriginalDst, receivingListener } from '../../mesh/envoy/match-connection.ts';
-import type { AccessLogLine } from '../../paths/observe.ts';
+import type { EnvoyConfig } from '../mesh/envoy/envoy-config.ts';
+import { findListenerForOriginalDst, receivingListener } from '../mesh/envoy/match-connection.ts';
+import type { AccessLogLine } from './observe.ts';
 
 /** The operators of the lab's access log format, in order (Istio's default, then the chain). */
 export const LAB_ACCESS_LOG_FIELDS = [
@@ -27,6 +27,17 @@ export const LAB_ACCESS_LOG_FIELDS = [
   'UPSTREAM_CLUSTER_RAW', 'UPSTREAM_LOCAL_ADDRESS', 'DOWNSTREAM_LOCAL_ADDRESS', 'DOWNSTREAM_REMOTE_ADDRESS', 'REQUESTED_SERVER_NAME', 'ROUTE_NAME',
   'FILTER_CHAIN_NAME',
 ] as const;
+
+/**
+ * The lab's format string (both backends): Istio's default TEXT format, %FILTER_CHAIN_NAME%
+ * appended. The kind lab's IstioOperator carries the same string (a test holds them equal).
+ */
+export const LAB_ACCESS_LOG_FORMAT =
+  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
+  '%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% ' +
+  '%BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" ' +
+  '"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% %UPSTREAM_LOCAL_ADDRESS% ' +
+  '%DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME% %FILTER_CHAIN_NAME%';
 
 export interface AccessLogEntry {
   startTime: string;

@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { parse } from 'yaml';
-import { LAB_ACCESS_LOG_FIELDS, accessLogLineOf, accessLogTokens, parseAccessLogLine } from '../../../../src/lab/kind/access-log.ts';
-import { parseConfigDump } from '../../../../src/mesh/envoy/config-dump-parser.ts';
-import { readFixture } from '../../../helpers/shared-fixtures.ts';
+import { LAB_ACCESS_LOG_FIELDS, LAB_ACCESS_LOG_FORMAT, accessLogLineOf, accessLogTokens, parseAccessLogLine } from '../../../src/paths/access-log.ts';
+import { parseConfigDump } from '../../../src/mesh/envoy/config-dump-parser.ts';
+import { readFixture } from '../../helpers/shared-fixtures.ts';
 
 const line = (f: string) => readFileSync(`test/data/kind/access-log/${f}`, 'utf8').split('\n')[0]!;
 
@@ -74,6 +74,8 @@ test('the lab\'s accessLogFormat is Istio\'s default plus %FILTER_CHAIN_NAME%, i
   const fields = accessLogTokens(operator.spec.meshConfig.accessLogFormat).map((f) => [...f.matchAll(/%([^%]+)%/g)].map((m) => m[1]).join(' '));
   t.deepEqual(fields, [...LAB_ACCESS_LOG_FIELDS]);
   t.is(fields.at(-1), 'FILTER_CHAIN_NAME');
+  // The netns lab's Envoys log in the same format, so one parser reads both backends.
+  t.is(operator.spec.meshConfig.accessLogFormat, LAB_ACCESS_LOG_FORMAT);
 });
 
 test('a line of the lab\'s format (23 fields) carries the filter chain; a default line (22) has none', (t) => {

@@ -1,0 +1,283 @@
+// What the netns lab hands a real Envoy: the bootstrap (as Istio's: admin on 127.0.0.1:15000,
+// Prometheus on 15090, readiness on 15021 through the agent on 15020) and, as file-based
+// dynamic configuration, the listeners and clusters the Envoy model synthesized for the pod,
+// made loadable: each cluster's endpoints as EDS, the workload certificate and the lab's root
+// as SDS, the access logs, the HTTP router. Pure: MeshControl writes the files.
+//
+// Where this leaves Istio's shape, and why:
+// - Routes are inlined in their HTTP connection manager (Istio uses RDS): a file-based RDS
+//   subscription takes one route configuration per file, and explain reads both forms alike.
+// - Every cluster allows one request per upstream connection (see renderResources): each
+//   probe's path is its own, where Istio's pools would reuse an earlier probe's connection.
+// - Upstream Envoy has no `istio.alpn` HTTP filter: the ALPN an HTTP cluster's mTLS offers
+//   (istio-http/1.1) is set on the cluster's TLS context, where the filter would set it per request.
+import { VIRTUAL_INBOUND } from '../../mesh/envoy/envoy-config.ts';
+import { LAB_ACCESS_LOG_FORMAT } from '../../paths/access-log.ts';
+
+type Json = Record<string, unknown>;
+
+export const ADMIN_PORT = 15000;
+/** pilot-agent's port (merged metrics, /healthz/ready): the lab's agent stand-in listens there. */
+export const AGENT_PORT = 15020;
+export const READINESS_PORT = 15021;
+export const PROMETHEUS_PORT = 15090;
+/** The source address of Envoy's connections to the app (Istio's inbound clusters bind it). */
+export const INBOUND_PASSTHROUGH_SOURCE = '127.0.0.6';
+
+const T = {
+  tcp: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+  hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  fileLog: 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog',
+  downstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  rawBuffer: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
+  cla: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+  httpOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  getaddrinfo: 'type.googleapis.com/envoy.extensions.network.dns_resolver.getaddrinfo.v3.GetAddrInfoDnsResolverConfig',
+};
+
+/** Where the pod's sidecar files live (all readable by the proxy uid, none in the checkout). */
+export interface SidecarPaths {
+  /** The watched directory of the dynamic configuration. */
+  xdsDir: string;
+  accessLog: { outbound: string; inbound: string };
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+export interface SidecarFacts {
+  pod: string;
+  namespace: string;
+  ip: string;
+  interception: 'REDIRECT' | 'TPROXY';
+  /** Endpoints per cluster name ("ip:port"), as EDS would deliver them. */
+  endpoints: Record<string, string[]>;
+  /** SPIFFE identity per meshed pod IP: upstream legs to them are mTLS (Istio's auto mTLS). */
+  identities: Record<string, string>;
+}
+
+const TRUST_DOMAIN_PREFIX = 'spiffe://cluster.local/';
+const MTLS_TCP_ALPN = ['istio-peer-exchange', 'istio'];
+const MTLS_HTTP_ALPN = ['istio-http/1.1'];
+
+const socket = (address: string, port: number): Json => ({ socket_address: { address, port_value: port } });
+const fileSource = (paths: SidecarPaths, file: string): Json => ({
+  resource_api_version: 'V3',
+  path_config_source: { path: `${paths.xdsDir}/${file}`, watched_directory: { path: paths.xdsDir } },
+});
+
+export const XDS_FILES = { lds: 'lds.json', cds: 'cds.json', secretCert: 'sds-default.json', secretRoot: 'sds-rootca.json' } as const;
+
+function fileLog(path: string, filter?: Json): Json {
+  return {
+    name: 'envoy.access_loggers.file',
+    ...(filter ? { filter } : {}),
+    typed_config: { '@type': T.fileLog, path, log_format: { text_format_source: { inline_string: `${LAB_ACCESS_LOG_FORMAT}\n` } } },
+  };
+}
+
+/** The bootstrap: node, admin, the file subscriptions, and the static 15090 and 15021 listeners. */
+export function renderBootstrap(node: Json, paths: SidecarPaths): Json {
+  const hcmListener = (name: string, port: number, route: Json, cluster: string): Json => ({
+    name,
+    address: socket('0.0.0.0', port),
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': T.hcm,
+              stat_prefix: name,
+              route_config: { virtual_hosts: [{ name: 'backend', domains: ['*'], routes: [{ ...route, route: { ...(route.route as Json), cluster } }] }] },
+              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }],
+            },
+          },
+        ],
+      },
+    ],
+  });
+  const staticCluster = (name: string, port: number): Json => ({
+    name,
+    type: 'STATIC',
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socket('127.0.0.1', port) } }] }] },
+  });
+  return {
+    node,
+    admin: { address: socket('127.0.0.1', ADMIN_PORT) },
+    dynamic_resources: { lds_config: fileSource(paths, XDS_FILES.lds), cds_config: fileSource(paths, XDS_FILES.cds) },
+    static_resources: {
+      clusters: [staticCluster('prometheus_stats', ADMIN_PORT), staticCluster('agent', AGENT_PORT)],
+      listeners: [
+        hcmListener(`0.0.0.0_${PROMETHEUS_PORT}`, PROMETHEUS_PORT, { match: { prefix: '/stats/prometheus' }, route: {} }, 'prometheus_stats'),
+        hcmListener(`0.0.0.0_${READINESS_PORT}`, READINESS_PORT, { match: { prefix: '/healthz/ready' }, route: {} }, 'agent'),
+      ],
+    },
+  };
+}
+
+/** The files of one push, by name in the watched directory: each a DiscoveryResponse of `version`. */
+export function renderResources(configDump: unknown, facts: SidecarFacts, paths: SidecarPaths, version: string): Map<string, Json> {
+  const dump = configDump as { configs: Json[] };
+  const section = (t: string) => dump.configs.find((c) => String(c['@type']).endsWith(t)) ?? {};
+  const listeners = ((section('.ListenersConfigDump').dynamic_listeners as Json[] | undefined) ?? []).map((d) => (d.active_state as Json).listener as Json);
+  const clusters = ((section('.ClustersConfigDump').dynamic_active_clusters as Json[] | undefined) ?? []).map((d) => d.cluster as Json);
+  const routes = ((section('.RoutesConfigDump').dynamic_route_configs as Json[] | undefined) ?? []).map((d) => d.route_config as Json);
+  const routeByName = new Map(routes.map((r) => [String(r.name), r]));
+  // Clusters an HTTP connection manager routes to: their mTLS offers Istio's HTTP ALPN.
+  const httpClusters = new Set(
+    routes.flatMap((r) => ((r.virtual_hosts as Json[] | undefined) ?? []).flatMap((v) => ((v.routes as Json[] | undefined) ?? []).map((x) => String((x.route as Json | undefined)?.cluster)))),
+  );
+  const out = new Map<string, Json>();
+  const response = (resources: Json[]): Json => ({ version_info: version, resources });
+  const edsFiles: Array<[string, Json]> = [];
+
+  const renderedListeners = listeners.map((l0) => {
+    const l = structuredClone(l0);
+    const inbound = l.name === VIRTUAL_INBOUND;
+    const log = inbound ? paths.accessLog.inbound : paths.accessLog.outbound;
+    const chains = [...((l.filter_chains as Json[] | undefined) ?? []), ...(l.default_filter_chain ? [l.default_filter_chain as Json] : [])];
+    for (const chain of chains) {
+      for (const f of (chain.filters as Json[] | undefined) ?? []) {
+        const tc = f.typed_config as Json;
+        if (tc['@type'] === T.tcp) tc.access_log = [fileLog(log)];
+        if (tc['@type'] === T.hcm) {
+          const rds = tc.rds as { route_config_name: string } | undefined;
+          if (rds) {
+            const rc = routeByName.get(rds.route_config_name);
+            if (!rc) throw new Error(`listener ${String(l.name)}: no route configuration ${rds.route_config_name}`);
+            const { '@type': _type, ...inline } = rc;
+            tc.route_config = inline;
+            delete tc.rds;
+          }
+          tc.route_config = uniqueDomains(tc.route_config as Json);
+          tc.http_filters = [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }];
+          tc.access_log = [fileLog(log)];
+        }
+      }
+      const ts = chain.transport_socket as Json | undefined;
+      if (ts && (ts.typed_config as Json)['@type'] === T.downstreamTls) ts.typed_config = downstreamTls(paths);
+    }
+    // Connections no chain takes are logged by the listener (response flag NR), as Istio does.
+    l.access_log = [fileLog(log, { response_flag_filter: { flags: ['NR'] } })];
+    if (inbound && facts.interception === 'TPROXY') l.transparent = true;
+    return l;
+  });
+
+  const renderedClusters = clusters.map((c0) => {
+    const c = structuredClone(c0);
+    const name = String(c.name);
+    // One request per upstream connection: Envoy would otherwise reuse a connection an earlier
+    // probe opened, and the SYN (the wire hop, the kernel's rule trace) would belong to that probe.
+    c.typed_extension_protocol_options = {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': T.httpOptions,
+        common_http_protocol_options: { max_requests_per_connection: 1 },
+        use_downstream_protocol_config: {},
+      },
+    };
+    if (c.type === 'EDS') {
+      const inline = (((c.load_assignment as Json | undefined)?.endpoints as Json[] | undefined) ?? []).flatMap((e) =>
+        ((e.lb_endpoints as Json[]) ?? []).map((x) => {
+          const a = ((x.endpoint as Json).address as Json).socket_address as { address: string; port_value: number };
+          return `${a.address}:${a.port_value}`;
+        }),
+      );
+      delete c.load_assignment;
+      const eps = facts.endpoints[name] ?? inline;
+      const file = `eds-${edsFiles.length}.json`;
+      edsFiles.push([file, response([{ '@type': T.cla, cluster_name: name, endpoints: [{ lb_endpoints: eps.map((e) => lbEndpoint(e, facts)) }] }])]);
+      c.eds_cluster_config = { service_name: name, eds_config: fileSource(paths, file) };
+      const sans = [...new Set(eps.map((e) => facts.identities[hostOf(e)]).filter((s): s is string => s !== undefined))];
+      if (sans.length > 0) c.transport_socket_matches = mtlsMatches(name, sans, httpClusters.has(name), paths);
+    }
+    if (c.type === 'STRICT_DNS' || c.type === 'LOGICAL_DNS') {
+      // The lab's names are in the pod's hosts file: the system resolver reads it. A name it does
+      // not have fails at once (no retries: the lab has no DNS server), as an NXDOMAIN would.
+      c.dns_lookup_family = 'V4_ONLY';
+      c.typed_dns_resolver_config = { name: 'envoy.network.dns_resolver.getaddrinfo', typed_config: { '@type': T.getaddrinfo, num_retries: 0 } };
+    }
+    return c;
+  });
+
+  out.set(XDS_FILES.secretCert, response([{ '@type': T.secret, name: 'default', tls_certificate: { certificate_chain: { filename: paths.cert }, private_key: { filename: paths.key } } }]));
+  out.set(XDS_FILES.secretRoot, response([{ '@type': T.secret, name: 'ROOTCA', validation_context: { trusted_ca: { filename: paths.ca } } }]));
+  for (const [file, body] of edsFiles) out.set(file, body);
+  out.set(XDS_FILES.cds, response(renderedClusters));
+  out.set(XDS_FILES.lds, response(renderedListeners));
+  return out;
+
+  function lbEndpoint(hostPort: string, f: SidecarFacts): Json {
+    const i = hostPort.lastIndexOf(':');
+    const ip = hostPort.slice(0, i);
+    return {
+      endpoint: { address: socket(ip, Number(hostPort.slice(i + 1))) },
+      ...(f.identities[ip] ? { metadata: { filter_metadata: { 'envoy.transport_socket_match': { tlsMode: 'istio' } } } } : {}),
+    };
+  }
+}
+
+function hostOf(hostPort: string): string {
+  return hostPort.slice(0, hostPort.lastIndexOf(':'));
+}
+
+/** Envoy refuses a route configuration whose virtual hosts share a domain; Istio keeps the first. */
+function uniqueDomains(rc: Json): Json {
+  const seen = new Set<string>();
+  const vhosts = ((rc.virtual_hosts as Json[] | undefined) ?? []).map((v) => {
+    const domains = (v.domains as string[]).filter((d) => !seen.has(d.toLowerCase()));
+    for (const d of domains) seen.add(d.toLowerCase());
+    return { ...v, domains };
+  });
+  return { ...rc, virtual_hosts: vhosts.filter((v) => v.domains.length > 0) };
+}
+
+function sdsCertificate(paths: SidecarPaths): Json {
+  return { name: 'default', sds_config: fileSource(paths, XDS_FILES.secretCert) };
+}
+
+function validation(paths: SidecarPaths, san: Json[]): Json {
+  return {
+    default_validation_context: { match_typed_subject_alt_names: san },
+    validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: fileSource(paths, XDS_FILES.secretRoot) },
+  };
+}
+
+/** The server side of mTLS: the pod's certificate, a client certificate of the mesh's trust domain required. */
+function downstreamTls(paths: SidecarPaths): Json {
+  return {
+    '@type': T.downstreamTls,
+    common_tls_context: {
+      tls_certificate_sds_secret_configs: [sdsCertificate(paths)],
+      combined_validation_context: validation(paths, [{ san_type: 'URI', matcher: { prefix: TRUST_DOMAIN_PREFIX } }]),
+    },
+    require_client_certificate: true,
+  };
+}
+
+/** Istio's auto mTLS: endpoints labelled tlsMode=istio get ISTIO_MUTUAL, the others plaintext. */
+function mtlsMatches(cluster: string, sans: string[], http: boolean, paths: SidecarPaths): Json[] {
+  const [, port, subset, host] = cluster.split('|');
+  return [
+    {
+      name: 'tlsMode-istio',
+      match: { tlsMode: 'istio' },
+      transport_socket: {
+        name: 'envoy.transport_sockets.tls',
+        typed_config: {
+          '@type': T.upstreamTls,
+          common_tls_context: {
+            tls_certificate_sds_secret_configs: [sdsCertificate(paths)],
+            combined_validation_context: validation(paths, sans.map((s) => ({ san_type: 'URI', matcher: { exact: s } }))),
+            alpn_protocols: http ? MTLS_HTTP_ALPN : MTLS_TCP_ALPN,
+          },
+          sni: `outbound_.${port}_.${subset}_.${host}`,
+        },
+      },
+    },
+    { name: 'tlsMode-disabled', match: {}, transport_socket: { name: 'envoy.transport_sockets.raw_buffer', typed_config: { '@type': T.rawBuffer } } },
+  ];
+}
