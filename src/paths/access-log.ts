@@ -173,3 +173,15 @@ export function accessLogLineOf(e: AccessLogEntry, config: EnvoyConfig, captureP
   if (e.routeName !== undefined) line.route_name = e.routeName;
   return line;
 }
+
+/**
+ * Which capture port took a logged connection, when one log holds both directions (kind's
+ * istio-proxy stdout): inbound when its cluster or chain is virtualInbound's, else outbound.
+ */
+export function capturePortOf(e: AccessLogEntry): number {
+  const inbound =
+    e.upstreamCluster?.startsWith('inbound|') === true ||
+    e.upstreamCluster === 'InboundPassthroughCluster' ||
+    e.filterChainName?.startsWith('virtualInbound') === true;
+  return inbound ? 15006 : 15001;
+}

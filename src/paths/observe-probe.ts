@@ -29,6 +29,8 @@ export interface ProbeRecord {
   /** The peer pod: its name, the port it receives on, its rules and trace, its app's user. */
   peer?: { name: string; port: number; tables: LoadedTables; app: User; trace: ProbeRecord['trace'] };
   accessLog?: AccessLogLine;
+  /** The target pod's sidecar's line of the connection, when the target is a meshed pod whose kernel captures it. */
+  peerAccessLog?: AccessLogLine;
 }
 
 export interface Observation {
@@ -93,6 +95,7 @@ export function observeProbe(r: ProbeRecord): Observation {
     if (list.length) evidence.push({ source: `xtables-monitor --trace in ${who} (further connections)`, lines: list.map(tracedText) });
   }
   if (r.accessLog) evidence.push({ source: 'sidecar access log', lines: [JSON.stringify(r.accessLog)] });
+  if (r.peerAccessLog) evidence.push({ source: `sidecar access log in ${r.peer?.name ?? 'the target pod'}`, lines: [JSON.stringify(r.peerAccessLog)] });
 
   const wire = syns.filter((p) => !(p.dst === target.ip && p.dport === CONTROL_PORT)).map((p) => `${p.dst}:${p.dport}`);
   const app = parseEchoReply(reading.body);
@@ -102,6 +105,7 @@ export function observeProbe(r: ProbeRecord): Observation {
     ...(r.accessLog ? { accessLog: r.accessLog } : {}),
     later: later.filter((c) => c.hops.length > 0),
     peer: peer.filter((c) => c.hops.length > 0),
+    ...(r.peerAccessLog ? { peerAccessLog: r.peerAccessLog } : {}),
     wire,
     ...(app ? { app } : {}),
     reply: { firstLine: (reading.body.split('\n')[0] ?? '').replace(/\r$/, ''), bytes: reading.body.length },

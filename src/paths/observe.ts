@@ -1,7 +1,8 @@
-// The observed path of one probe, from its evidence: the kernel's rule trace, the sidecar's
-// access log line, the SYNs tcpdump saw leave the pod, what the application reported and what
+// The observed path of one probe, from its evidence: the kernel's rule trace, the sidecars'
+// access log lines (the probe pod's and the target pod's), the SYNs tcpdump saw leave the pod, what the application reported and what
 // the client read. Built as hops, in the order a packet meets them. Pure.
 import type { TraceHop } from '../mesh/iptables/index.ts';
+import { INBOUND_CAPTURE_PORT } from '../mesh/envoy/envoy-config.ts';
 import type { EnvoyKey, Hop, IptablesEffect } from './hop.ts';
 
 export interface AccessLogLine {
@@ -31,6 +32,8 @@ export interface ObservedEvidence {
   later?: TracedRules[];
   /** In the target pod: the inbound capture, then its sidecar's connection to the app. */
   peer?: TracedRules[];
+  /** The target pod's sidecar's access log line of the connection (inbound, 15006). */
+  peerAccessLog?: AccessLogLine;
   /** Destinations of the SYNs that left the pod on eth0, in order. */
   wire: string[];
   /** What the answering application said about itself (the echo app's Hostname, port, peer). */
@@ -52,7 +55,7 @@ export function rulesHop(k: TracedRules): Hop {
 function accessLogHop(log: AccessLogLine, capturePort: number | undefined): Hop | undefined {
   if (!log.listener) return undefined;
   const attrs: Array<[EnvoyKey, string]> = [];
-  const catchAll = capturePort === 15006 ? 'virtualInbound' : 'virtualOutbound';
+  const catchAll = capturePort === INBOUND_CAPTURE_PORT ? 'virtualInbound' : 'virtualOutbound';
   if (log.listener !== catchAll && capturePort !== undefined) attrs.push(['listener', catchAll]);
   attrs.push(['listener', log.listener]);
   const put = (k: EnvoyKey, v: string | null | undefined) => v && v !== '-' && attrs.push([k, v]);
@@ -71,7 +74,15 @@ export function observedHops(e: ObservedEvidence): Hop[] {
   if (envoy) hops.push(envoy);
   for (const k of e.later ?? []) if (k.hops.length > 0) hops.push(rulesHop(k));
   for (const dst of [...new Set(e.wire)]) hops.push({ kind: 'wire', attrs: [['iface', 'eth0'], ['dst', dst]] });
-  for (const k of e.peer ?? []) if (k.hops.length > 0) hops.push(rulesHop(k));
+  // In the target pod: the inbound capture, its sidecar (what it logged), its connection to the app.
+  const peerEnvoy = e.peerAccessLog ? accessLogHop(e.peerAccessLog, INBOUND_CAPTURE_PORT) : undefined;
+  const peer = (e.peer ?? []).filter((k) => k.hops.length > 0);
+  const captured = peer.findIndex((k) => k.effect?.endsWith(`:${INBOUND_CAPTURE_PORT}`));
+  peer.forEach((k, i) => {
+    hops.push(rulesHop(k));
+    if (i === captured && peerEnvoy) hops.push(peerEnvoy);
+  });
+  if (captured < 0 && peerEnvoy) hops.push(peerEnvoy);
   if (e.app) hops.push({ kind: 'app', attrs: [['pod', e.app.pod], ['port', String(e.app.port)], ['src', e.app.src]] });
   hops.push(e.reply.bytes === 0 ? { kind: 'reply', text: '', closed: true } : { kind: 'reply', text: e.reply.firstLine });
   return hops;

@@ -108,3 +108,23 @@ export function matchPath(expected: readonly Hop[], notExpected: readonly Hop[],
 export function predictionGaps(predicted: readonly Hop[], observed: readonly Hop[]): string[] {
   return predicted.filter((p) => !observed.some((o) => hopMatches(p, o))).map((p) => `predicted but not observed: ${formatHop(p)}`);
 }
+
+/**
+ * Does explain's Envoy hop say what the sidecar logged: the listeners (the hand-off), the
+ * cluster, the response flags and, when both sides name it, the filter chain (an unnamed chain,
+ * `#N` in explain, logs no name)? Only the probe pod's own sidecar is compared (inbound hops,
+ * on virtualInbound, are not predicted). undefined when neither side has an Envoy hop.
+ */
+export function envoyAgreement(predicted: readonly Hop[], observed: readonly Hop[]): boolean | undefined {
+  const own = (hops: readonly Hop[]) =>
+    hops.find((h): h is Extract<Hop, { kind: 'envoy' }> => h.kind === 'envoy' && h.attrs.find(([k]) => k === 'listener')?.[1] !== 'virtualInbound');
+  const p = own(predicted);
+  const o = own(observed);
+  if (!p && !o) return undefined;
+  if (!p || !o) return false;
+  const all = (h: typeof p, k: string) => h.attrs.filter(([key]) => key === k).map(([, v]) => v);
+  const same = (k: string) => all(p, k).join(' ') === all(o, k).join(' ');
+  const [pc, oc] = [all(p, 'chain')[0], all(o, 'chain')[0]];
+  const chains = pc === undefined || oc === undefined || pc.startsWith('#') || pc === oc;
+  return same('listener') && same('cluster') && same('flags') && chains;
+}

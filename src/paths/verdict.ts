@@ -38,6 +38,8 @@ export const ProbeResultSchema = z.strictObject({
     .optional(),
   /** Where the prediction (explain) and the observation disagree: a model gap, reported, not fatal. */
   predictionGaps: z.array(z.string()),
+  /** Whether explain's Envoy hop (on the sidecar's own config_dump) is the one the sidecar logged; absent when the probe met no sidecar. */
+  explainAgrees: z.boolean().optional(),
   /** Outcome as named results: reached, refused, reset, timeout, closed, http-error. */
   outcome: z.string().optional(),
   reply: z.string().optional(),
@@ -68,7 +70,15 @@ export const RunReportSchema = z
     backend: z.enum(BACKENDS),
     checkFault: z.boolean(),
     scenarios: z.array(ScenarioResultSchema),
-    summary: z.strictObject({ scenarios: z.int(), passed: z.int(), failed: z.int(), skipped: z.int(), probes: z.int() }),
+    summary: z.strictObject({
+      scenarios: z.int(),
+      passed: z.int(),
+      failed: z.int(),
+      skipped: z.int(),
+      probes: z.int(),
+      /** Probes whose Envoy hop explain and the sidecar's access log both gave, and how many of them agree. */
+      explain: z.strictObject({ agree: z.int(), compared: z.int() }),
+    }),
   })
   .meta({ title: 'istio-pathlab run report', description: 'What `pathlab run --reporter json` writes' });
 

@@ -35,6 +35,7 @@ export function probeDiffLines(p: ProbeResult, c: Colors = pc.createColors(false
   }
   out.push(...formatHopDiff(p, 2, { mark: (s) => c.red(c.bold(s)), dim: c.dim, missing: c.yellow }));
   for (const hop of p.notExpectedSeen) out.push(`  ${c.red('must not be on the path, but was:')} ${v(hop)}`);
+  if (p.explainAgrees === false) out.push(`  ${c.dim('note: explain (on the sidecar\'s config_dump) names another Envoy hop than the sidecar logged: see predicted and observed')}`);
   for (const gap of p.predictionGaps) out.push(`  ${c.dim('note: prediction gap (explain disagrees with what was observed):')} ${v(gap)}`);
   for (const retry of p.retries) out.push(`  ${c.dim('retried:')} ${v(retry)}`);
   return out;
@@ -100,8 +101,10 @@ export function formatConsole(report: RunReport, options: ConsoleOptions): strin
     for (const p of s.probes) lines.push(...probeLines(p, c, verbose));
   }
   lines.push(...checkFaultLines(report.scenarios.filter((s) => s.mode === 'without-change'), c));
-  const { scenarios, passed, failed, skipped, probes } = report.summary;
-  const summary = `${scenarios} scenario${scenarios === 1 ? '' : 's'}: ${passed} passed, ${failed} failed, ${skipped} skipped (${probes} probe${probes === 1 ? '' : 's'}) in ${seconds(report.durationMs)}`;
+  const { scenarios, passed, failed, skipped, probes, explain } = report.summary;
+  // How often explain, on the sidecar's own config_dump, named the Envoy hop the sidecar logged.
+  const agreement = explain.compared > 0 ? `; explain = envoy: ${explain.agree}/${explain.compared}` : '';
+  const summary = `${scenarios} scenario${scenarios === 1 ? '' : 's'}: ${passed} passed, ${failed} failed, ${skipped} skipped (${probes} probe${probes === 1 ? '' : 's'}) in ${seconds(report.durationMs)}${agreement}`;
   lines.push('', failed > 0 ? c.red(summary) : c.green(summary));
   return `${lines.join('\n')}\n`;
 }

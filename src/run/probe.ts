@@ -12,7 +12,7 @@ import { formatHop, type Hop } from '../paths/hop.ts';
 import { kernelTrace } from '../paths/kernel-trace.ts';
 import type { AccessLogLine } from '../paths/observe.ts';
 import { observeProbe, type Observation, type ProbeRecord } from '../paths/observe-probe.ts';
-import { matchPath, predictionGaps } from '../paths/path-match.ts';
+import { envoyAgreement, matchPath, predictionGaps } from '../paths/path-match.ts';
 import { kernelHopsOf, predictedHops } from '../paths/predict.ts';
 import type { Evidence, ProbeResult, ScenarioResult } from '../paths/verdict.ts';
 import { conntrackArgv, endpointOf, parseConntrack } from '../probes/conntrack.ts';
@@ -53,7 +53,7 @@ export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: Ru
   const t0 = performance.now();
   const probes: ProbeResult[] = [];
   for (const [i, probe] of s.scenario.probes.entries()) {
-    const r = signal?.aborted ? undefined : await runProbe(lab, s, probe, s.expected[i]!, notes).catch((e: Error) => brokenProbe(s, probe, i, e));
+    const r = signal?.aborted ? undefined : await runProbe(lab, s, probe, s.expected[i]!, notes).catch(async (e: Error) => brokenProbe(s, probe, i, e, await lab.health([probe.from.pod]).catch(() => [])));
     // A probe under way at Ctrl-C has its evidence cut short (the terminal signals the tools too):
     // it counts as interrupted. SIGTERM reaches this process only: what finished stands.
     const cut = signal?.aborted === true && signal.reason !== 'SIGTERM';
@@ -78,6 +78,8 @@ interface Prediction {
   kt: IptablesTrace;
   config?: EnvoyConfig;
   predicted: Hop[];
+  /** The pod's own Envoy port the connection reaches: the redirect's, or the one it dials directly (127.0.0.1:15001). */
+  sidecarPort?: number;
 }
 
 /** Phase 1: explain on the pod's own rules and its sidecar's listener table. */
@@ -91,7 +93,9 @@ async function predict(lab: StartedBackend, host: { name: string; ip: string; me
   const kt = kernelTrace(tables, { src: host.ip, dst, podIp: host.ip, uid: user.uid, gid: user.gid });
   if (!host.meshed) return { tables, kt, predicted: kernelHopsOf(kt) };
   const config = parseConfigDump(await lab.configDump(host.name));
-  return { tables, kt, config, predicted: predictedHops(explain(kt, config, { src: host.ip, dst, uid: user.uid, payload }), { podIp: host.ip }) };
+  const e = explain(kt, config, { src: host.ip, dst, uid: user.uid, payload });
+  const sidecarPort = kt.effect.kind === 'redirected' ? kt.effect.port : e.listener !== null ? target.port : undefined;
+  return { tables, kt, config, predicted: predictedHops(e, { podIp: host.ip }), ...(sidecarPort === undefined ? {} : { sidecarPort }) };
 }
 
 /** The line of a sidecar's access log whose downstream local address is `addr`, waited for up to `ms`. */
@@ -137,8 +141,8 @@ async function run(lab: StartedBackend, host: { name: string; ip: string }, targ
     const result = await lab.probe(host.name, argv, { user, timeoutMs: Math.ceil(probeTimeoutMs(probe.timeout) / 1000) * 1000 + 1000, ...(input === undefined ? {} : { input }) });
     // The sidecars log a connection when it ends: once their lines are there, every connection the
     // probe caused has been made (a client that only connects, nc -z, is done before its sidecar's upstream).
-    const accessLog = readLog && p.kt.effect.kind === 'redirected' ? await logLineFor(readLog, `${target.ip}:${target.port}`, lab.accessLogWaitMs) : undefined;
-    if (readPeerLog && peer && peerPod) await logLineFor(readPeerLog, `${peerPod.ip}:${peer.port}`, lab.accessLogWaitMs);
+    const accessLog = readLog && p.sidecarPort !== undefined ? await logLineFor(readLog, `${target.ip}:${target.port}`, lab.accessLogWaitMs) : undefined;
+    const peerAccessLog = readPeerLog && peer && peerPod ? await logLineFor(readPeerLog, `${peerPod.ip}:${peer.port}`, lab.accessLogWaitMs) : undefined;
     // The positive control: a SYN the capture must see, sent by the proxy uid (never redirected)
     // to the target's address on the discard port. It is also the barrier of the pod's record.
     await lab.controlSyn(host.name, target.ip, CONTROL_PORT);
@@ -157,11 +161,12 @@ async function run(lab: StartedBackend, host: { name: string; ip: string }, targ
       result,
       users: { probe: user, proxy: lab.proxyUser },
       tables: p.tables,
-      ...(p.kt.effect.kind === 'redirected' ? { capturePort: p.kt.effect.port } : {}),
+      ...(p.sidecarPort !== undefined ? { capturePort: p.sidecarPort } : {}),
       trace: rec,
       syns: rec.syns,
       ...(peer && peerRec && peerTables ? { peer: { name: peer.name, port: peer.port, tables: peerTables, app: lab.appUser(peer.name), trace: peerRec } } : {}),
       ...(accessLog ? { accessLog } : {}),
+      ...(peerAccessLog ? { peerAccessLog } : {}),
     };
     // Each asked capture's text: the n-th capture of its pod's record.
     const captures = asked.map((c): Evidence => {
@@ -211,7 +216,7 @@ async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, wa
     const mine = parseConntrack(conntrack.stdout).filter((c) => c.orig.dst === target.ip && c.orig.dport === target.port);
     evidence.push({ source: 'conntrack -L', lines: mine.map((c) => `${c.line.trim()}  (ends at ${endpointOf(c)})`) });
   }
-  return verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed), broken });
+  return verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed), agrees: envoyAgreement(prediction.predicted, seen.observed), broken });
 }
 
 /** Why a run stopped short: `interrupted (SIGINT)`. */
@@ -221,9 +226,13 @@ function interruptedProbe(s: LoadedScenario, probe: Probe, i: number, signal: Ab
   return unrunProbe(s, probe, i, 'skipped', interruptedReason(signal));
 }
 
-/** A probe the lab could not run (an instrument that did not start, a pod that is gone): failed, with why. */
-function brokenProbe(s: LoadedScenario, probe: Probe, i: number, e: Error): ProbeResult {
-  return { ...unrunProbe(s, probe, i, 'failed', `the probe could not run: ${e.message}`), evidence: [{ source: 'the lab', lines: e.message.split('\n') }] };
+/**
+ * A probe the lab could not run (an instrument that did not start, a pod that is gone, a sidecar
+ * whose admin no longer answers): failed, with why; a process of the pod that died is the reason.
+ */
+function brokenProbe(s: LoadedScenario, probe: Probe, i: number, e: Error, dead: readonly string[]): ProbeResult {
+  const reason = dead.length > 0 ? dead.join('; ') : `the probe could not run: ${e.message}`;
+  return { ...unrunProbe(s, probe, i, 'failed', reason), evidence: [{ source: 'the lab', lines: e.message.split('\n') }] };
 }
 
 function unrunProbe(s: LoadedScenario, probe: Probe, i: number, status: 'skipped' | 'failed', reason: string): ProbeResult {
@@ -261,6 +270,7 @@ function verdict(x: {
   outcome?: string;
   reply?: string;
   gaps?: string[];
+  agrees?: boolean | undefined;
   broken?: string[];
 }): ProbeResult {
   const m = x.observed.length ? matchPath(x.want.path, x.want.notPath, x.observed) : undefined;
@@ -281,6 +291,7 @@ function verdict(x: {
     notExpectedSeen: (m?.notExpectedSeen ?? []).map(formatHop),
     ...(diff ? { firstDifference: diff } : {}),
     predictionGaps: x.gaps ?? [],
+    ...(x.agrees === undefined ? {} : { explainAgrees: x.agrees }),
     ...(x.outcome ? { outcome: x.outcome } : {}),
     ...(x.reply !== undefined ? { reply: x.reply } : {}),
     evidence: x.problems.length ? [{ source: 'expectations', lines: x.problems }, ...x.evidence] : x.evidence,

@@ -181,6 +181,10 @@ function report(x: { results: ScenarioResult[]; skipped: ScenarioResult[]; backe
       failed: all.filter(bad).length,
       skipped: all.filter((r) => r.status === 'skipped').length,
       probes: all.reduce((n, r) => n + r.probes.length, 0),
+      explain: {
+        agree: all.flatMap((r) => r.probes).filter((p) => p.explainAgrees === true).length,
+        compared: all.flatMap((r) => r.probes).filter((p) => p.explainAgrees !== undefined).length,
+      },
     },
   };
   const names = x.names.filter(isReporterName);

@@ -9,7 +9,7 @@ import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { tcpdumpArgv, SYN_FILTER } from '../../probes/tcpdump.ts';
 import type { LabUser, ProbeTarget, StartedBackend, TraceMatch, Watch, WatchSpec } from '../../run/backend.ts';
-import { accessLogLineOf, parseAccessLogLine } from '../../paths/access-log.ts';
+import { accessLogLineOf, capturePortOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import {
   CAPTURE_CONTAINER,
   PROXY_CONTAINER,
@@ -221,7 +221,8 @@ export class KindProbeLab implements KindProbeSide {
       for (const line of (await this.proxyLog(f)).slice(Math.max(0, before))) {
         if (!line.startsWith('[')) continue; // pilot-agent's and Envoy's own messages
         try {
-          out.push(accessLogLineOf(parseAccessLogLine(line), config, 15001));
+          const entry = parseAccessLogLine(line);
+          out.push(accessLogLineOf(entry, config, capturePortOf(entry)));
         } catch {
           // not an access log line
         }

@@ -47,11 +47,28 @@ export function meshForPod(spec: LabSpec, plan: LabPlan, host: PlannedHost, stat
       namespace: host.namespace,
       ip: host.ip,
       labels: pod.labels ?? { app: pod.name },
-      ports: (pod.ports ?? []).map((p) => ({ port: p.port, ...(p.name === undefined ? {} : { name: p.name }) })),
+      ports: inboundPorts(plan, host),
     },
     // A Service a setup step applied is among the plan's (with the VIP the lab gave it): once.
     resources: [...plan.services.map(serviceObject), ...state.resources.filter((r) => !isPlanned(r, plan))] as MeshInput['resources'],
   };
+}
+
+/**
+ * The ports the pod's sidecar builds inbound chains for: the target ports of the Services that
+ * select it, with the Service port's name and protocol (Istio's service targets). A port the
+ * pod declares but no Service does goes to virtualInbound's passthrough chains, as in Istio.
+ */
+function inboundPorts(plan: LabPlan, host: PlannedHost): Array<{ port: number; name?: string; protocol?: string }> {
+  const out = new Map<number, { port: number; name?: string; protocol?: string }>();
+  for (const svc of plan.services) {
+    if (!svc.endpoints.includes(host.name)) continue;
+    for (const p of svc.ports) {
+      if (out.has(p.targetPort)) continue;
+      out.set(p.targetPort, { port: p.targetPort, ...(p.name === undefined ? {} : { name: p.name }), ...(p.appProtocol === undefined ? {} : { protocol: p.appProtocol }) });
+    }
+  }
+  return [...out.values()];
 }
 
 function isPlanned(r: Record<string, unknown>, plan: LabPlan): boolean {

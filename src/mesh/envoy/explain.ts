@@ -57,7 +57,10 @@ export interface Explanation {
 export function explain(iptables: IptablesTrace, envoy: EnvoyConfig, conn: ExplainConnection): Explanation {
   const hops: PathHop[] = iptables.hops.map((h) => ({ kind: 'iptables', ...h }));
   const dst = `${conn.dst.ip}:${conn.dst.port}`;
-  if (iptables.effect.kind === 'not-redirected') {
+  // Not redirected, but to a port the pod's own Envoy listens on (the app dialing 127.0.0.1:15001):
+  // Envoy takes it on that listener, with its own address as the original destination.
+  const direct = iptables.effect.kind === 'not-redirected' ? directListenerPort(envoy, conn) : undefined;
+  if (iptables.effect.kind === 'not-redirected' && direct === undefined) {
     hops.push({ kind: 'wire', text: `wire iface=eth0 dst=${dst}`, reason: `not redirected (${iptables.effect.reason}): the kernel sends it to ${dst}, Envoy never sees it` });
     return {
       hops,
@@ -77,7 +80,7 @@ export function explain(iptables: IptablesTrace, envoy: EnvoyConfig, conn: Expla
     src: conn.src,
     ...(conn.srcPort !== undefined ? { srcPort: conn.srcPort } : {}),
     dst: conn.dst,
-    capturePort: iptables.effect.port,
+    capturePort: iptables.effect.kind === 'redirected' ? iptables.effect.port : direct!,
     payload: conn.payload,
   });
   for (const h of m.hops) {
@@ -91,7 +94,7 @@ export function explain(iptables: IptablesTrace, envoy: EnvoyConfig, conn: Expla
     });
   }
   const o = m.outcome;
-  const inbound = iptables.effect.port === INBOUND_CAPTURE_PORT;
+  const inbound = (iptables.effect.kind === 'redirected' ? iptables.effect.port : direct) === INBOUND_CAPTURE_PORT;
   if (o.upstreamConnection && o.upstream && inbound && o.kind === 'passthrough') {
     hops.push({ kind: 'app', text: `app port=${conn.dst.port}`, reason: `Envoy connects to the app on ${o.upstream} from 127.0.0.6` });
   } else if (o.upstreamConnection && o.upstream) {
@@ -110,4 +113,12 @@ export function explain(iptables: IptablesTrace, envoy: EnvoyConfig, conn: Expla
     ...(m.route ? { route: m.route } : {}),
     outcome: o,
   };
+}
+
+/** The port of a listener the pod's Envoy binds that the connection reaches without a redirect: to loopback or to the pod's own address. */
+function directListenerPort(envoy: EnvoyConfig, conn: ExplainConnection): number | undefined {
+  const local = conn.dst.ip.startsWith('127.') || conn.dst.ip === conn.src;
+  if (!local) return undefined;
+  const bound = (envoy.listeners ?? []).some((l) => l.bindToPort && !l.internal && l.port === conn.dst.port && (l.address === '0.0.0.0' || l.address === '::' || l.address === conn.dst.ip));
+  return bound ? conn.dst.port : undefined;
 }

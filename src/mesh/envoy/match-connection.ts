@@ -287,6 +287,18 @@ function clusterOutcome(config: EnvoyConfig, clusterName: string, conn: Connecti
       ...(http ? { status: 503 } : {}),
     };
   }
+  // A config_dump with endpoints (include_eds) says what the cluster has now: none (an EDS
+  // cluster without endpoints, a DNS name that did not resolve) is Envoy's "no healthy upstream".
+  const assignment = config.endpoints?.find((e) => e.clusterName === clusterName);
+  if (config.endpoints && assignment && assignment.endpoints.every((l) => l.lbEndpoints.length === 0)) {
+    return {
+      kind: 'closed',
+      clientSees: http ? `HTTP/1.1 503 Service Unavailable (no healthy upstream in ${clusterName})` : `the connection is accepted, then closed: ${clusterName} has no endpoint`,
+      upstreamConnection: false,
+      responseFlag: 'UH',
+      ...(http ? { status: 503 } : {}),
+    };
+  }
   const where = cluster?.endpoints.length ? ` (${cluster.endpoints.join(', ')})` : '';
   const dnsNote = cluster && /DNS/.test(cluster.type) ? `, resolved by DNS — not ${dst}` : '';
   return {

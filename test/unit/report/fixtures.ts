@@ -172,6 +172,10 @@ function run(scenarios: ScenarioResult[], extra: Partial<RunReport> = {}): RunRe
       failed: count('failed'),
       skipped: count('skipped'),
       probes: withSetup.reduce((n, s) => n + s.probes.length, 0),
+      explain: {
+        agree: withSetup.flatMap((s) => s.probes).filter((p) => p.explainAgrees === true).length,
+        compared: withSetup.flatMap((s) => s.probes).filter((p) => p.explainAgrees !== undefined).length,
+      },
     },
     ...extra,
   });
