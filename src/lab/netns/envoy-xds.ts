@@ -11,7 +11,7 @@
 //   probe's path is its own, where Istio's pools would reuse an earlier probe's connection.
 // - Upstream Envoy has no `istio.alpn` HTTP filter: the ALPN an HTTP cluster's mTLS offers
 //   (istio-http/1.1) is set on the cluster's TLS context, where the filter would set it per request.
-import { VIRTUAL_INBOUND } from '../../mesh/envoy/envoy-config.ts';
+import { VIRTUAL_INBOUND, VIRTUAL_OUTBOUND } from '../../mesh/envoy/envoy-config.ts';
 import { LAB_ACCESS_LOG_FORMAT } from '../../paths/access-log.ts';
 
 type Json = Record<string, unknown>;
@@ -21,6 +21,8 @@ export const ADMIN_PORT = 15000;
 export const AGENT_PORT = 15020;
 export const READINESS_PORT = 15021;
 export const PROMETHEUS_PORT = 15090;
+/** The mark istio-init's TPROXY rules route back to Envoy (ISTIO_DIVERT, table 133). */
+const TPROXY_MARK = 1337;
 /** The source address of Envoy's connections to the app (Istio's inbound clusters bind it). */
 export const INBOUND_PASSTHROUGH_SOURCE = '127.0.0.6';
 
@@ -35,6 +37,7 @@ const T = {
   cla: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
   httpOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  originalSrc: 'type.googleapis.com/envoy.extensions.filters.listener.original_src.v3.OriginalSrc',
   getaddrinfo: 'type.googleapis.com/envoy.extensions.network.dns_resolver.getaddrinfo.v3.GetAddrInfoDnsResolverConfig',
 };
 
@@ -163,7 +166,13 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
     }
     // Connections no chain takes are logged by the listener (response flag NR), as Istio does.
     l.access_log = [fileLog(log, { response_flag_filter: { flags: ['NR'] } })];
-    if (inbound && facts.interception === 'TPROXY') l.transparent = true;
+    // TPROXY (Istio's listener builder): both catch-all listeners are transparent, and
+    // virtualInbound's original_src filter makes the connection to the app keep the caller's
+    // address, marked 1337 so that istio-init's policy route sends the app's answer back to Envoy.
+    if (facts.interception === 'TPROXY' && (inbound || l.name === VIRTUAL_OUTBOUND)) l.transparent = true;
+    if (facts.interception === 'TPROXY' && inbound) {
+      l.listener_filters = [...((l.listener_filters as Json[] | undefined) ?? []), { name: 'envoy.filters.listener.original_src', typed_config: { '@type': T.originalSrc, mark: TPROXY_MARK } }];
+    }
     return l;
   });
 

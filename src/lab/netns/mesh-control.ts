@@ -159,7 +159,26 @@ export class MeshControl {
     if (flush) await execOk(['ip', 'netns', 'exec', h.ns, 'iptables-restore'], { input: flush, where: h.name });
     await execOk(['ip', 'netns', 'exec', h.ns, 'iptables-restore', '--noflush'], { input: payload, where: `${h.name}: istio-init` });
     st.rules = payload;
+    await this.tproxyRoutes(h);
     return true;
+  }
+
+  /**
+   * Outside iptables, istio-init's TPROXY mode routes packets marked 1337 to the local stack
+   * (`ip rule add fwmark 1337 lookup 133`, `ip route add local default dev lo table 133`): the
+   * app's answers to the caller's address, marked by CONNMARK, go back to Envoy. Removed again
+   * when the pod returns to REDIRECT.
+   */
+  private async tproxyRoutes(h: PlannedHost): Promise<void> {
+    const inNs = (argv: string[]) => ['ip', 'netns', 'exec', h.ns, ...argv];
+    const has = (await execOk(inNs(['ip', '-4', 'rule', 'show']))).stdout.includes(`fwmark ${TPROXY_ROUTE.hexMark} lookup ${TPROXY_ROUTE.table}`);
+    if (this.interceptionOf(h) === 'TPROXY') {
+      if (!has) await execOk(inNs(['ip', '-4', 'rule', 'add', 'fwmark', String(TPROXY_ROUTE.mark), 'lookup', String(TPROXY_ROUTE.table)]), { where: `${h.name}: istio-init` });
+      await execOk(inNs(['ip', '-4', 'route', 'replace', 'local', 'default', 'dev', 'lo', 'table', String(TPROXY_ROUTE.table)]), { where: `${h.name}: istio-init` });
+    } else if (has) {
+      await execOk(inNs(['ip', '-4', 'rule', 'del', 'fwmark', String(TPROXY_ROUTE.mark), 'lookup', String(TPROXY_ROUTE.table)]), { where: h.name });
+      await execOk(inNs(['ip', '-4', 'route', 'flush', 'table', String(TPROXY_ROUTE.table)]), { where: h.name });
+    }
   }
 
   private podDir(h: PlannedHost): string {
@@ -364,6 +383,9 @@ export function parseResources(text: string): Array<Record<string, unknown>> {
     .map((d) => d.toJS({ maxAliasCount: 100 }) as Record<string, unknown> | null)
     .filter((d): d is Record<string, unknown> => d !== null && typeof d === 'object');
 }
+
+/** istio-iptables' defaults: --inbound-tproxy-mark 1337, --inbound-tproxy-route-table 133. */
+const TPROXY_ROUTE = { mark: 1337, hexMark: '0x539', table: 133 };
 
 /** The SPIFFE identity of a pod's certificate (the lab gives each pod a service account of its name). */
 function spiffeOf(h: PlannedHost): string {
