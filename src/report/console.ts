@@ -58,7 +58,9 @@ function probeLines(p: ProbeResult, c: Colors, verbose: boolean): string[] {
 function scenarioLine(s: ScenarioResult, c: Colors): string {
   const mark = s.status === 'passed' ? c.green(MARK.passed) : s.status === 'failed' ? c.red(MARK.failed) : c.yellow(MARK.skipped);
   const tail = s.status === 'skipped' ? `skipped${s.reason ? `: ${v(s.reason)}` : ''}` : c.dim(seconds(s.durationMs));
-  return `${mark} ${s.name} ${tail}`;
+  // A scenario that failed before its probes (its lab, its setup) says why here: nothing below will.
+  const why = s.status === 'failed' && s.probes.length === 0 && s.reason ? `\n  ${c.red(v(s.reason))}` : '';
+  return `${mark} ${s.name} ${tail}${why}`;
 }
 
 /**

@@ -156,7 +156,9 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
             tc.route_config = inline;
             delete tc.rds;
           }
-          tc.route_config = uniqueDomains(tc.route_config as Json);
+          // As Istio's RDS routes: clusters are not checked when the listener loads (an inline
+          // route is, by default), so a listener that arrives before its cluster is not refused.
+          tc.route_config = { ...uniqueDomains(tc.route_config as Json), validate_clusters: false };
           tc.http_filters = [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }];
           tc.access_log = [fileLog(log)];
         }

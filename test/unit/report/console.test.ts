@@ -5,7 +5,7 @@ import test from 'ava';
 import { formatConsole } from '../../../src/report/console.ts';
 import { assertGolden } from '../../helpers/golden.ts';
 import { DIFF_MARK, formatHopDiff, hopDiffRows } from '../../../src/report/hop-diff.ts';
-import { checkFaultRun, failingRun, hostileRun, mustNotRun, passingRun, probe7000LeftPod, probe7000StillBroken, skippedRun } from './fixtures.ts';
+import { checkFaultRun, failingRun, setupFailedRun, hostileRun, mustNotRun, passingRun, probe7000LeftPod, probe7000StillBroken, skippedRun } from './fixtures.ts';
 
 const markedLine = (text: string): string | undefined => text.split('\n').find((l) => l.trimStart().startsWith(DIFF_MARK));
 
@@ -146,6 +146,11 @@ test('console: a --check-fault run where every scenario fails without its fault 
   const out = formatConsole(good, { color: false });
   t.true(out.includes('check-fault passed: all 1 checked scenarios fail without their fault'), out);
   t.false(out.includes('FAILED'), out);
+});
+
+test('console: a scenario that failed before its probes says why under its name (no probe line would)', (t) => {
+  const out = formatConsole(setupFailedRun, { color: false });
+  t.regex(out, /✘ \S+ [\d.]+s\n {2}the setup failed: web: Envoy rejected configuration 11: .*unknown cluster 'inbound\|7000\|\|'\n/, out);
 });
 
 test('console: colour only when asked; without it the text is the same minus the escapes', (t) => {

@@ -202,6 +202,15 @@ export const failingRun = run([
   }),
 ]);
 
+/** A scenario whose setup failed (the reason the runner gives, from a real Envoy's refusal): no probe ran. */
+export const setupFailedRun = run([
+  scenario({
+    status: 'failed',
+    probes: [],
+    reason: "the setup failed: web: Envoy rejected configuration 11: Error adding/updating listener(s) virtualInbound: route: unknown cluster 'inbound|7000||'",
+  }),
+]);
+
 export const mustNotRun = run([scenario({ status: 'failed', probes: [probe7000LeftPod, probe7003NoAuth] })]);
 
 export const skippedRun = run([scenario({ status: 'passed', probes: [probe7000As400, probe7003NoAuth] }), kindOnly]);
