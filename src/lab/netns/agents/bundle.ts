@@ -1,4 +1,4 @@
-// The lab's in-namespace processes (the echo app, the pilot-agent stand-in) are TypeScript. Each
+// The lab's in-namespace processes (the echo app) are TypeScript. Each
 // process would pay tsx's ~250 ms start-up, so the lab bundles them once into plain ES
 // modules with esbuild (already the engine under tsx) and caches the result by content.
 import { createHash } from 'node:crypto';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const AGENTS = ['echo-app', 'pilot-agent'] as const;
+export const AGENTS = ['echo-app'] as const;
 export type AgentName = (typeof AGENTS)[number];
 
 /** A hash of every source file the agents may import (this folder). */
@@ -36,7 +36,6 @@ export function bundledAgents(cacheDir: string): Record<AgentName, string> {
   buildSync({
     entryPoints: [
       { in: join(here, 'echo-app.ts'), out: 'echo-app' },
-      { in: join(here, 'pilot-agent.ts'), out: 'pilot-agent' },
     ],
     outdir: tmp,
     outExtension: { '.js': '.mjs' },
