@@ -22,7 +22,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   cli: [...PURE, 'run', 'lab', 'istio'],
 };
 /** Modules that run programs or talk over the network: only src/lab and src/cli (and scripts/) use them. */
-const SYSTEM = /^(node:)?(child_process|net|tls|http|https|http2|dgram|dns|cluster|worker_threads)$|^(zx|koffi|ws|testcontainers|@kubernetes\/client-node)(\/|$)/;
+const SYSTEM = /^(node:)?(child_process|net|tls|http|https|http2|dgram|dns|cluster|worker_threads)$|^(zx|ws|testcontainers|@kubernetes\/client-node)(\/|$)/;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));

@@ -1,5 +1,5 @@
 // The lab's certificate authority and one workload certificate per meshed pod, made with
-// Debian's openssl. The sidecar model uses them for the mTLS leg between two sidecars, with
+// Debian's openssl. Each pod's Envoy uses them (as SDS files) for the mTLS leg between two sidecars, with
 // the SPIFFE identity Istio would give the pod in its URI SAN.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';

@@ -48,7 +48,7 @@ async function up(opts: LabUpOptions, io: LabIo): Promise<void> {
       io.out(`\n# ${step.what}\n${step.argv.join(' ')}\n`);
       if (step.input !== undefined) io.out(step.input.replace(/^/gm, '  < '));
     }
-    io.out('\n# then: istio-init rules, certificates and the sidecar model for each meshed pod, the workloads\n');
+    io.out('\n# then: istio-init rules, certificates and Envoy (upstream, configured by the model) for each meshed pod, the workloads\n');
     return;
   }
   requireNetns();
