@@ -8,7 +8,7 @@ import type { ToolReading } from './outcome.ts';
 import type { ConnectProbe } from './tool.ts';
 
 /** Seconds between the payload and nc's half-close. */
-export const HALF_CLOSE_DELAY_S = '0.2';
+export const HALF_CLOSE_DELAY_S = '0.05';
 
 export function ncArgv(p: ConnectProbe): { argv: string[]; input?: string } {
   // netcat-openbsd's -w takes whole seconds ("nc: timeout invalid: 0.5"): the whole second at or above the timeout.
@@ -22,7 +22,8 @@ export function ncArgv(p: ConnectProbe): { argv: string[]; input?: string } {
   // out -w (tcp_proxy passes half-close through). The FIN follows the payload after
   // HALF_CLOSE_DELAY_S: Envoy drops a connection whose FIN arrives while its listener filters
   // still inspect the first bytes (stat downstream_listener_filter_remote_close), a race that a
-  // FIN sent with the payload loses about half the time (measured on Envoy 1.38.3).
+  // FIN sent with the payload loses often (measured on Envoy 1.38.3: 7 of 20 and 16 of 20 got through
+  // with no delay, 20 of 20 with 10, 30 and 50 ms).
   return {
     argv: ['sh', '-c', '{ cat; sleep "$0"; } | exec nc -v -N -w "$1" "$2" "$3"', HALF_CLOSE_DELAY_S, secs, p.target.ip, String(p.target.port)],
     input: p.payload,

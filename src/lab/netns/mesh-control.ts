@@ -33,6 +33,8 @@ export interface PodState {
   /** The hash of the last rendered configuration, and the xDS version it went out as. */
   configSha?: string;
   version: number;
+  /** The last config_dump read from the Envoy, and the version and process it came from. */
+  dump?: { key: string; value: unknown };
   /** The Envoy's node (id, metadata) from the last synthesis. */
   node?: Record<string, unknown>;
   /** How much of the Envoy's log was there before the last push (what it says after is about that push). */
@@ -257,8 +259,20 @@ export class MeshControl {
     return st.version;
   }
 
-  /** The pod's Envoy's own config_dump, endpoints included. */
+  /**
+   * The pod's Envoy's own config_dump, endpoints included: fetched from its admin once per
+   * configuration version the lab pushed (and again after Envoy restarts).
+   */
   async configDump(pod: string): Promise<unknown> {
+    const st = this.pods.get(pod);
+    const key = st ? `${st.version}/${st.envoyPid}` : undefined;
+    if (st?.dump && st.dump.key === key) return st.dump.value;
+    const value = await this.fetchDump(pod);
+    if (st && key) st.dump = { key, value };
+    return value;
+  }
+
+  private async fetchDump(pod: string): Promise<unknown> {
     const r = await this.lab.run(pod, ['curl', '-sS', '--max-time', '5', `http://127.0.0.1:${ADMIN_PORT}/config_dump?include_eds`]);
     if (r.exitCode !== 0) throw new Error(`${pod}: Envoy's admin did not answer /config_dump: ${r.stderr.trim()}`);
     return JSON.parse(r.stdout) as unknown;
@@ -315,7 +329,7 @@ export class MeshControl {
       else if (lds !== want || cds !== want) last = `Envoy has accepted listeners version ${lds ?? '-'}, clusters version ${cds ?? '-'} (want ${want})`;
       else {
         // A listener or cluster that is new in this version may still warm (a DNS name resolving).
-        const warming = initial ? [] : listenerSnapshot(await this.configDump(h.name)).warming;
+        const warming = initial ? [] : listenerSnapshot(await this.fetchDump(h.name)).warming;
         if (warming.length === 0) return;
         last = `Envoy still warms ${warming.join(', ')}`;
       }
