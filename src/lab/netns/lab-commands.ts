@@ -7,6 +7,7 @@ import { formatProblem } from '../../scenario/problems.ts';
 import { ISTIO_VERSIONS, type LabSpec } from '../../scenario/schema.ts';
 import { checkNetnsLabId, findLabIds, listLabNamespaces, netnsLab, readLabRecords, removeLab, sweepLabs } from './netns-lab.ts';
 import { netnsUnavailable } from './requirements.ts';
+import { SidecarNotReady } from './mesh-control.ts';
 
 export const DEFAULT_NETNS_LAB = 'labs/netns/bookinfo.yaml';
 
@@ -73,6 +74,8 @@ async function up(opts: LabUpOptions, io: LabIo): Promise<void> {
     } catch (e) {
       // The teardown a signal started makes the steps under way fail: let it finish and exit.
       if (stopping) await stopping;
+      // The lab is torn down already (start() does it): a sidecar that cannot run is this machine's problem, exit 3.
+      if (e instanceof SidecarNotReady) throw new BackendUnavailableError(`the lab is torn down: a sidecar is not ready: ${e.message}`);
       throw e;
     }
     id = started.id;

@@ -41,6 +41,11 @@ export interface PodState {
   logOffset?: number;
 }
 
+/** A pod's Envoy died, refused its configuration or did not become ready: the message has its log's last lines. */
+export class SidecarNotReady extends Error {
+  override name = 'SidecarNotReady';
+}
+
 /** What the control plane needs of the running lab (StartedNetnsLab has it). */
 export interface MeshHostLab {
   readonly id: string;
@@ -305,10 +310,10 @@ export class MeshControl {
     for (;;) {
       let last: string;
       const dead = this.lab.health([h.name]);
-      if (dead.length > 0) throw new Error(dead.join('; '));
+      if (dead.length > 0) throw new SidecarNotReady(dead.join('; '));
       // Envoy keeps its last good configuration when a file update is rejected, and says why.
       const rejected = /^.*update rejected.*$/m.exec(logText().slice(logStart));
-      if (rejected) throw new Error(`${h.name}: Envoy rejected configuration ${want}: ${rejected[0].replace(/^.*update rejected: /, '').slice(0, 2000)}`);
+      if (rejected) throw new SidecarNotReady(`${h.name}: Envoy rejected configuration ${want}: ${rejected[0].replace(/^.*update rejected: /, '').slice(0, 2000)}`);
       // One process in the pod polls for a second at most (entering the namespace per poll would
       // cost more than the poll): readiness, then the version each subscription last accepted
       // (the stats' version_text moves with every accepted update, the config_dump's version_info
@@ -335,7 +340,7 @@ export class MeshControl {
       }
       if (performance.now() > deadline) {
         const tail = logText().trimEnd().split('\n').slice(-8).join('\n  ');
-        throw new Error(`${h.name}: Envoy is not ready with configuration ${want} after ${timeoutMs} ms: ${last}${tail ? `; its log ends:\n  ${tail}` : ''}`);
+        throw new SidecarNotReady(`${h.name}: Envoy is not ready with configuration ${want} after ${timeoutMs} ms: ${last}${tail ? `; its log ends:\n  ${tail}` : ''}`);
       }
       await new Promise((res) => setTimeout(res, 20));
     }
