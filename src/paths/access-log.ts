@@ -176,12 +176,15 @@ export function accessLogLineOf(e: AccessLogEntry, config: EnvoyConfig, captureP
 
 /**
  * Which capture port took a logged connection, when one log holds both directions (kind's
- * istio-proxy stdout): inbound when its cluster or chain is virtualInbound's, else outbound.
+ * istio-proxy stdout): inbound when its cluster or chain is virtualInbound's (Istio before 1.20
+ * named the cluster InboundPassthroughClusterIpv4), or, for a line with neither (a connection no
+ * chain took, NR), when it was addressed to the pod itself; else outbound.
  */
-export function capturePortOf(e: AccessLogEntry): number {
+export function capturePortOf(e: AccessLogEntry, podIp?: string): number {
   const inbound =
     e.upstreamCluster?.startsWith('inbound|') === true ||
-    e.upstreamCluster === 'InboundPassthroughCluster' ||
-    e.filterChainName?.startsWith('virtualInbound') === true;
+    e.upstreamCluster?.startsWith('InboundPassthroughCluster') === true ||
+    e.filterChainName?.startsWith('virtualInbound') === true ||
+    (e.upstreamCluster === undefined && e.filterChainName === undefined && podIp !== undefined && hostPort(e.downstreamLocalAddress)?.ip === podIp);
   return inbound ? 15006 : 15001;
 }

@@ -8,7 +8,7 @@ import type { ProcessResult, ProcessUser as User } from '../probes/process-resul
 import { CONTROL_PORT, parseTcpdump, type Packet } from '../probes/tcpdump.ts';
 import type { ConnectTool } from '../probes/tool.ts';
 import { formatHop, type Hop } from './hop.ts';
-import { observedHops, parseEchoReply, rulesHop, type AccessLogLine, type ObservedEvidence, type TracedRules } from './observe.ts';
+import { accessLogHop, observedHops, parseEchoReply, rulesHop, type AccessLogLine, type ObservedEvidence, type TracedRules } from './observe.ts';
 import type { Evidence } from './verdict.ts';
 
 /** What one run of a connect probe recorded. */
@@ -35,6 +35,8 @@ export interface ProbeRecord {
 
 export interface Observation {
   observed: Hop[];
+  /** The hop the probe pod's own sidecar logged (what explain predicts), if it logged one. */
+  sidecarHop?: Hop;
   reading: ToolReading;
   outcome: Outcome;
   syns: Packet[];
@@ -116,5 +118,6 @@ export function observeProbe(r: ProbeRecord): Observation {
   // pod, the access log names an upstream host, the application described itself, or no sidecar
   // stood in the way.
   const wentUpstream = leaves || (upstream !== undefined && upstream !== '-') || app !== undefined || r.capturePort === undefined;
-  return { observed: observedHops(obs), reading, outcome: outcomeOf(reading, wentUpstream), syns, ...(app ? { appSource: app.src } : {}), evidence };
+  const sidecarHop = r.accessLog ? accessLogHop(r.accessLog, r.capturePort) : undefined;
+  return { observed: observedHops(obs), ...(sidecarHop ? { sidecarHop } : {}), reading, outcome: outcomeOf(reading, wentUpstream), syns, ...(app ? { appSource: app.src } : {}), evidence };
 }

@@ -52,7 +52,7 @@ export function rulesHop(k: TracedRules): Hop {
 }
 
 /** The access log line as one envoy hop, after the catch-all listener that handed it off. */
-function accessLogHop(log: AccessLogLine, capturePort: number | undefined): Hop | undefined {
+export function accessLogHop(log: AccessLogLine, capturePort: number | undefined): Hop | undefined {
   if (!log.listener) return undefined;
   const attrs: Array<[EnvoyKey, string]> = [];
   const catchAll = capturePort === INBOUND_CAPTURE_PORT ? 'virtualInbound' : 'virtualOutbound';

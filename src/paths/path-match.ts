@@ -110,16 +110,14 @@ export function predictionGaps(predicted: readonly Hop[], observed: readonly Hop
 }
 
 /**
- * Does explain's Envoy hop say what the sidecar logged: the listeners (the hand-off), the
- * cluster, the response flags and, when both sides name it, the filter chain (an unnamed chain,
- * `#N` in explain, logs no name)? Only the probe pod's own sidecar is compared (inbound hops,
- * on virtualInbound, are not predicted). undefined when neither side has an Envoy hop.
+ * Does explain's Envoy hop say what the probe pod's own sidecar logged: the listeners (the
+ * hand-off), the cluster, the response flags and, when both sides name it, the filter chain (an
+ * unnamed chain, `#N` in explain, logs no name)? undefined when neither has one (no sidecar of
+ * the probe pod on the path); the target pod's sidecar is not predicted, so not compared.
  */
-export function envoyAgreement(predicted: readonly Hop[], observed: readonly Hop[]): boolean | undefined {
-  const own = (hops: readonly Hop[]) =>
-    hops.find((h): h is Extract<Hop, { kind: 'envoy' }> => h.kind === 'envoy' && h.attrs.find(([k]) => k === 'listener')?.[1] !== 'virtualInbound');
-  const p = own(predicted);
-  const o = own(observed);
+export function envoyAgreement(predicted: readonly Hop[], logged: Hop | undefined): boolean | undefined {
+  const p = predicted.find((h): h is Extract<Hop, { kind: 'envoy' }> => h.kind === 'envoy');
+  const o = logged?.kind === 'envoy' ? logged : undefined;
   if (!p && !o) return undefined;
   if (!p || !o) return false;
   const all = (h: typeof p, k: string) => h.attrs.filter(([key]) => key === k).map(([, v]) => v);

@@ -216,7 +216,7 @@ async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, wa
     const mine = parseConntrack(conntrack.stdout).filter((c) => c.orig.dst === target.ip && c.orig.dport === target.port);
     evidence.push({ source: 'conntrack -L', lines: mine.map((c) => `${c.line.trim()}  (ends at ${endpointOf(c)})`) });
   }
-  return verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed), agrees: envoyAgreement(prediction.predicted, seen.observed), broken });
+  return verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed), agrees: envoyAgreement(prediction.predicted, seen.sidecarHop), broken });
 }
 
 /** Why a run stopped short: `interrupted (SIGINT)`. */

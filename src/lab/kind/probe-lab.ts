@@ -222,7 +222,7 @@ export class KindProbeLab implements KindProbeSide {
         if (!line.startsWith('[')) continue; // pilot-agent's and Envoy's own messages
         try {
           const entry = parseAccessLogLine(line);
-          out.push(accessLogLineOf(entry, config, capturePortOf(entry)));
+          out.push(accessLogLineOf(entry, config, capturePortOf(entry, f.ip)));
         } catch {
           // not an access log line
         }

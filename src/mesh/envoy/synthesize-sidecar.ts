@@ -261,7 +261,12 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
     for (const p of svc.ports) {
       const protocol = listenerProtocol(p.protocol);
       if (protocol === 'NONE') continue;
-      clusters.push(outboundCluster(svc, p.port));
+      // One cluster per name: a ServiceEntry for a Kubernetes Service's host adds none (Envoy
+      // refuses a CDS update with two clusters of one name; the Service, listed first, is kept).
+      const cluster = outboundCluster(svc, p.port);
+      if (clusters.some((c) => c.name === cluster.name)) {
+        warnings.push(`${svc.source}: ${String(cluster.name)} exists already (another service has that host and port): kept the first`);
+      } else clusters.push(cluster);
       if (protocol === 'HTTP') {
         contribute(wildcard, { svc, port: p.port, protocol });
         continue;
@@ -328,6 +333,7 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
       const vhosts = httpRoutes.get(port) ?? [];
       if (isWildcard) {
         for (const c of http) {
+          if (vhosts.some((v) => v.name === `${c.svc.hostname}:${port}`)) continue; // as its cluster: the first service of a host
           vhosts.push({
             name: `${c.svc.hostname}:${port}`,
             domains: vhostDomains(c.svc, port, mesh.proxy.namespace),
