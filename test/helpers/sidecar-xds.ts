@@ -45,16 +45,15 @@ export const FACTS: SidecarFacts = {
     '10.64.0.30': 'spiffe://cluster.local/ns/default/sa/web',
     '10.64.0.40': 'spiffe://cluster.local/ns/data/sa/db',
   },
+  // Stand-ins for the rendering's unit test; the test that loads the files into Envoy makes real ones.
+  pem: { cert: '-----BEGIN CERTIFICATE-----\nclient\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nclient\n-----END PRIVATE KEY-----\n', ca: '-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n' },
 };
 
-/** The pod's sidecar files under `dir`, laid out as MeshControl lays them out (the certificates as createPodCert names them). */
+/** The pod's sidecar files under `dir`, laid out as MeshControl lays them out. */
 export function sidecarPathsIn(dir: string): SidecarPaths {
   return {
     xdsDir: `${dir}/xds`,
     accessLog: { outbound: `${dir}/access-outbound.log`, inbound: `${dir}/access-inbound.log` },
-    cert: `${dir}/ca/client.pem`,
-    key: `${dir}/ca/client-key.pem`,
-    ca: `${dir}/ca/ca.pem`,
   };
 }
 

@@ -5,7 +5,7 @@
 // every rendered listener active and every cluster, at the version pushed, and say nothing of a
 // rejected update. The mesh is test/helpers/sidecar-xds.ts's (its unit test checks the shapes).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
@@ -16,6 +16,7 @@ import { createLabCa, createPodCert } from '../../src/lab/netns/lab-ca.ts';
 import { XDS_FILES, renderBootstrap, renderResources, type SidecarFacts } from '../../src/lab/netns/envoy-xds.ts';
 import { PROXY_UID } from '../../src/mesh/iptables/constants.ts';
 import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
+import { INOTIFY_PER_ENVOY } from '../../src/lab/netns/doctor.ts';
 import { FACTS, WEB, sidecarPathsIn, synthesizedDump, type Json } from '../helpers/sidecar-xds.ts';
 
 const NS = `pl-xdsv${process.pid % 1000}`;
@@ -41,7 +42,8 @@ async function loadsIntoEnvoy(t: ExecutionContext, interception: SidecarFacts['i
     const ca = await createLabCa(join(dir, 'ca'), 'xdsv');
     chmodSync(join(dir, 'ca'), 0o755);
     const cert = await createPodCert(join(dir, 'ca'), ca, { name: 'client', namespace: 'default' }, proxy);
-    const paths = { ...sidecarPathsIn(dir), ...cert };
+    const paths = sidecarPathsIn(dir);
+    const pem = { cert: readFileSync(cert.cert, 'utf8'), key: readFileSync(cert.key, 'utf8'), ca: readFileSync(cert.ca, 'utf8') };
     mkdirSync(paths.xdsDir, { mode: 0o755 });
     chmodSync(paths.xdsDir, 0o755);
     for (const log of Object.values(paths.accessLog)) {
@@ -49,7 +51,7 @@ async function loadsIntoEnvoy(t: ExecutionContext, interception: SidecarFacts['i
       chownSync(log, proxy.uid, proxy.gid);
     }
     const dump = synthesizedDump();
-    const files = renderResources(dump, { ...FACTS, interception }, paths, VERSION);
+    const files = renderResources(dump, { ...FACTS, interception, pem }, paths, VERSION);
     for (const [name, body] of files) writeFileSync(join(paths.xdsDir, name), `${JSON.stringify(body)}\n`, { mode: 0o644 });
     const node = at(dump.configs[0], 'bootstrap', 'node') as Json;
     const bootstrap = join(dir, 'envoy.json');
@@ -95,8 +97,9 @@ async function loadsIntoEnvoy(t: ExecutionContext, interception: SidecarFacts['i
     const vi = at(dynamic.find((l) => l.name === 'virtualInbound'), 'active_state', 'listener') as Json;
     t.is(vi.transparent, interception === 'TPROXY' ? true : undefined);
     t.is((vi.listener_filters as Json[]).some((f) => f.name === 'envoy.filters.listener.original_src'), interception === 'TPROXY');
-    // EDS came from its file: web's two endpoints, the meshed one labelled for mTLS.
-    const webEndpoints = (section('.EndpointsConfigDump').dynamic_endpoint_configs as Json[]).find((e) => at(e, 'endpoint_config', 'cluster_name') === WEB);
+    // web's two endpoints, the meshed one labelled for mTLS.
+    const eds = section('.EndpointsConfigDump');
+    const webEndpoints = [...((eds.dynamic_endpoint_configs as Json[] | undefined) ?? []), ...((eds.static_endpoint_configs as Json[] | undefined) ?? [])].find((e) => at(e, 'endpoint_config', 'cluster_name') === WEB);
     const lb = at(webEndpoints, 'endpoint_config', 'endpoints', 0, 'lb_endpoints') as Json[];
     t.deepEqual(lb.map((e) => at(e, 'endpoint', 'address', 'socket_address', 'address')), ['10.64.0.30', '10.64.0.31']);
     t.deepEqual(lb.map((e) => at(e, 'metadata', 'filter_metadata', 'envoy.transport_socket_match', 'tlsMode')), ['istio', undefined]);
@@ -109,6 +112,9 @@ async function loadsIntoEnvoy(t: ExecutionContext, interception: SidecarFacts['i
     t.regex(stats, /^cluster_manager\.cds\.update_rejected: 0$/m, stats);
     t.notRegex(envoyLog(), /rejected/i);
     t.is(exited, undefined, envoyLog().slice(-2000));
+    // Its file watches: the kernel allows 128 inotify instances per user, and every lab Envoy of the proxy uid shares them.
+    const fds = readdirSync(`/proc/${envoy.pid}/fd`).map((f) => { try { return readlinkSync(`/proc/${envoy!.pid}/fd/${f}`); } catch { return ''; } });
+    t.is(fds.filter((l) => l === 'anon_inode:inotify').length, INOTIFY_PER_ENVOY);
   } finally {
     envoy?.kill('SIGKILL');
     if (envoy && envoy.exitCode === null && envoy.signalCode === null) await new Promise((r) => envoy!.once('exit', r));

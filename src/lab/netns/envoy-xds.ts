@@ -1,14 +1,19 @@
 // What the netns lab hands a real Envoy: the bootstrap (as Istio's: admin on 127.0.0.1:15000,
 // Prometheus on 15090, readiness on 15021 through the agent's 15020) and, as file-based
 // dynamic configuration, the listeners and clusters the Envoy model synthesized for the pod,
-// made loadable: each cluster's endpoints as EDS, the workload certificate and the lab's root
-// as SDS, the access logs, the HTTP router. Pure: MeshControl writes the files.
+// made loadable: each cluster's endpoints, the workload certificate and the lab's root as SDS,
+// the access logs, the HTTP router. Pure: MeshControl writes the files.
 //
 // Where this leaves Istio's shape, and why:
 // - Routes are inlined in their HTTP connection manager (Istio uses RDS): a file-based RDS
 //   subscription takes one route configuration per file, and explain reads both forms alike.
 // - Every cluster allows one request per upstream connection (see renderResources): each
 //   probe's path is its own, where Istio's pools would reuse an earlier probe's connection.
+// - A service's endpoints come inline in its cluster (type STATIC), not by EDS: every file
+//   subscription is an inotify instance of the proxy's uid, the kernel allows 128 per user
+//   (fs.inotify.max_user_instances), and one EDS file per cluster took 13 per Envoy, so a second
+//   lab's Envoys aborted at start. LDS, CDS and the two SDS secrets (their PEM inline: a secret
+//   naming files makes Envoy watch their folder too) take 4 per Envoy.
 // - Upstream Envoy has no `istio.alpn` HTTP filter: the ALPN an HTTP cluster's mTLS offers
 //   (istio-http/1.1) is set on the cluster's TLS context, where the filter would set it per request.
 import { VIRTUAL_INBOUND, VIRTUAL_OUTBOUND } from '../../mesh/envoy/envoy-config.ts';
@@ -35,7 +40,6 @@ const T = {
   downstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
   upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   rawBuffer: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
-  cla: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
   httpOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   originalSrc: 'type.googleapis.com/envoy.extensions.filters.listener.original_src.v3.OriginalSrc',
@@ -47,9 +51,6 @@ export interface SidecarPaths {
   /** The watched directory of the dynamic configuration. */
   xdsDir: string;
   accessLog: { outbound: string; inbound: string };
-  cert: string;
-  key: string;
-  ca: string;
 }
 
 export interface SidecarFacts {
@@ -61,6 +62,8 @@ export interface SidecarFacts {
   endpoints: Record<string, string[]>;
   /** SPIFFE identity per meshed pod IP: upstream legs to them are mTLS (Istio's auto mTLS). */
   identities: Record<string, string>;
+  /** The pod's workload certificate chain, its key and the lab's root, PEM (the SDS secrets carry them inline). */
+  pem: { cert: string; key: string; ca: string };
 }
 
 const TRUST_DOMAIN_PREFIX = 'spiffe://cluster.local/';
@@ -150,7 +153,6 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
   );
   const out = new Map<string, Json>();
   const response = (resources: Json[]): Json => ({ version_info: version, resources });
-  const edsFiles: Array<[string, Json]> = [];
 
   const renderedListeners = listeners.map((l0) => {
     const l = structuredClone(l0);
@@ -211,11 +213,11 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
           return `${a.address}:${a.port_value}`;
         }),
       );
-      delete c.load_assignment;
       const eps = facts.endpoints[name] ?? inline;
-      const file = `eds-${edsFiles.length}.json`;
-      edsFiles.push([file, response([{ '@type': T.cla, cluster_name: name, endpoints: [{ lb_endpoints: eps.map((e) => lbEndpoint(e, facts)) }] }])]);
-      c.eds_cluster_config = { service_name: name, eds_config: fileSource(paths, file) };
+      // The endpoints EDS would deliver, inline (see the header: every file subscription costs an inotify instance).
+      c.type = 'STATIC';
+      delete c.eds_cluster_config;
+      c.load_assignment = { cluster_name: name, endpoints: [{ lb_endpoints: eps.map((e) => lbEndpoint(e, facts)) }] };
       const sans = [...new Set(eps.map((e) => facts.identities[hostOf(e)]).filter((s): s is string => s !== undefined))];
       if (sans.length > 0) c.transport_socket_matches = mtlsMatches(name, sans, httpClusters.has(name), paths);
     }
@@ -228,9 +230,10 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
     return c;
   });
 
-  out.set(XDS_FILES.secretCert, response([{ '@type': T.secret, name: 'default', tls_certificate: { certificate_chain: { filename: paths.cert }, private_key: { filename: paths.key } } }]));
-  out.set(XDS_FILES.secretRoot, response([{ '@type': T.secret, name: 'ROOTCA', validation_context: { trusted_ca: { filename: paths.ca } } }]));
-  for (const [file, body] of edsFiles) out.set(file, body);
+  // Inline, not by file name: Envoy would watch each named file's folder (two more inotify instances).
+  // The file holding the key is readable by the proxy's group only (MeshControl writes it 0640).
+  out.set(XDS_FILES.secretCert, response([{ '@type': T.secret, name: 'default', tls_certificate: { certificate_chain: { inline_string: facts.pem.cert }, private_key: { inline_string: facts.pem.key } } }]));
+  out.set(XDS_FILES.secretRoot, response([{ '@type': T.secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: facts.pem.ca } } }]));
   out.set(XDS_FILES.cds, response(renderedClusters));
   out.set(XDS_FILES.lds, response(renderedListeners));
   return out;

@@ -201,12 +201,7 @@ export class MeshControl {
 
   private pathsOf(h: PlannedHost): SidecarPaths {
     const dir = this.podDir(h);
-    const cert = this.certs.get(h.name)!;
-    return {
-      xdsDir: join(dir, 'xds'),
-      accessLog: { outbound: join(dir, 'access-outbound.log'), inbound: join(dir, 'access-inbound.log') },
-      ...cert,
-    };
+    return { xdsDir: join(dir, 'xds'), accessLog: { outbound: join(dir, 'access-outbound.log'), inbound: join(dir, 'access-inbound.log') } };
   }
 
   /** The bootstrap's node, as the model's last synthesis for the pod names it. */
@@ -225,6 +220,11 @@ export class MeshControl {
     return synthesizeSidecar(mesh).configDump as { configs: unknown[] };
   }
 
+  private pemOf(h: PlannedHost): SidecarFacts['pem'] {
+    const cert = this.certs.get(h.name)!;
+    return { cert: readFileSync(cert.cert, 'utf8'), key: readFileSync(cert.key, 'utf8'), ca: readFileSync(cert.ca, 'utf8') };
+  }
+
   private facts(h: PlannedHost): SidecarFacts {
     const identities: Record<string, string> = {};
     for (const m of this.meshedPods()) identities[m.ip] = spiffeOf(m);
@@ -235,6 +235,7 @@ export class MeshControl {
       interception: this.interceptionOf(h),
       endpoints: clusterEndpoints(this.lab.plan, this.extraServices),
       identities,
+      pem: this.pemOf(h),
     };
   }
 
@@ -258,7 +259,10 @@ export class MeshControl {
     const order = [...files.keys()].sort((a, b) => rank(a) - rank(b));
     for (const name of order) {
       const tmp = join(this.podDir(h), `.${name}.tmp`);
-      writeFileSync(tmp, `${JSON.stringify(files.get(name))}\n`, { mode: 0o644 });
+      // The workload key travels in its SDS file: readable by the proxy's group only.
+      const secret = name === XDS_FILES.secretCert;
+      writeFileSync(tmp, `${JSON.stringify(files.get(name))}\n`, { mode: secret ? 0o640 : 0o644 });
+      if (secret) chownSync(tmp, 0, this.proxyUser.gid);
       renameSync(tmp, join(paths.xdsDir, name));
     }
     return st.version;

@@ -272,7 +272,12 @@ export class StartedNetnsLab implements AsyncDisposable {
       if (!hosts.includes(p.host) || processRuns(p.pid)) continue;
       let tail: string[] = [];
       try {
-        tail = readFileSync(p.log, 'utf8').trimEnd().split('\n').slice(-5);
+        const log = readFileSync(p.log, 'utf8').trimEnd().split('\n');
+        tail = log.slice(-5);
+        // A crash ends in its backtrace: the line that says why comes before it (Envoy's first
+        // critical line, e.g. its inotify assert when the proxy uid has no instance left).
+        const why = log.find((l) => /\]\[(critical|error)\]\[(?!backtrace)/.test(l) && !/stacktrace for envoy bug/.test(l));
+        if (why && !tail.includes(why)) tail = [why, '…', ...tail.slice(-2)];
       } catch {
         // no log: nothing to add
       }

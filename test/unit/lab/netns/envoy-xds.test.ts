@@ -16,7 +16,6 @@ const T = {
   downstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
   upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   rawBuffer: 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
-  cla: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
   originalSrc: 'type.googleapis.com/envoy.extensions.filters.listener.original_src.v3.OriginalSrc',
   getaddrinfo: 'type.googleapis.com/envoy.extensions.network.dns_resolver.getaddrinfo.v3.GetAddrInfoDnsResolverConfig',
@@ -41,14 +40,9 @@ function keysNamed(v: unknown, key: string): number {
   return Object.entries(v).reduce((n, [k, x]) => n + (k === key ? 1 : 0) + keysNamed(x, key), 0);
 }
 
-test('one push: the listeners, the clusters, both secrets and one EDS file per EDS cluster, all of the version given', (t) => {
+test('one push: the listeners, the clusters and both secrets, all of the version given', (t) => {
   const files = render();
-  const eds = clustersOf(files).filter((c) => c.type === 'EDS');
-  t.true(eds.length >= 3, 'web, db and the STATIC ServiceEntry are EDS clusters');
-  t.deepEqual(
-    [...files.keys()].sort(),
-    [XDS_FILES.cds, XDS_FILES.lds, XDS_FILES.secretCert, XDS_FILES.secretRoot, ...eds.map((_, i) => `eds-${i}.json`)].sort(),
-  );
+  t.deepEqual([...files.keys()].sort(), [XDS_FILES.cds, XDS_FILES.lds, XDS_FILES.secretCert, XDS_FILES.secretRoot].sort());
   for (const [name, body] of files) t.is(body.version_info, VERSION, name);
   for (const [name, body] of render(FACTS, '43')) t.is(body.version_info, '43', name);
   // As many listeners and clusters as the synthesis has, by name.
@@ -130,36 +124,26 @@ test('every listener logs the connections no chain takes (response flag NR) to i
   }
 });
 
-test('each EDS cluster reads its own eds-N.json in the watched directory, which holds its ClusterLoadAssignment', (t) => {
+// Every file subscription is an inotify instance of the proxy uid (the kernel allows 128 per
+// user): endpoints come inline in their cluster, which keeps it to 4 per Envoy.
+test('the synthesis\'s EDS clusters carry their endpoints inline (STATIC): the lab\'s, else the synthesis\'s', (t) => {
   const files = render();
-  const eds = clustersOf(files).filter((c) => c.type === 'EDS');
-  const seen = new Set<string>();
-  for (const c of eds) {
-    const name = String(c.name);
-    t.false('load_assignment' in c, `${name}: endpoints come by EDS only`);
-    t.is(at(c, 'eds_cluster_config', 'service_name'), name);
-    const src = at(c, 'eds_cluster_config', 'eds_config') as Json;
-    t.is(src.resource_api_version, 'V3');
-    const path = String(at(src, 'path_config_source', 'path'));
-    t.is(at(src, 'path_config_source', 'watched_directory', 'path'), PATHS.xdsDir);
-    const m = new RegExp(`^${PATHS.xdsDir}/(eds-\\d+\\.json)$`).exec(path);
-    t.truthy(m, path);
-    const file = m![1]!;
-    t.false(seen.has(file), `${file} is read by two clusters`);
-    seen.add(file);
-    const body = files.get(file)!;
-    t.is((body.resources as Json[]).length, 1);
-    const cla = (body.resources as Json[])[0]!;
-    t.is(cla['@type'], T.cla);
-    t.is(cla.cluster_name, name);
+  const synthesizedEds = ((synthesized().configs.find((c) => String(c['@type']).endsWith('.ClustersConfigDump'))!.dynamic_active_clusters as Json[]).map((c) => c.cluster as Json))
+    .filter((c) => c.type === 'EDS')
+    .map((c) => String(c.name));
+  t.true(synthesizedEds.length >= 3, 'web, db and the STATIC ServiceEntry are EDS clusters in the synthesis');
+  for (const name of synthesizedEds) {
+    const c = clustersOf(files).find((x) => x.name === name)!;
+    t.is(c.type, 'STATIC', name);
+    t.false('eds_cluster_config' in c, name);
+    t.is(at(c, 'load_assignment', 'cluster_name'), name);
   }
-  const endpointsOf = (name: string) => {
-    const file = String(at(eds.find((c) => c.name === name), 'eds_cluster_config', 'eds_config', 'path_config_source', 'path')).split('/').at(-1)!;
-    return (at(resources(files, file)[0], 'endpoints', 0, 'lb_endpoints') as Json[]).map((e) => {
+  t.false(keysNamed(files.get(XDS_FILES.cds), 'eds_config') > 0, 'no EDS subscription at all');
+  const endpointsOf = (name: string) =>
+    (at(clustersOf(files).find((c) => c.name === name), 'load_assignment', 'endpoints', 0, 'lb_endpoints') as Json[]).map((e) => {
       const a = at(e, 'endpoint', 'address', 'socket_address') as { address: string; port_value: number };
       return `${a.address}:${a.port_value}`;
     });
-  };
   t.deepEqual(endpointsOf(WEB), FACTS.endpoints[WEB]);
   t.deepEqual(endpointsOf(DB), FACTS.endpoints[DB]);
   // A cluster the lab has no endpoints for keeps the synthesis's (a STATIC ServiceEntry's).
@@ -169,10 +153,7 @@ test('each EDS cluster reads its own eds-N.json in the watched directory, which 
 test('auto mTLS: meshed endpoints are labelled tlsMode=istio; their cluster matches them to Istio mTLS with their exact SPIFFE names and the ALPN of how the cluster is reached', (t) => {
   const files = render();
   const cluster = (name: string) => clustersOf(files).find((c) => c.name === name)!;
-  const lbEndpoints = (name: string) => {
-    const file = String(at(cluster(name), 'eds_cluster_config', 'eds_config', 'path_config_source', 'path')).split('/').at(-1)!;
-    return at(resources(files, file)[0], 'endpoints', 0, 'lb_endpoints') as Json[];
-  };
+  const lbEndpoints = (name: string) => at(cluster(name), 'load_assignment', 'endpoints', 0, 'lb_endpoints') as Json[];
   const ISTIO = { filter_metadata: { 'envoy.transport_socket_match': { tlsMode: 'istio' } } };
   t.deepEqual(lbEndpoints(WEB).map((e) => e.metadata), [ISTIO, undefined], '10.64.0.30 is meshed, 10.64.0.31 is not');
   t.deepEqual(lbEndpoints(DB).map((e) => e.metadata), [ISTIO]);
@@ -227,8 +208,9 @@ test('inbound mTLS chains (STRICT) require a client certificate of the trust dom
     t.deepEqual(at(v, 'default_validation_context', 'match_typed_subject_alt_names'), [{ san_type: 'URI', matcher: { prefix: 'spiffe://cluster.local/' } }]);
     t.deepEqual(v.validation_context_sds_secret_config, { name: 'ROOTCA', sds_config: { resource_api_version: 'V3', path_config_source: { path: `${PATHS.xdsDir}/${XDS_FILES.secretRoot}`, watched_directory: { path: PATHS.xdsDir } } } });
   }
-  t.deepEqual(resources(files, XDS_FILES.secretCert), [{ '@type': T.secret, name: 'default', tls_certificate: { certificate_chain: { filename: PATHS.cert }, private_key: { filename: PATHS.key } } }]);
-  t.deepEqual(resources(files, XDS_FILES.secretRoot), [{ '@type': T.secret, name: 'ROOTCA', validation_context: { trusted_ca: { filename: PATHS.ca } } }]);
+  // Inline: a secret naming files makes Envoy watch their folder (an inotify instance each).
+  t.deepEqual(resources(files, XDS_FILES.secretCert), [{ '@type': T.secret, name: 'default', tls_certificate: { certificate_chain: { inline_string: FACTS.pem.cert }, private_key: { inline_string: FACTS.pem.key } } }]);
+  t.deepEqual(resources(files, XDS_FILES.secretRoot), [{ '@type': T.secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: FACTS.pem.ca } } }]);
 });
 
 test('DNS clusters resolve with getaddrinfo (the pod\'s hosts file), IPv4, no retries', (t) => {
