@@ -18,19 +18,13 @@
 //   (istio-http/1.1) is set on the cluster's TLS context, where the filter would set it per request.
 import { VIRTUAL_INBOUND, VIRTUAL_OUTBOUND } from '../../mesh/envoy/envoy-config.ts';
 import { LAB_ACCESS_LOG_FORMAT } from '../../paths/access-log.ts';
+import { PROMETHEUS_PORT, READINESS_PORT, STATUS_PORT as AGENT_PORT, TPROXY_MARK } from '../../mesh/iptables/constants.ts';
 
 type Json = Record<string, unknown>;
 
 export const ADMIN_PORT = 15000;
-/** pilot-agent's ports (merged metrics and /healthz/ready; debug): static Envoy listeners stand in for them. */
-export const AGENT_PORT = 15020;
+/** pilot-agent's debug port; its status port (15020: merged metrics, /healthz/ready) is STATUS_PORT. Static Envoy listeners stand in for both. */
 export const AGENT_DEBUG_PORT = 15004;
-export const READINESS_PORT = 15021;
-export const PROMETHEUS_PORT = 15090;
-/** The mark istio-init's TPROXY rules route back to Envoy (ISTIO_DIVERT, table 133). */
-const TPROXY_MARK = 1337;
-/** The source address of Envoy's connections to the app (Istio's inbound clusters bind it). */
-export const INBOUND_PASSTHROUGH_SOURCE = '127.0.0.6';
 
 const T = {
   tcp: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',

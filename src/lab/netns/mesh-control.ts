@@ -13,8 +13,9 @@ import { parseMesh } from '../../mesh/envoy/mesh.ts';
 import { synthesizeSidecar } from '../../mesh/envoy/synthesize-sidecar.ts';
 import { listenerSnapshot } from '../../mesh/envoy/listener-wait.ts';
 import { PROXY_UID, istioInitRules } from '../../mesh/iptables/index.ts';
+import { READINESS_PORT, TPROXY_MARK, TPROXY_ROUTE_TABLE } from '../../mesh/iptables/constants.ts';
 import { ENVOY_PINS, envoyForLab, installedEnvoy } from '../../istio/envoy.ts';
-import { ADMIN_PORT, READINESS_PORT, XDS_FILES, renderBootstrap, renderResources, type SidecarFacts, type SidecarPaths } from './envoy-xds.ts';
+import { ADMIN_PORT, XDS_FILES, renderBootstrap, renderResources, type SidecarFacts, type SidecarPaths } from './envoy-xds.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { execOk } from '../exec.ts';
 import { createLabCa, createPodCert, type PodCert } from './lab-ca.ts';
@@ -427,7 +428,7 @@ export function parseResources(text: string): Array<Record<string, unknown>> {
 }
 
 /** istio-iptables' defaults: --inbound-tproxy-mark 1337, --inbound-tproxy-route-table 133. */
-const TPROXY_ROUTE = { mark: 1337, hexMark: '0x539', table: 133 };
+const TPROXY_ROUTE = { mark: TPROXY_MARK, hexMark: `0x${TPROXY_MARK.toString(16)}`, table: TPROXY_ROUTE_TABLE };
 
 /** The SPIFFE identity of a pod's certificate (the lab gives each pod a service account of its name). */
 function spiffeOf(h: PlannedHost): string {

@@ -8,6 +8,7 @@ import { XDS_FILES, renderBootstrap, renderResources, type SidecarFacts } from '
 import { LAB_ACCESS_LOG_FORMAT } from '../../../../src/paths/access-log.ts';
 import { DB, FACTS, SHARED_VIP, STATIC_SE, WEB, sidecarPathsIn, synthesizedDump as synthesized, type Json } from '../../../helpers/sidecar-xds.ts';
 
+// The type URLs written out, not imported from the renderer: a typo there must fail here.
 const T = {
   tcp: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
   hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
