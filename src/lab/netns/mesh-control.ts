@@ -31,6 +31,8 @@ export interface PodState {
   envoyPid?: number;
   /** The interception mode the running Envoy was started for (TPROXY needs another user and a transparent listener). */
   interception?: 'REDIRECT' | 'TPROXY';
+  /** istio-init's TPROXY policy route is in the pod's namespace. */
+  tproxyRoute?: boolean;
   /** The hash of the last rendered configuration, and the xDS version it went out as. */
   configSha?: string;
   version: number;
@@ -185,15 +187,19 @@ export class MeshControl {
    * when the pod returns to REDIRECT.
    */
   private async tproxyRoutes(h: PlannedHost): Promise<void> {
-    const inNs = (argv: string[]) => ['ip', 'netns', 'exec', h.ns, ...argv];
-    const has = (await execOk(inNs(['ip', '-4', 'rule', 'show']))).stdout.includes(`fwmark ${TPROXY_ROUTE.hexMark} lookup ${TPROXY_ROUTE.table}`);
-    if (this.interceptionOf(h) === 'TPROXY') {
-      if (!has) await execOk(inNs(['ip', '-4', 'rule', 'add', 'fwmark', String(TPROXY_ROUTE.mark), 'lookup', String(TPROXY_ROUTE.table)]), { where: `${h.name}: istio-init` });
-      await execOk(inNs(['ip', '-4', 'route', 'replace', 'local', 'default', 'dev', 'lo', 'table', String(TPROXY_ROUTE.table)]), { where: `${h.name}: istio-init` });
-    } else if (has) {
-      await execOk(inNs(['ip', '-4', 'rule', 'del', 'fwmark', String(TPROXY_ROUTE.mark), 'lookup', String(TPROXY_ROUTE.table)]), { where: h.name });
-      await execOk(inNs(['ip', '-4', 'route', 'flush', 'table', String(TPROXY_ROUTE.table)]), { where: h.name });
+    const st = this.pods.get(h.name)!;
+    const want = this.interceptionOf(h) === 'TPROXY';
+    if (want === (st.tproxyRoute ?? false)) return;
+    const inNs = (argv: string[]) => ['ip', 'netns', 'exec', h.ns, 'ip', '-4', ...argv];
+    const rule = ['fwmark', String(TPROXY_ROUTE.mark), 'lookup', String(TPROXY_ROUTE.table)];
+    if (want) {
+      await execOk(inNs(['rule', 'add', ...rule]), { where: `${h.name}: istio-init` });
+      await execOk(inNs(['route', 'replace', 'local', 'default', 'dev', 'lo', 'table', String(TPROXY_ROUTE.table)]), { where: `${h.name}: istio-init` });
+    } else {
+      await execOk(inNs(['rule', 'del', ...rule]), { where: h.name });
+      await execOk(inNs(['route', 'flush', 'table', String(TPROXY_ROUTE.table)]), { where: h.name });
     }
+    st.tproxyRoute = want;
   }
 
   private podDir(h: PlannedHost): string {
@@ -428,7 +434,7 @@ export function parseResources(text: string): Array<Record<string, unknown>> {
 }
 
 /** istio-iptables' defaults: --inbound-tproxy-mark 1337, --inbound-tproxy-route-table 133. */
-const TPROXY_ROUTE = { mark: TPROXY_MARK, hexMark: `0x${TPROXY_MARK.toString(16)}`, table: TPROXY_ROUTE_TABLE };
+const TPROXY_ROUTE = { mark: TPROXY_MARK, table: TPROXY_ROUTE_TABLE };
 
 /** The SPIFFE identity of a pod's certificate (the lab gives each pod a service account of its name). */
 function spiffeOf(h: PlannedHost): string {
