@@ -59,6 +59,8 @@ export const ScenarioResultSchema = z.strictObject({
   reason: z.string().optional(),
   probes: z.array(ProbeResultSchema),
   durationMs: z.number(),
+  /** What made the lab's paths: its control plane, its istio-init rules, its proxy (absent when the lab never started). */
+  producedBy: z.strictObject({ controlPlane: z.string(), istioInit: z.string(), proxy: z.string() }).optional(),
 });
 
 export const RunReportSchema = z

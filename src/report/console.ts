@@ -103,6 +103,16 @@ export function formatConsole(report: RunReport, options: ConsoleOptions): strin
     for (const p of s.probes) lines.push(...probeLines(p, c, verbose));
   }
   lines.push(...checkFaultLines(report.scenarios.filter((s) => s.mode === 'without-change'), c));
+  // What made the paths: a line per distinct lab make-up, with how many scenarios it ran.
+  const makers = new Map<string, number>();
+  for (const s of normal) {
+    if (!s.producedBy) continue;
+    const p = s.producedBy;
+    const key = `control plane: ${p.controlPlane}; istio-init: ${p.istioInit}; proxy: ${p.proxy}`;
+    makers.set(key, (makers.get(key) ?? 0) + 1);
+  }
+  if (makers.size > 0) lines.push('');
+  for (const [key, n] of makers) lines.push(c.dim(`${n} scenario${n === 1 ? '' : 's'} ran on ${v(key)}`));
   const { scenarios, passed, failed, skipped, probes, explain } = report.summary;
   // How often explain, on the sidecar's own config_dump, named the Envoy hop the sidecar logged.
   const agreement = explain.compared > 0 ? `; explain = envoy: ${explain.agree}/${explain.compared}` : '';

@@ -58,11 +58,20 @@ export interface Watch {
   cancel(): Promise<void>;
 }
 
+/** What made a lab's paths, in words: each part real or modelled. */
+export interface ProducedBy {
+  controlPlane: string;
+  istioInit: string;
+  proxy: string;
+}
+
 /** A running lab, as the runner drives it: setup, then the probe-side operations. */
 export interface StartedBackend extends AsyncDisposable {
   readonly backend: BackendName;
   /** How long the sidecar's access log may take to show a finished connection. */
   readonly accessLogWaitMs: number;
+  /** What made the lab's paths: its control plane, its istio-init, its proxy (the report says so per scenario). */
+  readonly producedBy: ProducedBy;
   /** The uid/gid the sidecar runs as (its traffic is never captured). */
   readonly proxyUser: LabUser;
   /** The user the pod's application container runs as (known once `pod()` has looked it up). */

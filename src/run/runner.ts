@@ -128,6 +128,7 @@ async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode
     () => undefined,
     (e: Error) => e,
   );
+  result = { ...result, producedBy: { ...lab.producedBy } };
   return notBack ? { ...result, status: 'failed', reason: `${result.reason ? `${result.reason}; ` : ''}${NOT_BACK}: ${notBack.message}` } : result;
 }
 

@@ -9,6 +9,7 @@ import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { tcpdumpArgv, SYN_FILTER } from '../../probes/tcpdump.ts';
 import type { LabUser, ProbeTarget, StartedBackend, TraceMatch, Watch, WatchSpec } from '../../run/backend.ts';
+import { ISTIO_VERSION } from './versions.ts';
 import { accessLogLineOf, capturePortOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import {
   CAPTURE_CONTAINER,
@@ -68,6 +69,12 @@ export class KindProbeLab implements KindProbeSide {
   readonly backend = 'kind';
   /** tcp_proxy logs when the connection closes; kubelet's log API follows a moment later. */
   readonly accessLogWaitMs = 5000;
+  /** Everything on a kind cluster is Istio's own, of the pinned release. */
+  readonly producedBy = {
+    controlPlane: `istiod ${ISTIO_VERSION}`,
+    istioInit: `istio-init of Istio ${ISTIO_VERSION}`,
+    proxy: `istio-proxy ${ISTIO_VERSION} (Istio's Envoy)`,
+  };
   readonly proxyUser: LabUser = PROXY_USER;
   private readonly host: HostRunner;
   private readonly client: PodExecClient;

