@@ -10,11 +10,17 @@
 // - Those commits pin pseudo-versions of istio.io/api, istio.io/client-go and go-control-plane
 //   that are refused too: the nearest served releases stand in (REPLACES below).
 // - github.com/agentgateway/agentgateway/api is not served in any version, and every served
-//   commit's pilot-discovery (istiod) and its fake discovery server import it: istiod cannot be
-//   built here. pilot-agent does not import it.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+//   commit's istiod imports it, for one thing only: the controller of agentgateway's Gateway API
+//   resources (pilot/pkg/config/kube/agentgateway, created in pilot/pkg/bootstrap). The build
+//   takes a copy of the module's source and removes that controller from the bootstrap
+//   (ISTIOD_PATCH below); nothing of sidecar configuration is touched. pilot-agent does not
+//   import it and is built from the module as it is.
+// - istiod's configuration generation is run through Istio's own fake discovery server
+//   (pilot/test/xds) by go/istiod-gen/main.go, built here against the patched copy.
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { exec, execOk } from '../lab/exec.ts';
 
 export interface IstioBuildPin {
@@ -49,12 +55,17 @@ export const ISTIO_BUILD_PINS: readonly IstioBuildPin[] = [
   },
 ];
 
+/** The generator's source, in the checkout (read by root at build time only). */
+const ISTIOD_GEN_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'go', 'istiod-gen', 'main.go');
+
 const cacheRoot = (cache = join(homedir(), '.cache', 'pathlab')) => cache;
 export const istioHome = (pin: IstioBuildPin, cache?: string) => join(cacheRoot(cache), 'istio', pin.commit);
 
 export interface BuiltIstio {
   pin: string;
   pilotAgent: string;
+  /** go/istiod-gen: istiod's config generation for given objects and proxies, as config dumps. */
+  istiodGen: string;
   /** What `pilot-agent version` printed. */
   versionLine: string;
   buildSeconds: number;
@@ -66,6 +77,7 @@ export async function builtIstio(pin: IstioBuildPin, cache?: string): Promise<Bu
   const record = join(istioHome(pin, cache), 'built.json');
   if (!existsSync(record)) return undefined;
   const b = JSON.parse(readFileSync(record, 'utf8')) as BuiltIstio;
+  if (!b.istiodGen || !existsSync(b.istiodGen)) return undefined;
   const r = await exec([b.pilotAgent, 'version', '--short'], { timeoutMs: 30_000 });
   return r.exitCode === 0 ? { ...b, versionLine: r.stdout.trim() } : undefined;
 }
@@ -81,28 +93,51 @@ export async function goFor(min: string): Promise<{ ok: boolean; version?: strin
   return { ok: true, version: v };
 }
 
-/** The wrapper module that builds the pin: it requires istio.io/istio at the pin and swaps in the served releases. */
+/** The replace lines of a wrapper module: the served releases for the refused pseudo-versions, and more. */
+function replaceBlock(pin: IstioBuildPin, extra: readonly string[] = []): string[] {
+  return ['// Pseudo-versions the module proxy refuses, and the served releases used instead.', 'replace (', ...extra.map((l) => `\t${l}`), ...pin.replaces.map((r) => `\t${r.module} => ${r.module} ${r.version}`), ')', ''];
+}
+
+/** The wrapper module that builds the pin's pilot-agent: it requires istio.io/istio at the pin and swaps in the served releases. */
 export function wrapperModule(pin: IstioBuildPin): { 'go.mod': string; 'tools.go': string } {
   return {
-    'go.mod': [
-      'module pathlab.local/istio-build',
-      '',
-      `go ${pin.goMin}`,
-      '',
-      `require istio.io/istio ${pin.pseudoVersion}`,
-      '',
-      '// Pseudo-versions the module proxy refuses, and the served releases used instead.',
-      'replace (',
-      ...pin.replaces.map((r) => `\t${r.module} => ${r.module} ${r.version}`),
-      ')',
-      '',
-    ].join('\n'),
+    'go.mod': ['module pathlab.local/istio-build', '', `go ${pin.goMin}`, '', `require istio.io/istio ${pin.pseudoVersion}`, '', ...replaceBlock(pin)].join('\n'),
     'tools.go': ['//go:build tools', '', 'package tools', '', 'import _ "istio.io/istio/pilot/cmd/pilot-agent"', ''].join('\n'),
   };
 }
 
+/** The module of go/istiod-gen, against the patched copy of istio.io/istio at `istioSrc`. */
+export function istiodGenModule(pin: IstioBuildPin, istioSrc: string): string {
+  return ['module pathlab.local/istiod-gen', '', `go ${pin.goMin}`, '', `require istio.io/istio ${pin.pseudoVersion}`, '', ...replaceBlock(pin, [`istio.io/istio => ${istioSrc}`])].join('\n');
+}
+
 /**
- * Builds pilot-agent for the pin into <cache>/istio/<commit>/bin (the Go module cache under
+ * The one change to Istio's source: istiod's bootstrap no longer creates the agentgateway
+ * controller (its API module is not served here). Each edit names the text it expects, so a
+ * pin whose source differs fails here, loudly, instead of building something else.
+ */
+export const ISTIOD_PATCH: ReadonlyArray<{ file: string; remove: RegExp }> = [
+  { file: 'pilot/pkg/bootstrap/configcontroller.go', remove: /\t"istio\.io\/istio\/pilot\/pkg\/config\/kube\/agentgateway"\n/ },
+  { file: 'pilot/pkg/bootstrap/configcontroller.go', remove: /\t\tvar agwc \*agentgateway\.Controller\n\t\tif features\.EnableAgentgateway \{\n(?:\t\t\t.*\n)+?\t\t\}\n/ },
+  { file: 'pilot/pkg/bootstrap/configcontroller.go', remove: /\t+if agwc != nil \{\n\t+agwc\.SetStatusWrite\(true, s\.statusManager\)\n\t+\}\n/ },
+  { file: 'pilot/pkg/bootstrap/configcontroller.go', remove: /\t+if agwc != nil \{\n\t+agwc\.SetStatusWrite\(false, nil\)\n\t+\}\n/ },
+  { file: 'pilot/pkg/bootstrap/server.go', remove: /\t"istio\.io\/istio\/pilot\/pkg\/config\/kube\/agentgateway"\n/ },
+  { file: 'pilot/pkg/bootstrap/server.go', remove: /\n\tagentgatewayController +\*agentgateway\.Controller/ },
+  { file: 'pilot/pkg/bootstrap/server.go', remove: /\t\ts\.XDSServer\.InitCollections\(s\.agentgatewayController\.Registrations\.\.\.\)\n/ },
+];
+
+/** Applies ISTIOD_PATCH to a copy of the module's source; throws when an edit does not find its text. */
+export function patchIstioSource(dir: string): void {
+  for (const edit of ISTIOD_PATCH) {
+    const path = join(dir, edit.file);
+    const text = readFileSync(path, 'utf8');
+    if (!edit.remove.test(text)) throw new Error(`patching istio.io/istio: ${edit.file} has no ${edit.remove.source}`);
+    writeFileSync(path, text.replace(edit.remove, ''));
+  }
+}
+
+/**
+ * Builds pilot-agent and go/istiod-gen for the pin into <cache>/istio/<commit>/bin (the Go module cache under
  * <cache>/go/mod, Go's build cache where Go keeps it), unless it is built. One build at a time:
  * a second caller waits for the lock (a folder; a lock left by a dead process is taken over).
  */
@@ -127,17 +162,32 @@ export async function buildIstio(pin: IstioBuildPin, opts: { cache?: string; log
     const tmpBin = `${bin}.tmp-${process.pid}`;
     rmSync(tmpBin, { recursive: true, force: true });
     mkdirSync(tmpBin, { recursive: true });
-    log(`building Istio's pilot-agent (${pin.label}) with Go ${go.version} into ${bin}: a first build fetches ~700 packages and takes minutes`);
+    log(`building Istio's pilot-agent and istiod's generation (${pin.label}) with Go ${go.version} into ${bin}: a first build fetches ~700 packages and takes minutes`);
     const t0 = performance.now();
     const env = { ...process.env, GOMODCACHE: join(cacheRoot(opts.cache), 'go', 'mod'), GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
     const r = await exec(['go', 'build', '-trimpath', '-ldflags', `-X istio.io/istio/pkg/version.buildVersion=${pin.istio === 'current' ? '1.30' : pin.istio}`, '-o', `${tmpBin}/`, 'istio.io/istio/pilot/cmd/pilot-agent'], { cwd: src, env, timeoutMs: 40 * 60_000 });
     if (r.exitCode !== 0) throw new Error(`go build of pilot-agent failed (exit ${r.exitCode}):\n${(r.spawnError ?? r.stderr).trim().split('\n').slice(-15).join('\n')}`);
+    // istiod's generation: a copy of the module's source with ISTIOD_PATCH, and go/istiod-gen against it.
+    const dl = JSON.parse((await execOk(['go', 'mod', 'download', '-json', `istio.io/istio@${pin.pseudoVersion}`], { cwd: src, env, timeoutMs: 20 * 60_000 })).stdout) as { Dir: string };
+    const istioSrc = join(home, 'istio-src');
+    rmSync(istioSrc, { recursive: true, force: true });
+    cpSync(dl.Dir, istioSrc, { recursive: true });
+    await execOk(['chmod', '-R', 'u+w', istioSrc]);
+    patchIstioSource(istioSrc);
+    const genSrc = join(home, 'istiod-gen');
+    rmSync(genSrc, { recursive: true, force: true });
+    mkdirSync(genSrc, { recursive: true });
+    copyFileSync(ISTIOD_GEN_MAIN, join(genSrc, 'main.go'));
+    writeFileSync(join(genSrc, 'go.mod'), istiodGenModule(pin, istioSrc));
+    log('building go/istiod-gen (istiod\'s config generation, Istio\'s fake discovery server) against the patched source');
+    const g = await exec(['go', 'build', '-trimpath', '-o', `${tmpBin}/istiod-gen`, '.'], { cwd: genSrc, env, timeoutMs: 40 * 60_000 });
+    if (g.exitCode !== 0) throw new Error(`go build of istiod-gen failed (exit ${g.exitCode}):\n${(g.spawnError ?? g.stderr).trim().split('\n').slice(-15).join('\n')}`);
     const buildSeconds = Math.round((performance.now() - t0) / 1000);
     rmSync(bin, { recursive: true, force: true });
     renameSync(tmpBin, bin);
     const pilotAgent = join(bin, 'pilot-agent');
     const v = await execOk([pilotAgent, 'version', '--short']);
-    const built: BuiltIstio = { pin: pin.commit, pilotAgent, versionLine: v.stdout.trim(), buildSeconds, go: go.version! };
+    const built: BuiltIstio = { pin: pin.commit, pilotAgent, istiodGen: join(bin, 'istiod-gen'), versionLine: v.stdout.trim(), buildSeconds, go: go.version! };
     writeFileSync(join(home, 'built.json'), `${JSON.stringify(built, null, 2)}\n`);
     log(`built pilot-agent in ${buildSeconds} s: ${pilotAgent}`);
     return built;

@@ -262,7 +262,7 @@ function parseVirtualHost(v: unknown): VirtualHost {
 }
 
 export function parseRouteConfiguration(r: Obj): RouteConfiguration {
-  return { name: str(r, 'name') ?? '', virtualHosts: arr(r, 'virtualHosts').map(parseVirtualHost) };
+  return { name: str(r, 'name') ?? '', virtualHosts: arr(r, 'virtualHosts').map(parseVirtualHost), ...(bool(r, 'ignorePortInHostMatching') ? { ignorePortInHostMatching: true } : {}) };
 }
 
 function socketOrInternal(address: unknown): string {

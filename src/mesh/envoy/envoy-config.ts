@@ -110,6 +110,8 @@ export interface VirtualHost {
 export interface RouteConfiguration {
   name: string;
   virtualHosts: VirtualHost[];
+  /** The Host's port is dropped before the virtual host is chosen. */
+  ignorePortInHostMatching?: boolean;
 }
 
 export interface Cluster {

@@ -207,9 +207,13 @@ export function selectFilterChain(l: Listener, conn: Connection, detected: Detec
   return { usedDefault: false, ...(decidedBy ? { decidedBy } : {}) };
 }
 
-/** Envoy's virtual host choice: exact domain, then longest `*.suffix`, then longest `prefix*`, then `*`. */
+/**
+ * Envoy's virtual host choice: exact domain, then longest `*.suffix`, then longest `prefix*`, then
+ * `*`. With the route configuration's ignore_port_in_host_matching (Istio 1.30 sets it, and lists
+ * no `host:port` domains), the Host's port is dropped first.
+ */
 export function selectVirtualHost(rc: RouteConfiguration, host: string): VirtualHost | undefined {
-  const h = host.toLowerCase();
+  const h = (rc.ignorePortInHostMatching ? host.replace(/:\d+$/, '') : host).toLowerCase();
   let suffix: { vh: VirtualHost; len: number } | undefined;
   let prefix: { vh: VirtualHost; len: number } | undefined;
   let star: VirtualHost | undefined;

@@ -189,16 +189,28 @@ function socket(address: string, port: number): Json {
   return { socket_address: { address, port_value: port } };
 }
 
-function vhostDomains(svc: RegistryService, port: number, proxyNs: string): string[] {
+/**
+ * A service's virtual host domains. Current era (checked against istiod 1.30's own generation):
+ * the FQDN with and without its trailing dot, the short name in the proxy's namespace,
+ * `name.ns.svc`, `name.ns`, the VIP, no `:port` variants (the route configuration ignores the
+ * Host's port instead). Legacy era: each name also with `:port`, and `name.ns.svc.cluster`.
+ */
+function vhostDomains(svc: RegistryService, port: number, proxyNs: string, legacy: boolean): string[] {
   const out: string[] = [];
-  const add = (d: string) => out.push(d, `${d}:${port}`);
+  const add = (d: string) => (legacy ? out.push(d, `${d}:${port}`) : out.push(d));
   add(svc.hostname);
+  if (!legacy) out.push(`${svc.hostname}.`);
   if (svc.kubeName) {
     const base = `${svc.kubeName}.${svc.namespace}`;
     if (svc.namespace === proxyNs) add(svc.kubeName);
-    add(base);
-    add(`${base}.svc.cluster`);
-    add(`${base}.svc`);
+    if (legacy) {
+      add(base);
+      add(`${base}.svc.cluster`);
+      add(`${base}.svc`);
+    } else {
+      add(`${base}.svc`);
+      add(base);
+    }
   }
   for (const a of svc.addresses) if (!a.includes('/')) add(a);
   return out;
@@ -303,7 +315,7 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
     listeners.push(outboundListener(key, bind, port, parts));
   }
   for (const [port, vhosts] of httpRoutes) {
-    routes.push({ '@type': T.route, name: String(port), virtual_hosts: [...vhosts, catchAllVhost(mode)], validate_clusters: false });
+    routes.push({ '@type': T.route, name: String(port), virtual_hosts: [...vhosts, catchAllVhost(mode)], validate_clusters: false, ...(legacy ? {} : { ignore_port_in_host_matching: true }) });
   }
 
   function outboundListener(name: string, bind: string, port: number, parts: Contribution[]): Json {
@@ -336,7 +348,7 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
           if (vhosts.some((v) => v.name === `${c.svc.hostname}:${port}`)) continue; // as its cluster: the first service of a host
           vhosts.push({
             name: `${c.svc.hostname}:${port}`,
-            domains: vhostDomains(c.svc, port, mesh.proxy.namespace),
+            domains: vhostDomains(c.svc, port, mesh.proxy.namespace, legacy),
             routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: clusterName(port, c.svc.hostname) } }],
           });
         }
@@ -358,11 +370,12 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
         virtual_hosts: [
           {
             name: rdsName,
-            domains: vhostDomains(svc, port, mesh.proxy.namespace),
+            domains: vhostDomains(svc, port, mesh.proxy.namespace, legacy),
             routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: clusterName(port, svc.hostname) } }],
           },
           catchAllVhost(mode),
         ],
+        ...(legacy ? {} : { ignore_port_in_host_matching: true }),
       });
       chains.push({ filter_chain_match: { transport_protocol: 'raw_buffer', application_protocols: HTTP_ALPNS }, filters: [hcmRds(rdsName)] });
     }

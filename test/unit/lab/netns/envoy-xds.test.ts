@@ -91,7 +91,6 @@ test('the outbound HTTP route is the synthesized RDS route, inlined; a domain tw
   t.is(rc.name, rds.name);
   t.deepEqual((rc.virtual_hosts as Json[]).map((v) => v.name), (rds.virtual_hosts as Json[]).map((v) => v.name));
   t.deepEqual(vhostsWith(rc, SHARED_VIP), ['a.example.com:8080']);
-  t.deepEqual(vhostsWith(rc, `${SHARED_VIP}:8080`), ['a.example.com:8080']);
   t.deepEqual(vhostsWith(rc, 'b.example.com'), ['b.example.com:8080']);
 });
 

@@ -1,0 +1,110 @@
+// The Envoy model checked against istiod's own configuration generation: for every probe of the
+// catalogue's current-Istio scenarios that starts in a meshed pod, explain on the model's
+// synthesis and explain on the config istiod generates for the same pod (go/istiod-gen: Istio's
+// fake discovery server over the lab's Services, Pods and EndpointSlices, with the scenario's
+// setup applied) must name the same listeners, filter chain and cluster. Each disagreement is
+// either fixed in the model or listed in KNOWN with its reason (and in the README).
+import test from 'ava';
+import { stringify } from 'yaml';
+import { ISTIO_BUILD_PINS, builtIstio, goFor } from '../../src/istio/istio-build.ts';
+import { istiodConfigDumps } from '../../src/istio/istiod-gen.ts';
+import { kubeObjectsYaml } from '../../src/lab/netns/kube-objects.ts';
+import { meshForPod } from '../../src/lab/netns/mesh-for-pod.ts';
+import { parseResources } from '../../src/lab/netns/mesh-control.ts';
+import { planLab, planService, type PlannedService } from '../../src/lab/netns/plan.ts';
+import { parseConfigDump } from '../../src/mesh/envoy/config-dump-parser.ts';
+import { explain } from '../../src/mesh/envoy/explain.ts';
+import type { Payload } from '../../src/mesh/envoy/first-bytes.ts';
+import { parseMesh } from '../../src/mesh/envoy/mesh.ts';
+import { synthesizeSidecar } from '../../src/mesh/envoy/synthesize-sidecar.ts';
+import { istioInitRules } from '../../src/mesh/iptables/index.ts';
+import { kernelTrace } from '../../src/paths/kernel-trace.ts';
+import { TOOLS } from '../../src/probes/index.ts';
+import { collectScenarioFiles } from '../../src/scenario/collect.ts';
+import { namedFileText, type LoadedScenario } from '../../src/scenario/loaded.ts';
+import { loadScenarioFile } from '../../src/scenario/loader.ts';
+
+const pin = ISTIO_BUILD_PINS[0]!;
+const GO = await goFor(pin.goMin);
+const goTest = GO.ok ? test : test.skip;
+const NEEDS_GO = GO.ok ? '' : ` [skipped: needs Go ≥ ${pin.goMin} on PATH to build istiod-gen, found ${GO.version ?? 'none'}]`;
+
+/** Disagreements the model keeps, by `scenario/probe`, with why. */
+const KNOWN: Record<string, string> = {};
+
+interface Comparison {
+  where: string;
+  model: string;
+  istiod: string;
+}
+
+const hopOf = (e: { listener: string | null; filterChain: string | null; cluster: string | null }) =>
+  `listener=${e.listener ?? '-'} chain=${e.filterChain?.startsWith('#') ? '(unnamed)' : (e.filterChain ?? '-')} cluster=${e.cluster ?? '-'}`;
+
+async function compareScenario(istiodGen: string, s: LoadedScenario): Promise<Comparison[]> {
+  const spec = s.scenario.lab;
+  const plan = planLab(spec, '000000');
+  // The scenario's setup, applied as the lab applies it (every step: the fault is what is compared).
+  const applied: Array<Record<string, unknown>> = [];
+  const annotations = new Map(plan.hosts.map((h) => [h.name, { ...(h.pod?.annotations ?? {}) }]));
+  let mode = spec.meshConfig?.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
+  const extra: PlannedService[] = [];
+  for (const step of s.scenario.setup ?? []) {
+    const resources = step.apply ? [step.apply as Record<string, unknown>] : step.applyFile ? parseResources(namedFileText(s, step.applyFile)) : [];
+    for (const r of resources) {
+      applied.push(r);
+      if (r.kind === 'Service') {
+        const md = r.metadata as { name: string; namespace?: string };
+        const sp = (r.spec ?? {}) as { clusterIP?: string; selector?: Record<string, string>; ports?: Array<{ port: number; name?: string; targetPort?: number; appProtocol?: string }> };
+        const taken = new Set([...plan.hosts.map((h) => h.ip), ...plan.services.map((x) => x.vip), ...extra.map((x) => x.vip)]);
+        extra.push(planService({ name: md.name, namespace: md.namespace ?? 'default', clusterIP: sp.clusterIP, selector: sp.selector, ports: (sp.ports ?? []).map((p) => ({ ...p, targetPort: typeof p.targetPort === 'number' ? p.targetPort : p.port })) }, spec, plan.hosts, taken));
+      }
+    }
+    if (step.annotate) Object.assign(annotations.get(step.annotate.pod) ?? {}, step.annotate.annotations);
+    if (step.meshConfig?.outboundTrafficPolicy) mode = step.meshConfig.outboundTrafficPolicy.mode;
+  }
+  const services = [...plan.services, ...extra];
+  const meshed = plan.hosts.filter((h) => h.kind === 'pod' && h.meshed);
+  const dumps = await istiodConfigDumps(istiodGen, {
+    kubernetes: kubeObjectsYaml(plan, services, (pod) => annotations.get(pod) ?? {}),
+    istio: applied.filter((r) => r.kind !== 'Service').map((r) => stringify(r)).join('---\n'),
+    meshConfig: stringify({ outboundTrafficPolicy: { mode } }),
+    proxies: meshed.map((h) => ({ name: h.name, namespace: h.namespace, ip: h.ip, labels: h.pod?.labels ?? { app: h.name } })),
+  });
+  const out: Comparison[] = [];
+  for (const probe of s.scenario.probes) {
+    const tool = TOOLS[probe.tool];
+    const host = meshed.find((h) => h.name === probe.from.pod);
+    if (tool.kind !== 'connect' || !host || probe.from.container === 'istio-proxy' || probe.from.uid !== undefined) continue;
+    const t = probe.target!;
+    const port = t.port ?? 80;
+    const svc = t.host === undefined ? undefined : services.find((x) => [x.name, `${x.name}.${x.namespace}`, `${x.name}.${x.namespace}.svc.cluster.local`].includes(t.host!));
+    const ip = t.address ?? svc?.vip ?? plan.hosts.find((h) => h.name === t.host)?.ip;
+    if (!ip) continue;
+    const name = t.address ?? t.host!;
+    const payload: Payload = tool.payloadKind === 'http' ? { kind: 'http', host: `${name}:${port}`, path: t.path ?? '/' } : probe.payload !== undefined ? { kind: 'bytes', text: probe.payload } : { kind: 'none' };
+    const { tables } = istioInitRules(spec.istio.version, annotations.get(host.name) ?? {}, {}, (host.pod?.ports ?? []).map((p) => p.port));
+    const kt = kernelTrace(tables, { src: host.ip, dst: { ip, port }, podIp: host.ip, uid: 1000, gid: 1000 });
+    const conn = { src: host.ip, dst: { ip, port }, uid: 1000, payload };
+    const synth = synthesizeSidecar(parseMesh(meshForPod(spec, { ...plan, services }, host, { mode, resources: applied }))).configDump;
+    const model = hopOf(explain(kt, parseConfigDump(synth), conn));
+    const istiod = hopOf(explain(kt, parseConfigDump(dumps.get(`${host.name}.${host.namespace}`)), conn));
+    out.push({ where: `${s.scenario.metadata.name}/${probe.name}`, model, istiod });
+  }
+  return out;
+}
+
+goTest(`the model names the listener, chain and cluster istiod's own generation gives, for every catalogue probe from a meshed pod on current Istio${NEEDS_GO}`, async (t) => {
+  const built = await builtIstio(pin);
+  if (!built) return t.fail(`istiod-gen (${pin.label}) is not built: npm run system-deps builds it with Go ${GO.version ?? ''}`);
+  const scenarios = collectScenarioFiles(['scenarios']).files.flatMap((f) => {
+    const r = loadScenarioFile(f);
+    return r.ok && r.scenario.lab.istio.version === 'current' && r.scenario.metadata.backends.includes('netns') ? [r] : [];
+  });
+  const all: Comparison[] = [];
+  for (const s of scenarios) all.push(...(await compareScenario(built.istiodGen, s)));
+  const differ = all.filter((c) => c.model !== c.istiod && !(c.where in KNOWN));
+  t.log(`${all.length} probes compared, ${all.length - differ.length} agree (${Object.keys(KNOWN).length} known differences)`);
+  t.true(all.length > 20, `only ${all.length} probes compared`);
+  t.deepEqual(differ.map((c) => `${c.where}\n  model:  ${c.model}\n  istiod: ${c.istiod}`), []);
+});
