@@ -13,6 +13,9 @@
 //	 "proxies": [{"name": "app", "namespace": "default", "ip": "10.64.0.20", "labels": {"app": "app"}, "interceptionMode": "REDIRECT"}]}
 //
 // Output (stdout, JSON): {"proxies": [{"name": "app", "namespace": "default", "configDump": {...}}]}
+//
+// istiod's features are read from its environment when it starts: the caller sets them
+// (src/istio/istiod-gen.ts), e.g. PILOT_ENABLE_METADATA_EXCHANGE=false for upstream Envoy.
 package main
 
 import (
@@ -22,6 +25,7 @@ import (
 	"os"
 
 	admin "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -29,7 +33,6 @@ import (
 	"istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pkg/config/mesh"
 	"istio.io/istio/pkg/log"
-	"istio.io/istio/pkg/util/protomarshal"
 )
 
 type proxySpec struct {
@@ -165,7 +168,8 @@ func main() {
 			ed.DynamicEndpointConfigs = append(ed.DynamicEndpointConfigs, &admin.EndpointsConfigDump_DynamicEndpointConfig{EndpointConfig: anyOf(e)})
 		}
 		dump := &admin.ConfigDump{Configs: []*anypb.Any{anyOf(cd), anyOf(ld), anyOf(rd), anyOf(ed)}}
-		text, err := protomarshal.ToJSON(dump)
+		// Envoy's own field names (snake_case), as its admin /config_dump prints them.
+		text, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(dump)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "istiod-gen: printing the config dump:", err)
 			os.Exit(1)

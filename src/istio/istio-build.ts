@@ -17,6 +17,7 @@
 //   import it and is built from the module as it is.
 // - istiod's configuration generation is run through Istio's own fake discovery server
 //   (pilot/test/xds) by go/istiod-gen/main.go, built here against the patched copy.
+import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -58,6 +59,10 @@ export const ISTIO_BUILD_PINS: readonly IstioBuildPin[] = [
 /** The generator's source, in the checkout (read by root at build time only). */
 const ISTIOD_GEN_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'go', 'istiod-gen', 'main.go');
 
+function istiodGenSha(): string {
+  return createHash('sha256').update(readFileSync(ISTIOD_GEN_MAIN)).digest('hex');
+}
+
 const cacheRoot = (cache = join(homedir(), '.cache', 'pathlab')) => cache;
 export const istioHome = (pin: IstioBuildPin, cache?: string) => join(cacheRoot(cache), 'istio', pin.commit);
 
@@ -66,6 +71,8 @@ export interface BuiltIstio {
   pilotAgent: string;
   /** go/istiod-gen: istiod's config generation for given objects and proxies, as config dumps. */
   istiodGen: string;
+  /** The sha256 of go/istiod-gen/main.go it was built from (a changed source is built again). */
+  istiodGenSha: string;
   /** What `pilot-agent version` printed. */
   versionLine: string;
   buildSeconds: number;
@@ -77,7 +84,7 @@ export async function builtIstio(pin: IstioBuildPin, cache?: string): Promise<Bu
   const record = join(istioHome(pin, cache), 'built.json');
   if (!existsSync(record)) return undefined;
   const b = JSON.parse(readFileSync(record, 'utf8')) as BuiltIstio;
-  if (!b.istiodGen || !existsSync(b.istiodGen)) return undefined;
+  if (!b.istiodGen || !existsSync(b.istiodGen) || b.istiodGenSha !== istiodGenSha()) return undefined;
   const r = await exec([b.pilotAgent, 'version', '--short'], { timeoutMs: 30_000 });
   return r.exitCode === 0 ? { ...b, versionLine: r.stdout.trim() } : undefined;
 }
@@ -187,9 +194,9 @@ export async function buildIstio(pin: IstioBuildPin, opts: { cache?: string; log
     renameSync(tmpBin, bin);
     const pilotAgent = join(bin, 'pilot-agent');
     const v = await execOk([pilotAgent, 'version', '--short']);
-    const built: BuiltIstio = { pin: pin.commit, pilotAgent, istiodGen: join(bin, 'istiod-gen'), versionLine: v.stdout.trim(), buildSeconds, go: go.version! };
+    const built: BuiltIstio = { pin: pin.commit, pilotAgent, istiodGen: join(bin, 'istiod-gen'), istiodGenSha: istiodGenSha(), versionLine: v.stdout.trim(), buildSeconds, go: go.version! };
     writeFileSync(join(home, 'built.json'), `${JSON.stringify(built, null, 2)}\n`);
-    log(`built pilot-agent in ${buildSeconds} s: ${pilotAgent}`);
+    log(`built pilot-agent and istiod-gen in ${buildSeconds} s: ${bin}`);
     return built;
   } finally {
     rmSync(lock, { recursive: true, force: true });

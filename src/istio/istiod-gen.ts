@@ -14,9 +14,18 @@ export interface IstiodGenInput {
   proxies: Array<{ name: string; namespace: string; ip: string; labels: Record<string, string>; interceptionMode?: 'REDIRECT' | 'TPROXY' }>;
 }
 
+/**
+ * istiod's own switches for what upstream Envoy lacks (Istio's proxy-only extensions): the
+ * metadata exchange filters and the ALPN filter are not generated.
+ */
+export const ISTIOD_FEATURES: Readonly<Record<string, string>> = {
+  PILOT_ENABLE_METADATA_EXCHANGE: 'false',
+  PILOT_ENABLE_ALPN_FILTER: 'false',
+};
+
 /** Each proxy's config_dump as istiod generates it, by `name.namespace`. */
 export async function istiodConfigDumps(istiodGen: string, input: IstiodGenInput): Promise<Map<string, unknown>> {
-  const r = await exec([istiodGen], { input: JSON.stringify(input), timeoutMs: 120_000 });
+  const r = await exec([istiodGen], { input: JSON.stringify(input), timeoutMs: 120_000, env: { ...process.env, ...ISTIOD_FEATURES } });
   if (r.exitCode !== 0) throw new Error(`istiod-gen failed (exit ${r.exitCode}): ${(r.spawnError ?? r.stderr).trim().split('\n').slice(-5).join(' | ')}`);
   const out = JSON.parse(r.stdout) as { proxies: Array<{ name: string; namespace: string; configDump: unknown }> };
   return new Map(out.proxies.map((p) => [`${p.name}.${p.namespace}`, p.configDump]));

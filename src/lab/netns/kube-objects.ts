@@ -33,7 +33,8 @@ function podOf(h: PlannedHost, annotations: Record<string, string>): Obj {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: pod.name, namespace: h.namespace, labels, annotations },
-    spec: { containers: [{ name: 'app', image: 'pathlab/app', ports: (pod.ports ?? []).map((p) => ({ containerPort: p.port, ...(p.name === undefined ? {} : { name: p.name }), protocol: p.protocol ?? 'TCP' })) }] },
+    // The service account is the pod's name: the lab CA's certificate of the pod says so (lab-ca.ts), and istiod checks peers' SANs against it.
+    spec: { serviceAccountName: pod.name, containers: [{ name: 'app', image: 'pathlab/app', ports: (pod.ports ?? []).map((p) => ({ containerPort: p.port, ...(p.name === undefined ? {} : { name: p.name }), protocol: p.protocol ?? 'TCP' })) }] },
     status: { phase: 'Running', podIP: h.ip, podIPs: [{ ip: h.ip }], conditions: [{ type: 'Ready', status: 'True' }] },
   };
 }

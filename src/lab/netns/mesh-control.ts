@@ -8,7 +8,7 @@
 import { chownSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { parseMesh } from '../../mesh/envoy/mesh.ts';
 import { synthesizeSidecar } from '../../mesh/envoy/synthesize-sidecar.ts';
 import { listenerSnapshot } from '../../mesh/envoy/listener-wait.ts';
@@ -16,7 +16,9 @@ import { PROXY_UID, istioInitRules } from '../../mesh/iptables/index.ts';
 import { READINESS_PORT, TPROXY_MARK, TPROXY_ROUTE_TABLE } from '../../mesh/iptables/constants.ts';
 import { ENVOY_PINS, envoyForLab, installedEnvoy } from '../../istio/envoy.ts';
 import { ISTIO_BUILD_PINS, builtIstio } from '../../istio/istio-build.ts';
-import { ADMIN_PORT, XDS_FILES, renderBootstrap, renderResources, type SidecarFacts, type SidecarPaths } from './envoy-xds.ts';
+import { ADMIN_PORT, XDS_FILES, renderBootstrap, renderResources, type ConfigSource, type SidecarFacts, type SidecarPaths } from './envoy-xds.ts';
+import { istiodConfigDumps } from '../../istio/istiod-gen.ts';
+import { kubeObjectsYaml } from './kube-objects.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { exec, execOk, systemEnv } from '../exec.ts';
 import { createLabCa, createPodCert, type PodCert } from './lab-ca.ts';
@@ -47,6 +49,9 @@ export interface PodState {
   logOffset?: number;
 }
 
+/** `--control-plane`: istiod where the lab's Istio version is built (auto), or always the model, or istiod or fail. */
+export type ControlPlaneChoice = 'auto' | 'istiod' | 'model';
+
 /** A pod's Envoy died, refused its configuration or did not become ready: the message has its log's last lines. */
 export class SidecarNotReady extends Error {
   override name = 'SidecarNotReady';
@@ -74,6 +79,10 @@ export class MeshControl {
   private ca: { ca: string; caKey: string } | undefined;
   private readonly certs = new Map<string, PodCert>();
   private envoyBinary = '';
+  /** Who generates each pod's Envoy configuration (chosen at start). */
+  controlPlane: ConfigSource = 'model';
+  controlPlaneLabel = '';
+  private istiodGen: string | undefined;
   /** Who writes istio-init's rules: Istio's own istio-iptables when the lab's version is built, else the renderer. */
   istioInit: { kind: 'renderer' } | { kind: 'istio-iptables'; pilotAgent: string; label: string } = { kind: 'renderer' };
   /** How long istio-init's rules took to load at start (all pods, in parallel). */
@@ -86,6 +95,7 @@ export class MeshControl {
   constructor(
     private readonly lab: MeshHostLab,
     private readonly spec: LabSpec,
+    private readonly wantControlPlane: ControlPlaneChoice = 'auto',
   ) {
     this.state = this.initialState();
     for (const h of this.meshedPods()) this.pods.set(h.name, { annotations: { ...(h.pod?.annotations ?? {}) }, version: 0 });
@@ -130,6 +140,15 @@ export class MeshControl {
     const build = ISTIO_BUILD_PINS.find((p) => p.istio === this.spec.istio.version);
     const agent = build ? await builtIstio(build) : undefined;
     if (build && agent) this.istioInit = { kind: 'istio-iptables', pilotAgent: agent.pilotAgent, label: build.label };
+    // istiod where the lab's version is built, unless the model is asked for; the model for the eras it cannot build.
+    if (this.wantControlPlane === 'istiod' && !agent) {
+      throw new Error(`--control-plane istiod: Istio ${this.spec.istio.version} is not built here (${build ? 'npm run system-deps builds it' : 'only current Istio can be built'})`);
+    }
+    if (build && agent && this.wantControlPlane !== 'model') {
+      this.controlPlane = 'istiod';
+      this.istiodGen = agent.istiodGen;
+      this.controlPlaneLabel = `istiod's own generation (Istio's fake discovery server), ${build.label}`;
+    }
     const caDir = join(this.lab.dir, 'ca');
     const c0 = performance.now();
     this.ca = await createLabCa(caDir, this.lab.id);
@@ -153,7 +172,10 @@ export class MeshControl {
         writeFileSync(log, '', { flag: 'a' });
         chownSync(log, this.proxyUser.uid, this.proxyUser.gid);
       }
-      this.writeConfig(h);
+    }
+    const generated = await this.generate(meshed);
+    for (const h of meshed) {
+      this.writeConfig(h, generated);
       this.startEnvoy(h);
     }
     await Promise.all(meshed.map((h) => this.waitReady(h, { initial: true })));
@@ -251,20 +273,35 @@ export class MeshControl {
     return { xdsDir: join(dir, 'xds'), accessLog: { outbound: join(dir, 'access-outbound.log'), inbound: join(dir, 'access-inbound.log') } };
   }
 
-  /** The bootstrap's node, as the model's last synthesis for the pod names it. */
+  /** The bootstrap's node, as pilot-agent writes it for a sidecar. */
   private nodeOf(h: PlannedHost): Record<string, unknown> {
-    const node = this.pods.get(h.name)!.node!;
     const interception = this.interceptionOf(h);
-    return { ...node, cluster: `${h.name}.${h.namespace}`, metadata: { ...(node.metadata as object), INTERCEPTION_MODE: interception, NAMESPACE: h.namespace } };
+    return {
+      id: `sidecar~${h.ip}~${h.name}.${h.namespace}~${h.namespace}.svc.cluster.local`,
+      cluster: `${h.name}.${h.namespace}`,
+      metadata: { ISTIO_VERSION: this.controlPlane === 'istiod' ? 'istiod-gen 1.30' : `pathlab-model ${this.spec.istio.version}`, INTERCEPTION_MODE: interception, NAMESPACE: h.namespace },
+    };
   }
 
   private interceptionOf(h: PlannedHost): 'REDIRECT' | 'TPROXY' {
     return this.pods.get(h.name)?.annotations['sidecar.istio.io/interceptionMode'] === 'TPROXY' ? 'TPROXY' : 'REDIRECT';
   }
 
-  private synthesized(h: PlannedHost): { configs: unknown[] } {
-    const mesh = parseMesh(meshForPod(this.spec, { ...this.lab.plan, services: this.services() }, h, this.state));
-    return synthesizeSidecar(mesh).configDump as { configs: unknown[] };
+  /** Every meshed pod's configuration, from the lab's control plane: one istiod generation for all, or the model per pod. */
+  private async generate(meshed: readonly PlannedHost[]): Promise<Map<string, unknown>> {
+    const out = new Map<string, unknown>();
+    if (this.controlPlane === 'model' || !this.istiodGen) {
+      for (const h of meshed) out.set(h.name, synthesizeSidecar(parseMesh(meshForPod(this.spec, { ...this.lab.plan, services: this.services() }, h, this.state))).configDump);
+      return out;
+    }
+    const dumps = await istiodConfigDumps(this.istiodGen, {
+      kubernetes: kubeObjectsYaml(this.lab.plan, this.services(), (pod) => this.pods.get(pod)?.annotations ?? {}),
+      istio: this.state.resources.filter((r) => r.kind !== 'Service').map((r) => stringify(r)).join('---\n'),
+      meshConfig: stringify({ outboundTrafficPolicy: { mode: this.state.mode } }),
+      proxies: meshed.map((h) => ({ name: h.name, namespace: h.namespace, ip: h.ip, labels: h.pod?.labels ?? { app: h.name }, interceptionMode: this.interceptionOf(h) })),
+    });
+    for (const h of meshed) out.set(h.name, dumps.get(`${h.name}.${h.namespace}`));
+    return out;
   }
 
   private pemOf(h: PlannedHost): SidecarFacts['pem'] {
@@ -291,12 +328,12 @@ export class MeshControl {
    * every file written beside its place and renamed into the watched directory (LDS last).
    * Returns the version to wait for, or undefined when nothing changed.
    */
-  private writeConfig(h: PlannedHost): number | undefined {
+  private writeConfig(h: PlannedHost, generated: Map<string, unknown>): number | undefined {
     const st = this.pods.get(h.name)!;
     const paths = this.pathsOf(h);
-    const dump = this.synthesized(h);
-    st.node = (dump.configs[0] as { bootstrap: { node: Record<string, unknown> } }).bootstrap.node;
-    const files = renderResources(dump, this.facts(h), paths, '');
+    const dump = generated.get(h.name);
+    if (!dump) throw new Error(`${h.name}: ${this.controlPlane} generated no configuration for the pod`);
+    const files = renderResources(dump, this.facts(h), paths, '', this.controlPlane);
     const digest = sha(JSON.stringify([...files]));
     if (st.configSha === digest) return undefined;
     st.configSha = digest;
@@ -402,7 +439,8 @@ export class MeshControl {
     await this.syncServices();
     const meshed = this.meshedPods();
     const reloaded = await Promise.all(meshed.map((h) => this.loadRules(h)));
-    const changed = meshed.filter((h) => this.writeConfig(h) !== undefined);
+    const generated = await this.generate(meshed);
+    const changed = meshed.filter((h) => this.writeConfig(h, generated) !== undefined);
     // A new interception mode is a new pod in Istio (the injector's choice): its Envoy starts again.
     const restart = meshed.filter((h) => this.pods.get(h.name)!.interception !== this.interceptionOf(h));
     for (const h of restart) {
