@@ -120,7 +120,12 @@ export interface SessionOptions {
   labId?: string;
   context?: string;
   iKnowThisIsNotALab?: boolean;
+  /** Who generates the sidecars' configuration: istiod where the lab's Istio version is built (auto), istiod or fail, or the Envoy model. */
+  controlPlane?: ControlPlaneChoice;
 }
+
+export const CONTROL_PLANES = ['auto', 'istiod', 'model'] as const;
+export type ControlPlaneChoice = (typeof CONTROL_PLANES)[number];
 
 /** The run's hold on a backend: where its labs start. */
 export interface BackendSession extends AsyncDisposable {
@@ -140,7 +145,7 @@ export interface Backend {
   /** Why the scenario cannot run on this backend, or undefined when it can. */
   unsupported(s: Scenario): string | undefined;
   /** What is wrong with the run's options for this backend (exit 2), or undefined. */
-  optionProblem(opts: Pick<SessionOptions, 'labId' | 'context'>): string | undefined;
+  optionProblem(opts: Pick<SessionOptions, 'labId' | 'context' | 'controlPlane'>): string | undefined;
   /** Why this machine cannot run the backend, with the fix (exit 3), or undefined. */
   unavailable(opts: Pick<SessionOptions, 'labId' | 'context'>): Promise<string | undefined>;
   /** The whole run as text, nothing run (`--dry-run`), for backends whose `options.dryRun`. */

@@ -21,3 +21,22 @@ test('pathlab run with an unknown reporter is a usage error (exit 2)', (t) => {
   t.is(r.status, 2);
   t.regex(r.stderr, /--reporter html: expected one of console, json, junit, tap/);
 });
+
+test('pathlab run with an unknown control plane is a usage error (exit 2); kind refuses the model', (t) => {
+  const r = spawnSync(process.execPath, ['bin/pathlab.js', 'run', '--control-plane', 'pilot'], { encoding: 'utf8', timeout: 60_000 });
+  t.is(r.status, 2);
+  t.regex(r.stderr, /--control-plane pilot: expected one of auto, istiod, model/);
+  const k = spawnSync(process.execPath, ['bin/pathlab.js', 'run', '--backend', 'kind', '--dry-run', '--control-plane', 'model'], { encoding: 'utf8', timeout: 60_000 });
+  t.is(k.status, 2);
+  t.regex(k.stderr, /--control-plane model: the kind backend runs Istio's own istiod/);
+});
+
+netnsTest(`${NEEDS_ROOT} --control-plane istiod on an era istiod is not built for fails that lab, saying why; the model runs it`, (t) => {
+  const run = (plane: string) => spawnSync(process.execPath, ['bin/pathlab.js', 'run', '--control-plane', plane, 'scenarios/incident-7000/outage-legacy.yaml'], { encoding: 'utf8', timeout: 120_000 });
+  const istiod = run('istiod');
+  t.is(istiod.status, 1, istiod.stderr);
+  t.regex(istiod.stdout, /--control-plane istiod: Istio 1\.5 is not built here/);
+  const model = run('model');
+  t.is(model.status, 0, model.stdout + model.stderr);
+  t.regex(model.stdout, /ran on control plane: the Envoy model's synthesis for Istio 1\.5 behaviour/);
+});

@@ -10,7 +10,7 @@ import type { LoadedScenario } from '../../scenario/loaded.ts';
 import { formatProblem } from '../../scenario/problems.ts';
 import { ISTIO_VERSIONS, type BackendName, type LabSpec } from '../../scenario/schema.ts';
 import { BACKEND_REGISTRY, DEFAULT_BACKEND, backendNamed } from '../../lab/registry.ts';
-import { BackendUnavailableError, type SessionOptions } from '../../run/backend.ts';
+import { BackendUnavailableError, CONTROL_PLANES, type ControlPlaneChoice, type SessionOptions } from '../../run/backend.ts';
 import { runScenarios } from '../../run/runner.ts';
 import { REPORT_API_VERSION, type RunReport, type ScenarioResult } from '../../paths/verdict.ts';
 import { formatConsole, isReporterName, reporters, REPORTER_NAMES, writeReports } from '../../report/index.ts';
@@ -28,6 +28,7 @@ interface RunOpts {
   labId?: string;
   context?: string;
   iKnowThisIsNotALab?: boolean;
+  controlPlane?: string;
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -48,6 +49,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--istio-version <v>', `run every scenario's lab with this Istio behaviour: ${ISTIO_VERSIONS.join(', ')}`)
     .option('--reporter <name>', 'console, json, junit or tap; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt)')
+    .option('--control-plane <which>', 'who generates the sidecars\' configuration: istiod (Istio\'s own generation, built for current Istio), model (the Envoy model, every era) or auto: istiod where built, else the model', 'auto')
     .option('--check-fault', 'also run every scenario without its fault/fix steps: each must then fail (the change is what the scenario is about)')
     .option('--keep-lab', 'leave the labs running after the run (pathlab lab down --all removes them)')
     .option('--concurrency <n>', 'labs run at once (scenarios of one lab run in order)', '1')
@@ -82,7 +84,10 @@ Examples:
       ].filter(Boolean);
       if (notTaken.length) throw new CliError(`${notTaken.join(', ')}: not an option of the ${backend.name} backend`, EXIT_BAD_INPUT);
       if (opts.iKnowThisIsNotALab && opts.context === undefined) throw new CliError('--i-know-this-is-not-a-lab needs the context it applies to: --context <name>', EXIT_BAD_INPUT);
-      const optionProblem = backend.optionProblem(opts);
+      if (!(CONTROL_PLANES as readonly string[]).includes(opts.controlPlane ?? 'auto')) {
+        throw new CliError(`--control-plane ${opts.controlPlane}: expected one of ${CONTROL_PLANES.join(', ')}`, EXIT_BAD_INPUT);
+      }
+      const optionProblem = backend.optionProblem({ ...opts, controlPlane: (opts.controlPlane ?? 'auto') as ControlPlaneChoice });
       if (optionProblem) throw new CliError(optionProblem, EXIT_BAD_INPUT);
 
       const { files, missing } = collectScenarioFiles(paths.length ? paths : ['scenarios']);
@@ -112,6 +117,7 @@ Examples:
         ...(opts.labId !== undefined ? { labId: opts.labId } : {}),
         ...(opts.context !== undefined ? { context: opts.context } : {}),
         ...(opts.iKnowThisIsNotALab ? { iKnowThisIsNotALab: true } : {}),
+        controlPlane: (opts.controlPlane ?? 'auto') as ControlPlaneChoice,
       };
       if (opts.dryRun && backend.dryRun) {
         ctx.io.out(backend.dryRun({ ...session, scenarios: runnable }));

@@ -164,6 +164,7 @@ export const kindBackend: Backend = {
     return undefined;
   },
   optionProblem(opts) {
+    if (opts.controlPlane === 'model') return '--control-plane model: the kind backend runs Istio\'s own istiod; the model is a netns lab\'s';
     if (opts.labId === undefined) return undefined;
     try {
       checkLabId(opts.labId);

@@ -168,7 +168,8 @@ export const netnsBackend: Backend = {
   },
   async open(opts: SessionOptions): Promise<BackendSession> {
     const session: BackendSession = {
-      start: async (group) => new StartedNetnsBackend(await netnsLab(group[0]!.scenario.lab).withLabel(group[0]!.scenario.metadata.name).start(), opts.keepLab),
+      start: async (group) =>
+        new StartedNetnsBackend(await netnsLab(group[0]!.scenario.lab).withLabel(group[0]!.scenario.metadata.name).withControlPlane(opts.controlPlane ?? 'auto').start(), opts.keepLab),
       close: async () => {},
       [Symbol.asyncDispose]: async () => session.close(),
     };

@@ -18,6 +18,7 @@ import { ENVOY_PINS, envoyForLab, installedEnvoy } from '../../istio/envoy.ts';
 import { ISTIO_BUILD_PINS, builtIstio } from '../../istio/istio-build.ts';
 import { ADMIN_PORT, XDS_FILES, renderBootstrap, renderResources, type ConfigSource, type SidecarFacts, type SidecarPaths } from './envoy-xds.ts';
 import { istiodConfigDumps } from '../../istio/istiod-gen.ts';
+import type { ControlPlaneChoice } from '../../run/backend.ts';
 import { kubeObjectsYaml } from './kube-objects.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { exec, execOk, systemEnv } from '../exec.ts';
@@ -43,14 +44,11 @@ export interface PodState {
   version: number;
   /** The last config_dump read from the Envoy, and the version and process it came from. */
   dump?: { key: string; value: unknown };
-  /** The Envoy's node (id, metadata) from the last synthesis. */
-  node?: Record<string, unknown>;
   /** How much of the Envoy's log was there before the last push (what it says after is about that push). */
   logOffset?: number;
 }
 
-/** `--control-plane`: istiod where the lab's Istio version is built (auto), or always the model, or istiod or fail. */
-export type ControlPlaneChoice = 'auto' | 'istiod' | 'model';
+export type { ControlPlaneChoice };
 
 /** A pod's Envoy died, refused its configuration or did not become ready: the message has its log's last lines. */
 export class SidecarNotReady extends Error {

@@ -13,7 +13,7 @@ import { newLabId } from '../lab-id.ts';
 import { BackendInputError } from '../../run/backend.ts';
 import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
-import { MeshControl } from './mesh-control.ts';
+import { MeshControl, type ControlPlaneChoice } from './mesh-control.ts';
 import { tcpdumpArgv } from '../../probes/tcpdump.ts';
 import { handlePositions, parseXtablesMonitor, traceRuleSpec, type KernelPacket } from '../../probes/kernel-trace.ts';
 
@@ -48,6 +48,8 @@ export class NetnsLab {
   private idChosen = false;
   private label: string | undefined;
 
+  private controlPlane: ControlPlaneChoice = 'auto';
+
   constructor(private readonly spec: LabSpec) {}
 
   withId(id: string): this {
@@ -58,6 +60,12 @@ export class NetnsLab {
 
   withLabel(label: string): this {
     this.label = label;
+    return this;
+  }
+
+  /** Who generates the sidecars' configuration (default: istiod where the lab's Istio version is built). */
+  withControlPlane(choice: ControlPlaneChoice): this {
+    this.controlPlane = choice;
     return this;
   }
 
@@ -104,7 +112,7 @@ export class NetnsLab {
       }
       const t1 = performance.now();
       // The apps and the mesh (certificates, istio-init, Envoys) need nothing of each other to start.
-      started.mesh = new MeshControl(started, this.spec);
+      started.mesh = new MeshControl(started, this.spec, this.controlPlane);
       let t2 = t1;
       const [workloads, mesh] = await Promise.allSettled([started.startWorkloads().then(() => (t2 = performance.now())), started.mesh.start()]);
       for (const r of [workloads, mesh]) if (r.status === 'rejected') throw r.reason;
