@@ -29,9 +29,12 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"istio.io/istio/pilot/pkg/config/kube/crd"
 	"istio.io/istio/pilot/pkg/model"
 	"istio.io/istio/pilot/test/xds"
+	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh"
+	"istio.io/istio/pkg/config/schema/gvk"
 	"istio.io/istio/pkg/log"
 )
 
@@ -117,11 +120,36 @@ func main() {
 			f.cleanups[i]()
 		}
 	}()
+	// Istio's objects, parsed by istiod's own parser; each gets the cluster's domain as istiod's
+	// Kubernetes config store gives it (short hosts such as "reviews" resolve against it).
+	configs, unknown, err := crd.ParseInputs(in.Istio)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istiod-gen: the Istio objects:", err)
+		os.Exit(2)
+	}
+	if len(unknown) > 0 {
+		fmt.Fprintf(os.Stderr, "istiod-gen: kinds istiod does not know: %v\n", unknown)
+		os.Exit(2)
+	}
+	for i := range configs {
+		configs[i].Domain = "cluster.local"
+		if configs[i].Namespace == "" {
+			configs[i].Namespace = "default"
+		}
+	}
 	s := xds.NewFakeDiscoveryServer(f, xds.FakeOptions{
 		KubernetesObjectString: in.Kubernetes,
-		ConfigString:           in.Istio,
+		Configs:                configs,
 		MeshConfig:             meshConfig,
 	})
+	// The configurations reach istiod's indexes (krt collections) as events after the server's
+	// first push: wait until every push those events asked for has been committed.
+	s.EnsureSynced(f)
+	if os.Getenv("PATHLAB_ISTIOD_GEN_DEBUG") != "" {
+		for _, k := range []config.GroupVersionKind{gvk.DestinationRule, gvk.VirtualService} {
+			fmt.Fprintf(os.Stderr, "istiod-gen: %d %s in the store\n", len(s.Store().List(k, "")), k.Kind)
+		}
+	}
 	type outProxy struct {
 		Name       string          `json:"name"`
 		Namespace  string          `json:"namespace"`

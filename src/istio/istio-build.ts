@@ -89,6 +89,12 @@ export async function builtIstio(pin: IstioBuildPin, cache?: string): Promise<Bu
   return r.exitCode === 0 ? { ...b, versionLine: r.stdout.trim() } : undefined;
 }
 
+/** Whether a build of istiod's generation is recorded for this Istio version (a quick check, without running it). */
+export function istiodBuildRecorded(istio: string, cache?: string): boolean {
+  const pin = ISTIO_BUILD_PINS.find((p) => p.istio === istio);
+  return pin !== undefined && existsSync(join(istioHome(pin, cache), 'built.json'));
+}
+
 /** The Go on PATH, if it is at least `min` (go1.26.8 ≥ 1.25.9). */
 export async function goFor(min: string): Promise<{ ok: boolean; version?: string }> {
   const r = await exec(['go', 'env', 'GOVERSION'], { timeoutMs: 30_000 }).catch(() => undefined);

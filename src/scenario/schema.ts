@@ -153,6 +153,10 @@ const lab = z
         description: 'which Istio behaviour to reproduce: istio-init rules and listener shapes of that era',
       }),
       interceptionMode: z.enum(INTERCEPTION_MODES).optional(),
+      controlPlane: z
+        .literal('istiod')
+        .optional()
+        .meta({ description: 'istiod: the scenario needs istiod\'s own configuration (it applies kinds the Envoy model lacks, e.g. VirtualService, DestinationRule); skipped where istiod is not built' }),
     }),
     meshConfig: meshConfig.optional(),
     proxy: z

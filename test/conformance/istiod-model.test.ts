@@ -101,8 +101,11 @@ goTest(`the model names the listener, chain and cluster istiod's own generation 
     const r = loadScenarioFile(f);
     return r.ok && r.scenario.lab.istio.version === 'current' && r.scenario.metadata.backends.includes('netns') ? [r] : [];
   });
+  // Scenarios that need istiod apply kinds the model does not implement (VirtualService, DestinationRule): not compared.
+  const beyond = scenarios.filter((s) => s.scenario.lab.istio.controlPlane === 'istiod');
+  t.log(`${beyond.length} scenarios need istiod and are not compared: ${beyond.map((s) => s.scenario.metadata.name).join(', ')}`);
   const all: Comparison[] = [];
-  for (const s of scenarios) all.push(...(await compareScenario(built.istiodGen, s)));
+  for (const s of scenarios) if (!beyond.includes(s)) all.push(...(await compareScenario(built.istiodGen, s)));
   const differ = all.filter((c) => c.model !== c.istiod && !(c.where in KNOWN));
   t.log(`${all.length} probes compared, ${all.length - differ.length} agree (${Object.keys(KNOWN).length} known differences)`);
   t.true(all.length > 20, `only ${all.length} probes compared`);

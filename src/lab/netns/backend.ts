@@ -17,6 +17,7 @@ import { netnsUnavailable } from './requirements.ts';
 import { netnsLabCommands } from './lab-commands.ts';
 import { netnsDoctor } from './doctor.ts';
 import { ENVOY_PINS } from '../../istio/envoy.ts';
+import { ISTIO_BUILD_PINS, istiodBuildRecorded } from '../../istio/istio-build.ts';
 
 class StartedNetnsBackend implements StartedBackend {
   readonly backend = 'netns';
@@ -158,7 +159,13 @@ export const netnsBackend: Backend = {
   summary: 'one network namespace per pod on this machine: the kernel\'s real rules, the lab\'s sidecars (needs root)',
   options: { dryRun: false, existingLab: false },
   maxConcurrentLabs: Number.POSITIVE_INFINITY,
-  unsupported: (s: Scenario) => (s.metadata.backends.includes('netns') ? undefined : `the scenario names the backends ${s.metadata.backends.join(', ')}`),
+  unsupported: (s: Scenario) => {
+    if (!s.metadata.backends.includes('netns')) return `the scenario names the backends ${s.metadata.backends.join(', ')}`;
+    if (s.lab.istio.controlPlane === 'istiod' && !istiodBuildRecorded(s.lab.istio.version)) {
+      return `it needs istiod's own configuration, and istiod for Istio ${s.lab.istio.version} is not built here (npm run system-deps builds it for current Istio, with Go ≥ ${ISTIO_BUILD_PINS[0]!.goMin})`;
+    }
+    return undefined;
+  },
   optionProblem: () => undefined,
   unavailable: async () => netnsUnavailable(),
   labs: netnsLabCommands,

@@ -139,8 +139,12 @@ export class MeshControl {
     const agent = build ? await builtIstio(build) : undefined;
     if (build && agent) this.istioInit = { kind: 'istio-iptables', pilotAgent: agent.pilotAgent, label: build.label };
     // istiod where the lab's version is built, unless the model is asked for; the model for the eras it cannot build.
-    if (this.wantControlPlane === 'istiod' && !agent) {
-      throw new Error(`--control-plane istiod: Istio ${this.spec.istio.version} is not built here (${build ? 'npm run system-deps builds it' : 'only current Istio can be built'})`);
+    if (this.spec.istio.controlPlane === 'istiod' && this.wantControlPlane === 'model') {
+      throw new Error('--control-plane model: this scenario needs istiod\'s own configuration (lab.istio.controlPlane: istiod)');
+    }
+    if ((this.wantControlPlane === 'istiod' || this.spec.istio.controlPlane === 'istiod') && !agent) {
+      const who = this.wantControlPlane === 'istiod' ? '--control-plane istiod' : 'this scenario needs istiod (lab.istio.controlPlane)';
+      throw new Error(`${who}: Istio ${this.spec.istio.version} is not built here (${build ? 'npm run system-deps builds it' : 'only current Istio can be built'})`);
     }
     if (build && agent && this.wantControlPlane !== 'model') {
       this.controlPlane = 'istiod';

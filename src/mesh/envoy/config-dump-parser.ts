@@ -250,7 +250,21 @@ function parseRoute(r: unknown): Route {
     },
     action: parseRouteAction(isObj(r) ? r : {}),
     ...(cfg ? { istioConfig: cfg } : {}),
+    ...faultAbortOf(r),
   };
+}
+
+/** A route's fault filter abort: typed_per_filter_config["envoy.filters.http.fault"].abort (HTTPFault). */
+function faultAbortOf(r: unknown): { faultAbort?: { status: number; percent: number } } {
+  const fault = obj(obj(r, 'typedPerFilterConfig'), 'envoy.filters.http.fault');
+  const abort = obj(fault, 'abort');
+  const status = num(abort, 'httpStatus');
+  if (status === undefined) return {};
+  // FractionalPercent: numerator over HUNDRED (default), TEN_THOUSAND or MILLION.
+  const pct = obj(abort, 'percentage');
+  const numerator = num(pct, 'numerator') ?? 0;
+  const denominator = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 }[str(pct, 'denominator') ?? 'HUNDRED'] ?? 100;
+  return { faultAbort: { status, percent: pct ? (numerator * 100) / denominator : 100 } };
 }
 
 function parseVirtualHost(v: unknown): VirtualHost {

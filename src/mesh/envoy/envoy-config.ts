@@ -99,6 +99,8 @@ export interface Route {
   action: RouteAction;
   /** filter_metadata.istio.config: the Istio resource behind the route. */
   istioConfig?: string;
+  /** The route's fault filter abort (typed_per_filter_config envoy.filters.http.fault): its status and the share of requests it takes. */
+  faultAbort?: { status: number; percent: number };
 }
 
 export interface VirtualHost {

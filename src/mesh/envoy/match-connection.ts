@@ -250,6 +250,12 @@ function routeMatches(r: Route, path: string): boolean {
   return false;
 }
 
+/** The cluster a route sends to, if one. */
+function a0(route: Route): string | undefined {
+  const a = route.action;
+  return a.kind === 'cluster' ? a.cluster : a.kind === 'weighted_clusters' ? a.clusters[0] : undefined;
+}
+
 function clusterOutcome(config: EnvoyConfig, clusterName: string, conn: Connection, http: boolean): Outcome {
   const dst = `${conn.dst.ip}:${conn.dst.port}`;
   if (clusterName === BLACKHOLE_CLUSTER) {
@@ -505,6 +511,18 @@ export function matchConnection(config: EnvoyConfig, conn: Connection): EnvoyMat
       );
     }
     const routeInfo = { routeConfiguration: rcName, virtualHost: vh.name, route: route.name ?? null };
+    // The fault filter acts before the router: an abort for every request answers in place of the route (flag FI).
+    if (route.faultAbort && route.faultAbort.percent >= 100) {
+      const status = route.faultAbort.status;
+      // Envoy logs the route's cluster, although no connection is made to it.
+      const routed = a0(route);
+      if (routed !== undefined) last.cluster = routed;
+      last.reason += ` → route "${rcName}", virtual host ${vh.name} (Host ${host}): the fault filter aborts every request with ${status}`;
+      return result(
+        { kind: 'http-response', clientSees: `HTTP/1.1 ${status} from Envoy's fault filter ("fault filter abort")`, upstreamConnection: false, status, responseFlag: 'FI', responseCodeDetails: 'fault_filter_abort' },
+        { ...base, ...(routed !== undefined ? { cluster: routed } : {}), route: routeInfo },
+      );
+    }
     const a = route.action;
     if (a.kind === 'direct_response') {
       last.reason += ` → route "${rcName}", virtual host ${vh.name} (Host ${host}): direct_response ${a.status}`;
