@@ -242,6 +242,18 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
   // The file holding the key is readable by the proxy's group only (MeshControl writes it 0640).
   // istiod's TLS contexts ask pilot-agent's SDS for the secrets "default" and "ROOTCA": here, their files.
   if (istiod) for (const r of [...renderedListeners, ...renderedClusters]) sdsFromFiles(r, paths);
+  // What Istio's istio.alpn filter (absent from upstream Envoy, switched off in istiod) does for an
+  // HTTP/1.1 request on an mTLS cluster: offer ALPN istio-http/1.1, by which the server's sidecar
+  // picks its HTTP chain. The lab sets it on the clusters HTTP routes point at.
+  if (istiod) {
+    for (const c of renderedClusters) {
+      if (!httpClusters.has(String(c.name))) continue;
+      for (const m of (c.transport_socket_matches as Json[] | undefined) ?? []) {
+        const ctx = ((m.transport_socket as Json | undefined)?.typed_config as Json | undefined)?.common_tls_context as Json | undefined;
+        if (ctx && (m.match as Json | undefined)?.tlsMode === 'istio') ctx.alpn_protocols = MTLS_HTTP_ALPN;
+      }
+    }
+  }
   out.set(XDS_FILES.secretCert, response([{ '@type': T.secret, name: 'default', tls_certificate: { certificate_chain: { inline_string: facts.pem.cert }, private_key: { inline_string: facts.pem.key } } }]));
   out.set(XDS_FILES.secretRoot, response([{ '@type': T.secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: facts.pem.ca } } }]));
   out.set(XDS_FILES.cds, response(renderedClusters));
