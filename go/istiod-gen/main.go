@@ -32,9 +32,7 @@ import (
 	"istio.io/istio/pilot/pkg/config/kube/crd"
 	"istio.io/istio/pilot/pkg/model"
 	"istio.io/istio/pilot/test/xds"
-	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh"
-	"istio.io/istio/pkg/config/schema/gvk"
 	"istio.io/istio/pkg/log"
 )
 
@@ -145,11 +143,6 @@ func main() {
 	// The configurations reach istiod's indexes (krt collections) as events after the server's
 	// first push: wait until every push those events asked for has been committed.
 	s.EnsureSynced(f)
-	if os.Getenv("PATHLAB_ISTIOD_GEN_DEBUG") != "" {
-		for _, k := range []config.GroupVersionKind{gvk.DestinationRule, gvk.VirtualService} {
-			fmt.Fprintf(os.Stderr, "istiod-gen: %d %s in the store\n", len(s.Store().List(k, "")), k.Kind)
-		}
-	}
 	type outProxy struct {
 		Name       string          `json:"name"`
 		Namespace  string          `json:"namespace"`

@@ -5,25 +5,14 @@
 // conversion is done here. Pure.
 import { stringify } from 'yaml';
 import type { LabPlan, PlannedHost, PlannedService } from './plan.ts';
+import { serviceObject } from './mesh-for-pod.ts';
 
 type Obj = Record<string, unknown>;
 
+/** The Service as the model sees it, with the protocol the API server would default (the fake clientset does not). */
 function serviceOf(svc: PlannedService): Obj {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: svc.name, namespace: svc.namespace },
-    spec: {
-      clusterIP: svc.vip,
-      ports: svc.ports.map((p) => ({
-        port: p.port,
-        targetPort: p.targetPort,
-        protocol: 'TCP',
-        ...(p.name === undefined ? {} : { name: p.name }),
-        ...(p.appProtocol === undefined ? {} : { appProtocol: p.appProtocol }),
-      })),
-    },
-  };
+  const o = serviceObject(svc) as { spec: { ports: Obj[] } };
+  return { ...o, spec: { ...o.spec, ports: o.spec.ports.map((p) => ({ ...p, protocol: 'TCP' })) } };
 }
 
 function podOf(h: PlannedHost, annotations: Record<string, string>): Obj {
