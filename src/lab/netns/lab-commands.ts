@@ -86,7 +86,7 @@ async function up(opts: LabUpOptions, io: LabIo): Promise<void> {
       io.out(`${h.name.padEnd(20)} ${h.kind.padEnd(10)} ${h.ns.padEnd(20)} ${h.ip.padEnd(15)} ${h.meshed ? 'yes' : '-'}\n`);
     }
     for (const s of started.mesh.services()) {
-      io.out(`service ${s.name}.${s.namespace} ${s.vip} ports ${s.ports.map((p) => p.port).join(',')}\n`);
+      io.out(`service ${s.name}.${s.namespace} ${s.headless ? 'headless' : s.vip} ports ${s.ports.map((p) => p.port).join(',')}\n`);
     }
     const first = started.plan.hosts.find((h) => h.kind === 'pod');
     if (first) io.out(`\nrun a command in a pod:  ip netns exec ${first.ns} curl -s http://productpage:9080/productpage\n`);

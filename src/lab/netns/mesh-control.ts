@@ -486,7 +486,7 @@ export class MeshControl {
   private addService(r: Record<string, unknown>): void {
     const md = r.metadata as { name: string; namespace?: string };
     const spec = (r.spec ?? {}) as { clusterIP?: string; selector?: Record<string, string>; ports?: Array<{ port: number; name?: string; targetPort?: number; appProtocol?: string }> };
-    const taken = new Set([...this.lab.plan.hosts.map((h) => h.ip), ...this.services().map((s) => s.vip)]);
+    const taken = new Set([...this.lab.plan.hosts.map((h) => h.ip), ...this.services().flatMap((s) => (s.vip ? [s.vip] : []))]);
     this.extraServices.push(
       planService(
         { name: md.name, namespace: md.namespace ?? 'default', clusterIP: spec.clusterIP, selector: spec.selector, ports: (spec.ports ?? []).map((p) => ({ ...p, targetPort: typeof p.targetPort === 'number' ? p.targetPort : p.port })) },

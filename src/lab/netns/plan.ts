@@ -44,7 +44,10 @@ export interface PlannedHost {
 export interface PlannedService {
   name: string;
   namespace: string;
+  /** The Service's cluster IP; '' for a headless Service (clusterIP: None), which has none. */
   vip: string;
+  /** clusterIP: None: no VIP, no kube-proxy rule; its name resolves to its pods' addresses. */
+  headless: boolean;
   ports: Array<{ port: number; targetPort: number; name?: string; appProtocol?: string }>;
   /** The pods the selector picks (all pods named after the service when no selector). */
   endpoints: string[];
@@ -215,8 +218,9 @@ export function planService(svc: ServiceRef, spec: LabSpec, hosts: PlannedHost[]
         : h.name === svc.name || h.name.startsWith(`${svc.name}-`),
     )
     .map((h) => h.name);
-  let vip = svc.clusterIP && svc.clusterIP !== 'None' ? svc.clusterIP : undefined;
-  if (vip === undefined) {
+  const headless = svc.clusterIP === 'None';
+  let vip = svc.clusterIP && !headless ? svc.clusterIP : undefined;
+  if (vip === undefined && !headless) {
     const net = parseCidr(spec.network?.serviceCidr ?? LAB_DEFAULT_NETWORKS.serviceCidr)!;
     for (let n = net.network + 10; ; n++) {
       const ip = numberToIp(n);
@@ -227,11 +231,12 @@ export function planService(svc: ServiceRef, spec: LabSpec, hosts: PlannedHost[]
       }
     }
   }
-  taken.add(vip);
+  if (vip !== undefined) taken.add(vip);
   return {
     name: svc.name,
     namespace: ns,
-    vip,
+    vip: vip ?? '',
+    headless,
     ports: svc.ports.map((p) => ({
       port: p.port,
       targetPort: p.targetPort ?? p.port,
@@ -251,6 +256,7 @@ export function serviceDnatRules(services: PlannedService[], hosts: PlannedHost[
   const ipOf = new Map(hosts.map((h) => [h.name, h.ip]));
   const rules: string[] = [];
   for (const svc of services) {
+    if (svc.headless) continue; // no VIP: clients dial the pods
     const eps = svc.endpoints.map((e) => ipOf.get(e)).filter((ip): ip is string => ip !== undefined);
     for (const p of svc.ports) {
       const match = `-A PREROUTING -d ${svc.vip}/32 -p tcp -m tcp --dport ${p.port}`;
@@ -279,7 +285,9 @@ export function hostsFile(self: PlannedHost, hosts: PlannedHost[], services: Pla
     const names = [`${s.name}.${s.namespace}.svc.cluster.local`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`];
     if (self.kind === 'pod' && self.namespace === s.namespace) names.push(s.name);
     for (const n of names) taken.add(n);
-    out.push(`${s.vip} ${names.join(' ')}`);
+    // A headless Service's name is its first pod's address (cluster DNS answers with all of them).
+    const address = s.headless ? hosts.find((h) => h.name === s.endpoints[0])?.ip : s.vip;
+    if (address) out.push(`${address} ${names.join(' ')}`);
   }
   for (const h of [self, ...hosts.filter((x) => x !== self)]) if (!taken.has(h.name)) out.push(`${h.ip} ${h.name}`);
   return `# pathlab lab ${self.ns}\n${out.join('\n')}\n`;
