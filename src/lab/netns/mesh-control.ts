@@ -1,10 +1,15 @@
 // The netns lab's control plane. It does what istiod, the sidecar injector and kube-proxy do
-// on a cluster: istio-init's rules per meshed pod (rendered for the lab's Istio version and
-// the pod's annotations, loaded with iptables-restore inside the pod), the configuration of
-// each pod's Envoy (synthesized from the lab's Services and the applied resources by the Envoy
-// model, delivered as file-based xDS: envoy-xds.ts), Service VIPs and names. Every meshed pod
-// runs the upstream Envoy binary (pilot-agent's local ports are static listeners of it). A scenario's
-// setup steps change that state, and `reset()` brings the lab back to its definition.
+// on a cluster:
+// - istio-init's rules per meshed pod, for the pod's annotations: Istio's own `pilot-agent
+//   istio-iptables` where the lab's Istio is built (current), else pathlab's renderer of the
+//   lab's version, loaded with iptables-restore inside the pod;
+// - each pod's Envoy configuration: istiod's own generation where it is built (go/istiod-gen,
+//   over the lab's Services, Pods and EndpointSlices and the applied Istio objects), else the
+//   Envoy model's synthesis; delivered as file-based xDS (envoy-xds.ts);
+// - Service VIPs (DNAT in the node namespace) and names (hosts files).
+// Every meshed pod runs the upstream Envoy binary (pilot-agent's local ports are static listeners
+// of it). A scenario's setup steps change that state, and `reset()` brings the lab back to its
+// definition.
 import { chownSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
