@@ -11,9 +11,11 @@ const TRAILER_LINE = /\n__pathlab__ (\d+) (\S+) (\S+)\n?$/;
 export const CURL_EXIT = { couldNotConnect: 7, timedOut: 28, emptyReply: 52, recvError: 56 } as const;
 
 export function curlArgv(p: ConnectProbe): { argv: string[] } {
-  const url = `http://${p.target.name}:${p.target.port}${p.path ?? '/'}`;
+  // With a server name: HTTPS to it (SNI and Host), the lab's certificate not checked (-k).
+  const name = p.serverName ?? p.target.name;
+  const url = `${p.serverName ? 'https' : 'http'}://${name}:${p.target.port}${p.path ?? '/'}`;
   // The name is dialled at the address the lab resolved and checked, not at what DNS says later.
-  const pin = /^\d{1,3}(\.\d{1,3}){3}$/.test(p.target.name) ? [] : ['--resolve', `${p.target.name}:${p.target.port}:${p.target.ip}`];
+  const pin = /^\d{1,3}(\.\d{1,3}){3}$/.test(name) ? [] : ['--resolve', `${name}:${p.target.port}:${p.target.ip}`, ...(p.serverName ? ['-k'] : [])];
   // --globoff: the path is the scenario's, taken literally ([] and {} are not curl's URL ranges).
   return { argv: ['curl', '-sS', '--globoff', ...pin, '--max-time', String(p.timeoutMs / 1000), '-w', TRAILER, url] };
 }

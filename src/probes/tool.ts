@@ -11,6 +11,8 @@ export interface ConnectProbe {
   payload?: string;
   /** nc: half-close after the payload (the default); false keeps the sending side open. */
   halfClose?: boolean;
+  /** curl: HTTPS to this name (SNI and Host), dialled at target.ip. */
+  serverName?: string;
   /** The request path of an HTTP tool. */
   path?: string;
   timeoutMs: number;

@@ -45,7 +45,7 @@ async function resolveTarget(lab: Pick<StartedBackend, 'resolveHost'>, probe: Pr
 
 /** The tool's command for this probe and target. */
 export function connectArgv(tool: ConnectTool, probe: Probe, target: ProbeTarget): { argv: string[]; input?: string } {
-  return tool.argv({ target, timeoutMs: probeTimeoutMs(probe.timeout), ...(probe.payload !== undefined ? { payload: probe.payload } : {}), ...(probe.halfClose !== undefined ? { halfClose: probe.halfClose } : {}), ...(probe.target?.path !== undefined ? { path: probe.target.path } : {}) });
+  return tool.argv({ target, timeoutMs: probeTimeoutMs(probe.timeout), ...(probe.payload !== undefined ? { payload: probe.payload } : {}), ...(probe.halfClose !== undefined ? { halfClose: probe.halfClose } : {}), ...(probe.target?.path !== undefined ? { path: probe.target.path } : {}), ...(probe.target?.serverName !== undefined ? { serverName: probe.target.serverName } : {}) });
 }
 
 /** Runs one scenario's probes on a lab whose setup is already applied. */
@@ -86,7 +86,10 @@ interface Prediction {
 async function predict(lab: StartedBackend, host: { name: string; ip: string; meshed: boolean }, target: ProbeTarget, user: LabUser, tool: ConnectTool, probe: Probe): Promise<Prediction> {
   const save = await lab.netns(host.name, ['iptables-save']);
   const tables = loadRuleSet(parseIptablesSave(save.stdout));
-  const payload: Payload = tool.payloadKind === 'http'
+  // An HTTPS request shows Envoy its TLS ClientHello: the SNI and curl's ALPN.
+  const payload: Payload = probe.target?.serverName !== undefined
+    ? { kind: 'tls', sni: probe.target.serverName, alpn: ['h2', 'http/1.1'] }
+    : tool.payloadKind === 'http'
     ? { kind: 'http', host: `${target.name}:${target.port}`, path: probe.target?.path ?? '/' }
     : probe.payload !== undefined ? { kind: 'bytes', text: probe.payload } : { kind: 'none' };
   const dst = { ip: target.ip, port: target.port };

@@ -74,7 +74,7 @@ export const WORKLOADS = [
   'tcp-echo',
   'toolbox',
 ] as const;
-export const EXTERNAL_SERVERS = ['redis', 'echo', 'http'] as const;
+export const EXTERNAL_SERVERS = ['redis', 'echo', 'http', 'https'] as const;
 /** The probe tools (src/probes): a tool's file and its line in TOOLS are all it takes to add one. */
 export const PROBE_TOOLS = TOOL_NAMES as [ToolName, ...ToolName[]];
 export const CAPTURE_IFACES = ['eth0', 'lo', 'any'] as const;
@@ -270,6 +270,11 @@ const probe = z
         host: z.string().regex(HOSTNAME, { error: 'must be a host name such as details or redis.db' }).optional(),
         port: port.optional(),
         path: z.string().regex(/^\//, { error: 'must start with /' }).optional(),
+        serverName: z
+          .string()
+          .regex(HOSTNAME, { error: 'must be a host name such as api.example.com' })
+          .optional()
+          .meta({ description: 'curl: an HTTPS request to this name (its TLS SNI and Host), dialled at the target; the lab\'s certificates are not checked' }),
       })
       .optional(),
     payload: z.string().optional().meta({ description: 'bytes to send; \\r\\n as in YAML double quotes' }),

@@ -65,7 +65,7 @@ export function externalServers(host: PlannedHost): ServerProcess[] {
     return {
       what: `${ext.server}-${port}`,
       port,
-      agent: { pod: ext.name, namespace: '', workload: 'echo', version: 'v1', ports: [{ port, protocol: ext.server === 'http' ? 'http' : 'tcp' }] },
+      agent: { pod: ext.name, namespace: '', workload: 'echo', version: 'v1', ports: [{ port, protocol: ext.server === 'http' ? 'http' : ext.server === 'https' ? 'https' : 'tcp' }] },
     };
   });
 }

@@ -6,6 +6,7 @@
 //
 // Started by the lab as `node echo-app.mjs '<json config>'` (bundled from this file).
 import { createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 
 export interface EchoAppConfig {
@@ -14,7 +15,9 @@ export interface EchoAppConfig {
   /** echo | hello-app | tcp-echo | productpage | details | reviews-v1 | reviews-v2 | reviews-v3 | ratings | toolbox */
   workload: string;
   version: string;
-  ports: Array<{ port: number; protocol: 'http' | 'tcp' }>;
+  ports: Array<{ port: number; protocol: 'http' | 'https' | 'tcp' }>;
+  /** For https ports: the server's certificate and key, PEM. */
+  tls?: { cert: string; key: string };
 }
 
 function remote(sock: Socket): string {
@@ -140,9 +143,10 @@ export function startEchoApp(cfg: EchoAppConfig): void {
       serveTcp(cfg, p.port);
       continue;
     }
-    const server = createHttpServer((req, res) => {
+    const serve = (req: IncomingMessage, res: ServerResponse) => {
       Promise.resolve(handle(req, res, p.port)).catch((e: unknown) => send(res, 500, `${String(e)}\n`));
-    });
+    };
+    const server = p.protocol === 'https' && cfg.tls ? createHttpsServer({ cert: cfg.tls.cert, key: cfg.tls.key }, serve) : createHttpServer(serve);
     server.keepAliveTimeout = 1000;
     server.listen(p.port, '0.0.0.0');
   }
