@@ -1,8 +1,9 @@
 // What the netns lab hands a real Envoy: the bootstrap (as Istio's: admin on 127.0.0.1:15000,
 // Prometheus on 15090, readiness on 15021 through the agent's 15020) and, as file-based
-// dynamic configuration, the listeners and clusters the Envoy model synthesized for the pod,
-// made loadable: each cluster's endpoints, the workload certificate and the lab's root as SDS,
-// the access logs, the HTTP router. Pure: MeshControl writes the files.
+// dynamic configuration, the listeners and clusters generated for the pod (by istiod's own
+// generation, or the Envoy model's synthesis: a `ConfigSource`), made loadable: each cluster's
+// endpoints, the workload certificate and the lab's root as SDS, the access logs, the HTTP
+// router where the model names no filter. Pure: MeshControl writes the files.
 //
 // Where this leaves Istio's shape, and why:
 // - Routes are inlined in their HTTP connection manager (Istio uses RDS): a file-based RDS
