@@ -127,6 +127,11 @@ const serviceRef = z.strictObject({
   name,
   namespace: dnsLabel.optional(),
   clusterIP: z.union([ipv4, z.literal('None')]).optional(),
+  externalName: z
+    .string()
+    .regex(HOSTNAME, { error: 'must be a host name such as ratings.default.svc.cluster.local' })
+    .optional()
+    .meta({ description: 'type ExternalName: the name is an alias (DNS CNAME) of this host; no VIP, no endpoints' }),
   selector: z.record(z.string(), z.string()).optional(),
   ports: z
     .array(

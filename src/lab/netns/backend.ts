@@ -70,7 +70,11 @@ class StartedNetnsBackend implements StartedBackend {
   async resolveHost(host: string, port: number): Promise<ProbeTarget | undefined> {
     const svc = this.lab.mesh.services().find((s) => [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}.svc.cluster.local`].includes(host));
     // A headless Service's name is its first pod, as the pod's hosts file says.
-    const ip = svc?.headless ? this.lab.plan.hosts.find((h) => h.name === svc.endpoints[0])?.ip : svc?.vip;
+    const ip = svc?.headless
+      ? this.lab.plan.hosts.find((h) => h.name === svc.endpoints[0])?.ip
+      : svc?.externalName !== undefined
+        ? this.lab.mesh.services().find((t) => !t.externalName && `${t.name}.${t.namespace}.svc.cluster.local` === svc.externalName)?.vip
+        : svc?.vip;
     if (svc && ip) return { ip, port, name: host };
     const h = this.lab.plan.hosts.find((x) => x.name === host);
     if (h) return { ip: h.ip, port, name: host };

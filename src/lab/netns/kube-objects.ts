@@ -43,7 +43,7 @@ function sliceOf(svc: PlannedService, hosts: readonly PlannedHost[]): Obj {
 /** The lab's objects as YAML documents: its Services (`services`, the plan's and those applied since) and every pod. */
 export function kubeObjectsYaml(plan: LabPlan, services: readonly PlannedService[], annotations: (pod: string) => Record<string, string>): string {
   const docs: Obj[] = [];
-  for (const svc of services) docs.push(serviceOf(svc), sliceOf(svc, plan.hosts));
+  for (const svc of services) docs.push(serviceOf(svc), ...(svc.externalName === undefined ? [sliceOf(svc, plan.hosts)] : []));
   for (const h of plan.hosts) if (h.kind === 'pod' && h.pod) docs.push(podOf(h, annotations(h.name)));
   return docs.map((d) => stringify(d)).join('---\n');
 }

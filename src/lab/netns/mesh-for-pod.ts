@@ -18,7 +18,7 @@ export function serviceObject(svc: LabPlan['services'][number]): Record<string, 
     kind: 'Service',
     metadata: { name: svc.name, namespace: svc.namespace },
     spec: {
-      clusterIP: svc.headless ? 'None' : svc.vip,
+      ...(svc.externalName !== undefined ? { type: 'ExternalName', externalName: svc.externalName } : { clusterIP: svc.headless ? 'None' : svc.vip }),
       ports: svc.ports.map((p) => ({
         port: p.port,
         targetPort: p.targetPort,

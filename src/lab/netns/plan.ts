@@ -48,6 +48,8 @@ export interface PlannedService {
   vip: string;
   /** clusterIP: None: no VIP, no kube-proxy rule; its name resolves to its pods' addresses. */
   headless: boolean;
+  /** type ExternalName: an alias of this host (no VIP, no endpoints); its name resolves as the host's does. */
+  externalName?: string;
   ports: Array<{ port: number; targetPort: number; name?: string; appProtocol?: string }>;
   /** The pods the selector picks (all pods named after the service when no selector). */
   endpoints: string[];
@@ -198,6 +200,7 @@ export interface ServiceRef {
   name: string;
   namespace?: string;
   clusterIP?: string;
+  externalName?: string;
   selector?: Record<string, string>;
   ports: Array<{ port: number; name?: string; targetPort?: number; appProtocol?: string }>;
 }
@@ -219,8 +222,9 @@ export function planService(svc: ServiceRef, spec: LabSpec, hosts: PlannedHost[]
     )
     .map((h) => h.name);
   const headless = svc.clusterIP === 'None';
+  const alias = svc.externalName !== undefined;
   let vip = svc.clusterIP && !headless ? svc.clusterIP : undefined;
-  if (vip === undefined && !headless) {
+  if (vip === undefined && !headless && !alias) {
     const net = parseCidr(spec.network?.serviceCidr ?? LAB_DEFAULT_NETWORKS.serviceCidr)!;
     for (let n = net.network + 10; ; n++) {
       const ip = numberToIp(n);
@@ -237,13 +241,14 @@ export function planService(svc: ServiceRef, spec: LabSpec, hosts: PlannedHost[]
     namespace: ns,
     vip: vip ?? '',
     headless,
+    ...(alias ? { externalName: svc.externalName! } : {}),
     ports: svc.ports.map((p) => ({
       port: p.port,
       targetPort: p.targetPort ?? p.port,
       ...(p.name === undefined ? {} : { name: p.name }),
       ...(p.appProtocol === undefined ? {} : { appProtocol: p.appProtocol }),
     })),
-    endpoints,
+    endpoints: alias ? [] : endpoints,
   };
 }
 
@@ -257,6 +262,7 @@ export function serviceDnatRules(services: PlannedService[], hosts: PlannedHost[
   const rules: string[] = [];
   for (const svc of services) {
     if (svc.headless) continue; // no VIP: clients dial the pods
+    if (svc.externalName !== undefined) continue; // an alias: DNS, not kube-proxy
     const eps = svc.endpoints.map((e) => ipOf.get(e)).filter((ip): ip is string => ip !== undefined);
     for (const p of svc.ports) {
       const match = `-A PREROUTING -d ${svc.vip}/32 -p tcp -m tcp --dport ${p.port}`;
@@ -273,6 +279,13 @@ export function serviceDnatRules(services: PlannedService[], hosts: PlannedHost[
   return rules;
 }
 
+/** Where an ExternalName's host resolves in the lab (the CNAME followed): a lab Service's VIP, or a lab host's address. */
+function aliasAddress(target: string, hosts: readonly PlannedHost[], services: readonly PlannedService[]): string | undefined {
+  const svc = services.find((s) => !s.externalName && [`${s.name}.${s.namespace}.svc.cluster.local`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`].includes(target));
+  if (svc) return svc.vip || undefined;
+  return hosts.find((h) => h.name === target)?.ip;
+}
+
 /** /etc/hosts of one lab host: itself, the other hosts, and the Services by their DNS names. */
 export function hostsFile(self: PlannedHost, hosts: PlannedHost[], services: PlannedService[]): string {
   // A probe whose target is `host: productpage` means the Service (its VIP), as cluster DNS
@@ -286,7 +299,7 @@ export function hostsFile(self: PlannedHost, hosts: PlannedHost[], services: Pla
     if (self.kind === 'pod' && self.namespace === s.namespace) names.push(s.name);
     for (const n of names) taken.add(n);
     // A headless Service's name is its first pod's address (cluster DNS answers with all of them).
-    const address = s.headless ? hosts.find((h) => h.name === s.endpoints[0])?.ip : s.vip;
+    const address = s.headless ? hosts.find((h) => h.name === s.endpoints[0])?.ip : s.externalName !== undefined ? aliasAddress(s.externalName, hosts, services) : s.vip;
     if (address) out.push(`${address} ${names.join(' ')}`);
   }
   for (const h of [self, ...hosts.filter((x) => x !== self)]) if (!taken.has(h.name)) out.push(`${h.ip} ${h.name}`);
