@@ -51,11 +51,15 @@ class StartedNetnsBackend implements StartedBackend {
   }
 
   async applySetup(s: LoadedScenario, steps: readonly SetupStep[]): Promise<{ notes: string[] }> {
-    for (const step of steps) {
+    const notes: string[] = [];
+    for (const [n, step] of steps.entries()) {
       const reloaded = await this.lab.mesh.apply(step.applyFile ? { ...step, resources: parseResources(namedFileText(s, step.applyFile)) } : step);
       if (reloaded) for (const i of this.instruments.values()) i.forgetRules();
+      // What the report's setup evidence says: the configuration version each changed sidecar accepted.
+      const pushed = this.lab.mesh.lastPush.map((p) => `${p.pod} v${p.version}`).join(', ');
+      notes.push(`step ${n + 1}: ${pushed ? `Envoy accepted (lds and cds version_text) ${pushed}` : 'no sidecar configuration changed'}${reloaded ? '; istio-init rules reloaded' : ''}`);
     }
-    return { notes: [] };
+    return { notes };
   }
 
   async revertSetup(): Promise<void> {

@@ -456,9 +456,14 @@ export class MeshControl {
       st.logOffset = this.envoyLog(h).length;
       this.startEnvoy(h);
     }
-    await Promise.all([...new Set([...changed, ...restart])].map((h) => this.waitReady(h)));
+    const converged = [...new Set([...changed, ...restart])];
+    await Promise.all(converged.map((h) => this.waitReady(h)));
+    this.lastPush = converged.map((h) => ({ pod: h.name, version: this.pods.get(h.name)!.version }));
     return reloaded.some(Boolean);
   }
+
+  /** The sidecars the last sync pushed a new configuration to, and the version each has accepted. */
+  lastPush: Array<{ pod: string; version: number }> = [];
 
   /** kube-proxy and DNS: DNAT for every Service VIP, hosts files naming them. */
   private async syncServices(): Promise<void> {
