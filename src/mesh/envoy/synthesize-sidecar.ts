@@ -228,6 +228,8 @@ interface Contribution {
   protocol: ListenerProtocol;
   /** A CIDR address on a wildcard bind, matched by prefix_ranges. */
   cidr?: string;
+  /** A TLS or HTTPS port: on a wildcard bind istiod matches it by SNI (server_names), not by port alone. */
+  tls?: boolean;
 }
 
 /**
@@ -273,6 +275,7 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
     for (const p of svc.ports) {
       const protocol = listenerProtocol(p.protocol);
       if (protocol === 'NONE') continue;
+      const tls = p.protocol === 'TLS' || p.protocol === 'HTTPS';
       // One cluster per name: a ServiceEntry for a Kubernetes Service's host adds none (Envoy
       // refuses a CDS update with two clusters of one name; the Service, listed first, is kept).
       const cluster = outboundCluster(svc, p.port);
@@ -294,7 +297,7 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
         if (svc.resolution === 'Passthrough' && svc.endpoints.length > 0) {
           for (const ep of svc.endpoints) contribute(ep, { svc, port: p.port, protocol });
         } else {
-          contribute(wildcard, { svc, port: p.port, protocol });
+          contribute(wildcard, { svc, port: p.port, protocol, ...(tls ? { tls } : {}) });
         }
         continue;
       }
@@ -303,7 +306,7 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
         const full = c && c.prefixLen === (a.includes(':') ? 128 : 32);
         if (!c) warnings.push(`${svc.source}: address ${a} is not an IP or CIDR, ignored`);
         else if (full || !a.includes('/')) contribute(c.addressPrefix, { svc, port: p.port, protocol });
-        else contribute(wildcard, { svc, port: p.port, protocol, cidr: a });
+        else contribute(wildcard, { svc, port: p.port, protocol, cidr: a, ...(tls ? { tls } : {}) });
       }
     }
   }
@@ -321,7 +324,10 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
   function outboundListener(name: string, bind: string, port: number, parts: Contribution[]): Json {
     const isWildcard = bind === wildcard;
     const http = parts.filter((c) => c.protocol === 'HTTP' || (c.protocol === 'AUTO' && isWildcard));
-    const tcpParts = parts.filter((c) => c.protocol === 'TCP' || c.protocol === 'AUTO');
+    // TLS on a wildcard bind (current era, checked against istiod 1.30): a chain per host matching
+    // its SNI, and what matches none (other names, no TLS) falls to PassthroughFilterChain.
+    const sniParts = !legacy && isWildcard ? parts.filter((c) => c.tls && c.protocol === 'TCP') : [];
+    const tcpParts = parts.filter((c) => (c.protocol === 'TCP' || c.protocol === 'AUTO') && !sniParts.includes(c));
     const cidrParts = tcpParts.filter((c) => c.cidr);
     let tcpAll = tcpParts.filter((c) => !c.cidr);
     if (tcpAll.length > 1) {
@@ -333,6 +339,12 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
     }
     const chains: Json[] = [];
     let defaultChain: Json | undefined;
+    for (const c of sniParts) {
+      chains.push({
+        filter_chain_match: { ...(c.cidr ? { prefix_ranges: [prefix(c.cidr)] } : {}), server_names: [c.svc.hostname] },
+        filters: [tcpProxy(clusterName(port, c.svc.hostname))],
+      });
+    }
     if (legacy && isWildcard) {
       chains.push({ filter_chain_match: { prefix_ranges: [prefix(podIp)] }, filters: [tcpProxy(BLACKHOLE_CLUSTER)] });
     }
@@ -388,17 +400,18 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
       defaultChain = { name: PASSTHROUGH_FILTER_CHAIN, filters: [tcpProxy(catchAllCluster)] };
     }
     const sniffing = chains.some((c) => (c.filter_chain_match as Json | undefined)?.application_protocols);
+    const bySni = chains.some((c) => (c.filter_chain_match as Json | undefined)?.server_names);
     return {
       '@type': T.listener,
       name,
       address: socket(bind, port),
       filter_chains: chains,
       ...(defaultChain ? { default_filter_chain: defaultChain } : {}),
-      ...(sniffing
+      ...(sniffing || bySni
         ? {
             listener_filters: [
               { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': T.tlsInspector } },
-              { name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': T.httpInspector } },
+              ...(sniffing ? [{ name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': T.httpInspector } }] : []),
             ],
             listener_filters_timeout: '0s',
             continue_on_listener_filters_timeout: true,
