@@ -250,8 +250,8 @@ function routeMatches(r: Route, path: string): boolean {
   return false;
 }
 
-/** The cluster a route sends to, if one. */
-function a0(route: Route): string | undefined {
+/** The cluster a route sends to (the first of weighted clusters), if one. */
+function routeCluster(route: Route): string | undefined {
   const a = route.action;
   return a.kind === 'cluster' ? a.cluster : a.kind === 'weighted_clusters' ? a.clusters[0] : undefined;
 }
@@ -515,7 +515,7 @@ export function matchConnection(config: EnvoyConfig, conn: Connection): EnvoyMat
     if (route.faultAbort && route.faultAbort.percent >= 100) {
       const status = route.faultAbort.status;
       // Envoy logs the route's cluster, although no connection is made to it.
-      const routed = a0(route);
+      const routed = routeCluster(route);
       if (routed !== undefined) last.cluster = routed;
       last.reason += ` → route "${rcName}", virtual host ${vh.name} (Host ${host}): the fault filter aborts every request with ${status}`;
       return result(
@@ -531,7 +531,7 @@ export function matchConnection(config: EnvoyConfig, conn: Connection): EnvoyMat
         { ...base, route: routeInfo },
       );
     }
-    const clusterName = a.kind === 'cluster' ? a.cluster : a.kind === 'weighted_clusters' ? a.clusters[0]! : undefined;
+    const clusterName = routeCluster(route);
     if (clusterName === undefined) {
       last.reason += ` → route "${rcName}", virtual host ${vh.name}: a ${a.kind} action`;
       return result({ kind: 'unknown', clientSees: `a ${a.kind} route action`, upstreamConnection: false, responseFlag: '-' }, { ...base, route: routeInfo });
