@@ -12,6 +12,7 @@ import { netnsLab, readLabRecords, sweepLabs, type StartedNetnsLab } from './net
 import { parseResources } from './mesh-control.ts';
 import { namedFileText, type LoadedScenario } from '../../scenario/loaded.ts';
 import { APP_USER } from './workloads.ts';
+import { serviceAddress, serviceNames } from './plan.ts';
 import { PodInstruments } from './instruments.ts';
 import { netnsUnavailable } from './requirements.ts';
 import { netnsLabCommands } from './lab-commands.ts';
@@ -72,13 +73,10 @@ class StartedNetnsBackend implements StartedBackend {
   }
 
   async resolveHost(host: string, port: number): Promise<ProbeTarget | undefined> {
-    const svc = this.lab.mesh.services().find((s) => [s.name, `${s.name}.${s.namespace}`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}.svc.cluster.local`].includes(host));
-    // A headless Service's name is its first pod, as the pod's hosts file says.
-    const ip = svc?.headless
-      ? this.lab.plan.hosts.find((h) => h.name === svc.endpoints[0])?.ip
-      : svc?.externalName !== undefined
-        ? this.lab.mesh.services().find((t) => !t.externalName && `${t.name}.${t.namespace}.svc.cluster.local` === svc.externalName)?.vip
-        : svc?.vip;
+    const services = this.lab.mesh.services();
+    const svc = services.find((s) => s.name === host || serviceNames(s).includes(host));
+    // Where the pods' hosts files send the name (a headless Service's pod, an ExternalName's target).
+    const ip = svc ? serviceAddress(svc, this.lab.plan.hosts, services) : undefined;
     if (svc && ip) return { ip, port, name: host };
     const h = this.lab.plan.hosts.find((x) => x.name === host);
     if (h) return { ip: h.ip, port, name: host };

@@ -279,11 +279,22 @@ export function serviceDnatRules(services: PlannedService[], hosts: PlannedHost[
   return rules;
 }
 
-/** Where an ExternalName's host resolves in the lab (the CNAME followed): a lab Service's VIP, or a lab host's address. */
-function aliasAddress(target: string, hosts: readonly PlannedHost[], services: readonly PlannedService[]): string | undefined {
-  const svc = services.find((s) => !s.externalName && [`${s.name}.${s.namespace}.svc.cluster.local`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`].includes(target));
-  if (svc) return svc.vip || undefined;
-  return hosts.find((h) => h.name === target)?.ip;
+/** A Service's qualified DNS names: `name.ns.svc.cluster.local`, `name.ns.svc`, `name.ns`. */
+export function serviceNames(s: Pick<PlannedService, 'name' | 'namespace'>): string[] {
+  return [`${s.name}.${s.namespace}.svc.cluster.local`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`];
+}
+
+/**
+ * The address a Service's name resolves to in the lab: its VIP; a headless Service's first pod
+ * (cluster DNS answers with all of them); an ExternalName's target followed (a lab Service's VIP,
+ * or a lab host's address). undefined when it resolves to nothing.
+ */
+export function serviceAddress(s: PlannedService, hosts: readonly PlannedHost[], services: readonly PlannedService[]): string | undefined {
+  if (s.headless) return hosts.find((h) => h.name === s.endpoints[0])?.ip;
+  if (s.externalName === undefined) return s.vip || undefined;
+  const target = s.externalName;
+  const svc = services.find((t) => t.externalName === undefined && serviceNames(t).includes(target));
+  return svc ? svc.vip || undefined : hosts.find((h) => h.name === target)?.ip;
 }
 
 /** /etc/hosts of one lab host: itself, the other hosts, and the Services by their DNS names. */
@@ -295,11 +306,10 @@ export function hostsFile(self: PlannedHost, hosts: PlannedHost[], services: Pla
   const out = ['127.0.0.1 localhost'];
   const taken = new Set<string>();
   for (const s of services) {
-    const names = [`${s.name}.${s.namespace}.svc.cluster.local`, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`];
+    const names = serviceNames(s);
     if (self.kind === 'pod' && self.namespace === s.namespace) names.push(s.name);
     for (const n of names) taken.add(n);
-    // A headless Service's name is its first pod's address (cluster DNS answers with all of them).
-    const address = s.headless ? hosts.find((h) => h.name === s.endpoints[0])?.ip : s.externalName !== undefined ? aliasAddress(s.externalName, hosts, services) : s.vip;
+    const address = serviceAddress(s, hosts, services);
     if (address) out.push(`${address} ${names.join(' ')}`);
   }
   for (const h of [self, ...hosts.filter((x) => x !== self)]) if (!taken.has(h.name)) out.push(`${h.ip} ${h.name}`);
