@@ -12,15 +12,18 @@ export interface PodCert {
   key: string;
 }
 
+/** A self-signed P-256 certificate for `subject`, valid two days: `<dir>/<name>.pem` and `<dir>/<name>-key.pem`. */
+export async function selfSigned(dir: string, name: string, subject: string): Promise<{ cert: string; key: string }> {
+  mkdirSync(dir, { recursive: true });
+  const cert = join(dir, `${name}.pem`);
+  const key = join(dir, `${name}-key.pem`);
+  await execOk(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', subject]);
+  return { cert, key };
+}
+
 /** Creates the CA in `dir` (ca.pem, ca-key.pem). */
 export async function createLabCa(dir: string, labId: string): Promise<{ ca: string; caKey: string }> {
-  mkdirSync(dir, { recursive: true });
-  const ca = join(dir, 'ca.pem');
-  const caKey = join(dir, 'ca-key.pem');
-  await execOk([
-    'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', caKey, '-out', ca, '-days', '2', '-subj', `/O=pathlab lab ${labId}/CN=pathlab lab CA`,
-  ]);
+  const { cert: ca, key: caKey } = await selfSigned(dir, 'ca', `/O=pathlab lab ${labId}/CN=pathlab lab CA`);
   chmodSync(ca, 0o644);
   return { ca, caKey };
 }

@@ -14,6 +14,7 @@ import { BackendInputError } from '../../run/backend.ts';
 import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
 import { MeshControl, type ControlPlaneChoice } from './mesh-control.ts';
+import { selfSigned } from './lab-ca.ts';
 import { tcpdumpArgv } from '../../probes/tcpdump.ts';
 import { handlePositions, parseXtablesMonitor, traceRuleSpec, type KernelPacket } from '../../probes/kernel-trace.ts';
 
@@ -340,7 +341,7 @@ export class StartedNetnsLab implements AsyncDisposable {
       }
       const servers = externalServers(h);
       // An HTTPS server's certificate: self-signed for the host's name (clients do not check it).
-      const tls = h.external?.server === 'https' ? await selfSignedCert(join(this.dir, 'external'), h.name) : undefined;
+      const tls = h.external?.server === 'https' ? await selfSigned(join(this.dir, 'external'), h.name, `/CN=${h.name}`).then((f) => ({ cert: readFileSync(f.cert, 'utf8'), key: readFileSync(f.key, 'utf8') })) : undefined;
       // The servers run unprivileged: a port below 1024 (HTTPS on 443) needs the namespace's own
       // unprivileged port range opened (a per-namespace sysctl; the host's is not touched).
       if (servers.some((x) => x.port < 1024)) await execOk(inNetns(h.ns, ['sysctl', '-qw', 'net.ipv4.ip_unprivileged_port_start=0']), { where: h.name });
@@ -381,15 +382,6 @@ export class StartedNetnsLab implements AsyncDisposable {
 }
 
 /** Is the process there and not a zombie? */
-/** A throwaway self-signed certificate and key for `name` (PEM), made with openssl in `dir`. */
-async function selfSignedCert(dir: string, name: string): Promise<{ cert: string; key: string }> {
-  mkdirSync(dir, { recursive: true });
-  const cert = join(dir, `${name}.pem`);
-  const key = join(dir, `${name}-key.pem`);
-  await execOk(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`]);
-  return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
-}
-
 function processRuns(pid: number): boolean {
   if (pid <= 0) return false;
   try {
