@@ -239,8 +239,6 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
     return c;
   });
 
-  // Inline, not by file name: Envoy would watch each named file's folder (two more inotify instances).
-  // The file holding the key is readable by the proxy's group only (MeshControl writes it 0640).
   // istiod's TLS contexts ask pilot-agent's SDS for the secrets "default" and "ROOTCA": here, their files.
   if (istiod) for (const r of [...renderedListeners, ...renderedClusters]) sdsFromFiles(r, paths);
   // What Istio's istio.alpn filter (absent from upstream Envoy, switched off in istiod) does for an
@@ -255,6 +253,9 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
       }
     }
   }
+  // The secrets' PEM inline, not by file name: Envoy would watch each named file's folder (two
+  // more inotify instances). The file holding the key is readable by the proxy's group only
+  // (MeshControl writes it 0640).
   out.set(XDS_FILES.secretCert, response([{ '@type': T.secret, name: 'default', tls_certificate: { certificate_chain: { inline_string: facts.pem.cert }, private_key: { inline_string: facts.pem.key } } }]));
   out.set(XDS_FILES.secretRoot, response([{ '@type': T.secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: facts.pem.ca } } }]));
   out.set(XDS_FILES.cds, response(renderedClusters));

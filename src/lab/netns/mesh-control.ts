@@ -27,7 +27,7 @@ import type { ControlPlaneChoice } from '../../run/backend.ts';
 import { kubeObjectsYaml } from './kube-objects.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { exec, execOk, systemEnv } from '../exec.ts';
-import { createLabCa, createPodCert, type PodCert } from './lab-ca.ts';
+import { createLabCa, createPodCert } from './lab-ca.ts';
 import { clusterEndpoints, meshForPod, type MeshState } from './mesh-for-pod.ts';
 import { hostsFile, planService, serviceDnatRules, type LabPlan, type PlannedHost, type PlannedService } from './plan.ts';
 import type { ExecResult } from '../exec.ts';
@@ -79,8 +79,8 @@ export class MeshControl {
   private state: MeshState;
   private readonly pods = new Map<string, PodState>();
   private extraServices: PlannedService[] = [];
-  private ca: { ca: string; caKey: string } | undefined;
-  private readonly certs = new Map<string, PodCert>();
+  /** Each meshed pod's certificate, its key and the lab's root (PEM), read once when they are made. */
+  private readonly pems = new Map<string, SidecarFacts['pem']>();
   private envoyBinary = '';
   /** Who generates each pod's Envoy configuration (chosen at start). */
   controlPlane: ConfigSource = 'model';
@@ -158,10 +158,11 @@ export class MeshControl {
     }
     const caDir = join(this.lab.dir, 'ca');
     const c0 = performance.now();
-    this.ca = await createLabCa(caDir, this.lab.id);
+    const ca = await createLabCa(caDir, this.lab.id);
     await Promise.all(
       meshed.map(async (h) => {
-        this.certs.set(h.name, await createPodCert(caDir, this.ca!, { name: h.name, namespace: h.namespace }, this.proxyUser));
+        const cert = await createPodCert(caDir, ca, { name: h.name, namespace: h.namespace }, this.proxyUser);
+        this.pems.set(h.name, { cert: readFileSync(cert.cert, 'utf8'), key: readFileSync(cert.key, 'utf8'), ca: readFileSync(cert.ca, 'utf8') });
       }),
     );
     this.certsMs = performance.now() - c0;
@@ -181,8 +182,9 @@ export class MeshControl {
       }
     }
     const generated = await this.generate(meshed);
+    const shared = this.sharedFacts();
     for (const h of meshed) {
-      this.writeConfig(h, generated);
+      this.writeConfig(h, generated, shared);
       this.startEnvoy(h);
     }
     await Promise.all(meshed.map((h) => this.waitReady(h, { initial: true })));
@@ -311,23 +313,15 @@ export class MeshControl {
     return out;
   }
 
-  private pemOf(h: PlannedHost): SidecarFacts['pem'] {
-    const cert = this.certs.get(h.name)!;
-    return { cert: readFileSync(cert.cert, 'utf8'), key: readFileSync(cert.key, 'utf8'), ca: readFileSync(cert.ca, 'utf8') };
-  }
-
-  private facts(h: PlannedHost): SidecarFacts {
+  /** What every pod's rendering shares in one push: the endpoints per cluster, the meshed pods' identities. */
+  private sharedFacts(): Pick<SidecarFacts, 'endpoints' | 'identities'> {
     const identities: Record<string, string> = {};
     for (const m of this.meshedPods()) identities[m.ip] = spiffeOf(m);
-    return {
-      pod: h.name,
-      namespace: h.namespace,
-      ip: h.ip,
-      interception: this.interceptionOf(h),
-      endpoints: clusterEndpoints(this.lab.plan, this.extraServices),
-      identities,
-      pem: this.pemOf(h),
-    };
+    return { endpoints: clusterEndpoints(this.lab.plan, this.extraServices), identities };
+  }
+
+  private facts(h: PlannedHost, shared: Pick<SidecarFacts, 'endpoints' | 'identities'>): SidecarFacts {
+    return { pod: h.name, namespace: h.namespace, ip: h.ip, interception: this.interceptionOf(h), ...shared, pem: this.pems.get(h.name)! };
   }
 
   /**
@@ -335,12 +329,12 @@ export class MeshControl {
    * every file written beside its place and renamed into the watched directory (LDS last).
    * Returns the version to wait for, or undefined when nothing changed.
    */
-  private writeConfig(h: PlannedHost, generated: Map<string, unknown>): number | undefined {
+  private writeConfig(h: PlannedHost, generated: Map<string, unknown>, shared: Pick<SidecarFacts, 'endpoints' | 'identities'>): number | undefined {
     const st = this.pods.get(h.name)!;
     const paths = this.pathsOf(h);
     const dump = generated.get(h.name);
     if (!dump) throw new Error(`${h.name}: ${this.controlPlane} generated no configuration for the pod`);
-    const files = renderResources(dump, this.facts(h), paths, '', this.controlPlane);
+    const files = renderResources(dump, this.facts(h, shared), paths, '', this.controlPlane);
     const digest = sha(JSON.stringify([...files]));
     if (st.configSha === digest) return undefined;
     st.configSha = digest;
@@ -447,7 +441,8 @@ export class MeshControl {
     const meshed = this.meshedPods();
     const reloaded = await Promise.all(meshed.map((h) => this.loadRules(h)));
     const generated = await this.generate(meshed);
-    const changed = meshed.filter((h) => this.writeConfig(h, generated) !== undefined);
+    const shared = this.sharedFacts();
+    const changed = meshed.filter((h) => this.writeConfig(h, generated, shared) !== undefined);
     // A new interception mode is a new pod in Istio (the injector's choice): its Envoy starts again.
     const restart = meshed.filter((h) => this.pods.get(h.name)!.interception !== this.interceptionOf(h));
     for (const h of restart) {
