@@ -5,7 +5,22 @@
 // istiod would push to it, as an Envoy admin config_dump. The conversion of Kubernetes and Istio
 // objects is Istio's own code: this program only feeds it and prints what it made.
 //
-// Input (stdin, JSON):
+// Two ways to run it:
+//
+// `istiod-gen` (one-shot): the objects and a list of proxies on stdin, each proxy's configuration
+// on stdout, as below. The lab's differential tests use it.
+//
+// `istiod-gen serve XDS-ADDRESS CONTROL-SOCKET`: istiod's discovery server, serving ADS on
+// XDS-ADDRESS (host:port, plaintext, as istiod's 15010) to the lab's pilot-agents. The lab plays
+// the API server over CONTROL-SOCKET (a unix socket): each line it writes is the cluster's whole
+// state ({"kubernetes", "istio", "meshConfig"}, and "wait": the proxy IDs to wait for). The first
+// starts istiod; each later one is applied as a change (what is new created, what changed
+// updated, what is gone deleted, in the fake clientset, the config store and the mesh config).
+// The answer, one line, comes when istiod has pushed that state and every connected proxy has
+// answered: each proxy's push version and, per xDS type, the nonce sent and acked and Envoy's
+// last rejection (see syncStatus).
+//
+// Input of the one-shot run (stdin, JSON):
 //
 //	{"kubernetes": "<YAML documents: Services, Pods, EndpointSlices, Namespaces>",
 //	 "istio": "<YAML documents: ServiceEntry, Sidecar, VirtualService, DestinationRule, PeerAuthentication…>",
@@ -19,20 +34,39 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
 
 	admin "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"google.golang.org/grpc"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
+
+	meshconfig "istio.io/api/mesh/v1alpha1"
 	"istio.io/istio/pilot/pkg/config/kube/crd"
+	istiogrpc "istio.io/istio/pilot/pkg/grpc"
 	"istio.io/istio/pilot/pkg/model"
+	v3 "istio.io/istio/pilot/pkg/xds/v3"
 	"istio.io/istio/pilot/test/xds"
+	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh"
+	"istio.io/istio/pkg/config/mesh/meshwatcher"
+	istiokeepalive "istio.io/istio/pkg/keepalive"
+	kubelib "istio.io/istio/pkg/kube"
 	"istio.io/istio/pkg/log"
 )
 
@@ -85,7 +119,7 @@ func anyOf(m proto.Message) *anypb.Any {
 }
 
 func main() {
-	// istiod logs to stdout by default: the config dumps go there, its log to stderr (quiet).
+	// istiod logs to stdout by default: the answers go there, its log to stderr (quiet).
 	logOpts := log.DefaultOptions()
 	logOpts.OutputPaths = []string{"stderr"}
 	logOpts.ErrorOutputPaths = []string{"stderr"}
@@ -93,41 +127,42 @@ func main() {
 	if err := log.Configure(logOpts); err != nil {
 		fmt.Fprintln(os.Stderr, "istiod-gen: logging:", err)
 	}
-	raw, err := io.ReadAll(os.Stdin)
+	if len(os.Args) == 4 && os.Args[1] == "serve" {
+		serve(os.Args[2], os.Args[3])
+		return
+	}
+	if len(os.Args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: istiod-gen < input.json | istiod-gen serve XDS-ADDRESS CONTROL-SOCKET")
+		os.Exit(2)
+	}
+	oneShot()
+}
+
+func fail(code int, args ...any) {
+	fmt.Fprintln(os.Stderr, append([]any{"istiod-gen:"}, args...)...)
+	os.Exit(code)
+}
+
+func meshOf(text string) *meshconfig.MeshConfig {
+	if text == "" {
+		return mesh.DefaultMeshConfig()
+	}
+	mc, err := mesh.ApplyMeshConfigDefaults(text)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "istiod-gen: reading stdin:", err)
-		os.Exit(2)
+		fail(2, "meshConfig:", err)
 	}
-	var in input
-	if err := json.Unmarshal(raw, &in); err != nil {
-		fmt.Fprintln(os.Stderr, "istiod-gen: the input is not JSON of the expected shape:", err)
-		os.Exit(2)
-	}
-	meshConfig := mesh.DefaultMeshConfig()
-	if in.MeshConfig != "" {
-		mc, err := mesh.ApplyMeshConfigDefaults(in.MeshConfig)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "istiod-gen: meshConfig:", err)
-			os.Exit(2)
-		}
-		meshConfig = mc
-	}
-	f := &failer{}
-	defer func() {
-		for i := len(f.cleanups) - 1; i >= 0; i-- {
-			f.cleanups[i]()
-		}
-	}()
-	// Istio's objects, parsed by istiod's own parser; each gets the cluster's domain as istiod's
-	// Kubernetes config store gives it (short hosts such as "reviews" resolve against it).
-	configs, unknown, err := crd.ParseInputs(in.Istio)
+	return mc
+}
+
+// istioConfigs parses Istio's objects with istiod's own parser; each gets the cluster's domain as
+// istiod's Kubernetes config store gives it (short hosts such as "reviews" resolve against it).
+func istioConfigs(text string) []config.Config {
+	configs, unknown, err := crd.ParseInputs(text)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "istiod-gen: the Istio objects:", err)
-		os.Exit(2)
+		fail(2, "the Istio objects:", err)
 	}
 	if len(unknown) > 0 {
-		fmt.Fprintf(os.Stderr, "istiod-gen: kinds istiod does not know: %v\n", unknown)
-		os.Exit(2)
+		fail(2, fmt.Sprintf("kinds istiod does not know: %v", unknown))
 	}
 	for i := range configs {
 		configs[i].Domain = "cluster.local"
@@ -135,10 +170,28 @@ func main() {
 			configs[i].Namespace = "default"
 		}
 	}
+	return configs
+}
+
+func oneShot() {
+	raw, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fail(2, "reading stdin:", err)
+	}
+	var in input
+	if err := json.Unmarshal(raw, &in); err != nil {
+		fail(2, "the input is not JSON of the expected shape:", err)
+	}
+	f := &failer{}
+	defer func() {
+		for i := len(f.cleanups) - 1; i >= 0; i-- {
+			f.cleanups[i]()
+		}
+	}()
 	s := xds.NewFakeDiscoveryServer(f, xds.FakeOptions{
 		KubernetesObjectString: in.Kubernetes,
-		Configs:                configs,
-		MeshConfig:             meshConfig,
+		Configs:                istioConfigs(in.Istio),
+		MeshConfig:             meshOf(in.MeshConfig),
 	})
 	// The configurations reach istiod's indexes (krt collections) as events after the server's
 	// first push: wait until every push those events asked for has been committed.
@@ -192,14 +245,344 @@ func main() {
 		// Envoy's own field names (snake_case), as its admin /config_dump prints them.
 		text, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(dump)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "istiod-gen: printing the config dump:", err)
-			os.Exit(1)
+			fail(1, "printing the config dump:", err)
 		}
 		out.Proxies = append(out.Proxies, outProxy{Name: ps.Name, Namespace: ps.Namespace, ConfigDump: json.RawMessage(text)})
 	}
-	enc := json.NewEncoder(os.Stdout)
-	if err := enc.Encode(out); err != nil {
-		fmt.Fprintln(os.Stderr, "istiod-gen: writing:", err)
-		os.Exit(1)
+	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+		fail(1, "writing:", err)
+	}
+}
+
+// state is one line of the serve mode's input: the whole cluster, as the lab has it now.
+type state struct {
+	Kubernetes string   `json:"kubernetes"`
+	Istio      string   `json:"istio"`
+	MeshConfig string   `json:"meshConfig"`
+	Wait       []string `json:"wait"`
+	TimeoutMs  int      `json:"timeoutMs"`
+}
+
+type typeStatus struct {
+	Sent      string `json:"sent"`
+	Acked     string `json:"acked"`
+	LastError string `json:"lastError,omitempty"`
+}
+
+type proxyStatus struct {
+	ID          string                `json:"id"`
+	PushVersion string                `json:"pushVersion"`
+	Types       map[string]typeStatus `json:"types"`
+}
+
+type reply struct {
+	OK          bool          `json:"ok"`
+	Error       string        `json:"error,omitempty"`
+	PushVersion string        `json:"pushVersion"`
+	Proxies     []proxyStatus `json:"proxies"`
+	Millis      int64         `json:"ms"`
+}
+
+// typeNames are the xDS types by the short names the lab prints.
+var typeNames = map[string]string{v3.ClusterType: "cds", v3.ListenerType: "lds", v3.RouteType: "rds", v3.EndpointType: "eds", v3.SecretType: "sds", v3.ExtensionConfigurationType: "ecds"}
+
+// applied is what the fake API server and the config store hold now, by kind/namespace/name.
+type applied struct {
+	kube  map[string]kubeEntry
+	istio map[string]istioEntry
+	mesh  string
+}
+
+type kubeEntry struct {
+	text      string
+	gvr       schema.GroupVersionResource
+	namespace string
+	name      string
+}
+
+type istioEntry struct {
+	text string
+	c    config.Config
+}
+
+func serve(xdsAddr, control string) {
+	_ = os.Remove(control)
+	ctl, err := net.Listen("unix", control)
+	if err != nil {
+		fail(1, "listening on", control, err)
+	}
+	var mu sync.Mutex
+	var srv *xds.FakeDiscoveryServer
+	var now applied
+	f := &failer{}
+	handle := func(st state) reply {
+		mu.Lock()
+		defer mu.Unlock()
+		t0 := time.Now()
+		if srv == nil {
+			// The first state starts istiod, serving ADS on xdsAddr.
+			lis, err := net.Listen("tcp", xdsAddr)
+			if err != nil {
+				return reply{Error: fmt.Sprintf("listening on %s: %v", xdsAddr, err)}
+			}
+			kube, err := kubeObjects(st.Kubernetes)
+			if err != nil {
+				return reply{Error: err.Error()}
+			}
+			configs := istioConfigs(st.Istio)
+			srv = xds.NewFakeDiscoveryServer(f, xds.FakeOptions{
+				KubernetesObjectString: st.Kubernetes,
+				Configs:                configs,
+				MeshConfig:             meshOf(st.MeshConfig),
+			})
+			// ADS on a real port, with istiod's own gRPC server options (its keepalive policy:
+			// pilot-agent's pings would otherwise end the stream with "too_many_pings").
+			grpcServer := grpc.NewServer(istiogrpc.ServerOptions(istiokeepalive.DefaultOption(), func(int64) {})...)
+			srv.Discovery.Register(grpcServer)
+			go func() { _ = grpcServer.Serve(lis) }()
+			now = applied{kube: map[string]kubeEntry{}, istio: map[string]istioEntry{}, mesh: st.MeshConfig}
+			for k, o := range kube {
+				now.kube[k] = o.entry
+			}
+			for _, c := range configs {
+				now.istio[configKey(c)] = istioEntry{configText(c), c}
+			}
+		} else if err := now.apply(srv, st); err != nil {
+			return reply{Error: err.Error()}
+		}
+		return waitPushed(srv, st, t0)
+	}
+	for {
+		conn, err := ctl.Accept()
+		if err != nil {
+			fail(1, "control socket:", err)
+		}
+		go func() {
+			defer conn.Close()
+			in := bufio.NewReaderSize(conn, 1<<20)
+			out := json.NewEncoder(conn)
+			for {
+				st, err := readState(in)
+				if err == io.EOF {
+					return
+				}
+				if err != nil {
+					_ = out.Encode(reply{Error: err.Error()})
+					return
+				}
+				_ = out.Encode(handle(st))
+			}
+		}()
+	}
+}
+
+func readState(in *bufio.Reader) (state, error) {
+	line, err := in.ReadBytes('\n')
+	if err != nil && (err != io.EOF || len(line) == 0) {
+		return state{}, err
+	}
+	var st state
+	if err := json.Unmarshal(line, &st); err != nil {
+		return state{}, fmt.Errorf("a line that is not JSON of the expected shape: %v", err)
+	}
+	return st, nil
+}
+
+type kubeObject struct {
+	obj   runtime.Object
+	entry kubeEntry
+}
+
+// kubeObjects parses YAML documents as the fake clientset's codec does, keyed by kind/namespace/name.
+func kubeObjects(text string) (map[string]kubeObject, error) {
+	out := map[string]kubeObject{}
+	decode := kubelib.IstioCodec.UniversalDeserializer().Decode
+	for _, doc := range strings.Split(text, "\n---\n") {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		o, gvk, err := decode([]byte(doc), nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("a Kubernetes object: %v", err)
+		}
+		m, err := meta.Accessor(o)
+		if err != nil {
+			return nil, err
+		}
+		gvr, _ := meta.UnsafeGuessKindToResource(*gvk)
+		out[gvk.Kind+"/"+m.GetNamespace()+"/"+m.GetName()] = kubeObject{o, kubeEntry{doc, gvr, m.GetNamespace(), m.GetName()}}
+	}
+	return out, nil
+}
+
+func configKey(c config.Config) string {
+	return c.GroupVersionKind.Kind + "/" + c.Namespace + "/" + c.Name
+}
+
+func configText(c config.Config) string {
+	b, _ := json.Marshal(c.Spec)
+	l, _ := json.Marshal(c.Labels)
+	a, _ := json.Marshal(c.Annotations)
+	return string(b) + string(l) + string(a)
+}
+
+// apply brings the fake API server, the config store and the mesh config to the state given:
+// what is new is created, what changed updated, what is gone deleted, each raising the events
+// istiod's controllers watch for.
+func (a *applied) apply(s *xds.FakeDiscoveryServer, st state) error {
+	objs, err := kubeObjects(st.Kubernetes)
+	if err != nil {
+		return err
+	}
+	tracker := s.KubeClient().Kube().(*fake.Clientset).Tracker()
+	for k, o := range objs {
+		old, ok := a.kube[k]
+		switch {
+		case ok && old.text == o.entry.text:
+			continue
+		case ok:
+			err = tracker.Update(o.entry.gvr, o.obj, o.entry.namespace)
+		default:
+			err = tracker.Add(o.obj)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %v", k, err)
+		}
+	}
+	for k, e := range a.kube {
+		if _, ok := objs[k]; ok {
+			continue
+		}
+		if err := tracker.Delete(e.gvr, e.namespace, e.name); err != nil {
+			return fmt.Errorf("deleting %s: %v", k, err)
+		}
+	}
+	a.kube = map[string]kubeEntry{}
+	for k, o := range objs {
+		a.kube[k] = o.entry
+	}
+	want := map[string]config.Config{}
+	for _, c := range istioConfigs(st.Istio) {
+		want[configKey(c)] = c
+	}
+	store := s.Store()
+	for k, c := range want {
+		old, ok := a.istio[k]
+		switch {
+		case !ok:
+			if _, err := store.Create(c); err != nil {
+				return fmt.Errorf("%s: %v", k, err)
+			}
+		case old.text != configText(c):
+			if _, err := store.Update(c); err != nil {
+				return fmt.Errorf("%s: %v", k, err)
+			}
+		}
+	}
+	for k, e := range a.istio {
+		if _, ok := want[k]; ok {
+			continue
+		}
+		if err := store.Delete(e.c.GroupVersionKind, e.c.Name, e.c.Namespace, nil); err != nil {
+			return fmt.Errorf("deleting %s: %v", k, err)
+		}
+	}
+	a.istio = map[string]istioEntry{}
+	for k, c := range want {
+		a.istio[k] = istioEntry{configText(c), c}
+	}
+	if st.MeshConfig != a.mesh {
+		s.Env().Watcher.(meshwatcher.TestWatcher).Set(meshOf(st.MeshConfig))
+		// istiod pushes every proxy when the mesh config changes (its mesh handler in bootstrap).
+		s.Discovery.ConfigUpdate(&model.PushRequest{Full: true, Forced: true, Reason: model.NewReasonStats(model.GlobalUpdate)})
+		a.mesh = st.MeshConfig
+	}
+	return nil
+}
+
+// syncStatus is each connected proxy's state, as istiod's /debug/syncz reports it.
+func syncStatus(s *xds.FakeDiscoveryServer) []proxyStatus {
+	var out []proxyStatus
+	for _, con := range s.Discovery.SortedClients() {
+		p := con.Proxy()
+		if p == nil {
+			continue
+		}
+		ps := proxyStatus{ID: p.ID, Types: map[string]typeStatus{}}
+		if p.LastPushContext != nil {
+			ps.PushVersion = p.LastPushContext.PushVersion
+		}
+		for _, wr := range p.DeepCloneWatchedResources() {
+			name := typeNames[wr.TypeUrl]
+			if name == "" {
+				name = wr.TypeUrl
+			}
+			ps.Types[name] = typeStatus{Sent: wr.NonceSent, Acked: wr.NonceAcked, LastError: wr.LastError}
+		}
+		out = append(out, ps)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// settled: istiod has committed every update it was told of into its push context, every proxy
+// waited for is connected, each was last pushed with that push context, and acked every type it
+// was sent (or rejected it: lastError says why).
+func settled(s *xds.FakeDiscoveryServer, wait []string) (bool, string) {
+	if s.Discovery.CommittedUpdates.Load() < s.Discovery.InboundUpdates.Load() {
+		return false, "istiod has not committed every update to its push context"
+	}
+	push := s.Discovery.Env.PushContext()
+	connected := map[string]bool{}
+	for _, con := range s.Discovery.SortedClients() {
+		p := con.Proxy()
+		if p == nil {
+			continue
+		}
+		connected[p.ID] = true
+		if p.LastPushContext != push {
+			return false, p.ID + " has not been pushed the latest push context"
+		}
+		for _, wr := range p.DeepCloneWatchedResources() {
+			if wr.NonceSent != wr.NonceAcked && wr.LastError == "" {
+				return false, fmt.Sprintf("%s has not answered %s %s", p.ID, typeNames[wr.TypeUrl], wr.NonceSent)
+			}
+		}
+	}
+	for _, id := range wait {
+		if !connected[id] {
+			return false, id + " is not connected"
+		}
+	}
+	return true, ""
+}
+
+// waitPushed waits until istiod has pushed the state it was given and every proxy answered.
+// The watchers see the fake clientset's changes as events some time after the change, and a push
+// is queued before it is sent: the state must hold, with no new update, for a quiet interval.
+func waitPushed(s *xds.FakeDiscoveryServer, st state, t0 time.Time) reply {
+	timeout := time.Duration(st.TimeoutMs) * time.Millisecond
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	const quiet = 100 * time.Millisecond
+	var since time.Time
+	var seen int64 = -1
+	var why string
+	for {
+		ok, reason := settled(s, st.Wait)
+		inbound := s.Discovery.InboundUpdates.Load()
+		switch {
+		case !ok:
+			since, why = time.Time{}, reason
+		case inbound != seen || since.IsZero():
+			since, seen = time.Now(), inbound
+		case time.Since(since) >= quiet:
+			return reply{OK: true, PushVersion: s.Discovery.Env.PushContext().PushVersion, Proxies: syncStatus(s), Millis: time.Since(t0).Milliseconds()}
+		}
+		if time.Since(t0) > timeout {
+			return reply{Error: "not settled after " + timeout.String() + ": " + why, Proxies: syncStatus(s), Millis: time.Since(t0).Milliseconds()}
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -71,6 +71,8 @@ export interface BuiltIstio {
   pilotAgent: string;
   /** go/istiod-gen: istiod's config generation for given objects and proxies, as config dumps. */
   istiodGen: string;
+  /** Istio's Envoy bootstrap template (tools/packaging/common/envoy_bootstrap.json of the pinned source): pilot-agent's --templateFile. */
+  bootstrapTemplate: string;
   /** The sha256 of go/istiod-gen/main.go it was built from (a changed source is built again). */
   istiodGenSha: string;
   /** What `pilot-agent version` printed. */
@@ -84,7 +86,7 @@ export async function builtIstio(pin: IstioBuildPin, cache?: string): Promise<Bu
   const record = join(istioHome(pin, cache), 'built.json');
   if (!existsSync(record)) return undefined;
   const b = JSON.parse(readFileSync(record, 'utf8')) as BuiltIstio;
-  if (!b.istiodGen || !existsSync(b.istiodGen) || b.istiodGenSha !== istiodGenSha()) return undefined;
+  if (!b.istiodGen || !existsSync(b.istiodGen) || b.istiodGenSha !== istiodGenSha() || !b.bootstrapTemplate || !existsSync(b.bootstrapTemplate)) return undefined;
   const r = await exec([b.pilotAgent, 'version', '--short'], { timeoutMs: 30_000 });
   return r.exitCode === 0 ? { ...b, versionLine: r.stdout.trim() } : undefined;
 }
@@ -195,12 +197,14 @@ export async function buildIstio(pin: IstioBuildPin, opts: { cache?: string; log
     log('building go/istiod-gen (istiod\'s config generation, Istio\'s fake discovery server) against the patched source');
     const g = await exec(['go', 'build', '-trimpath', '-o', `${tmpBin}/istiod-gen`, '.'], { cwd: genSrc, env, timeoutMs: 40 * 60_000 });
     if (g.exitCode !== 0) throw new Error(`go build of istiod-gen failed (exit ${g.exitCode}):\n${(g.spawnError ?? g.stderr).trim().split('\n').slice(-15).join('\n')}`);
+    // The bootstrap template pilot-agent renders for Envoy, from the same source (an istio-proxy image has it at /var/lib/istio/envoy/).
+    copyFileSync(join(istioSrc, 'tools', 'packaging', 'common', 'envoy_bootstrap.json'), join(tmpBin, 'envoy_bootstrap_tmpl.json'));
     const buildSeconds = Math.round((performance.now() - t0) / 1000);
     rmSync(bin, { recursive: true, force: true });
     renameSync(tmpBin, bin);
     const pilotAgent = join(bin, 'pilot-agent');
     const v = await execOk([pilotAgent, 'version', '--short']);
-    const built: BuiltIstio = { pin: pin.commit, pilotAgent, istiodGen: join(bin, 'istiod-gen'), istiodGenSha: istiodGenSha(), versionLine: v.stdout.trim(), buildSeconds, go: go.version! };
+    const built: BuiltIstio = { pin: pin.commit, pilotAgent, istiodGen: join(bin, 'istiod-gen'), bootstrapTemplate: join(bin, 'envoy_bootstrap_tmpl.json'), istiodGenSha: istiodGenSha(), versionLine: v.stdout.trim(), buildSeconds, go: go.version! };
     writeFileSync(join(home, 'built.json'), `${JSON.stringify(built, null, 2)}\n`);
     log(`built pilot-agent and istiod-gen in ${buildSeconds} s: ${bin}`);
     return built;

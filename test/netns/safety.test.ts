@@ -71,12 +71,18 @@ netnsTest(`${NEEDS_ROOT} lab up --lab-id of a running lab is refused before anyt
   }
 });
 
-/** The netns backend, with the app pod's Envoy killed when `when` says (after the lab is up, or after the setup). */
+/**
+ * The netns backend, with the app pod's Envoy killed when `when` says (after the lab is up, or
+ * after the setup): the Envoy the lab started (the model's file-based xDS), or the one pilot-agent
+ * started (istiod's), found as pilot-agent's child.
+ */
 function killingSidecar(when: 'start' | 'setup'): Backend {
   const kill = (lab: StartedBackend) => {
     const inner = (lab as unknown as { lab: StartedNetnsLab }).lab;
-    const sidecar = inner.processes.find((p) => p.host === 'app' && p.what === 'envoy')!;
-    process.kill(sidecar.pid, 'SIGKILL');
+    const sidecar = inner.processes.find((p) => p.host === 'app' && (p.what === 'envoy' || p.what === 'istio-proxy'))!;
+    const envoy = sidecar.what === 'envoy' ? sidecar.pid : Number(spawnSync('pgrep', ['-P', String(sidecar.pid), '-x', 'envoy'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+    if (!(envoy > 0)) throw new Error(`no Envoy under the app's ${sidecar.what} (pid ${sidecar.pid})`);
+    process.kill(envoy, 'SIGKILL');
   };
   return {
     ...netnsBackend,
@@ -103,20 +109,26 @@ function killingSidecar(when: 'start' | 'setup'): Backend {
   };
 }
 
-netnsTest(`${NEEDS_ROOT} a sidecar that died is the reason its probes fail (or its setup), with its log, never a path difference`, async (t) => {
-  const r = loadScenarioFile('scenarios/incident-7000/outage-legacy.yaml');
-  if (!r.ok) throw new Error('the catalogue scenario must load');
-  const dead = /^the envoy of app \(pid \d+\) is not running/;
-  const afterSetup = (await runScenarios(killingSidecar('setup'), [r], { checkFault: false, keepLab: false })).results[0]!;
-  t.true(afterSetup.probes.length > 0);
-  for (const p of afterSetup.probes) {
-    t.is(p.status, 'failed');
-    t.regex(p.reason ?? '', dead, p.reason);
-  }
-  const beforeSetup = (await runScenarios(killingSidecar('start'), [r], { checkFault: false, keepLab: false })).results[0]!;
-  t.is(beforeSetup.status, 'failed');
-  t.regex(beforeSetup.reason ?? '', dead, beforeSetup.reason);
-});
+for (const [file, process_, how] of [
+  ['scenarios/incident-7000/outage-legacy.yaml', 'envoy', 'the model, file-based xDS'],
+  ['scenarios/incident-7000/outage-current.yaml', 'istio-proxy', 'istiod, pilot-agent running Envoy'],
+] as const) {
+  netnsTest(`${NEEDS_ROOT} a sidecar whose Envoy died is the reason its probes fail (or its setup), with its log, never a path difference (${how})`, async (t) => {
+    const r = loadScenarioFile(file);
+    if (!r.ok) throw new Error('the catalogue scenario must load');
+    const dead = new RegExp(`^the ${process_} of app \\(pid \\d+\\) is not running`);
+    const afterSetup = (await runScenarios(killingSidecar('setup'), [r], { checkFault: false, keepLab: false })).results[0]!;
+    t.true(afterSetup.probes.length > 0);
+    for (const p of afterSetup.probes) {
+      t.is(p.status, 'failed');
+      t.regex(p.reason ?? '', dead, p.reason);
+    }
+    const beforeSetup = (await runScenarios(killingSidecar('start'), [r], { checkFault: false, keepLab: false })).results[0]!;
+    t.is(beforeSetup.status, 'failed');
+    t.regex(beforeSetup.reason ?? '', dead, beforeSetup.reason);
+    if (process_ === 'istio-proxy') t.regex(beforeSetup.reason ?? '', /Envoy exited/, 'pilot-agent\'s own words that its Envoy died');
+  });
+}
 
 netnsTest(`${NEEDS_ROOT} pathlab run from a checkout in a mode-700 folder (as /root and many homes are) passes: nothing the proxy uid runs is read from it`, (t) => {
   const outer = mkdtempSync(join(tmpdir(), 'pathlab-private-'));

@@ -42,9 +42,15 @@ async function startLab(version: LabSpec['istio']['version'], steps: SetupStep[]
   return lab;
 }
 
+/** The app's outbound access log lines (under pilot-agent, Envoy's stdout: its lines start with "["). */
+function outboundLines(lab: StartedNetnsLab): string[] {
+  const where = lab.mesh.accessLogPaths('app');
+  return readFileSync('stdout' in where ? where.stdout : where.split.outbound, 'utf8').split('\n').filter((l) => l.startsWith('['));
+}
+
 async function accessLog(lab: StartedNetnsLab, config: EnvoyConfig, count: number): Promise<AccessLogLine[]> {
   for (let i = 0; i < 200; i++) {
-    const lines = readFileSync(lab.mesh.accessLogPaths('app').outbound, 'utf8').split('\n').filter(Boolean);
+    const lines = outboundLines(lab);
     if (lines.length >= count) return lines.map((l) => accessLogLineOf(parseAccessLogLine(l), config, 15001));
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -57,7 +63,7 @@ async function accessLog(lab: StartedNetnsLab, config: EnvoyConfig, count: numbe
  * (iptables-save inside the pod) and the sidecar's real /config_dump.
  */
 async function probe(t: ExecutionContext, lab: StartedNetnsLab, port: number): Promise<string> {
-  const before = readFileSync(lab.mesh.accessLogPaths('app').outbound, 'utf8').split('\n').filter(Boolean).length;
+  const before = outboundLines(lab).length;
   // Without a half-close, as the article's nc: Envoy's HTTP connection manager answers only then.
   const r = await lab.run('app', ['nc', '-w', '2', REDIS, String(port)], { input: 'keys *\r\n', user: APP, timeoutMs: 6000 });
   const save = await lab.run('app', ['iptables-save']);

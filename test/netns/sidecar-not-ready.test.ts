@@ -1,6 +1,7 @@
 // `lab up` returns only when every sidecar is ready. Here the lab's copy of Envoy is one that
 // cannot start (under a prefix of this test's own, so no other lab sees it): lab up must tear
-// down what it made, exit 3 and print the failing Envoy's last log lines.
+// down what it made, exit 3 and print the failing Envoy's last log lines (pilot-agent's log, which
+// has Envoy's, and its own line that Envoy exited).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ netnsTest(`${NEEDS_ROOT} lab up with an Envoy that cannot start: exit 3, the Env
   chmodSync(join(dir, 'envoy'), 0o755);
   const r = pathlab(['lab', 'up']);
   t.is(r.status, 3, r.stderr);
-  t.regex(r.stderr, /the lab is torn down: a sidecar is not ready: the envoy of \S+ \(pid \d+\) is not running; its log ends: .*this Envoy cannot start/);
+  t.regex(r.stderr, /the lab is torn down: a sidecar is not ready: the istio-proxy of \S+ \(pid \d+\) is not running; its log ends: .*this Envoy cannot start.*Envoy exited with error/);
   const labs = readdirSync(STATE).filter((e) => e !== 'envoy' && e !== 'agents');
   t.deepEqual(labs, [], 'no lab folder or record is left');
   const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(`${PREFIX}-`));

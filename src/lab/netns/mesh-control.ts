@@ -3,14 +3,17 @@
 // - istio-init's rules per meshed pod, for the pod's annotations: Istio's own `pilot-agent
 //   istio-iptables` where the lab's Istio is built (current), else pathlab's renderer of the
 //   lab's version, loaded with iptables-restore inside the pod;
-// - each pod's Envoy configuration: istiod's own generation where it is built (go/istiod-gen,
-//   over the lab's Services, Pods and EndpointSlices and the applied Istio objects), else the
-//   Envoy model's synthesis; delivered as file-based xDS (envoy-xds.ts);
+// - each pod's Envoy configuration, from one of two control planes:
+//   - istiod (where the lab's Istio is built): go/istiod-gen serving istiod's own generation
+//     over real xDS from the node's namespace (the lab plays its API server: Services, Pods,
+//     EndpointSlices and the applied Istio objects), and in each pod Istio's own pilot-agent,
+//     which bootstraps and supervises Envoy (istio-proxy.ts);
+//   - the Envoy model's synthesis, delivered to Envoy as file-based xDS (envoy-xds.ts), for
+//     the Istio eras that cannot be built;
 // - Service VIPs (DNAT in the node namespace) and names (hosts files).
-// Every meshed pod runs the upstream Envoy binary (pilot-agent's local ports are static listeners
-// of it). A scenario's setup steps change that state, and `reset()` brings the lab back to its
-// definition.
-import { chownSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Every meshed pod runs the upstream Envoy binary. A scenario's setup steps change that state,
+// and `reset()` brings the lab back to its definition.
+import { chownSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -20,16 +23,17 @@ import { listenerSnapshot } from '../../mesh/envoy/listener-wait.ts';
 import { PROXY_UID, istioInitRules } from '../../mesh/iptables/index.ts';
 import { READINESS_PORT, TPROXY_MARK, TPROXY_ROUTE_TABLE } from '../../mesh/iptables/constants.ts';
 import { ENVOY_PINS, envoyForLab, installedEnvoy } from '../../istio/envoy.ts';
-import { ISTIO_BUILD_PINS, builtIstio } from '../../istio/istio-build.ts';
+import { ISTIO_BUILD_PINS, builtIstio, type BuiltIstio } from '../../istio/istio-build.ts';
 import { ADMIN_PORT, XDS_FILES, renderBootstrap, renderResources, type ConfigSource, type SidecarFacts, type SidecarPaths } from './envoy-xds.ts';
-import { istiodConfigDumps } from '../../istio/istiod-gen.ts';
+import { ISTIOD_FEATURES, LAB_ISTIO_OBJECTS, labMeshConfig, pushState, rejections, type IstiodReply } from '../../istio/istiod-gen.ts';
+import { ISTIOD_XDS_PORT, agentLaunch, prepareAgentDir, proxyIdOf } from './istio-proxy.ts';
 import type { ControlPlaneChoice } from '../../run/backend.ts';
 import { kubeObjectsYaml } from './kube-objects.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { exec, execOk, systemEnv } from '../exec.ts';
 import { createLabCa, createPodCert } from './lab-ca.ts';
 import { clusterEndpoints, meshForPod, type MeshState } from './mesh-for-pod.ts';
-import { hostsFile, planService, serviceDnatRules, type LabPlan, type PlannedHost, type PlannedService } from './plan.ts';
+import { NODE_HOST, hostsFile, planService, serviceDnatRules, type LabPlan, type PlannedHost, type PlannedService } from './plan.ts';
 import type { ExecResult } from '../exec.ts';
 
 
@@ -39,14 +43,17 @@ export interface PodState {
   rules?: string;
   /** The flags istio-iptables ran with last (its --cleanup-only takes them). */
   rulesFlags?: string[];
-  envoyPid?: number;
+  /** The process the lab started for the sidecar: Envoy (model), or pilot-agent, which runs Envoy (istiod). */
+  proxyPid?: number;
   /** The interception mode the running Envoy was started for (TPROXY needs another user and a transparent listener). */
   interception?: 'REDIRECT' | 'TPROXY';
   /** istio-init's TPROXY policy route is in the pod's namespace. */
   tproxyRoute?: boolean;
-  /** The hash of the last rendered configuration, and the xDS version it went out as. */
+  /** The hash of the last rendered configuration, and the xDS version it went out as (file-based xDS). */
   configSha?: string;
   version: number;
+  /** What istiod last pushed the pod and the pod acknowledged: the push version, each type's acked nonce. */
+  istiod?: { pushVersion: string; acked: string };
   /** The last config_dump read from the Envoy, and the version and process it came from. */
   dump?: { key: string; value: unknown };
   /** How much of the Envoy's log was there before the last push (what it says after is about that push). */
@@ -60,13 +67,22 @@ export class SidecarNotReady extends Error {
   override name = 'SidecarNotReady';
 }
 
+/** How spawnDetached starts a process beyond its argv and user. */
+export interface SpawnOptions {
+  cwd?: string;
+  /** Added to the process's environment. */
+  env?: Record<string, string>;
+  /** Where its stdout goes (by default with stderr, to its log). */
+  stdout?: string;
+}
+
 /** What the control plane needs of the running lab (StartedNetnsLab has it). */
 export interface MeshHostLab {
   readonly id: string;
   readonly dir: string;
   readonly plan: LabPlan;
   run(host: string, argv: readonly string[]): Promise<ExecResult>;
-  spawnDetached(host: string, what: string, argv: readonly string[], user?: { uid: number; gid: number }): { pid: number; log: string };
+  spawnDetached(host: string, what: string, argv: readonly string[], user?: { uid: number; gid: number }, opts?: SpawnOptions): { pid: number; log: string };
   /** Why the lab's processes on these hosts are not running (each with its log's last lines); empty when they run. */
   health(hosts: readonly string[]): string[];
   retire(pid: number): Promise<void>;
@@ -85,7 +101,12 @@ export class MeshControl {
   /** Who generates each pod's Envoy configuration (chosen at start). */
   controlPlane: ConfigSource = 'model';
   controlPlaneLabel = '';
-  private istiodGen: string | undefined;
+  /** The lab's istiod (go/istiod-gen serve in the node's namespace), when the control plane is istiod. */
+  private istiod: { built: BuiltIstio; control: string; address: string; pid: number } | undefined;
+  /** Who the sidecar process is: Envoy itself, or pilot-agent (istio-proxy) running Envoy. */
+  get proxyProcess(): 'envoy' | 'istio-proxy' {
+    return this.controlPlane === 'istiod' ? 'istio-proxy' : 'envoy';
+  }
   /** Who writes istio-init's rules: Istio's own istio-iptables when the lab's version is built, else the renderer. */
   istioInit: { kind: 'renderer' } | { kind: 'istio-iptables'; pilotAgent: string; label: string } = { kind: 'renderer' };
   /** How long istio-init's rules took to load at start (all pods, in parallel). */
@@ -153,8 +174,7 @@ export class MeshControl {
     }
     if (build && agent && this.wantControlPlane !== 'model') {
       this.controlPlane = 'istiod';
-      this.istiodGen = agent.istiodGen;
-      this.controlPlaneLabel = `istiod's own generation (Istio's fake discovery server), ${build.label}`;
+      this.controlPlaneLabel = `istiod's own generation (Istio's fake discovery server over real xDS; pilot-agent in every pod), ${build.label}`;
     }
     const caDir = join(this.lab.dir, 'ca');
     const c0 = performance.now();
@@ -176,35 +196,115 @@ export class MeshControl {
         mkdirSync(dir, { recursive: true, mode: 0o755 });
         chownSync(dir, this.proxyUser.uid, this.proxyUser.gid);
       }
-      for (const log of Object.values(paths.accessLog)) {
+      for (const log of [...Object.values(paths.accessLog), this.stdoutLog(h)]) {
         writeFileSync(log, '', { flag: 'a' });
         chownSync(log, this.proxyUser.uid, this.proxyUser.gid);
       }
     }
-    const generated = await this.generate(meshed);
-    const shared = this.sharedFacts();
-    for (const h of meshed) {
-      this.writeConfig(h, generated, shared);
-      this.startEnvoy(h);
+    if (this.controlPlane === 'istiod') {
+      await this.startIstiod(agent!);
+      for (const h of meshed) {
+        prepareAgentDir(this.agentDir(h), this.pems.get(h.name)!, agent!.bootstrapTemplate, this.proxyUser);
+        this.startProxy(h);
+      }
+      await this.pushIstiod(meshed);
+      await Promise.all(meshed.map((h) => this.waitReady(h, { initial: true })));
+    } else {
+      const generated = await this.generate(meshed);
+      const shared = this.sharedFacts();
+      for (const h of meshed) {
+        this.writeConfig(h, generated, shared);
+        this.startProxy(h);
+      }
+      await Promise.all(meshed.map((h) => this.waitReady(h, { initial: true })));
     }
-    await Promise.all(meshed.map((h) => this.waitReady(h, { initial: true })));
     this.envoyMs = performance.now() - e0;
   }
 
   /**
-   * Starts the pod's Envoy as Istio's injector runs istio-proxy: the proxy uid and gid with
-   * REDIRECT; with TPROXY uid 0 and the proxy gid, whose CAP_NET_ADMIN the transparent inbound
-   * listener needs (istio-init's owner rules match the gid then).
+   * istiod for the lab: go/istiod-gen serving ADS on the pod network's gateway address (in the
+   * node's namespace, as a host-network istiod would be), told the cluster's state over a unix
+   * socket in the lab's folder. Its first state is the lab's definition.
    */
-  private startEnvoy(h: PlannedHost): void {
+  private async startIstiod(built: BuiltIstio): Promise<void> {
+    const gateway = this.meshedPods()[0]!.gateway;
+    const address = `${gateway}:${ISTIOD_XDS_PORT}`;
+    const control = join(this.lab.dir, 'istiod.sock');
+    const { pid } = this.lab.spawnDetached(NODE_HOST, 'istiod', [built.istiodGen, 'serve', address, control], undefined, { env: { ...ISTIOD_FEATURES } });
+    this.istiod = { built, control, address, pid };
+    const deadline = performance.now() + 15_000;
+    while (!existsSync(control)) {
+      const dead = this.lab.health([NODE_HOST]);
+      if (dead.length > 0) throw new SidecarNotReady(`istiod did not start: ${dead.join('; ')}`);
+      if (performance.now() > deadline) throw new SidecarNotReady(`istiod did not open its control socket ${control} in 15 s`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const reply = await pushState(control, this.istiodState([]));
+    if (!reply.ok) throw new SidecarNotReady(`istiod did not start with the lab's objects: ${reply.error}`);
+  }
+
+  /** The cluster's state as istiod's API server would hold it now: the lab's and the applied objects, the mesh config. */
+  private istiodState(wait: readonly PlannedHost[]): Parameters<typeof pushState>[1] {
+    return {
+      kubernetes: kubeObjectsYaml(this.lab.plan, this.services(), (pod) => this.pods.get(pod)?.annotations ?? {}),
+      istio: [...LAB_ISTIO_OBJECTS, ...this.state.resources.filter((r) => r.kind !== 'Service')].map((r) => stringify(r)).join('---\n'),
+      meshConfig: labMeshConfig(this.state.mode),
+      wait: wait.map(proxyIdOf),
+      timeoutMs: 30_000,
+    };
+  }
+
+  /**
+   * Tells istiod the cluster's state and waits until it has pushed it and every meshed pod's
+   * Envoy (through its pilot-agent) has answered. A rejection fails with Envoy's own words.
+   * Returns the pods that acknowledged something new.
+   */
+  private async pushIstiod(meshed: readonly PlannedHost[]): Promise<PlannedHost[]> {
+    // A dead sidecar never connects: say so now rather than when istiod's wait for it times out.
+    const hosts = [NODE_HOST, ...meshed.map((h) => h.name)];
+    let dead = this.lab.health(hosts);
+    if (dead.length > 0) throw new SidecarNotReady(dead.join('; '));
+    const reply = await pushState(this.istiod!.control, this.istiodState(meshed));
+    dead = this.lab.health(hosts);
+    if (dead.length > 0) throw new SidecarNotReady(dead.join('; '));
+    const rejected = rejections(reply);
+    if (rejected.length > 0) throw new SidecarNotReady(`Envoy rejected istiod's push ${reply.pushVersion}: ${rejected.join('; ').slice(0, 2000)}`);
+    if (!reply.ok) throw new SidecarNotReady(`istiod's push did not settle: ${reply.error}`);
+    return meshed.filter((h) => this.recordAck(h, reply));
+  }
+
+  /** Records what the pod acknowledged of istiod's answer; true when it is new. */
+  private recordAck(h: PlannedHost, reply: IstiodReply): boolean {
+    const p = reply.proxies?.find((x) => x.id === proxyIdOf(h));
+    if (!p) return false;
+    const st = this.pods.get(h.name)!;
+    const acked = Object.entries(p.types).map(([t, x]) => `${t}=${x.acked}`).sort().join(' ');
+    const changed = st.istiod?.acked !== acked;
+    st.istiod = { pushVersion: p.pushVersion, acked };
+    return changed;
+  }
+
+  /**
+   * Starts the pod's sidecar as Istio's injector runs istio-proxy: the proxy uid and gid with
+   * REDIRECT; with TPROXY uid 0 and the proxy gid, whose CAP_NET_ADMIN the transparent inbound
+   * listener needs (istio-init's owner rules match the gid then). With istiod, the process is
+   * pilot-agent, in its working directory, Envoy's stdout (the access log) to its own file.
+   */
+  private startProxy(h: PlannedHost): void {
     const st = this.pods.get(h.name)!;
     const interception = this.interceptionOf(h);
+    const user = interception === 'TPROXY' ? { uid: 0, gid: this.proxyUser.gid } : this.proxyUser;
+    if (this.controlPlane === 'istiod') {
+      const launch = agentLaunch(h, { pilotAgent: this.istiod!.built.pilotAgent, envoy: this.envoyBinary, istiod: this.istiod!.address, interception });
+      st.proxyPid = this.lab.spawnDetached(h.name, 'istio-proxy', launch.argv, user, { cwd: this.agentDir(h), env: launch.env, stdout: this.stdoutLog(h) }).pid;
+      st.interception = interception;
+      return;
+    }
     const bootstrap = join(this.podDir(h), 'envoy.json');
     writeFileSync(bootstrap, `${JSON.stringify(renderBootstrap(this.nodeOf(h), this.pathsOf(h)), null, 2)}\n`, { mode: 0o644 });
-    const user = interception === 'TPROXY' ? { uid: 0, gid: this.proxyUser.gid } : this.proxyUser;
     // Istio's injector runs istio-proxy with --concurrency 2; the lab's namespaces share /dev/shm.
     const argv = [this.envoyBinary, '-c', bootstrap, '--disable-hot-restart', '--concurrency', '2', '--log-level', 'warning', '--file-flush-interval-msec', '20'];
-    st.envoyPid = this.lab.spawnDetached(h.name, 'envoy', argv, user).pid;
+    st.proxyPid = this.lab.spawnDetached(h.name, 'envoy', argv, user).pid;
     st.interception = interception;
   }
 
@@ -277,6 +377,16 @@ export class MeshControl {
     return join(this.lab.dir, 'pods', h.name);
   }
 
+  /** pilot-agent's working directory (istio-proxy.ts prepareAgentDir). */
+  private agentDir(h: PlannedHost): string {
+    return join(this.podDir(h), 'proxy');
+  }
+
+  /** Envoy's stdout under pilot-agent: its access log (meshConfig accessLogFile /dev/stdout). */
+  private stdoutLog(h: PlannedHost): string {
+    return join(this.podDir(h), 'access.log');
+  }
+
   private pathsOf(h: PlannedHost): SidecarPaths {
     const dir = this.podDir(h);
     return { xdsDir: join(dir, 'xds'), accessLog: { outbound: join(dir, 'access-outbound.log'), inbound: join(dir, 'access-inbound.log') } };
@@ -296,20 +406,10 @@ export class MeshControl {
     return this.pods.get(h.name)?.annotations['sidecar.istio.io/interceptionMode'] === 'TPROXY' ? 'TPROXY' : 'REDIRECT';
   }
 
-  /** Every meshed pod's configuration, from the lab's control plane: one istiod generation for all, or the model per pod. */
-  private async generate(meshed: readonly PlannedHost[]): Promise<Map<string, unknown>> {
+  /** Every meshed pod's configuration from the Envoy model (the file-based control plane). */
+  private generate(meshed: readonly PlannedHost[]): Map<string, unknown> {
     const out = new Map<string, unknown>();
-    if (this.controlPlane === 'model' || !this.istiodGen) {
-      for (const h of meshed) out.set(h.name, synthesizeSidecar(parseMesh(meshForPod(this.spec, { ...this.lab.plan, services: this.services() }, h, this.state))).configDump);
-      return out;
-    }
-    const dumps = await istiodConfigDumps(this.istiodGen, {
-      kubernetes: kubeObjectsYaml(this.lab.plan, this.services(), (pod) => this.pods.get(pod)?.annotations ?? {}),
-      istio: this.state.resources.filter((r) => r.kind !== 'Service').map((r) => stringify(r)).join('---\n'),
-      meshConfig: stringify({ outboundTrafficPolicy: { mode: this.state.mode } }),
-      proxies: meshed.map((h) => ({ name: h.name, namespace: h.namespace, ip: h.ip, labels: h.pod?.labels ?? { app: h.name }, interceptionMode: this.interceptionOf(h) })),
-    });
-    for (const h of meshed) out.set(h.name, dumps.get(`${h.name}.${h.namespace}`));
+    for (const h of meshed) out.set(h.name, synthesizeSidecar(parseMesh(meshForPod(this.spec, { ...this.lab.plan, services: this.services() }, h, this.state))).configDump);
     return out;
   }
 
@@ -334,7 +434,7 @@ export class MeshControl {
     const paths = this.pathsOf(h);
     const dump = generated.get(h.name);
     if (!dump) throw new Error(`${h.name}: ${this.controlPlane} generated no configuration for the pod`);
-    const files = renderResources(dump, this.facts(h, shared), paths, '', this.controlPlane);
+    const files = renderResources(dump, this.facts(h, shared), paths, '');
     const digest = sha(JSON.stringify([...files]));
     if (st.configSha === digest) return undefined;
     st.configSha = digest;
@@ -359,7 +459,7 @@ export class MeshControl {
    */
   async configDump(pod: string): Promise<unknown> {
     const st = this.pods.get(pod);
-    const key = st ? `${st.version}/${st.envoyPid}` : undefined;
+    const key = st ? `${st.istiod?.acked ?? st.version}/${st.proxyPid}` : undefined;
     if (st?.dump && st.dump.key === key) return st.dump.value;
     const value = await this.fetchDump(pod);
     if (st && key) st.dump = { key, value };
@@ -372,13 +472,18 @@ export class MeshControl {
     return JSON.parse(r.stdout) as unknown;
   }
 
-  accessLogPaths(pod: string): { outbound: string; inbound: string } {
-    return this.pathsOf(this.lab.plan.hosts.find((h) => h.name === pod)!).accessLog;
+  /**
+   * Where the pod's Envoy logs connections: two files, outbound and inbound (file-based xDS), or
+   * its stdout, both in one (istiod's mesh config).
+   */
+  accessLogPaths(pod: string): { split: { outbound: string; inbound: string } } | { stdout: string } {
+    const h = this.lab.plan.hosts.find((x) => x.name === pod)!;
+    return this.controlPlane === 'istiod' ? { stdout: this.stdoutLog(h) } : { split: this.pathsOf(h).accessLog };
   }
 
   private envoyLog(h: PlannedHost): string {
     try {
-      return readFileSync(join(this.lab.dir, 'logs', `${h.name}.envoy.log`), 'utf8');
+      return readFileSync(join(this.lab.dir, 'logs', `${h.name}.${this.proxyProcess}.log`), 'utf8');
     } catch {
       return '';
     }
@@ -386,13 +491,14 @@ export class MeshControl {
 
   /**
    * Waits until the pod's Envoy is ready (15021 /healthz/ready answers 200), has accepted the
-   * pod's current xDS version of listeners and clusters, and warms none of them any more. A
-   * sidecar that dies, refuses the configuration or does not get there in time fails, with its log.
+   * pod's current xDS version of listeners and clusters (file-based xDS: istiod's answer says
+   * so for its pushes), and warms none of them any more. A sidecar that dies, refuses the
+   * configuration or does not get there in time fails, with its log.
    */
   private async waitReady(h: PlannedHost, opts: { initial?: boolean } = {}, timeoutMs = 30_000): Promise<void> {
     // At the first start, ready (LIVE) means the initial listeners and clusters are warm.
     const initial = opts.initial === true;
-    const want = String(this.pods.get(h.name)!.version);
+    const want = this.controlPlane === 'istiod' ? '' : String(this.pods.get(h.name)!.version);
     const deadline = performance.now() + timeoutMs;
     const logText = () => this.envoyLog(h);
     const logStart = this.pods.get(h.name)!.logOffset ?? 0;
@@ -401,7 +507,7 @@ export class MeshControl {
       const dead = this.lab.health([h.name]);
       if (dead.length > 0) throw new SidecarNotReady(dead.join('; '));
       // Envoy keeps its last good configuration when a file update is rejected, and says why.
-      const rejected = /^.*update rejected.*$/m.exec(logText().slice(logStart));
+      const rejected = want ? /^.*update rejected.*$/m.exec(logText().slice(logStart)) : null;
       if (rejected) throw new SidecarNotReady(`${h.name}: Envoy rejected configuration ${want}: ${rejected[0].replace(/^.*update rejected: /, '').slice(0, 2000)}`);
       // One process in the pod polls for a second at most (entering the namespace per poll would
       // cost more than the poll): readiness, then the version each subscription last accepted
@@ -411,7 +517,9 @@ export class MeshControl {
       const poll = [
         'for i in $(seq 40); do',
         `c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 http://127.0.0.1:${READINESS_PORT}/healthz/ready)`,
-        `if [ "$c" = 200 ]; then s=$(curl -s --max-time 1 '${stats}'); [ "$(printf '%s\\n' "$s" | grep -c 'version_text: "${want}"$')" = 2 ] && break; fi`,
+        want
+          ? `if [ "$c" = 200 ]; then s=$(curl -s --max-time 1 '${stats}'); [ "$(printf '%s\\n' "$s" | grep -c 'version_text: "${want}"$')" = 2 ] && break; fi`
+          : 'if [ "$c" = 200 ]; then break; fi',
         'sleep 0.025; done',
         'printf "%s\\n%s" "$c" "$s"',
       ].join('\n');
@@ -420,7 +528,7 @@ export class MeshControl {
       const lds = /listener_manager\.lds\.version_text: "([^"]*)"/.exec(statLines.join('\n'))?.[1];
       const cds = /cluster_manager\.cds\.version_text: "([^"]*)"/.exec(statLines.join('\n'))?.[1];
       if (code !== '200') last = `15021 /healthz/ready answers ${code || 'nothing'}`;
-      else if (lds !== want || cds !== want) last = `Envoy has accepted listeners version ${lds ?? '-'}, clusters version ${cds ?? '-'} (want ${want})`;
+      else if (want && (lds !== want || cds !== want)) last = `Envoy has accepted listeners version ${lds ?? '-'}, clusters version ${cds ?? '-'} (want ${want})`;
       else {
         // A listener or cluster that is new in this version may still warm (a DNS name resolving).
         const warming = initial ? [] : listenerSnapshot(await this.fetchDump(h.name)).warming;
@@ -440,25 +548,42 @@ export class MeshControl {
     await this.syncServices();
     const meshed = this.meshedPods();
     const reloaded = await Promise.all(meshed.map((h) => this.loadRules(h)));
-    const generated = await this.generate(meshed);
-    const shared = this.sharedFacts();
-    const changed = meshed.filter((h) => this.writeConfig(h, generated, shared) !== undefined);
-    // A new interception mode is a new pod in Istio (the injector's choice): its Envoy starts again.
+    // A new interception mode is a new pod in Istio (the injector's choice): its sidecar starts again.
     const restart = meshed.filter((h) => this.pods.get(h.name)!.interception !== this.interceptionOf(h));
+    const changed = this.controlPlane === 'istiod' ? [] : this.pushFiles(meshed);
     for (const h of restart) {
       const st = this.pods.get(h.name)!;
-      if (st.envoyPid !== undefined) await this.lab.retire(st.envoyPid);
+      if (st.proxyPid !== undefined) await this.lab.retire(st.proxyPid);
       st.logOffset = this.envoyLog(h).length;
-      this.startEnvoy(h);
+      st.istiod = undefined;
+      this.startProxy(h);
     }
+    if (this.controlPlane === 'istiod') changed.push(...(await this.pushIstiod(meshed)));
     const converged = [...new Set([...changed, ...restart])];
     await Promise.all(converged.map((h) => this.waitReady(h)));
-    this.lastPush = converged.map((h) => ({ pod: h.name, version: this.pods.get(h.name)!.version }));
+    this.lastPush = converged.map((h) => {
+      const st = this.pods.get(h.name)!;
+      return { pod: h.name, version: st.istiod?.pushVersion ?? `v${st.version}` };
+    });
     return reloaded.some(Boolean);
   }
 
+  /** File-based xDS: each pod's configuration from the model, written where it changed; the pods it changed for. */
+  private pushFiles(meshed: readonly PlannedHost[]): PlannedHost[] {
+    const generated = this.generate(meshed);
+    const shared = this.sharedFacts();
+    return meshed.filter((h) => this.writeConfig(h, generated, shared) !== undefined);
+  }
+
   /** The sidecars the last sync pushed a new configuration to, and the version each has accepted. */
-  lastPush: Array<{ pod: string; version: number }> = [];
+  lastPush: Array<{ pod: string; version: string }> = [];
+
+  /** What the report's setup evidence says of the last sync: which sidecar accepted which version, and how that is known. */
+  pushNote(): string {
+    if (this.lastPush.length === 0) return 'no sidecar configuration changed';
+    const pods = this.lastPush.map((p) => `${p.pod} ${p.version}`).join(', ');
+    return this.controlPlane === 'istiod' ? `Envoy acknowledged istiod's push (every nonce istiod sent acked, as istioctl proxy-status reads it): ${pods}` : `Envoy accepted (lds and cds version_text) ${pods}`;
+  }
 
   /** kube-proxy and DNS: DNAT for every Service VIP, hosts files naming them. */
   private async syncServices(): Promise<void> {

@@ -8,12 +8,12 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, stat
 import { join } from 'node:path';
 import type { LabSpec } from '../../scenario/schema.ts';
 import { exec, execOk, inNetns, systemEnv, type ExecOptions, type ExecResult } from '../exec.ts';
-import { LAB_PREFIX, NETNS_ETC, planLab, type LabPlan, type PlannedHost } from './plan.ts';
+import { LAB_PREFIX, NETNS_ETC, NODE_HOST, planLab, type LabPlan, type PlannedHost } from './plan.ts';
 import { newLabId } from '../lab-id.ts';
 import { BackendInputError } from '../../run/backend.ts';
 import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
-import { MeshControl, type ControlPlaneChoice } from './mesh-control.ts';
+import { MeshControl, type ControlPlaneChoice, type SpawnOptions } from './mesh-control.ts';
 import { selfSigned } from './lab-ca.ts';
 import { tcpdumpArgv } from '../../probes/tcpdump.ts';
 import { handlePositions, parseXtablesMonitor, traceRuleSpec, type KernelPacket } from '../../probes/kernel-trace.ts';
@@ -299,33 +299,47 @@ export class StartedNetnsLab implements AsyncDisposable {
   /**
    * Starts a long-running process in a host's namespace, detached from this process (it
    * outlives `pathlab lab up`; the lab's teardown kills everything in its namespaces).
-   * Its output goes to <lab dir>/logs/<host>.<what>.log.
+   * Its output goes to <lab dir>/logs/<host>.<what>.log (stdout to `opts.stdout` when given).
+   * The host NODE_HOST is the node's namespace (istiod runs there).
    */
-  spawnDetached(hostName: string, what: string, argv: readonly string[], user?: { uid: number; gid: number }): { pid: number; log: string } {
-    const h = this.host(hostName);
+  spawnDetached(hostName: string, what: string, argv: readonly string[], user?: { uid: number; gid: number }, opts: SpawnOptions = {}): { pid: number; log: string } {
+    const ns = hostName === NODE_HOST ? this.plan.nodeNs : this.host(hostName).ns;
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
-    const log = join(this.dir, 'logs', `${h.name}.${what}.log`);
+    const log = join(this.dir, 'logs', `${hostName}.${what}.log`);
     const fd = openSync(log, 'a');
-    const [cmd, ...args] = inNetns(h.ns, argv, user);
-    const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', fd, fd], env: systemEnv() });
+    const out = opts.stdout === undefined ? fd : openSync(opts.stdout, 'a');
+    const [cmd, ...args] = inNetns(ns, argv, user);
+    const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', out, fd], env: { ...systemEnv(), ...opts.env }, ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }) });
     closeSync(fd);
+    if (out !== fd) closeSync(out);
     child.unref();
-    this.processes.push({ host: h.name, what, pid: child.pid ?? -1, log });
+    this.processes.push({ host: hostName, what, pid: child.pid ?? -1, log });
     return { pid: child.pid ?? -1, log };
   }
+
 
   /** Ends a process the lab started (SIGTERM, then SIGKILL after `graceMs`); the lab's health no longer counts it. */
   async retire(pid: number, graceMs = 2000): Promise<void> {
     const i = this.processes.findIndex((p) => p.pid === pid);
     if (i >= 0) this.processes.splice(i, 1);
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      return; // already gone
-    }
+    // The process leads its own group (spawned detached): the group goes, with what it started
+    // (pilot-agent's Envoy).
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        try {
+          process.kill(pid, sig);
+        } catch {
+          // already gone
+        }
+      }
+    };
+    if (!processRuns(pid)) return;
+    signal('SIGTERM');
     const until = performance.now() + graceMs;
     while (processRuns(pid) && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
-    if (processRuns(pid)) process.kill(pid, 'SIGKILL');
+    if (processRuns(pid)) signal('SIGKILL');
     while (processRuns(pid)) await new Promise((r) => setTimeout(r, 10));
   }
 

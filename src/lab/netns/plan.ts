@@ -27,6 +27,9 @@ export function labPrefix(env: string | undefined): string {
 }
 export const BRIDGE = 'br0';
 
+/** The host name that means the lab's node namespace (istiod runs there); no pod may be called so: the namespaces would clash. */
+export const NODE_HOST = 'node';
+
 export interface PlannedHost {
   name: string;
   kind: 'pod' | 'external';
