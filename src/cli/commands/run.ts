@@ -49,7 +49,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--istio-version <v>', `run every scenario's lab with this Istio behaviour: ${ISTIO_VERSIONS.join(', ')}`)
     .option('--reporter <name>', 'console, json, junit or tap; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt)')
-    .option('--control-plane <which>', 'who generates the sidecars\' configuration: istiod (Istio\'s own generation, built for current Istio), model (the Envoy model, every era) or auto: istiod where built, else the model', 'auto')
+    .option('--control-plane <which>', 'who configures the sidecars: istiod (Istio\'s own generation over xDS to pilot-agent in every pod; built for current Istio), model (the Envoy model as file-based xDS, every era) or auto: istiod where built, else the model', 'auto')
     .option('--check-fault', 'also run every scenario without its fault/fix steps: each must then fail (the change is what the scenario is about)')
     .option('--keep-lab', 'leave the labs running after the run (pathlab lab down --all removes them)')
     .option('--concurrency <n>', 'labs run at once (scenarios of one lab run in order)', '1')
