@@ -1,9 +1,10 @@
 // A setup step's cost on the default lab: from applying it (a Service that declares port 7000
-// as HTTP, as in seed 003) to every sidecar converged (each changed Envoy has accepted the new
-// version and warms nothing), against a floor measured in the same run: one /config_dump round
-// trip to one Envoy of the lab (what any wait for a pushed configuration has to pay at least).
-// Measured with each control plane the lab has here: istiod's own generation where it is built,
-// and the Envoy model.
+// as HTTP, as in seed 003) to every sidecar converged (istiod: its push acked by every sidecar,
+// through pilot-agent, over real xDS; the model: each changed Envoy has accepted the new file
+// version; either way nothing warms), against a floor measured in the same run: one /config_dump
+// round trip to one Envoy of the lab (what any wait for a pushed configuration has to pay at
+// least). Measured with each control plane the lab has here: istiod where it is built, and the
+// Envoy model.
 import { netnsLab, removeLab } from '../src/lab/netns/netns-lab.ts';
 import { netnsUnavailable } from '../src/lab/netns/requirements.ts';
 import { labFromFile, DEFAULT_NETNS_LAB } from '../src/lab/netns/lab-commands.ts';

@@ -6,8 +6,13 @@ import { ISTIO_BUILD_PINS, builtIstio, goFor, istioHome } from '../../istio/isti
 import { readFileSync } from 'node:fs';
 import { missingPackages } from './requirements.ts';
 
-/** The inotify instances one lab Envoy takes: its LDS, CDS and two SDS file subscriptions. */
+/**
+ * The inotify instances one sidecar takes: an Envoy fed files by the model, its LDS, CDS and two
+ * SDS file subscriptions; pilot-agent (istiod's lab) one, watching the mounted certificate (its
+ * Envoy takes none over xDS): counted in /proc/<pid>/fd here.
+ */
 export const INOTIFY_PER_ENVOY = 4;
+export const INOTIFY_PER_AGENT = 1;
 
 function inotifyInstances(): number {
   try {
@@ -42,11 +47,16 @@ export async function netnsDoctor(): Promise<{ ok: boolean; text: string }> {
         : `note pilot-agent (Istio ${pin.istio}: ${pin.label}): not built in ${istioHome(pin)}; npm run system-deps builds it ${go?.ok ? `with Go ${go.version} (minutes, ~1 GB of modules)` : `once Go ≥ ${pin.goMin} is on PATH (found ${go?.version ?? 'none'})`}`,
     );
   }
-  // Each Envoy's file subscriptions (LDS, CDS, two SDS secrets) are inotify instances of the proxy
-  // uid; the kernel caps them per user, and an Envoy that gets none aborts at start.
+  // Each sidecar's file watches are inotify instances of the proxy uid; the kernel caps them per
+  // user, and an Envoy that gets none aborts at start.
   const max = inotifyInstances();
   const envoys = Math.floor(max / INOTIFY_PER_ENVOY);
-  check(envoys >= 16, 'inotify instances', `fs.inotify.max_user_instances = ${max}: about ${envoys} Envoys at once (${INOTIFY_PER_ENVOY} each; the default lab has 8)`, 'sysctl -w fs.inotify.max_user_instances=512 (the proxy uid needs 4 per meshed pod of every running lab)');
+  check(
+    envoys >= 16,
+    'inotify instances',
+    `fs.inotify.max_user_instances = ${max}: about ${envoys} sidecars at once under the model's file-based xDS (${INOTIFY_PER_ENVOY} each), ${Math.floor(max / INOTIFY_PER_AGENT)} under istiod (pilot-agent: ${INOTIFY_PER_AGENT} each); the default lab has 8`,
+    'sysctl -w fs.inotify.max_user_instances=512 (the proxy uid needs up to 4 per meshed pod of every running lab)',
+  );
   lines.push(ok ? 'the netns backend can run here' : 'the netns backend cannot run here: fix the FAIL lines above');
   return { ok, text: `${lines.join('\n')}\n` };
 }

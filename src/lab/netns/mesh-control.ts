@@ -176,6 +176,9 @@ export class MeshControl {
       this.controlPlane = 'istiod';
       this.controlPlaneLabel = `istiod's own generation (Istio's fake discovery server over real xDS; pilot-agent in every pod), ${build.label}`;
     }
+    // istiod starts (and takes the lab's objects) while the certificates are made and the rules load.
+    const istiodUp = this.controlPlane === 'istiod' ? this.startIstiod(agent!) : Promise.resolve();
+    istiodUp.catch(() => {}); // awaited below; a failure before then is not unhandled
     const caDir = join(this.lab.dir, 'ca');
     const c0 = performance.now();
     const ca = await createLabCa(caDir, this.lab.id);
@@ -202,7 +205,7 @@ export class MeshControl {
       }
     }
     if (this.controlPlane === 'istiod') {
-      await this.startIstiod(agent!);
+      await istiodUp;
       for (const h of meshed) {
         prepareAgentDir(this.agentDir(h), this.pems.get(h.name)!, agent!.bootstrapTemplate, this.proxyUser);
         this.startProxy(h);
