@@ -19,6 +19,7 @@ import { planKindRun } from '../../../../src/lab/kind/run-plan.ts';
 import { kindBackend } from '../../../../src/lab/kind/backend.ts';
 import { loadedScenario } from '../../../../src/scenario/loaded.ts';
 import { loadScenarioFile } from '../../../../src/scenario/loader.ts';
+import { LAB_ISTIO_OBJECTS } from '../../../../src/istio/istiod-gen.ts';
 
 type Model = new (o: unknown) => { validate(): void };
 
@@ -66,6 +67,7 @@ const sources: Record<string, () => K8sObject[]> = {
     planKindRun({ scenarios: catalogue().filter((s) => kindBackend.unsupported(s) === undefined).map((scenario) => loadedScenario(`scenarios/x/${scenario.metadata.name}.yaml`, scenario)), id: 'a1b2c3', pins: kindPins('linux-amd64'), cacheDir: '/c', checkFault: true })
       .flatMap((sec) => sec.steps)
       .flatMap((st) => (st.kind === 'run' && st.input !== undefined ? parseManifestText('run plan', st.input) : st.kind === 'write' ? parseManifestText(st.path, st.content) : [])),
+  "the netns lab's own objects for its istiod (DestinationRule, EnvoyFilters)": () => LAB_ISTIO_OBJECTS.map((o) => o as unknown as K8sObject),
   'labs/incident-7000 (fixes and the mesh resources)': () => {
     const out: K8sObject[] = [];
     for (const f of ['fix-serviceentry.yaml', 'fix-sidecar.yaml', 'tcp-serviceentry-no-address.yaml'])
