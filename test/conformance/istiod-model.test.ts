@@ -230,3 +230,55 @@ goTest(`on 15 random sets of ServiceEntries, the model names the listener, chain
   t.true(all.length > 40);
   t.deepEqual(differ.map((c) => `${c.where}\n  model:  ${c.model}\n  istiod: ${c.istiod}`), []);
 });
+
+// Sidecars and the outbound traffic policy: random Services in two namespaces, a Sidecar in the
+// client's namespace whose egress hosts pick some of them (its own namespace, the other, one
+// Service by name, every namespace, or none at all), and the mesh's mode; each Service port and
+// an address outside the mesh dialled with an HTTP request and with raw bytes.
+const egressArb = fc.option(fc.subarray(['./*', 'other/*', '*/*', 'default/s0.default.svc.cluster.local', 'other/s1.other.svc.cluster.local', '~/*'], { minLength: 1, maxLength: 2 }), { nil: undefined });
+
+goTest(`on 12 random meshes with a Sidecar and an outbound policy, the model names the listener, chain and cluster istiod gives${NEEDS_GO}`, async (t) => {
+  const built = await builtIstio(pin);
+  if (!built) return t.fail(`istiod-gen (${pin.label}) is not built: npm run system-deps builds it with Go ${GO.version ?? ''}`);
+  const meshes = fc.sample(fc.record({ svcs: fc.array(serviceArb, { minLength: 2, maxLength: 4 }), egress: egressArb, mode: fc.constantFrom('ALLOW_ANY', 'REGISTRY_ONLY') }), { numRuns: 12, seed: 20261202 });
+  const all: Comparison[] = [];
+  for (const [i, m] of meshes.entries()) {
+    const pods = [0, 1, 2].map((n) => ({ name: `p${n}`, workload: 'echo', namespace: n === 1 ? 'other' : 'default', labels: { app: `p${n}` }, ports: [{ port: 8080, name: 'http' }] }));
+    const spec = {
+      istio: { version: 'current' },
+      pods: [...pods, { name: 'client', workload: 'toolbox', namespace: 'default', labels: { app: 'client' } }],
+      services: m.svcs.map((s, n) => ({
+        name: `s${n}`,
+        namespace: pods[n % 2 === 1 ? 1 : s.target === 1 ? 0 : s.target]!.namespace,
+        selector: { app: `p${n % 2 === 1 ? 1 : s.target === 1 ? 0 : s.target}` },
+        ports: [{ port: s.port, targetPort: 8080, ...(s.name ? { name: s.name } : {}), ...(s.appProtocol ? { appProtocol: s.appProtocol } : {}) }],
+      })),
+    } as unknown as LabSpec;
+    const resources = m.egress ? [{ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: 'default' }, spec: { egress: [{ hosts: m.egress }] } }] : [];
+    const plan = planLab(spec, '000000');
+    const client = plan.hosts.find((h) => h.name === 'client')!;
+    const dumps = await istiodConfigDumps(built.istiodGen, {
+      kubernetes: kubeObjectsYaml(plan, plan.services, () => ({})),
+      istio: resources.map((r) => stringify(r)).join('---\n'),
+      meshConfig: stringify({ outboundTrafficPolicy: { mode: m.mode } }),
+      proxies: [{ name: 'client', namespace: 'default', ip: client.ip, labels: { app: 'client' } }],
+    });
+    const istiod = parseConfigDump(dumps.get('client.default'));
+    const model = parseConfigDump(synthesizeSidecar(parseMesh(meshForPod(spec, plan, client, { mode: m.mode as 'ALLOW_ANY' | 'REGISTRY_ONLY', resources }))).configDump);
+    const { tables } = istioInitRules('current', {}, {}, []);
+    const targets = [...plan.services.flatMap((svc) => svc.ports.map((p) => ({ what: `${svc.name}.${svc.namespace}:${p.port} (name ${p.name ?? '-'}, appProtocol ${p.appProtocol ?? '-'})`, host: `${svc.name}.${svc.namespace}:${p.port}`, dst: { ip: svc.vip!, port: p.port } }))), { what: 'outside the mesh 10.0.0.99:7001', host: '10.0.0.99:7001', dst: { ip: '10.0.0.99', port: 7001 } }];
+    for (const target of targets) {
+      const payloads: Payload[] = [{ kind: 'http', host: target.host, path: '/' }, { kind: 'bytes', text: 'hello\n' }];
+      for (const payload of payloads) {
+        const kt = kernelTrace(tables, { src: client.ip, dst: target.dst, podIp: client.ip, uid: 1000, gid: 1000 });
+        const conn = { src: client.ip, dst: target.dst, uid: 1000, payload };
+        all.push({ where: `mesh ${i} (${m.mode}, Sidecar egress ${JSON.stringify(m.egress ?? null)}): ${target.what} ${payload.kind}`, model: hopOf(explain(kt, model, conn)), istiod: hopOf(explain(kt, istiod, conn)) });
+      }
+    }
+  }
+  const differ = all.filter((c) => c.model !== c.istiod);
+  t.log(`${all.length} connections compared on ${meshes.length} random meshes (${meshes.filter((m) => m.egress).length} with a Sidecar, ${meshes.filter((m) => m.mode === 'REGISTRY_ONLY').length} REGISTRY_ONLY), ${all.length - differ.length} agree`);
+  t.true(meshes.filter((m) => m.egress).length >= 6 && meshes.some((m) => m.mode === 'REGISTRY_ONLY') && meshes.some((m) => m.mode === 'ALLOW_ANY'), 'the sample has Sidecars, and both modes');
+  t.true(all.length > 40);
+  t.deepEqual(differ.map((c) => `${c.where}\n  model:  ${c.model}\n  istiod: ${c.istiod}`), []);
+});
