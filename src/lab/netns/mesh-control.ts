@@ -102,7 +102,7 @@ export class MeshControl {
   controlPlane: ConfigSource = 'model';
   controlPlaneLabel = '';
   /** The lab's istiod (go/istiod-gen serve in the node's namespace), when the control plane is istiod. */
-  private istiod: { built: BuiltIstio; control: string; address: string; pid: number } | undefined;
+  private istiod: { built: BuiltIstio; control: string; address: string } | undefined;
   /** Who the sidecar process is: Envoy itself, or pilot-agent (istio-proxy) running Envoy. */
   get proxyProcess(): 'envoy' | 'istio-proxy' {
     return this.controlPlane === 'istiod' ? 'istio-proxy' : 'envoy';
@@ -233,8 +233,8 @@ export class MeshControl {
     const gateway = this.meshedPods()[0]!.gateway;
     const address = `${gateway}:${ISTIOD_XDS_PORT}`;
     const control = join(this.lab.dir, 'istiod.sock');
-    const { pid } = this.lab.spawnDetached(NODE_HOST, 'istiod', [built.istiodGen, 'serve', address, control], undefined, { env: { ...ISTIOD_FEATURES } });
-    this.istiod = { built, control, address, pid };
+    this.lab.spawnDetached(NODE_HOST, 'istiod', [built.istiodGen, 'serve', address, control], undefined, { env: { ...ISTIOD_FEATURES } });
+    this.istiod = { built, control, address };
     const deadline = performance.now() + 15_000;
     while (!existsSync(control)) {
       const dead = this.lab.health([NODE_HOST]);
@@ -395,13 +395,13 @@ export class MeshControl {
     return { xdsDir: join(dir, 'xds'), accessLog: { outbound: join(dir, 'access-outbound.log'), inbound: join(dir, 'access-inbound.log') } };
   }
 
-  /** The bootstrap's node, as pilot-agent writes it for a sidecar. */
+  /** The bootstrap's node of a model-fed Envoy, as pilot-agent would write it for a sidecar. */
   private nodeOf(h: PlannedHost): Record<string, unknown> {
     const interception = this.interceptionOf(h);
     return {
       id: `sidecar~${h.ip}~${h.name}.${h.namespace}~${h.namespace}.svc.cluster.local`,
       cluster: `${h.name}.${h.namespace}`,
-      metadata: { ISTIO_VERSION: this.controlPlane === 'istiod' ? 'istiod-gen 1.30' : `pathlab-model ${this.spec.istio.version}`, INTERCEPTION_MODE: interception, NAMESPACE: h.namespace },
+      metadata: { ISTIO_VERSION: `pathlab-model ${this.spec.istio.version}`, INTERCEPTION_MODE: interception, NAMESPACE: h.namespace },
     };
   }
 
