@@ -282,3 +282,90 @@ goTest(`on 12 random meshes with a Sidecar and an outbound policy, the model nam
   t.true(all.length > 40);
   t.deepEqual(differ.map((c) => `${c.where}\n  model:  ${c.model}\n  istiod: ${c.istiod}`), []);
 });
+
+// PeerAuthentication decides a server's inbound chains: random policies (mesh-wide in the root
+// namespace, the namespace's, the workload's with per-port modes), each of the server's ports
+// dialled from another pod with plaintext HTTP, raw bytes, and Istio mTLS offering the HTTP and
+// the TCP ALPN, compared on the server's sidecar.
+const modeArb = fc.option(fc.constantFrom('STRICT', 'PERMISSIVE', 'DISABLE'), { nil: undefined });
+const policyArb = fc.record({ mesh: modeArb, namespace: modeArb, workload: modeArb, port8080: modeArb, port5432: modeArb });
+
+goTest(`on 15 random sets of PeerAuthentications, the model names the inbound listener, chain and cluster istiod gives the server${NEEDS_GO}`, async (t) => {
+  const built = await builtIstio(pin);
+  if (!built) return t.fail(`istiod-gen (${pin.label}) is not built: npm run system-deps builds it with Go ${GO.version ?? ''}`);
+  const policies = fc.sample(policyArb, { numRuns: 15, seed: 20261203 });
+  const ports = [{ port: 8080, name: 'http' }, { port: 9090 }, { port: 5432, name: 'tcp-db' }];
+  const spec = {
+    istio: { version: 'current' },
+    pods: [
+      { name: 'server', workload: 'echo', namespace: 'default', labels: { app: 'server' }, ports },
+      { name: 'client', workload: 'toolbox', namespace: 'default', labels: { app: 'client' } },
+    ],
+    services: [{ name: 'server', namespace: 'default', selector: { app: 'server' }, ports }],
+  } as unknown as LabSpec;
+  const plan = planLab(spec, '000000');
+  const server = plan.hosts.find((h) => h.name === 'server')!;
+  const client = plan.hosts.find((h) => h.name === 'client')!;
+  const { tables } = istioInitRules('current', {}, {}, ports.map((p) => p.port));
+  const all: Comparison[] = [];
+  for (const [i, p] of policies.entries()) {
+    const pa = (name: string, namespace: string, mode: string | undefined, extra: Record<string, unknown> = {}) =>
+      mode === undefined && Object.keys(extra).length === 0 ? [] : [{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace }, spec: { ...(mode ? { mtls: { mode } } : {}), ...extra } }];
+    const portLevel = Object.fromEntries([[8080, p.port8080], [5432, p.port5432]].filter(([, m]) => m !== undefined).map(([port, mode]) => [String(port), { mode }]));
+    const resources = [
+      ...pa('mesh', 'istio-system', p.mesh),
+      ...pa('namespace', 'default', p.namespace),
+      ...(p.workload !== undefined || Object.keys(portLevel).length > 0 ? pa('server', 'default', p.workload, { selector: { matchLabels: { app: 'server' } }, ...(Object.keys(portLevel).length > 0 ? { portLevelMtls: portLevel } : {}) }) : []),
+    ];
+    const dumps = await istiodConfigDumps(built.istiodGen, {
+      kubernetes: kubeObjectsYaml(plan, plan.services, () => ({})),
+      istio: resources.map((r) => stringify(r)).join('---\n'),
+      meshConfig: '',
+      proxies: [{ name: 'server', namespace: 'default', ip: server.ip, labels: { app: 'server' } }],
+    });
+    const istiod = parseConfigDump(dumps.get('server.default'));
+    const model = parseConfigDump(synthesizeSidecar(parseMesh(meshForPod(spec, plan, server, { mode: 'ALLOW_ANY', resources }))).configDump);
+    for (const { port } of ports) {
+      const sni = `outbound_.${port}_._.server.default.svc.cluster.local`;
+      const payloads: Array<[string, Payload]> = [
+        ['plaintext HTTP', { kind: 'http', host: `server:${port}`, path: '/' }],
+        ['raw bytes', { kind: 'bytes', text: 'hello\n' }],
+        ['mTLS, HTTP ALPN', { kind: 'tls', sni, alpn: ['istio-http/1.1'] }],
+        ['mTLS, TCP ALPN', { kind: 'tls', sni, alpn: ['istio'] }],
+      ];
+      for (const [what, payload] of payloads) {
+        const dst = { ip: server.ip, port };
+        const kt = kernelTrace(tables, { src: client.ip, dst, podIp: server.ip });
+        const conn = { src: client.ip, dst, payload };
+        all.push({ where: `set ${i} ${JSON.stringify(p)}: server:${port} ${what}`, model: hopOf(explain(kt, model, conn)), istiod: hopOf(explain(kt, istiod, conn)) });
+      }
+    }
+  }
+  const differ = all.filter((c) => c.model !== c.istiod);
+  t.log(`${all.length} inbound connections compared on ${policies.length} random sets of PeerAuthentications, ${all.length - differ.length} agree`);
+  t.true(all.length > 100);
+  t.deepEqual(differ.map((c) => `${c.where}\n  model:  ${c.model}\n  istiod: ${c.istiod}`), []);
+});
+
+// istiod's TLS inspector on a DISABLE workload with one STRICT port is a `not_match`: explain must
+// read it as "on for 5432 only" (it read no ports at all before), on istiod's own dump.
+goTest(`explain reads istiod's not_match TLS inspector: a DISABLE workload with a STRICT port inspects TLS on that port only${NEEDS_GO}`, async (t) => {
+  const built = await builtIstio(pin);
+  if (!built) return t.fail(`istiod-gen (${pin.label}) is not built: npm run system-deps builds it with Go ${GO.version ?? ''}`);
+  const ports = [{ port: 8080, name: 'http' }, { port: 5432, name: 'tcp-db' }];
+  const spec = { istio: { version: 'current' }, pods: [{ name: 'server', workload: 'echo', namespace: 'default', labels: { app: 'server' }, ports }], services: [{ name: 'server', namespace: 'default', selector: { app: 'server' }, ports }] } as unknown as LabSpec;
+  const plan = planLab(spec, '000000');
+  const server = plan.hosts.find((h) => h.name === 'server')!;
+  const pa = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'server', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'server' } }, mtls: { mode: 'DISABLE' }, portLevelMtls: { '5432': { mode: 'STRICT' } } } };
+  const dumps = await istiodConfigDumps(built.istiodGen, { kubernetes: kubeObjectsYaml(plan, plan.services, () => ({})), istio: stringify(pa), meshConfig: '', proxies: [{ name: 'server', namespace: 'default', ip: server.ip, labels: { app: 'server' } }] });
+  const istiod = parseConfigDump(dumps.get('server.default'));
+  const vi = istiod.listeners!.find((l) => l.name === 'virtualInbound')!;
+  t.deepEqual(vi.listenerFilters.find((f) => f.name.endsWith('tls_inspector'))?.onlyPorts, [{ start: 5432, end: 5433 }]);
+  const { tables } = istioInitRules('current', {}, {}, [8080, 5432]);
+  const mtls = (port: number) => {
+    const conn = { src: '10.64.0.99', dst: { ip: server.ip, port }, payload: { kind: 'tls' as const, sni: `outbound_.${port}_._.server.default.svc.cluster.local`, alpn: ['istio'] } };
+    return explain(kernelTrace(tables, { src: conn.src, dst: conn.dst, podIp: server.ip }), istiod, conn);
+  };
+  t.is(hopOf(mtls(5432)), 'listener=virtualInbound chain=0.0.0.0_5432 cluster=inbound|5432||', 'TLS seen on the STRICT port');
+  t.is(mtls(8080).filterChain, '0.0.0.0_8080', 'the TLS inspector is off on 8080: the bytes take the plaintext chain');
+});

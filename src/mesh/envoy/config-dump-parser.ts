@@ -173,8 +173,16 @@ function disabledPorts(m: unknown): Array<{ start: number; end: number }> {
   return [];
 }
 
+/**
+ * A listener filter and the ports it is off for: its `filter_disabled` matcher's port ranges
+ * (or_match included), or, for a `not_match` of them (istiod writes one on virtualInbound when
+ * only some ports need the TLS inspector), the ranges it stays on for.
+ */
 function parseListenerFilter(f: unknown): ListenerFilter {
-  return { name: str(f, 'name') ?? '', disabledPorts: disabledPorts(get(f, 'filterDisabled')) };
+  const disabled = get(f, 'filterDisabled');
+  const not = isObj(disabled) ? get(disabled, 'notMatch') : undefined;
+  if (not !== undefined) return { name: str(f, 'name') ?? '', disabledPorts: [], onlyPorts: disabledPorts(not) };
+  return { name: str(f, 'name') ?? '', disabledPorts: disabledPorts(disabled) };
 }
 
 /** A protobuf Duration as JSON: "0s", "0.100s", or {seconds, nanos}. */

@@ -55,6 +55,8 @@ export interface FilterChain {
 export interface ListenerFilter {
   name: string;
   disabledPorts: Array<{ start: number; end: number }>;
+  /** When set, the filter runs for these destination ports only (filter_disabled: not_match). */
+  onlyPorts?: Array<{ start: number; end: number }>;
 }
 
 export interface Listener {

@@ -86,7 +86,8 @@ const INNER_HTTP_ALPNS = new Set(['http/1.0', 'http/1.1', 'h2', 'istio-http/1.0'
 function listenerFilterEnabled(l: Listener, suffix: string, port: number): boolean {
   const f = l.listenerFilters.find((x) => x.name.endsWith(suffix));
   if (!f) return false;
-  return !f.disabledPorts.some((r) => port >= r.start && port < r.end);
+  const within = (r: { start: number; end: number }) => port >= r.start && port < r.end;
+  return (f.onlyPorts === undefined || f.onlyPorts.some(within)) && !f.disabledPorts.some(within);
 }
 
 /** The listener bound to the capture port (virtualOutbound / virtualInbound / 1.1's `virtual`). */

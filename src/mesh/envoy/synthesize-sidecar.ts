@@ -146,16 +146,29 @@ function visible(svc: RegistryService, sidecar: Sidecar | undefined, proxyNs: st
   );
 }
 
-/** PeerAuthentication mode for the proxy: workload selector, else namespace, else mesh-wide; PERMISSIVE by default. */
-function peerAuthMode(mesh: Mesh, pas: PeerAuthentication[]): 'DISABLE' | 'PERMISSIVE' | 'STRICT' {
-  if (mesh.proxy.peerAuthentication) return mesh.proxy.peerAuthentication;
-  const pick = (list: PeerAuthentication[]) => list.map((p) => p.spec.mtls?.mode).find((m) => m && m !== 'UNSET');
+type MtlsMode = 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+
+/**
+ * The proxy's effective PeerAuthentication, as istiod composes it (security/authn
+ * ComposePeerAuthentication): the mesh-wide policy (root namespace, no selector), then the
+ * namespace's (no selector), then the workload's (selector matching), each UNSET or absent mode
+ * inheriting the one before, PERMISSIVE when none says; the workload policy's portLevelMtls
+ * overrides it per port (the pod's port), an UNSET port inheriting the workload's mode.
+ */
+function peerAuthModes(mesh: Mesh, pas: PeerAuthentication[]): { mode: MtlsMode; ports: Map<number, MtlsMode> } {
+  const forced = mesh.proxy.peerAuthentication;
+  if (forced) return { mode: forced, ports: new Map() };
+  const set = (m: string | undefined): MtlsMode | undefined => (m === undefined || m === 'UNSET' ? undefined : (m as MtlsMode));
+  const first = (list: PeerAuthentication[]) => list[0];
   const inNs = pas.filter((p) => ns(p) === mesh.proxy.namespace);
-  const mode =
-    pick(inNs.filter((p) => p.spec.selector && labelsMatch(p.spec.selector.matchLabels, mesh.proxy.labels))) ??
-    pick(inNs.filter((p) => !p.spec.selector)) ??
-    pick(pas.filter((p) => ns(p) === mesh.meshConfig.rootNamespace && !p.spec.selector));
-  return (mode as 'DISABLE' | 'PERMISSIVE' | 'STRICT' | undefined) ?? 'PERMISSIVE';
+  const meshWide = first(pas.filter((p) => ns(p) === mesh.meshConfig.rootNamespace && !p.spec.selector));
+  const namespace = first(inNs.filter((p) => !p.spec.selector));
+  const workload = first(inNs.filter((p) => p.spec.selector && labelsMatch(p.spec.selector.matchLabels, mesh.proxy.labels)));
+  let mode: MtlsMode = 'PERMISSIVE';
+  for (const p of [meshWide, namespace, workload]) mode = set(p?.spec.mtls?.mode) ?? mode;
+  const ports = new Map<number, MtlsMode>();
+  for (const [port, m] of Object.entries(workload?.spec.portLevelMtls ?? {})) ports.set(Number(port), set(m.mode) ?? mode);
+  return { mode, ports };
 }
 
 function clusterName(port: number, hostname: string): string {
@@ -441,8 +454,8 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
   });
 
   // virtualInbound.
-  const paMode = peerAuthMode(mesh, resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication'));
-  listeners.push(virtualInbound(mesh, paMode, clusters, warnings));
+  const paModes = peerAuthModes(mesh, resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication'));
+  listeners.push(virtualInbound(mesh, paModes, clusters, warnings));
 
   clusters.push(
     { '@type': T.cluster, name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' },
@@ -508,7 +521,8 @@ function outboundCluster(svc: RegistryService, port: number): Json {
   }
 }
 
-function virtualInbound(mesh: Mesh, mode: 'DISABLE' | 'PERMISSIVE' | 'STRICT', clusters: Json[], _warnings: string[]): Json {
+function virtualInbound(mesh: Mesh, modes: { mode: MtlsMode; ports: Map<number, MtlsMode> }, clusters: Json[], _warnings: string[]): Json {
+  const mode = modes.mode;
   const tls = { transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': T.downstreamTls } } };
   const all = [prefix('0.0.0.0/0')];
   const passthroughHttp = (): Json =>
@@ -532,7 +546,8 @@ function virtualInbound(mesh: Mesh, mode: 'DISABLE' | 'PERMISSIVE' | 'STRICT', c
         : tcpProxy(cluster);
     if (proto === 'HTTP') httpPorts.push(p.port);
     const name = `0.0.0.0_${p.port}`;
-    if (mode !== 'DISABLE') {
+    const portMode = modes.ports.get(p.port) ?? mode;
+    if (portMode !== 'DISABLE') {
       chains.push({
         name,
         filter_chain_match: { destination_port: p.port, transport_protocol: 'tls', application_protocols: ['istio', ...MTLS_TCP_ALPNS.filter((a) => a !== 'istio'), ...MTLS_HTTP_ALPNS] },
@@ -540,7 +555,7 @@ function virtualInbound(mesh: Mesh, mode: 'DISABLE' | 'PERMISSIVE' | 'STRICT', c
         ...tls,
       });
     }
-    if (mode !== 'STRICT') {
+    if (portMode !== 'STRICT') {
       chains.push({ name, filter_chain_match: { destination_port: p.port, transport_protocol: 'raw_buffer' }, filters: [terminal] });
     }
   }
@@ -560,6 +575,19 @@ function virtualInbound(mesh: Mesh, mode: 'DISABLE' | 'PERMISSIVE' | 'STRICT', c
     chains.push({ name: VIRTUAL_INBOUND, filter_chain_match: { prefix_ranges: all, transport_protocol: 'tls' }, filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER)] });
   }
   const range = (start: number) => ({ destination_port_range: { start, end: start + 1 } });
+  const anyOf = (ports: number[]) => (ports.length === 1 ? range(ports[0]!) : { or_match: { rules: ports.map(range) } });
+  // The TLS inspector, as istiod writes it: off for the ports whose mode is DISABLE (and 15006);
+  // when the workload's mode is DISABLE, on only for the ports that still take mTLS, or absent.
+  function tlsInspector(): Json[] {
+    const filter = (disabled: Json) => [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': T.tlsInspector }, filter_disabled: disabled }];
+    const portModes = mesh.proxy.ports.map((p) => ({ port: p.port, mode: modes.ports.get(p.port) ?? mode }));
+    if (mode === 'DISABLE') {
+      const tlsPorts = portModes.filter((p) => p.mode !== 'DISABLE').map((p) => p.port).sort((a, b) => a - b);
+      return tlsPorts.length === 0 ? [] : filter({ not_match: anyOf(tlsPorts) });
+    }
+    const off = portModes.filter((p) => p.mode === 'DISABLE').map((p) => p.port).sort((a, b) => a - b);
+    return filter(anyOf([...off, INBOUND_CAPTURE_PORT]));
+  }
   return {
     '@type': T.listener,
     name: VIRTUAL_INBOUND,
@@ -567,7 +595,7 @@ function virtualInbound(mesh: Mesh, mode: 'DISABLE' | 'PERMISSIVE' | 'STRICT', c
     filter_chains: chains,
     listener_filters: [
       { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': T.originalDst } },
-      { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': T.tlsInspector }, filter_disabled: range(INBOUND_CAPTURE_PORT) },
+      ...tlsInspector(),
       {
         name: 'envoy.filters.listener.http_inspector',
         typed_config: { '@type': T.httpInspector },
