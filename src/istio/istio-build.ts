@@ -20,9 +20,9 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { exec, execOk } from '../lab/exec.ts';
+import { packagePath } from '../package-root.ts';
 
 export interface IstioBuildPin {
   /** The lab's Istio version whose istio-init this build gives (the behaviour table's name). */
@@ -57,7 +57,7 @@ export const ISTIO_BUILD_PINS: readonly IstioBuildPin[] = [
 ];
 
 /** The generator's source, in the checkout (read by root at build time only). */
-const ISTIOD_GEN_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'go', 'istiod-gen', 'main.go');
+const ISTIOD_GEN_MAIN = packagePath('go/istiod-gen/main.go');
 
 function istiodGenSha(): string {
   return createHash('sha256').update(readFileSync(ISTIOD_GEN_MAIN)).digest('hex');

@@ -1,5 +1,7 @@
 // `pathlab run`: the main job. Loads scenarios, runs them on the backend named by --backend
 // (found in the registry: this command never asks which one it is), reports.
+import { selectScenarios, selectionWords } from '../../run/select.ts';
+import { packagePath, shownPath } from '../../package-root.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
@@ -18,6 +20,8 @@ import { formatConsole, isReporterName, reporters, REPORTER_NAMES, writeReports 
 interface RunOpts {
   backend: string;
   filter?: string;
+  tag: string[];
+  probe: string[];
   istioVersion?: string;
   reporter: string[];
   out?: string;
@@ -31,9 +35,6 @@ interface RunOpts {
   controlPlane?: string;
 }
 
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-}
 
 const names = Object.keys(BACKEND_REGISTRY).join(', ');
 const withDryRun = Object.values(BACKEND_REGISTRY).filter((b) => b.options.dryRun).map((b) => b.name).join(', ');
@@ -45,7 +46,9 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .description('run scenarios in a lab and check every probe\'s path hop by hop (the main job)')
     .argument('[paths...]', 'scenario files or folders (default: scenarios/)')
     .option('--backend <backend>', `where the labs run: ${Object.values(BACKEND_REGISTRY).map((b) => `${b.name} (${b.summary})`).join(' or ')}`, DEFAULT_BACKEND)
-    .option('--filter <glob>', 'only scenarios whose name matches, e.g. "incident-7000-*"')
+    .option('--filter <pattern>', 'only scenarios whose name contains it, or matches it when it is a glob (* ? [...]), e.g. incident-7000 or "incident-7000-fix-*"')
+    .option('--tag <tag>', 'only scenarios with this tag; repeatable (every tag given)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--probe <pattern>', 'only probes whose name contains it (or matches the glob); repeatable; scenarios without one are left out', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--istio-version <v>', `run every scenario's lab with this Istio behaviour: ${ISTIO_VERSIONS.join(', ')}`)
     .option('--reporter <name>', 'console, json, junit or tap; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt)')
@@ -65,6 +68,8 @@ Examples:
   pathlab run                                   the whole catalogue on the netns backend
   pathlab run scenarios/incident-7000 --reporter console --reporter junit --out out/
   pathlab run --filter 'incident-7000-*' --check-fault
+  pathlab run --filter incident-7000 --tag fix  scenarios whose name contains incident-7000 and that have the tag fix
+  pathlab run --probe redis                     only the probes whose name contains redis
   pathlab run --backend kind --dry-run          the kind run's plan: every command, manifest and API call
   pathlab run --backend kind --lab-id a1b2c3    the scenarios that name kind, on a running kind lab`,
     )
@@ -90,7 +95,7 @@ Examples:
       const optionProblem = backend.optionProblem({ ...opts, controlPlane: (opts.controlPlane ?? 'auto') as ControlPlaneChoice });
       if (optionProblem) throw new CliError(optionProblem, EXIT_BAD_INPUT);
 
-      const { files, missing } = collectScenarioFiles(paths.length ? paths : ['scenarios']);
+      const { files, missing } = collectScenarioFiles(paths.length ? paths : [shownPath(packagePath('scenarios'))]);
       const problems = missing.map((m) => `${m.path}:1:1: (file): ${m.reason}`);
       const loaded: LoadedScenario[] = [];
       for (const f of files) {
@@ -99,12 +104,10 @@ Examples:
         else loaded.push({ file: f, scenario: r.scenario, expected: r.expected, files: r.files });
       }
       if (problems.length) throw new CliError(problems.join('\n'), EXIT_BAD_INPUT);
-      const filter = opts.filter ? globToRegExp(opts.filter) : undefined;
       const version = opts.istioVersion as LabSpec['istio']['version'] | undefined;
-      const selected = loaded
-        .filter((s) => !filter || filter.test(s.scenario.metadata.name))
-        .map((s) => (version ? { ...s, scenario: { ...s.scenario, lab: { ...s.scenario.lab, istio: { ...s.scenario.lab.istio, version } } } } : s));
-      if (selected.length === 0) throw new CliError(`no scenario to run${filter ? ` matches --filter ${opts.filter}` : ''}`, EXIT_BAD_INPUT);
+      const selection = { ...(opts.filter !== undefined ? { filter: opts.filter } : {}), tags: opts.tag, probes: opts.probe };
+      const selected = selectScenarios(loaded, selection).map((s) => (version ? { ...s, scenario: { ...s.scenario, lab: { ...s.scenario.lab, istio: { ...s.scenario.lab.istio, version } } } } : s));
+      if (selected.length === 0) throw new CliError(`no scenario to run${selectionWords(selection) ? ` matches ${selectionWords(selection)}` : ''}`, EXIT_BAD_INPUT);
       const runnable = selected.filter((s) => backend.unsupported(s.scenario) === undefined);
       if (runnable.length === 0) {
         const reasons = [...new Set(selected.map((s) => backend.unsupported(s.scenario)))].join('; ');

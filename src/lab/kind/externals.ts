@@ -4,8 +4,8 @@
 // engine it fails within milliseconds with "Could not find a working container runtime
 // strategy", which dockerAvailable() turns into a yes/no for tests and doctor.
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { PACKAGE_ROOT } from '../../package-root.ts';
 import { exec, execOk } from '../exec.ts';
 import { externalNetworkCreateArgv } from './plan.ts';
 
@@ -14,7 +14,7 @@ export const COMPOSE_PROJECT = 'pathlab-externals';
 /** The network the compose file creates; kind nodes join it (plan.ts EXTERNAL_NETWORK). */
 export const COMPOSE_NETWORK = 'pathlab-ext';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const repoRoot = PACKAGE_ROOT;
 
 export interface StartedExternals extends AsyncDisposable {
   stop(): Promise<void>;

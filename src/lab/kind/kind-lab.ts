@@ -2,6 +2,7 @@
 // (`kindLab()`, `withX()` builders) is not a running lab; `start()` runs the plan and returns
 // a StartedKindLab that is AsyncDisposable, so `await using lab = await kindLab().start()`
 // deletes the cluster on every exit path. A failed start removes what it created.
+import { packagePath } from '../../package-root.ts';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -26,7 +27,7 @@ export class KindEnvironmentError extends BackendUnavailableError {
 }
 
 /** Reads labs/kind-istio/*.yaml (the plan's input). */
-export function readLabFiles(dir = LAB_DIR): Record<string, string> {
+export function readLabFiles(dir = packagePath(LAB_DIR)): Record<string, string> {
   const out: Record<string, string> = {};
   for (const f of readdirSync(dir).sort()) if (f.endsWith('.yaml')) out[f] = readFileSync(join(dir, f), 'utf8');
   return out;

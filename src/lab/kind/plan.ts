@@ -3,6 +3,7 @@
 // compared with a reviewed golden in the tests, and run by kind-lab.ts. Every kubectl and
 // istioctl call names the lab's context explicitly, so nothing depends on (or changes) the
 // user's current context.
+import { packagePath, shownPath } from '../../package-root.ts';
 import type { LabSpec, Scenario } from '../../scenario/schema.ts';
 import {
   CREATED_BY,
@@ -125,7 +126,7 @@ export function planKindLab(input: KindPlanInput): KindPlan {
   steps.push({
     kind: 'run',
     what: 'create the kind cluster',
-    argv: ['kind', 'create', 'cluster', '--name', cluster, '--config', KIND_CONFIG_FILE, '--image', imageRef(pins.nodeImage), '--wait', '120s'],
+    argv: ['kind', 'create', 'cluster', '--name', cluster, '--config', shownPath(packagePath(KIND_CONFIG_FILE)), '--image', imageRef(pins.nodeImage), '--wait', '120s'],
   });
   // 3. Mark it as ours: the guard accepts a context only when kube-system carries these.
   steps.push({

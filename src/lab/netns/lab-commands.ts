@@ -3,12 +3,14 @@
 // removal, also of what a killed run left half-made.
 import { BackendInputError, BackendUnavailableError, type LabCommands, type LabIo, type LabUpOptions } from '../../run/backend.ts';
 import { loadDocumentFile } from '../../scenario/loader.ts';
+import { packagePath, shownPath } from '../../package-root.ts';
 import { formatProblem } from '../../scenario/problems.ts';
 import { ISTIO_VERSIONS, type LabSpec } from '../../scenario/schema.ts';
 import { checkNetnsLabId, findLabIds, listLabNamespaces, netnsLab, readLabRecords, removeLab, sweepLabs } from './netns-lab.ts';
 import { netnsUnavailable } from './requirements.ts';
 import { SidecarNotReady } from './mesh-control.ts';
 
+/** The default lab, in the package (found from any folder: package-root.ts). */
 export const DEFAULT_NETNS_LAB = 'labs/netns/bookinfo.yaml';
 
 /** The lab a `--lab` or `--scenario` file defines (every problem of the file when invalid). */
@@ -31,7 +33,7 @@ function requireNetns(): void {
 
 async function up(opts: LabUpOptions, io: LabIo): Promise<void> {
   if (opts.lab && opts.scenario) throw new BackendInputError('give --lab FILE or --scenario FILE, not both');
-  const file = opts.lab ?? opts.scenario ?? DEFAULT_NETNS_LAB;
+  const file = opts.lab ?? opts.scenario ?? shownPath(packagePath(DEFAULT_NETNS_LAB));
   const { spec, name } = labFromFile(file);
   const lab = netnsLab(withVersion(spec, opts.istioVersion)).withLabel(name);
   if (opts.labId) {
