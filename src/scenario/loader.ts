@@ -209,6 +209,18 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
     for (const issue of parsed.error.issues) {
       for (const fp of describeIssue(issue, data, schema)) add(fp);
     }
+    // The cross-field checks too, in the same pass, as far as the data lets them go: a field
+    // the schema refused may stop them (they read a valid document), and then its problem is
+    // already reported.
+    const failedAt = new Set(problems.map((p) => p.field));
+    try {
+      const cross: FieldProblem[] = [];
+      if (kind === 'Lab') checkLab((data as LabFile).lab, ['lab'], (path, message, extra) => cross.push({ path, message, ...extra }));
+      else cross.push(...crossCheck(data as Scenario, { baseDir, files: new Map() }));
+      for (const fp of cross) if (!failedAt.has(formatFieldPath(fp.path))) add(fp);
+    } catch {
+      // the document is too far from the format for the cross-field checks: the schema's problems say why
+    }
     return { ok: false, file, problems: sortProblems(dedupe(problems)) };
   }
   if (kind === 'Lab') {

@@ -1,5 +1,8 @@
 // `pathlab validate` as a user runs it: the real bin, a real process, real exit codes.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { MALFORMED_CASES } from '../scenario/malformed-cases.ts';
 
@@ -53,4 +56,60 @@ test('--help and --version exit 0 for the program and every command', (t) => {
     t.regex(r.stdout, new RegExp(`Usage: pathlab ${c}`), c);
   }
   t.regex(pathlab('--version').stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+test('every problem of a file in one pass: a schema problem does not hide the cross-field ones', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-validate-'));
+  try {
+    const file = join(dir, 'four-problems.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: pathlab/v1',
+        'kind: Scenario',
+        'metadata: {name: four, description: x, tags: [x], source: {note: x}, backends: [netns]}',
+        'lab:',
+        '  istio: {version: current}',
+        '  pods: [{name: app, workload: echo, ports: [{port: 8080}]}]',
+        'probes:',
+        '  - name: p',
+        '    from: {pod: nosuchpod}',
+        '    tool: curl',
+        '    target: {host: app, port: 8080}',
+        '    expect:',
+        '      outcome: reachd',
+        '',
+      ].join('\n'),
+    );
+    const r = pathlab('validate', file);
+    t.is(r.code, 2);
+    t.regex(r.stderr, /:9:17: probes\[0\]\.from\.pod: no pod "nosuchpod" in lab\.pods/, 'cross-field');
+    t.regex(r.stderr, /:13:16: probes\[0\]\.expect\.outcome: expected one of/, 'schema');
+    t.regex(r.stderr, /1 of 1 invalid, 3 problem\(s\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('validate checks the project\'s Lab and Mesh files, and leaves the folders\' Kubernetes manifests alone', (t) => {
+  const r = pathlab('validate', 'labs/', 'scenarios/');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^\d+ scenario\(s\) and 1 Lab file\(s\) and 1 Mesh file\(s\) valid \(\d+ other file\(s\) in the folders are not pathlab's: not checked\)\n$/);
+  const lab = pathlab('validate', 'labs/netns/bookinfo.yaml');
+  t.is(lab.code, 0, lab.stderr);
+  const named = pathlab('validate', 'labs/kind-istio/kind.yaml');
+  t.is(named.code, 2, 'a file named on the command line is checked, whatever it is');
+});
+
+test('a Mesh file\'s problems are reported by field', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-validate-'));
+  try {
+    const file = join(dir, 'mesh.yaml');
+    writeFileSync(file, 'apiVersion: pathlab/v1\nkind: Mesh\nmetadata: {name: m}\nera: sometime\nproxy: {ip: 10.0.0.1}\n');
+    const r = pathlab('validate', file);
+    t.is(r.code, 2);
+    t.regex(r.stderr, /mesh\.yaml:1:1: \(Mesh\): era: /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
