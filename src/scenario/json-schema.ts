@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { LabFileSchema, ScenarioSchema } from './schema.ts';
+import { LabFileSchema, ScenarioDocumentSchema } from './schema.ts';
 
 export const SCENARIO_SCHEMA_PATH = 'schema/scenario.schema.json';
 
 /** The published JSON Schema of scenario files, as committed at schema/scenario.schema.json. */
 export function scenarioJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(ScenarioSchema, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
+  const generated = z.toJSONSchema(ScenarioDocumentSchema, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
   return generated;
 }
 

@@ -1,7 +1,7 @@
 // Loads scenario files: YAML with exact positions, validated against the schema and the
 // cross-field checks, every problem of a file reported at once. Hostile input (alias bombs,
 // huge or binary files, directories, missing paths) gets a clear problem, never a hang.
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   isAlias,
   isMap,
@@ -14,7 +14,7 @@ import {
   type Document,
   type Node as YamlNode,
 } from 'yaml';
-import { LabFileSchema, ScenarioSchema, type LabFile, type Scenario } from './schema.ts';
+import { LabFileSchema, LabRefSchema, ScenarioSchema, type LabFile, type LabSpec, type Scenario } from './schema.ts';
 import { checkLab, crossCheck, type FieldProblem } from './cross-checks.ts';
 import { describeIssue } from './issue-messages.ts';
 import { loadedScenario, type LoadedScenario } from './loaded.ts';
@@ -203,6 +203,25 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
     problems.push({ file, ...locate(fp.path, fp.offset, fp.atKey), field: formatFieldPath(fp.path), message: fp.message });
 
   const kind = (data as { kind?: unknown }).kind === 'Lab' && opts.allowLab ? 'Lab' : 'Scenario';
+  // A scenario's lab by reference (lab.file): the Lab file's lab with the scenario's additions,
+  // checked below as if it were written inline. The Lab file's own problems are its own.
+  const ref = kind === 'Scenario' ? labReference(data) : undefined;
+  if (ref) {
+    // The reference itself first (its additions are checked again once merged, as the lab).
+    const refCheck = LabRefSchema.safeParse(ref);
+    if (!refCheck.success) {
+      for (const issue of refCheck.error.issues) for (const fp of describeIssue(issue, ref, LabRefSchema)) add({ ...fp, path: ['lab', ...fp.path] });
+      return { ok: false, file, problems: sortProblems(dedupe(problems)) };
+    }
+    const labPath = resolve(baseDir, ref.file);
+    const r = loadDocumentFile(labPath, join(dirname(file), ref.file), { allowLab: true });
+    if (!r.ok) return { ok: false, file, problems: r.problems };
+    if (!('lab' in r)) {
+      add({ path: ['lab', 'file'], message: `${ref.file} is a Scenario, not a Lab file (kind: Lab)` });
+      return { ok: false, file, problems: sortProblems(problems) };
+    }
+    (data as { lab: unknown }).lab = withAdditions(r.lab.lab, ref);
+  }
   const schema = kind === 'Lab' ? LabFileSchema : ScenarioSchema;
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
@@ -333,4 +352,28 @@ function nodeOffset(doc: Document, path: FieldPath, atKey: boolean): { offset: n
 
 function isQuoted(node: unknown): boolean {
   return isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE');
+}
+
+/** The lab reference of a scenario document (lab.file), if it has one. */
+function labReference(data: unknown): (Partial<LabSpec> & { file: string; istio?: Partial<LabSpec['istio']> }) | undefined {
+  const lab = (data as { lab?: unknown }).lab;
+  if (lab === null || typeof lab !== 'object' || typeof (lab as { file?: unknown }).file !== 'string') return undefined;
+  return lab as Partial<LabSpec> & { file: string };
+}
+
+/** A Lab file's lab with a scenario's additions: pods, Services and external hosts added; istio fields, meshConfig, proxy and network replaced. */
+function withAdditions(base: LabSpec, ref: Partial<Omit<LabSpec, 'istio'>> & { istio?: Partial<LabSpec['istio']> }): LabSpec {
+  const list = <T>(a: T[] | undefined, b: T[] | undefined) => (a === undefined && b === undefined ? {} : { v: [...(a ?? []), ...(b ?? [])] });
+  const services = list(base.services, ref.services);
+  const externalHosts = list(base.externalHosts, ref.externalHosts);
+  return {
+    ...base,
+    istio: { ...base.istio, ...ref.istio },
+    ...(ref.meshConfig !== undefined ? { meshConfig: ref.meshConfig } : {}),
+    ...(ref.proxy !== undefined ? { proxy: ref.proxy } : {}),
+    ...(ref.network !== undefined ? { network: ref.network } : {}),
+    pods: [...base.pods, ...(ref.pods ?? [])],
+    ...('v' in services ? { services: services.v } : {}),
+    ...('v' in externalHosts ? { externalHosts: externalHosts.v } : {}),
+  };
 }

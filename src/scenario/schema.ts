@@ -321,6 +321,33 @@ export const ScenarioSchema = z
     description: 'A lab, a change to it (a fault or a fix), and probes whose paths are checked hop by hop',
   });
 
+/**
+ * A scenario's lab by reference: a Lab file (kind: Lab), relative to the scenario's folder, with
+ * this scenario's additions: its pods, Services and external hosts are added to the file's,
+ * its istio fields, meshConfig, proxy and network replace the file's.
+ */
+export const LabRefSchema = z
+  .strictObject({
+    file: z
+      .string()
+      .regex(/\.ya?ml$/, { error: 'must name a Lab file (.yaml or .yml)' })
+      .meta({ description: 'a Lab file (kind: Lab), relative to the scenario\'s folder, e.g. ../../labs/netns/bookinfo.yaml' }),
+    istio: lab.shape.istio.partial().optional(),
+    meshConfig: lab.shape.meshConfig,
+    proxy: lab.shape.proxy,
+    network: lab.shape.network,
+    pods: z.array(pod).max(LIMITS.pods).optional(),
+    services: lab.shape.services,
+    externalHosts: lab.shape.externalHosts,
+  })
+  .meta({ description: 'The lab of a Lab file, with this scenario\'s additions' });
+
+/**
+ * A scenario file as written: its lab inline or by reference (LabRefSchema). The loader reads
+ * the reference and checks the result as ScenarioSchema; this is the published JSON Schema's.
+ */
+export const ScenarioDocumentSchema = ScenarioSchema.extend({ lab: z.union([lab, LabRefSchema]) });
+
 export type Scenario = z.infer<typeof ScenarioSchema>;
 export type Probe = Scenario['probes'][number];
 export type SetupStep = NonNullable<Scenario['setup']>[number];
