@@ -6,6 +6,7 @@ import { registerExplain } from './explain.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerLab } from './lab.ts';
 import { registerRun } from './run.ts';
+import { registerProbe } from './probe.ts';
 
 /** Every top-level command, in the order `pathlab --help` lists them. */
-export const commands: RegisterCommand[] = [registerRun, registerValidate, registerIptables, registerProxyConfig, registerExplain, registerLab, registerDoctor];
+export const commands: RegisterCommand[] = [registerRun, registerProbe, registerValidate, registerIptables, registerProxyConfig, registerExplain, registerLab, registerDoctor];

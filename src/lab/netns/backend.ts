@@ -3,12 +3,13 @@
 // control plane (MeshControl) and reverted by resetting it, probes run in the pods' namespaces
 // with each pod's instruments started once (instruments.ts).
 import { readFileSync } from 'node:fs';
-import type { Backend, BackendSession, LabUser, ProducedBy, ProbeTarget, SessionOptions, StartedBackend, Watch, WatchSpec } from '../../run/backend.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { BackendInputError, type Backend, type BackendSession, type LabUser, type ProducedBy, type ProbeTarget, type SessionOptions, type StartedBackend, type Watch, type WatchSpec } from '../../run/backend.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { accessLogLineOf, capturePortOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, type EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import type { Scenario, SetupStep } from '../../scenario/schema.ts';
-import { netnsLab, readLabRecords, sweepLabs, type StartedNetnsLab } from './netns-lab.ts';
+import { StartedNetnsLab, netnsLab, readLabRecords, sweepLabs } from './netns-lab.ts';
 import { parseResources } from './mesh-control.ts';
 import { namedFileText, type LoadedScenario } from '../../scenario/loaded.ts';
 import { APP_USER } from './workloads.ts';
@@ -167,7 +168,9 @@ class StartedNetnsBackend implements StartedBackend {
   async stop(): Promise<void> {
     await Promise.all([...this.instruments.values()].map((i) => i.stop()));
     this.instruments.clear();
-    if (!this.keep) await this.lab.stop();
+    // A lab that stays up notes what runs in it now, for the next command that attaches to it.
+    if (this.keep) this.lab.saveRecord();
+    else await this.lab.stop();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -178,7 +181,7 @@ class StartedNetnsBackend implements StartedBackend {
 export const netnsBackend: Backend = {
   name: 'netns',
   summary: 'one network namespace per pod on this machine: the kernel\'s real rules, the lab\'s sidecars (needs root)',
-  options: { dryRun: false, existingLab: false },
+  options: { dryRun: false, existingLab: true },
   maxConcurrentLabs: Number.POSITIVE_INFINITY,
   unsupported: (s: Scenario) => {
     if (!s.metadata.backends.includes('netns')) return `the scenario names the backends ${s.metadata.backends.join(', ')}`;
@@ -187,7 +190,10 @@ export const netnsBackend: Backend = {
     }
     return undefined;
   },
-  optionProblem: () => undefined,
+  optionProblem: (opts) => {
+    if (opts.context !== undefined) return '--context: the netns backend has no kubeconfig contexts (--lab-id names a running netns lab)';
+    return undefined;
+  },
   unavailable: async () => netnsUnavailable(),
   labs: netnsLabCommands,
   doctor: netnsDoctor,
@@ -196,8 +202,22 @@ export const netnsBackend: Backend = {
   },
   async open(opts: SessionOptions): Promise<BackendSession> {
     const session: BackendSession = {
-      start: async (group) =>
-        new StartedNetnsBackend(await netnsLab(group[0]!.scenario.lab).withLabel(group[0]!.scenario.metadata.name).withControlPlane(opts.controlPlane ?? 'auto').start(), opts.keepLab),
+      start: async (group) => {
+        if (opts.labId === undefined) {
+          return new StartedNetnsBackend(await netnsLab(group[0]!.scenario.lab).withLabel(group[0]!.scenario.metadata.name).withControlPlane(opts.controlPlane ?? 'auto').start(), opts.keepLab);
+        }
+        // A running lab (pathlab lab up, run --keep-lab): the scenarios must be of its definition;
+        // the lab stays up, back at its definition, when the run ends.
+        const lab = await StartedNetnsLab.attach(opts.labId);
+        const theirs = readLabRecords().find((r) => r.id === opts.labId)?.spec;
+        for (const s of group) {
+          if (!isDeepStrictEqual(s.scenario.lab, theirs)) {
+            await lab.stop();
+            throw new BackendInputError(`${s.file}: its lab is not the definition lab ${opts.labId} was made from (pathlab lab up --scenario ${s.file} makes one that is)`);
+          }
+        }
+        return new StartedNetnsBackend(lab, true);
+      },
       close: async () => {},
       [Symbol.asyncDispose]: async () => session.close(),
     };

