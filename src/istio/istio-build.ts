@@ -22,7 +22,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { exec, execOk } from '../lab/exec.ts';
-import { packagePath } from '../package-root.ts';
+import { packagePath } from '../lab/package-root.ts';
 
 export interface IstioBuildPin {
   /** The lab's Istio version whose istio-init this build gives (the behaviour table's name). */

@@ -187,7 +187,7 @@ export interface LabUpOptions {
 /** `pathlab lab up|status|down`: labs that outlive the command. */
 export interface LabCommands {
   up(opts: LabUpOptions, io: LabIo): Promise<void>;
-  status(opts: { json?: boolean }, io: LabIo): Promise<void>;
+  status(opts: { output?: 'text' | 'json' | 'yaml' }, io: LabIo): Promise<void>;
   down(opts: { ids: string[]; all?: boolean; dryRun?: boolean }, io: LabIo): Promise<void>;
 }
 

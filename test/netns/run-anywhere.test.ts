@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import test from 'ava';
 import { removeLab } from '../../src/lab/netns/netns-lab.ts';
-import { shownPath, PACKAGE_ROOT } from '../../src/package-root.ts';
+import { shownPath, PACKAGE_ROOT } from '../../src/lab/package-root.ts';
 import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
 
 const pathlab = resolve('bin/pathlab.js');

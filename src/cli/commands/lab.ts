@@ -1,6 +1,7 @@
 // `pathlab lab up|status|down`: labs that outlive the command, for workshops and for poking at
 // by hand, on the backend --backend names (found in the registry: this command never asks
 // which one it is).
+import { outputFormat, withOutput } from '../output.ts';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from '../exit-codes.ts';
@@ -40,14 +41,17 @@ export function registerLab(program: Command, ctx: CliContext): void {
       const { backend, ...up } = opts;
       await onBackend(backend, ctx, (labs, io) => labs.up(up, io));
     });
-  lab
-    .command('status')
-    .description('list the running labs and what each holds')
-    .option('--backend <backend>', names, DEFAULT_BACKEND)
-    .option('--json', 'netns: print JSON')
-    .action(async (opts: { backend: string; json?: boolean }) => {
-      await onBackend(opts.backend, ctx, (labs, io) => labs.status({ ...(opts.json ? { json: true } : {}) }, io));
-    });
+  withOutput(
+    lab
+      .command('status')
+      .description('list the running labs and what each holds')
+      .option('--backend <backend>', names, DEFAULT_BACKEND),
+    'text',
+    'netns: a line per lab and its hosts; json and yaml: the labs\' records, netns only',
+  ).action(async (opts: { backend: string; output?: string; json?: boolean }) => {
+    const output = outputFormat(opts);
+    await onBackend(opts.backend, ctx, (labs, io) => labs.status({ output }, io));
+  });
   lab
     .command('down')
     .description('remove labs: namespaces, links, processes, /etc/netns entries, records (kind: the clusters)')

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { formatData, outputFormat } from '../output.ts';
 import type { CliContext } from '../context.ts';
 import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
 import { loadConfigDump, loadMeshFile } from '../load-documents.ts';
@@ -80,7 +81,7 @@ export function registerProxyConfig(program: Command, ctx: CliContext): void {
     .description("print a config dump's listeners, clusters, routes, endpoints, secrets or all of them, as istioctl proxy-config does")
     .argument('<type>', 'listeners | clusters | routes | endpoints | secrets | bootstrap | all')
     .argument('[dump]', 'an Envoy config dump: admin /config_dump, or istioctl proxy-config ... -o json')
-    .option('-o, --output <format>', 'short (tables, the default) or json', 'short')
+    .option('-o, --output <format>', 'short (tables, the default), json (the raw section, as istioctl) or yaml', 'short')
     .option('--mesh <file>', 'instead of a dump: the config pathlab synthesizes from a pathlab/v1 Mesh file')
     .option('--resources <file>', 'with --mesh: extra Kubernetes/Istio resources; repeatable', (v: string, p: string[]) => [...p, v], [] as string[])
     .option('--era <era>', 'with --mesh: current (Istio 1.6+) or legacy (1.3-1.5)')
@@ -90,9 +91,7 @@ export function registerProxyConfig(program: Command, ctx: CliContext): void {
       if (!section) {
         throw new CliError(`unknown type "${type}" (expected listeners, clusters, routes, endpoints, secrets, bootstrap or all)`, EXIT_BAD_INPUT);
       }
-      if (opts.output !== 'short' && opts.output !== 'json') {
-        throw new CliError(`--output ${opts.output}: expected short or json`, EXIT_BAD_INPUT);
-      }
+      const output = outputFormat(opts, 'short');
       if ((dump === undefined) === (opts.mesh === undefined)) {
         throw new CliError('give a DUMP file or --mesh FILE (exactly one)', EXIT_BAD_INPUT);
       }
@@ -104,8 +103,13 @@ export function registerProxyConfig(program: Command, ctx: CliContext): void {
       if (key && config[key] === undefined) {
         throw new CliError(`${source}: no ${section} in this dump (its configs[] has no ${key[0]!.toUpperCase()}${key.slice(1)}ConfigDump section)`, EXIT_BAD_INPUT);
       }
-      if (opts.output === 'json') {
+      if (output === 'json') {
+        // istioctl's indent: four spaces.
         ctx.io.out(`${JSON.stringify(rawSection(doc, section), null, 4)}\n`);
+        return;
+      }
+      if (output === 'yaml') {
+        ctx.io.out(formatData('yaml', rawSection(doc, section)));
         return;
       }
       const text = {

@@ -1,8 +1,8 @@
 // `pathlab run`: the main job. Loads scenarios, runs them on the backend named by --backend
 // (found in the registry: this command never asks which one it is), reports.
 import { selectScenarios, selectionWords } from '../../run/select.ts';
-import { packagePath, shownPath } from '../../package-root.ts';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { packagePath, shownPath } from '../../lab/package-root.ts';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_ENVIRONMENT } from '../exit-codes.ts';
@@ -14,6 +14,7 @@ import { ISTIO_VERSIONS, type BackendName, type LabSpec } from '../../scenario/s
 import { BACKEND_REGISTRY, DEFAULT_BACKEND, backendNamed } from '../../lab/registry.ts';
 import { BackendUnavailableError, CONTROL_PLANES, type ControlPlaneChoice, type SessionOptions } from '../../run/backend.ts';
 import { runScenarios } from '../../run/runner.ts';
+import { recordRefusal, recordRun } from '../../run/record.ts';
 import { REPORT_API_VERSION, type RunReport, type ScenarioResult } from '../../paths/verdict.ts';
 import { formatConsole, isReporterName, reporters, REPORTER_NAMES, writeReports } from '../../report/index.ts';
 
@@ -27,6 +28,7 @@ interface RunOpts {
   out?: string;
   keepLab?: boolean;
   checkFault?: boolean;
+  record?: boolean;
   concurrency?: string;
   dryRun?: boolean;
   labId?: string;
@@ -54,6 +56,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt)')
     .option('--control-plane <which>', 'who configures the sidecars: istiod (Istio\'s own generation over xDS to pilot-agent in every pod; built for current Istio), model (the Envoy model as file-based xDS, every era) or auto: istiod where built, else the model', 'auto')
     .option('--check-fault', 'also run every scenario without its fault/fix steps: each must then fail (the change is what the scenario is about)')
+    .option('--record', 'after the run, write each probe\'s observed path (and its outcome and reply, where it expects one that did not hold) into its expect in the scenario file, keeping comments and layout, and print the diff; not with --check-fault, --dry-run or --istio-version')
     .option('--keep-lab', 'leave the labs running after the run (pathlab lab down --all removes them)')
     .option('--concurrency <n>', 'labs run at once (scenarios of one lab run in order)', '1')
     .option('--dry-run', `${withDryRun}: print every command, manifest and API call of the run, in order, and run nothing`)
@@ -70,6 +73,7 @@ Examples:
   pathlab run --filter 'incident-7000-*' --check-fault
   pathlab run --filter incident-7000 --tag fix  scenarios whose name contains incident-7000 and that have the tag fix
   pathlab run --probe redis                     only the probes whose name contains redis
+  pathlab run --record scenarios/lesson.yaml    run it, then write what was observed into its expect (a diff per file)
   pathlab run --backend kind --dry-run          the kind run's plan: every command, manifest and API call
   pathlab run --backend kind --lab-id a1b2c3    the scenarios that name kind, on a running kind lab`,
     )
@@ -88,6 +92,8 @@ Examples:
         ...(backend.options.existingLab ? [] : [opts.labId !== undefined && '--lab-id', opts.context !== undefined && '--context', opts.iKnowThisIsNotALab && '--i-know-this-is-not-a-lab']),
       ].filter(Boolean);
       if (notTaken.length) throw new CliError(`${notTaken.join(', ')}: not an option of the ${backend.name} backend`, EXIT_BAD_INPUT);
+      const refused = opts.record ? recordRefusal(opts) : undefined;
+      if (refused) throw new CliError(refused, EXIT_BAD_INPUT);
       if (opts.iKnowThisIsNotALab && opts.context === undefined) throw new CliError('--i-know-this-is-not-a-lab needs the context it applies to: --context <name>', EXIT_BAD_INPUT);
       if (!(CONTROL_PLANES as readonly string[]).includes(opts.controlPlane ?? 'auto')) {
         throw new CliError(`--control-plane ${opts.controlPlane}: expected one of ${CONTROL_PLANES.join(', ')}`, EXIT_BAD_INPUT);
@@ -166,6 +172,8 @@ Examples:
         process.removeListener('SIGTERM', onSignal);
       }
       report({ ...run, backend: backend.name, startedAt, t0, checkFault: opts.checkFault ?? false, names: reporterNames, out: opts.out }, ctx);
+      // The diffs go to stdout unless a reporter's data does (json, junit, tap without --out).
+      if (opts.record) (opts.out === undefined && reporterNames.some((n) => n !== 'console') ? ctx.io.err : ctx.io.out)(recordRun([...run.results, ...run.skipped], { read: (f) => readFileSync(f, 'utf8'), write: (f, text) => writeFileSync(f, text) }, { interrupted: stop.signal.aborted }));
       if (stop.signal.aborted) ctx.exit(stop.signal.reason === 'SIGINT' ? 130 : 143);
     });
 }

@@ -5,7 +5,7 @@
 // strategy", which dockerAvailable() turns into a yes/no for tests and doctor.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { PACKAGE_ROOT } from '../../package-root.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import { exec, execOk } from '../exec.ts';
 import { externalNetworkCreateArgv } from './plan.ts';
 

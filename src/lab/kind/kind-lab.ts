@@ -2,7 +2,7 @@
 // (`kindLab()`, `withX()` builders) is not a running lab; `start()` runs the plan and returns
 // a StartedKindLab that is AsyncDisposable, so `await using lab = await kindLab().start()`
 // deletes the cluster on every exit path. A failed start removes what it created.
-import { packagePath } from '../../package-root.ts';
+import { packagePath } from '../package-root.ts';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';

@@ -142,7 +142,10 @@ async function status(io: LabIo): Promise<void> {
 export function kindLabCommands(cacheDir: string = defaultCacheDir(), run: Runner = hostRunner, isLab: LabCheck = guardOf): LabCommands {
   return {
     up: (opts, io) => up(cacheDir, opts, io),
-    status: (_opts, io) => status(io),
+    status: (opts, io) => {
+      if (opts.output !== undefined && opts.output !== 'text') throw new BackendInputError(`-o ${opts.output}: the kind backend's lab status prints text only`);
+      return status(io);
+    },
     down: (opts, io) => down(cacheDir, run, isLab, opts, io),
   };
 }

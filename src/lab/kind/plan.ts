@@ -3,7 +3,7 @@
 // compared with a reviewed golden in the tests, and run by kind-lab.ts. Every kubectl and
 // istioctl call names the lab's context explicitly, so nothing depends on (or changes) the
 // user's current context.
-import { packagePath, shownPath } from '../../package-root.ts';
+import { packagePath, shownPath } from '../package-root.ts';
 import type { LabSpec, Scenario } from '../../scenario/schema.ts';
 import {
   CREATED_BY,

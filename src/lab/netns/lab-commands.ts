@@ -3,7 +3,8 @@
 // removal, also of what a killed run left half-made.
 import { BackendInputError, BackendUnavailableError, type LabCommands, type LabIo, type LabUpOptions } from '../../run/backend.ts';
 import { loadDocumentFile } from '../../scenario/loader.ts';
-import { packagePath, shownPath } from '../../package-root.ts';
+import { packagePath, shownPath } from '../package-root.ts';
+import { formatData } from '../../report/data-format.ts';
 import { formatProblem } from '../../scenario/problems.ts';
 import { ISTIO_VERSIONS, type LabSpec } from '../../scenario/schema.ts';
 import { checkNetnsLabId, findLabIds, listLabNamespaces, netnsLab, readLabRecords, removeLab, sweepLabs } from './netns-lab.ts';
@@ -99,14 +100,14 @@ async function up(opts: LabUpOptions, io: LabIo): Promise<void> {
   }
 }
 
-async function status(opts: { json?: boolean }, io: LabIo): Promise<void> {
+async function status(opts: { output?: 'text' | 'json' | 'yaml' }, io: LabIo): Promise<void> {
   requireNetns();
   const live = await listLabNamespaces();
   const records = readLabRecords();
   const rows = records.map((r) => ({ ...r, namespacesAlive: live.get(r.id)?.length ?? 0 }));
   const orphans = [...live.keys()].filter((id) => !records.some((r) => r.id === id));
-  if (opts.json) {
-    io.out(`${JSON.stringify({ labs: rows, orphans }, null, 2)}\n`);
+  if (opts.output === 'json' || opts.output === 'yaml') {
+    io.out(formatData(opts.output, { labs: rows, orphans }));
     return;
   }
   if (rows.length === 0 && orphans.length === 0) io.out('no labs\n');
