@@ -524,7 +524,9 @@ export async function removeLab(id: string): Promise<{ namespacesMs: number }> {
     if (entry.startsWith(`${LAB_PREFIX}-${id}-`)) rmSync(join(NETNS_ETC, entry), { recursive: true, force: true });
   }
   rmSync(join(LAB_STATE_DIR, `${id}.json`), { force: true });
-  rmSync(join(LAB_STATE_DIR, id), { recursive: true, force: true });
+  // A lab that is still being made (lab down --all while another command brings it up) may
+  // write into its folder while it goes: Node retries a folder that is not empty yet.
+  rmSync(join(LAB_STATE_DIR, id), { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
   return { namespacesMs };
 }
 
