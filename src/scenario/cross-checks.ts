@@ -104,9 +104,10 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
   const checkName = (path: FieldPath, name: string) => {
     if (name === 'node') add(path, 'the name "node" is the lab\'s own (its node namespace): choose another');
   };
+  // A network that does not parse is the schema's problem: nothing is said to be outside it.
   const inside = (ip: string, which: keyof typeof nets) => {
     const c = nets[which];
-    return c !== undefined && cidrContains(c, ip);
+    return c === undefined || cidrContains(c, ip);
   };
 
 

@@ -231,12 +231,18 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
     // The cross-field checks too, in the same pass, as far as the data lets them go: a field
     // the schema refused may stop them (they read a valid document), and then its problem is
     // already reported.
-    const failedAt = new Set(problems.map((p) => p.field));
+    // A cross-field problem of an item (a probe, a setup step, a pod) the schema already refused
+    // is left out: it would most often follow from that problem (an unknown tool "takes no target").
+    const itemOf = (path: FieldPath) => {
+      const i = path.findIndex((x) => typeof x === 'number');
+      return JSON.stringify(i >= 0 ? path.slice(0, i + 1) : path.slice(0, 2));
+    };
+    const refused = new Set(parsed.error.issues.map((issue) => itemOf(issue.path.filter((x): x is string | number => typeof x !== 'symbol'))));
     try {
       const cross: FieldProblem[] = [];
       if (kind === 'Lab') checkLab((data as LabFile).lab, ['lab'], (path, message, extra) => cross.push({ path, message, ...extra }));
       else cross.push(...crossCheck(data as Scenario, { baseDir, files: new Map() }));
-      for (const fp of cross) if (!failedAt.has(formatFieldPath(fp.path))) add(fp);
+      for (const fp of cross) if (!refused.has(itemOf(fp.path))) add(fp);
     } catch {
       // the document is too far from the format for the cross-field checks: the schema's problems say why
     }

@@ -41,7 +41,12 @@ export const MALFORMED_CASES: MalformedCase[] = [
   { file: f('missing-metadata-name'), schema: true, lines: [`${f('missing-metadata-name')}:5:3: metadata.name: required field is missing (expected a string)`] },
   { file: f('missing-probes'), schema: true, lines: [`${f('missing-probes')}:2:1: probes: required field is missing (expected a list)`] },
   { file: f('empty-probes'), schema: true, lines: [`${f('empty-probes')}:28:9: probes: needs at least 1 item(s)`] },
-  { file: f('name-not-kebab'), schema: true, lines: [`${f('name-not-kebab')}:14:13: lab.pods[0].name: must be kebab-case: lower-case letters, digits and "-", got "App_1"`] },
+  // Both problems in one pass: the pod's name, and the probe that names a pod the lab does not have.
+  {
+    file: f('name-not-kebab'),
+    schema: true,
+    lines: [`${f('name-not-kebab')}:14:13: lab.pods[0].name: must be kebab-case: lower-case letters, digits and "-", got "App_1"`, `${f('name-not-kebab')}:31:12: probes[0].from.pod: no pod "app" in lab.pods (pods: App_1, web)`],
+  },
   { file: f('bad-timeout'), schema: true, lines: [`${f('bad-timeout')}:37:14: probes[0].timeout: must be a duration such as 3s or 500ms, got "3 seconds"`] },
   { file: f('expect-empty'), schema: false, lines: [`${f('expect-empty')}:37:13: probes[0].expect: a probe must check something: give outcome, reply, httpStatus, leavesPod, sourceSeenByApp, path or notPath (listening for ss, rules for iptables-save)`] },
   // A newline in a quoted key cannot forge a problem line, an ESC cannot reach the terminal: both shown as escapes.
