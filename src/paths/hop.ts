@@ -6,6 +6,12 @@
 //   wire iface=eth0 dst=10.0.0.6:7000
 //   app pod=details port=9080
 //   reply "HTTP/1.1 400 Bad Request"
+//
+// parseHop is the one reader and formatHop the one writer: whatever a command or a report prints
+// as a hop is formatHop's text, so it can be pasted into a scenario's expect.path. A value with a
+// space, a quote or a character a terminal would not show as it is (a route named by a
+// VirtualService, a chain an EnvoyFilter adds) is written as a JSON string: route="my route".
+import { visibleControls } from '../scenario/text.ts';
 
 export const HOP_KINDS = ['iptables', 'envoy', 'wire', 'app', 'reply'] as const;
 export type HopKind = (typeof HOP_KINDS)[number];
@@ -37,6 +43,14 @@ export type EnvoyKey = (typeof ENVOY_KEYS)[number];
 export type WireKey = (typeof WIRE_KEYS)[number];
 export type AppKey = (typeof APP_KEYS)[number];
 
+/**
+ * A filter chain without a name, as explain names it: `#N` (its position in filter_chains, from
+ * 1) or `#default` (the listener's default_filter_chain). Envoy logs no name for such a chain, so
+ * an observed hop says nothing of it: the path matcher takes `chain=#N` as satisfied by a hop
+ * that names no chain.
+ */
+export const isUnnamedChain = (value: string): boolean => /^#(\d+|default)$/.test(value);
+
 const EFFECTS = ['REDIRECT', 'TPROXY', 'DNAT', 'ACCEPT', 'DROP', 'REJECT', 'RETURN', 'MARK'] as const;
 
 /** A notation the parser could not read; `offset` is the column (0-based) in the hop text. */
@@ -50,8 +64,10 @@ export class HopSyntaxError extends Error {
   }
 }
 
-const RULE_STEP = /^([a-z]+)\/([A-Za-z0-9_-]+)#([1-9]\d*)$/;
-const ADDR_PORT = /^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/;
+// A chain name is whatever iptables-save prints (no space); the rule number follows its last `#`.
+const RULE_STEP = /^([a-z]+)\/(\S+)#([1-9]\d*)$/;
+// IPv4, or IPv6 in brackets, each with an optional port: 10.0.0.6:7000, [fd00::6]:7000.
+const ADDR_PORT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$/;
 
 /** Parses one hop line. Throws HopSyntaxError with the offending offset. */
 export function parseHop(text: string): Hop {
@@ -132,25 +148,58 @@ function parseIptablesHop(rest: string, base: number): Hop {
   return effect ? { kind: 'iptables', steps, effect } : { kind: 'iptables', steps };
 }
 
+/**
+ * The key=value tokens of an attribute hop. A value is bare (no space, not starting with a
+ * quote) or a JSON string, which may hold spaces: `route="my route"`.
+ */
+function attrTokens(text: string, base: number): Array<{ tok: string; at: number; quoted?: string }> {
+  const out: Array<{ tok: string; at: number; quoted?: string }> = [];
+  const re = /\S+/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const eq = m[0].indexOf('=');
+    if (eq <= 0 || m[0][eq + 1] !== '"') {
+      out.push({ tok: m[0], at: base + m.index });
+      continue;
+    }
+    // A quoted value runs to its closing quote (past spaces); a space or the end must follow it.
+    const open = m.index + eq + 1;
+    let close = open + 1;
+    while (close < text.length && text[close] !== '"') close += text[close] === '\\' ? 2 : 1;
+    if (close >= text.length) throw new HopSyntaxError(`the quoted value of "${m[0].slice(0, eq)}" has no closing quote`, base + open);
+    if (close + 1 < text.length && !/\s/.test(text[close + 1]!)) {
+      throw new HopSyntaxError('a quoted value must be followed by a space or the end of the hop', base + close + 1);
+    }
+    let quoted: string;
+    try {
+      quoted = JSON.parse(text.slice(open, close + 1)) as string;
+    } catch {
+      throw new HopSyntaxError(`the quoted value of "${m[0].slice(0, eq)}" is not a valid JSON string`, base + open);
+    }
+    out.push({ tok: text.slice(m.index, close + 1), at: base + m.index, quoted });
+    re.lastIndex = close + 1;
+  }
+  return out;
+}
+
 function parseAttrs<K extends string>(
   rest: string,
   base: number,
   keys: readonly K[],
   arrows: boolean,
 ): Array<[K, string]> {
-  const toks = tokens(rest, base);
+  const toks = attrTokens(rest, base);
   if (toks.length === 0) {
     throw new HopSyntaxError(`expected key=value pairs (keys: ${keys.join(', ')})`, base);
   }
   const out: Array<[K, string]> = [];
-  for (const { tok, at } of toks) {
-    if (tok === '->' && arrows) continue;
+  for (const { tok, at, quoted } of toks) {
+    if (tok === '->' && arrows && quoted === undefined) continue;
     const eq = tok.indexOf('=');
-    if (eq <= 0 || eq === tok.length - 1) {
+    if (eq <= 0 || (eq === tok.length - 1 && quoted === undefined)) {
       throw new HopSyntaxError(`"${tok}" is not key=value (keys: ${keys.join(', ')})`, at);
     }
     const key = tok.slice(0, eq);
-    const value = tok.slice(eq + 1);
+    const value = quoted ?? tok.slice(eq + 1);
     if (!(keys as readonly string[]).includes(key)) {
       throw new HopSyntaxError(`unknown key "${key}" (expected ${keys.join(', ')})`, at);
     }
@@ -180,6 +229,20 @@ function parseReplyHop(rest: string, base: number): Hop {
   }
 }
 
+/**
+ * A JSON string whose every character shows as it is: besides JSON's own escapes, what
+ * visibleControls would rewrite for a terminal (DEL, C1 controls, line separators, bidi
+ * overrides) is written as `\uNNNN`, so a report prints the hop unchanged and it parses back.
+ */
+function quote(text: string): string {
+  return JSON.stringify(text).replace(/[^\x20-\x7e]/g, (ch) => (visibleControls(ch) === ch ? ch : `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+/** A key's value: bare when the tokenizer reads it back as it is, else quoted. */
+function formatValue(value: string): string {
+  return value === '' || /[\s"]/.test(value) || visibleControls(value) !== value ? quote(value) : value;
+}
+
 /** The notation of a hop: the inverse of parseHop. */
 export function formatHop(hop: Hop): string {
   switch (hop.kind) {
@@ -193,14 +256,14 @@ export function formatHop(hop: Hop): string {
       const parts: string[] = [];
       for (const [k, v] of hop.attrs) {
         if (k === 'listener' && parts.length > 0) parts.push('->');
-        parts.push(`${k}=${v}`);
+        parts.push(`${k}=${formatValue(v)}`);
       }
       return `envoy ${parts.join(' ')}`;
     }
     case 'wire':
     case 'app':
-      return `${hop.kind} ${hop.attrs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+      return `${hop.kind} ${hop.attrs.map(([k, v]) => `${k}=${formatValue(v)}`).join(' ')}`;
     case 'reply':
-      return hop.closed ? 'reply closed' : `reply ${JSON.stringify(hop.text)}`;
+      return hop.closed ? 'reply closed' : `reply ${quote(hop.text)}`;
   }
 }

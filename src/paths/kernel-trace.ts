@@ -2,7 +2,9 @@
 // iptables-save of the pod, or the rules istio-init renders: mesh/iptables/istio-init-rules.ts),
 // in the shape `explain` takes. Pure.
 import type { IptablesTrace } from '../mesh/envoy/explain.ts';
-import { formatTracePath, formatTraceText, traceConnection, type LoadedTables, type RuleSet } from '../mesh/iptables/index.ts';
+import { formatEffect, traceConnection, type LoadedTables, type RuleSet, type Trace } from '../mesh/iptables/index.ts';
+import { formatHop, type Hop } from './hop.ts';
+import { rulesHop } from './observe.ts';
 
 /** The uid a pod's application runs as in the lab (istio-init captures every uid but the proxy's). */
 export const APP_UID = 1000;
@@ -23,6 +25,11 @@ export function directionOf(conn: KernelConnection): 'in' | 'out' {
   return conn.podIp !== undefined && conn.dst.ip === conn.podIp && !local ? 'in' : 'out';
 }
 
+/** A simulator's trace as one iptables hop (its rules and effect); undefined when no rule matched. */
+export function traceHop(trace: Trace): Hop | undefined {
+  return trace.hops.length > 0 ? rulesHop({ hops: trace.hops, effect: formatEffect(trace.effect) }) : undefined;
+}
+
 /** Traces the connection's first packet through `rules` and says whether it reaches Envoy. */
 export function kernelTrace(rules: RuleSet | LoadedTables, conn: KernelConnection): IptablesTrace {
   const direction = directionOf(conn);
@@ -36,20 +43,19 @@ export function kernelTrace(rules: RuleSet | LoadedTables, conn: KernelConnectio
     dport: conn.dst.port,
     ...(direction === 'out' ? { uid, gid: conn.gid ?? uid, oif: viaLo ? 'lo' : 'eth0' } : { iif: 'eth0' }),
   });
-  const path = trace.hops.length > 0 ? formatTracePath(trace) : '';
-  const text = formatTraceText(trace);
+  const hop = traceHop(trace);
   const port = trace.effect.redirectPort ?? trace.effect.tproxyPort;
-  const who = direction === 'out' ? `a process of uid ${uid}` : `a connection arriving on eth0`;
+  const who = `${direction === 'out' ? `a process of uid ${uid}` : 'a connection arriving on eth0'} to ${conn.dst.ip}:${conn.dst.port}`;
   if (port !== undefined) {
     return {
-      hops: [{ text: `iptables ${path}`, reason: `${who} to ${conn.dst.ip}:${conn.dst.port}: ${text}` }],
+      hops: hop ? [{ text: formatHop(hop), reason: `${who}: ${trace.effect.tproxyPort !== undefined ? 'handed by TPROXY' : 'redirected'} to ${port}` }] : [],
       effect: { kind: 'redirected', port },
     };
   }
   const last = trace.hops.at(-1);
-  const why = last ? `${last.chain}#${last.rule} ${last.target}` : `no rule matched (policy ${trace.effect.verdict})`;
+  const why = last ? `${last.table}/${last.chain}#${last.rule} ${last.target}` : `no rule matched (policy ${trace.effect.verdict})`;
   return {
-    hops: path ? [{ text: `iptables ${path}`, reason: `${who} to ${conn.dst.ip}:${conn.dst.port}: ${text}; not redirected` }] : [],
+    hops: hop ? [{ text: formatHop(hop), reason: `${who}: not redirected (${why})` }] : [],
     effect: { kind: 'not-redirected', reason: why },
   };
 }

@@ -4,8 +4,10 @@
 // order among the observed rules (and its effect must be the observed effect, when given); an
 // envoy/wire/app hop's key=value pairs must all be in the observed hop (listeners in order);
 // a reply hop's text must begin the observed reply. Must-not hops must match no observed hop.
+// An unnamed filter chain (`chain=#2`, explain's name for it) is satisfied by an observed hop
+// that names no chain: Envoy logs no name for it.
 // Pure: hops come parsed (the loader parses expected hops once; observe and predict build them).
-import { formatHop, type Hop } from './hop.ts';
+import { formatHop, isUnnamedChain, type Hop } from './hop.ts';
 
 /** Does the observed hop satisfy what the expected hop asks? */
 export function hopMatches(expected: Hop, observed: Hop): boolean {
@@ -32,7 +34,8 @@ export function hopMatches(expected: Hop, observed: Hop): boolean {
       let j = 0;
       for (const l of have) if (l === want[j]) j++;
       if (j < want.length) return false;
-      return expected.attrs.filter(([k]) => k !== 'listener').every(([k, v]) => o.attrs.some(([ok, ov]) => ok === k && ov === v));
+      const unnamed = (k: string, v: string) => k === 'chain' && isUnnamedChain(v) && !o.attrs.some(([ok]) => ok === 'chain');
+      return expected.attrs.filter(([k]) => k !== 'listener').every(([k, v]) => o.attrs.some(([ok, ov]) => ok === k && ov === v) || unnamed(k, v));
     }
     case 'reply': {
       const o = observed as Extract<Hop, { kind: 'reply' }>;
@@ -45,6 +48,7 @@ export function hopMatches(expected: Hop, observed: Hop): boolean {
 export interface PathDifference {
   /** Index of the expected hop that was not found (in order), or -1-i for must-not hop i that was seen. */
   index: number;
+  /** The expected hop, or the must-not hop that was seen (index < 0). */
   expected: string;
   /** The observed hop at the place the expected one should have been (or the forbidden one seen). */
   observed: string | null;
@@ -99,14 +103,18 @@ export function matchPath(expected: readonly Hop[], notExpected: readonly Hop[],
     const k = observed.findIndex((o) => hopMatches(bad, o));
     if (k < 0) continue;
     notExpectedSeen.push(bad);
-    difference ??= { index: -1 - i, expected: `not ${formatHop(bad)}`, observed: formatHop(observed[k]!), why: 'a hop the scenario rules out was observed' };
+    difference ??= { index: -1 - i, expected: formatHop(bad), observed: formatHop(observed[k]!), why: 'a hop the scenario rules out was observed' };
   }
   return { matched, notExpectedSeen, ...(difference ? { difference } : {}) };
 }
 
-/** The predicted hops no observed hop satisfies: a model gap, reported, never a failure. */
+/**
+ * The predicted hops no observed hop satisfies, in the notation: a model gap, reported, never a
+ * failure. The test is the scenario's own (hopMatches): a predicted hop is a gap exactly when,
+ * written into expect.path, it would fail the probe.
+ */
 export function predictionGaps(predicted: readonly Hop[], observed: readonly Hop[]): string[] {
-  return predicted.filter((p) => !observed.some((o) => hopMatches(p, o))).map((p) => `predicted but not observed: ${formatHop(p)}`);
+  return predicted.filter((p) => !observed.some((o) => hopMatches(p, o))).map(formatHop);
 }
 
 /**
@@ -123,6 +131,6 @@ export function envoyAgreement(predicted: readonly Hop[], logged: Hop | undefine
   const all = (h: typeof p, k: string) => h.attrs.filter(([key]) => key === k).map(([, v]) => v);
   const same = (k: string) => all(p, k).join(' ') === all(o, k).join(' ');
   const [pc, oc] = [all(p, 'chain')[0], all(o, 'chain')[0]];
-  const chains = pc === undefined || oc === undefined || pc.startsWith('#') || pc === oc;
+  const chains = pc === undefined || oc === undefined || isUnnamedChain(pc) || pc === oc;
   return same('listener') && same('cluster') && same('flags') && chains;
 }

@@ -32,11 +32,11 @@ export const ProbeResultSchema = z.strictObject({
   matched: z.array(z.int().nullable()),
   /** The `notExpected` (must-not) hops that were observed. */
   notExpectedSeen: z.array(z.string()),
-  /** Index into `expected` of the first hop not observed (or -1 for a must-not hop seen). */
+  /** Index into `expected` of the first hop not observed (or -1-i for must-not hop i seen: `expected` is then that must-not hop). */
   firstDifference: z
     .strictObject({ index: z.int(), expected: z.string(), observed: z.string().nullable(), why: z.string() })
     .optional(),
-  /** Where the prediction (explain) and the observation disagree: a model gap, reported, not fatal. */
+  /** The predicted hops (as in `predicted`) no observed hop satisfies: where explain and the observation disagree, a model gap, reported, not fatal. */
   predictionGaps: z.array(z.string()),
   /** Whether explain's Envoy hop (on the sidecar's own config_dump) is the one the sidecar logged; absent when the probe met no sidecar. */
   explainAgrees: z.boolean().optional(),

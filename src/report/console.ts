@@ -36,7 +36,7 @@ export function probeDiffLines(p: ProbeResult, c: Colors = pc.createColors(false
   out.push(...formatHopDiff(p, 2, { mark: (s) => c.red(c.bold(s)), dim: c.dim, missing: c.yellow }));
   for (const hop of p.notExpectedSeen) out.push(`  ${c.red('must not be on the path, but was:')} ${v(hop)}`);
   if (p.explainAgrees === false) out.push(`  ${c.dim('note: explain (on the sidecar\'s config_dump) names another Envoy hop than the sidecar logged: see predicted and observed')}`);
-  for (const gap of p.predictionGaps) out.push(`  ${c.dim('note: prediction gap (explain disagrees with what was observed):')} ${v(gap)}`);
+  for (const gap of p.predictionGaps) out.push(`  ${c.dim('note: prediction gap (explain predicted it, nothing observed matches it):')} ${v(gap)}`);
   for (const retry of p.retries) out.push(`  ${c.dim('retried:')} ${v(retry)}`);
   return out;
 }

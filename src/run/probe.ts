@@ -98,7 +98,9 @@ async function predict(lab: StartedBackend, host: { name: string; ip: string; me
   const config = parseConfigDump(await lab.configDump(host.name));
   const e = explain(kt, config, { src: host.ip, dst, uid: user.uid, payload });
   const sidecarPort = kt.effect.kind === 'redirected' ? kt.effect.port : e.listener !== null ? target.port : undefined;
-  return { tables, kt, config, predicted: predictedHops(e, { podIp: host.ip }), ...(sidecarPort === undefined ? {} : { sidecarPort }) };
+  // An HTTP client (curl) prints the answer's body, not the status line Envoy writes: that reply hop is nothing the tool can show.
+  const predicted = predictedHops(e).filter((h) => tool.payloadKind !== 'http' || h.kind !== 'reply' || h.closed === true);
+  return { tables, kt, config, predicted, ...(sidecarPort === undefined ? {} : { sidecarPort }) };
 }
 
 /** The line of a sidecar's access log whose downstream local address is `addr`, waited for up to `ms`. */
@@ -285,7 +287,7 @@ function verdict(x: {
     title: x.title,
     status: failed ? 'failed' : 'passed',
     // A dead process of the lab is the reason, before any path difference it caused.
-    ...(failed ? { reason: x.broken?.length ? x.broken.join('; ') : diff ? `${diff.why}: expected ${diff.expected}` : x.problems.join('; ') } : {}),
+    ...(failed ? { reason: x.broken?.length ? x.broken.join('; ') : diff ? `${diff.why}: ${diff.index < 0 ? 'must not see' : 'expected'} ${diff.expected}` : x.problems.join('; ') } : {}),
     expected: x.want.path.map(formatHop),
     notExpected: x.want.notPath.map(formatHop),
     predicted: x.predicted.map(formatHop),

@@ -9,9 +9,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import {
-  configFromFields, configFromFlags, flagsFromAnnotations, formatTracePath, parseIptablesSave, renderIstioIptables, traceConnection,
+  configFromFields, configFromFlags, flagsFromAnnotations, formatEffect, parseIptablesSave, renderIstioIptables, traceConnection,
 } from '../../src/mesh/iptables/index.ts';
 import type { Connection } from '../../src/mesh/iptables/index.ts';
+import { formatHop } from '../../src/paths/hop.ts';
+import { traceHop } from '../../src/paths/kernel-trace.ts';
 import { readFixture } from '../helpers/shared-fixtures.ts';
 import { handlePositions, kernelHops, parseNftMonitor, parseXtablesMonitor } from '../../src/probes/kernel-trace.ts';
 
@@ -243,7 +245,7 @@ RULE_SETS.forEach((set, i) => {
       const socketDecides = simHops.at(-1)?.target === 'TPROXY';
       const same = JSON.stringify(simHops) === JSON.stringify(kernel.hops) && (socketDecides || (sim.effect.verdict === 'DROP') === (kernel.verdict === 'DROP'));
       if (same) agreed++;
-      else disagreements.push(`${set.name}: ${label}\n  sim:    ${formatTracePath(sim)}\n  kernel: ${kernel.hops.map((h) => `${h.table}/${h.chain}#${h.rule}(${h.target})`).join(' -> ')} ${kernel.verdict}`);
+      else disagreements.push(`${set.name}: ${label}\n  sim:    ${traceHop(sim) ? formatHop(traceHop(sim)!) : formatEffect(sim.effect)}\n  kernel: ${kernel.hops.map((h) => `${h.table}/${h.chain}#${h.rule}(${h.target})`).join(' -> ')} ${kernel.verdict}`);
       t.deepEqual(simHops, kernel.hops, `${set.name}: ${label}`);
       if (!socketDecides) t.is(sim.effect.verdict === 'DROP', kernel.verdict === 'DROP', `${set.name}: ${label}: verdict`);
     }

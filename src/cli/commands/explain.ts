@@ -9,7 +9,8 @@ import { readInputFile } from '../io.ts';
 import { IptablesParseError, IstioConfigError, loadRuleSet, parseIptablesSave } from '../../mesh/iptables/index.ts';
 import { istioInitRules } from '../../mesh/iptables/index.ts';
 import { kernelTrace } from '../../paths/kernel-trace.ts';
-import { formatEnvoyPath } from '../../mesh/envoy/format-envoy-path.ts';
+import { formatHop } from '../../paths/hop.ts';
+import { explainedHop, predictedHops } from '../../paths/predict.ts';
 import type { Payload } from '../../mesh/envoy/first-bytes.ts';
 
 interface ExplainOptions {
@@ -66,17 +67,20 @@ function list(text: string | undefined): string[] {
   return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/**
+ * The explanation as text: each hop in the path notation (what a scenario's expect.path takes),
+ * its reason beside it; `path:` the Envoy hop as the runner predicts it (the hand-off in one hop,
+ * with the response flags the sidecar would log).
+ */
 export function formatExplanation(conn: ExplainConnection, e: Explanation, warnings: string[]): string {
   const lines: string[] = [];
   const what = conn.payload.kind === 'bytes' ? ` sending ${JSON.stringify(conn.payload.text)}` : conn.payload.kind === 'http' ? ` HTTP ${conn.payload.path} Host ${conn.payload.host}` : '';
   lines.push(`${conn.src} → ${conn.dst.ip}:${conn.dst.port}${what}${conn.uid !== undefined ? ` (uid ${conn.uid})` : ''}`);
-  const width = Math.max(...e.hops.map((h) => h.kind.length + 1 + h.text.length));
-  for (const h of e.hops) {
-    const head = h.kind === 'iptables' && h.text.startsWith('iptables') ? h.text : h.kind === 'wire' || h.kind === 'reply' ? h.text : `${h.kind} ${h.text}`;
-    lines.push(`  ${head.padEnd(width)}  ${h.reason}`);
-  }
-  const envoyHops = e.hops.flatMap((h) => (h.kind === 'envoy' ? [h] : []));
-  if (envoyHops.length) lines.push(`path: envoy ${formatEnvoyPath(envoyHops)}`);
+  const hops = e.hops.map((h) => formatHop(explainedHop(h)));
+  const width = Math.max(0, ...hops.map((h) => h.length));
+  e.hops.forEach((h, i) => lines.push(`  ${hops[i]!.padEnd(width)}  ${h.reason}`));
+  const envoy = predictedHops(e).find((h) => h.kind === 'envoy');
+  if (envoy) lines.push(`path: ${formatHop(envoy)}`);
   lines.push(`client sees: ${e.outcome.clientSees}`);
   if (e.outcome.upstream) lines.push(`bytes go to: ${e.outcome.upstream}`);
   lines.push(`response flag: ${e.outcome.responseFlag}${e.outcome.responseCodeDetails ? ` (${e.outcome.responseCodeDetails})` : ''}`);
@@ -105,7 +109,7 @@ export function registerExplain(program: Command, ctx: CliContext): void {
     .option('--payload <text>', 'the first bytes the client sends (\\n, \\r, \\t understood), e.g. "keys *\\n"')
     .option('--http-host <host>', 'send an HTTP/1.1 request with this Host')
     .option('--http-path <path>', 'the request path (with --http-host)', '/')
-    .option('--json', 'print {"hops", "listener", "filterChain", "cluster", "outcome"} as JSON')
+    .option('--json', 'print {"hops", "listener", "filterChain", "cluster", "outcome", "warnings", "path"} as JSON (each hop\'s "text" and "path" in the path notation)')
     .action((opts: ExplainOptions) => {
       if (!!opts.configDump === !!opts.mesh) throw new CliError('give exactly one of --config-dump FILE or --mesh FILE', EXIT_BAD_INPUT);
       if (opts.payload !== undefined && opts.httpHost !== undefined) throw new CliError('give --payload or --http-host, not both', EXIT_BAD_INPUT);
@@ -146,11 +150,14 @@ export function registerExplain(program: Command, ctx: CliContext): void {
         podIp ??= podIpFromDump(d.doc);
         if (!config.listeners) throw new CliError(`${opts.configDump}: no listeners in this dump`, EXIT_BAD_INPUT);
       }
-      const conn: ExplainConnection = { src: opts.src, dst, ...(uid !== undefined ? { uid } : {}), payload };
+      const conn: ExplainConnection = { src: opts.src, dst, ...(uid !== undefined ? { uid } : {}), ...(podIp !== undefined ? { podIp } : {}), payload };
       const trace = kernelTrace(podRules(opts, ports, legacy), { src: conn.src, dst, ...(podIp ? { podIp } : {}), ...(uid !== undefined ? { uid } : {}) });
       const e = explain(trace, config, conn);
       if (opts.json) {
-        ctx.io.out(`${JSON.stringify({ hops: e.hops, listener: e.listener, filterChain: e.filterChain, cluster: e.cluster, ...(e.route ? { route: e.route } : {}), outcome: e.outcome, warnings }, null, 2)}\n`);
+        // Each hop with its text in the notation; `path`: the whole predicted path as the runner compares it.
+        const hops = e.hops.map((h) => ({ ...h, text: formatHop(explainedHop(h)) }));
+        const path = predictedHops(e).map(formatHop);
+        ctx.io.out(`${JSON.stringify({ hops, listener: e.listener, filterChain: e.filterChain, cluster: e.cluster, ...(e.route ? { route: e.route } : {}), outcome: e.outcome, warnings, path }, null, 2)}\n`);
       } else {
         ctx.io.out(formatExplanation(conn, e, warnings));
       }

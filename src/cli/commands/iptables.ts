@@ -5,10 +5,12 @@ import { parse as parseYaml } from 'yaml';
 import type { CliContext } from '../context.ts';
 import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
 import {
-  configFromFields, configFromFlags, flagsFromAnnotations, formatTracePath, formatTraceText, IptablesParseError, IstioConfigError,
+  configFromFields, configFromFlags, flagsFromAnnotations, formatEffect, IptablesParseError, IstioConfigError,
   ISTIO_ERAS, parseIptablesSave, renderIstioIptables, traceConnection, TraceError,
 } from '../../mesh/iptables/index.ts';
 import type { Connection, IstioIptablesConfig, RenderResult } from '../../mesh/iptables/index.ts';
+import { formatHop } from '../../paths/hop.ts';
+import { traceHop } from '../../paths/kernel-trace.ts';
 
 interface ConfigOptions {
   config?: string;
@@ -147,8 +149,8 @@ export function registerIptables(program: Command, ctx: CliContext): void {
     .option('--iif <if>', 'input interface (default eth0)')
     .option('--proto <tcp|udp>', 'protocol', 'tcp')
     .option('--table <name>', 'table of rule lines that have no *table header', 'nat')
-    .option('--json', 'print {"hops":[...],"effect":{...},"path":"...","steps":[...]} (steps: matched rules, chain returns, policies)')
-    .addHelpText('after', '\nExample: pathlab iptables trace --rules pod.save --src 10.0.0.5 --dst 10.0.0.6:7000 --uid 1000\n  OUTPUT#1 → ISTIO_OUTPUT#9 → ISTIO_REDIRECT#1 → REDIRECT :15001')
+    .option('--json', 'print {"hops":[...],"effect":{...},"path":"...","steps":[...]} (path: the hop in the path notation, null when no rule matched; steps: matched rules, chain returns, policies)')
+    .addHelpText('after', '\nPrints the rules the connection matched as one hop of the path notation, ready for a scenario\'s expect.path.\nExample: pathlab iptables trace --rules pod.save --src 10.0.0.5 --dst 10.0.0.6:7000 --uid 1000\n  iptables nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001')
     .action((opts: { rules: string; src: string; dst: string; sport?: string; uid?: string; gid?: string; direction: string; oif?: string; iif?: string; proto: string; table: string; json?: boolean }) => {
       if (opts.direction !== 'out' && opts.direction !== 'in') throw new CliError(`--direction: expected out or in, got "${opts.direction}"`, EXIT_BAD_INPUT);
       if (opts.proto !== 'tcp' && opts.proto !== 'udp') throw new CliError(`--proto: expected tcp or udp, got "${opts.proto}"`, EXIT_BAD_INPUT);
@@ -165,8 +167,10 @@ export function registerIptables(program: Command, ctx: CliContext): void {
       if (opts.iif !== undefined) conn.iif = opts.iif;
       const text = readInput(opts.rules, '--rules');
       const trace = badInput(() => traceConnection(parseIptablesSave(text, { source: opts.rules, defaultTable: opts.table }), conn));
-      if (opts.json) ctx.io.out(JSON.stringify({ hops: trace.hops, effect: trace.effect, path: formatTracePath(trace), steps: trace.steps }, null, 2) + '\n');
-      else ctx.io.out(formatTraceText(trace) + '\n');
+      // The hop a scenario takes; a connection no rule matched has none (the notation needs a rule), only the policy's verdict.
+      const hop = traceHop(trace);
+      if (opts.json) ctx.io.out(JSON.stringify({ hops: trace.hops, effect: trace.effect, path: hop ? formatHop(hop) : null, steps: trace.steps }, null, 2) + '\n');
+      else ctx.io.out(`${hop ? formatHop(hop) : `no rule matched: ${formatEffect(trace.effect)} by the chains' policies`}\n`);
     });
 
   ipt

@@ -55,7 +55,7 @@ export interface Outcome {
   upstreamConnection: boolean;
   /** Where bytes go: `10.0.0.6:7000`, or `endpoints of outbound|7000||redis.db.svc.cluster.local`. */
   upstream?: string;
-  /** The cluster's endpoints when the configuration names them (STATIC, DNS, inline load_assignment). */
+  /** The cluster's endpoints when the configuration names them (STATIC, DNS, inline load_assignment, or EDS in a config_dump with include_eds). */
   upstreamEndpoints?: string[];
   status?: number;
   /** %RESPONSE_FLAGS% in the access log ('-' for none). */
@@ -74,10 +74,13 @@ export interface EnvoyMatch {
   outcome: Outcome;
 }
 
-/** A chain's name for the path notation: its own name, else `#<n>` (1-based) or `default`. */
+/**
+ * A chain's name for the path notation: its own name, else `#<n>` (1-based) or `#default` (an
+ * unnamed default_filter_chain). The `#` says the chain has no name, which Envoy's log cannot give.
+ */
 export function chainLabel(chain: FilterChain): string {
   if (chain.name) return chain.name;
-  return chain.position === 'default' ? 'default' : `#${chain.position + 1}`;
+  return chain.position === 'default' ? '#default' : `#${chain.position + 1}`;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::']);
@@ -310,14 +313,16 @@ function clusterOutcome(config: EnvoyConfig, clusterName: string, conn: Connecti
       ...(http ? { status: 503 } : {}),
     };
   }
-  const where = cluster?.endpoints.length ? ` (${cluster.endpoints.join(', ')})` : '';
+  // The cluster's endpoints: its own (STATIC, DNS, inline load_assignment), else what EDS gave it.
+  const endpoints = cluster?.endpoints.length ? cluster.endpoints : (assignment?.endpoints.flatMap((l) => l.lbEndpoints.flatMap((e) => e.addresses.slice(0, 1))) ?? []);
+  const where = endpoints.length ? ` (${endpoints.join(', ')})` : '';
   const dnsNote = cluster && /DNS/.test(cluster.type) ? `, resolved by DNS — not ${dst}` : '';
   return {
     kind: 'service',
     clientSees: `whatever the endpoints of ${clusterName} answer`,
     upstreamConnection: true,
     upstream: `endpoints of ${clusterName}${where}${dnsNote}`,
-    ...(cluster?.endpoints.length ? { upstreamEndpoints: cluster.endpoints } : {}),
+    ...(endpoints.length ? { upstreamEndpoints: endpoints } : {}),
     responseFlag: '-',
   };
 }

@@ -10,6 +10,6 @@ export { ISTIO_BEHAVIOURS, ISTIO_ERAS, resolveIstioVersion } from './istio-versi
 export { renderIstioIptables } from './render-istio-iptables.ts';
 export type { RenderResult } from './render-istio-iptables.ts';
 export { traceConnection, TraceError } from './trace-connection.ts';
-export type { Connection, TraceHop } from './trace-connection.ts';
-export { formatTracePath, formatTraceText, formatEffect } from './format-trace.ts';
+export type { Connection, Trace, TraceEffect, TraceHop } from './trace-connection.ts';
+export { formatEffect } from './format-effect.ts';
 export { istioInitRules } from './istio-init-rules.ts';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { main } from '../../../src/cli/main.ts';
 import { bufferIo } from '../../../src/cli/io.ts';
 import { fixturePath, repoRoot } from '../../helpers/fixtures.ts';
+import { explainHops, validateHops } from '../../helpers/printed-hops.ts';
 
 const lab = (f: string) => join(repoRoot, 'labs/incident-7000', f);
 async function run(args: string[]) {
@@ -28,7 +29,7 @@ test('explain --mesh --json: {"hops", "listener", "filterChain", "cluster", "out
 test('explain --era legacy prints the 400 with one reason per hop and the path notation', async (t) => {
   const r = await run(['explain', '--mesh', lab('mesh.yaml'), '--era', 'legacy', '--src', '10.64.192.14', '--dst', '10.0.0.6:7000', '--payload', 'keys *\\n']);
   t.is(r.code, 0, r.err);
-  t.regex(r.out, /^path: envoy listener=virtualOutbound -> listener=0\.0\.0\.0_7000 chain=#2$/m);
+  t.regex(r.out, /^path: envoy listener=virtualOutbound -> listener=0\.0\.0\.0_7000 chain=#2 flags=DPE$/m);
   t.regex(r.out, /^client sees: HTTP\/1\.1 400 Bad Request/m);
   t.regex(r.out, /^response flag: DPE/m);
 });
@@ -55,6 +56,54 @@ test('explain --config-dump on a real dump', async (t) => {
   const r = await run(['explain', '--config-dump', fixturePath('envoy/productpage_config_dump.json'), '--src', '10.52.2.21', '--dst', '10.0.0.6:9080', '--payload', 'keys *', '--json']);
   t.is(r.code, 0, r.err);
   t.is((JSON.parse(r.out) as { outcome: { status: number } }).outcome.status, 400);
+});
+
+// What explain prints as hops, for connections that take each kind of hop, is what a scenario's
+// expect.path takes: each hop line, the path line, and the --json output's hops and path.
+const APP_DUMP = join(repoRoot, 'test/data/envoy/netns-app-config-dump.json');
+const printed: Array<{ name: string; args: string[]; has: string[] }> = [
+  { name: 'the legacy 400: rules, two listeners, the reply', args: ['--mesh', lab('mesh.yaml'), '--era', 'legacy', '--src', '10.64.192.14', '--dst', '10.0.0.6:7000', '--payload', 'keys *\\n'], has: ['reply "HTTP/1.1 400 Bad Request"'] },
+  { name: 'a Service whose endpoints the mesh file does not give: a wire hop without an address (it printed cluster=)', args: ['--mesh', lab('mesh.yaml'), '--src', '10.64.192.14', '--dst', '10.96.5.5:6379'], has: ['wire iface=eth0'] },
+  { name: 'inbound: the app hop (it printed "app app port=8080")', args: ['--mesh', lab('mesh.yaml'), '--src', '10.0.0.9', '--dst', '10.64.192.14:8080', '--http-host', 'app'], has: ['app port=8080'] },
+  { name: 'a port excluded from capture: the wire hop to the destination', args: ['--mesh', lab('mesh.yaml'), '--exclude-outbound-ports', '7000', '--src', '10.64.192.14', '--dst', '10.0.0.6:7000'], has: ['wire iface=eth0 dst=10.0.0.6:7000'] },
+  { name: 'arriving at a port inbound capture leaves alone: it came in on eth0', args: ['--mesh', lab('mesh.yaml'), '--src', '10.0.0.9', '--dst', '10.64.192.14:15090'], has: ['wire iface=eth0 dst=10.64.192.14:15090'] },
+  { name: 'a real dump: the app dialing 15001, the blackhole chain and reply closed', args: ['--config-dump', APP_DUMP, '--src', '10.64.0.20', '--dst', '127.0.0.1:15001', '--uid', '1000', '--payload', 'hello'], has: ['envoy listener=virtualOutbound chain=virtualOutbound-blackhole cluster=BlackHoleCluster', 'reply closed'] },
+  { name: 'a DNS ServiceEntry: the endpoint is a name no packet carries', args: ['--mesh', lab('mesh.yaml'), '--resources', lab('tcp-serviceentry-no-address.yaml'), '--src', '10.64.192.14', '--dst', '10.0.0.6:7000', '--payload', 'keys *'], has: ['wire iface=eth0'] },
+];
+for (const c of printed) {
+  test(`explain prints hops a scenario takes: ${c.name}`, async (t) => {
+    const text = await run(['explain', ...c.args]);
+    const json = await run(['explain', ...c.args, '--json']);
+    t.is(text.code, 0, text.err);
+    const hops = explainHops(text.out, json.out);
+    for (const h of c.has) t.true(hops.includes(h), `${h} in\n${text.out}`);
+    const v = await validateHops(hops);
+    t.is(v.code, 0, `${v.out}\n${text.out}`);
+  });
+}
+
+// A connection to a loopback address or to the pod's own never leaves on eth0, whoever makes it:
+// the app not redirected, or Envoy whose upstream is this very pod (the Service's one endpoint).
+const local: Array<{ name: string; dst: string; http?: string }> = [
+  { name: 'the app to 127.0.0.1:15000 (not redirected, no listener there)', dst: '127.0.0.1:15000' },
+  { name: 'the app to its own pod address (lo, not redirected)', dst: '10.64.0.20:8080' },
+  { name: 'Envoy to the Service\'s one endpoint, the pod itself (EDS in the dump)', dst: '10.96.0.20:8080', http: 'app:8080' },
+];
+for (const c of local) {
+  test(`explain predicts no wire hop for loopback traffic: ${c.name}`, async (t) => {
+    const args = ['explain', '--config-dump', APP_DUMP, '--src', '10.64.0.20', '--dst', c.dst, '--uid', '1000', ...(c.http ? ['--http-host', c.http] : [])];
+    const text = await run(args);
+    const json = JSON.parse((await run([...args, '--json'])).out) as { hops: Array<{ kind: string }>; path: string[] };
+    t.is(text.code, 0, text.err);
+    t.notRegex(text.out, /wire iface=eth0/);
+    t.false(json.hops.some((h) => h.kind === 'wire'));
+    t.false(json.path.some((h) => h.startsWith('wire ')), json.path.join('\n'));
+  });
+}
+
+test('explain still predicts the wire hop of a connection that leaves the pod: PassthroughCluster to 10.0.0.10', async (t) => {
+  const r = await run(['explain', '--config-dump', APP_DUMP, '--src', '10.64.0.20', '--dst', '10.0.0.10:9999', '--uid', '1000', '--json']);
+  t.is((JSON.parse(r.out) as { path: string[] }).path.at(-1), 'wire iface=eth0 dst=10.0.0.10:9999');
 });
 
 const usage: Array<[string, string[], RegExp]> = [

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.ts';
 import { bufferIo } from '../../../src/cli/io.ts';
+import { formatHop, parseHop } from '../../../src/paths/hop.ts';
+import { validateHops } from '../../helpers/printed-hops.ts';
 import { FIXTURES, goldens, readFixture } from '../../helpers/shared-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pathlab-iptables-'));
@@ -40,20 +42,39 @@ test('render --annotations reads a pod manifest', async (t) => {
   t.regex(r.out, /-A ISTIO_OUTPUT -p tcp --dport 7000 -j RETURN/);
 });
 
-test('trace prints the seeds’ notation; --json the hops and the effect', async (t) => {
+test('trace prints one hop of the path notation, which a scenario takes; --json the hops, the effect and that hop', async (t) => {
   const rules = join(FIXTURES, 'iptables', 'seed000-pod-uid201507.save');
   const text = await run(['iptables', 'trace', '--rules', rules, '--src', '10.64.0.14', '--dst', '10.0.0.6:7000', '--uid', '1000', '--gid', '1000']);
-  t.is(text.out, 'OUTPUT#1 → ISTIO_OUTPUT#9 → ISTIO_REDIRECT#1 → REDIRECT :15001\n');
+  t.is(text.out, 'iptables nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001\n');
+  t.is(formatHop(parseHop(text.out.trim())), text.out.trim());
   const json = await run(['iptables', 'trace', '--rules', rules, '--src', '10.64.0.14', '--dst', '10.0.0.6:7000', '--uid', '1000', '--json']);
-  const parsed = JSON.parse(json.out) as { hops: unknown[]; effect: { redirectPort: number } };
+  const parsed = JSON.parse(json.out) as { hops: unknown[]; effect: { redirectPort: number }; path: string };
   t.deepEqual(parsed.hops[1], { table: 'nat', chain: 'ISTIO_OUTPUT', rule: 9, target: 'ISTIO_REDIRECT' });
   t.is(parsed.effect.redirectPort, 15001);
+  t.is(parsed.path, text.out.trim());
+});
+
+test('trace of seed 003\'s pod (lower-case chains) prints a hop the scenario loader accepts', async (t) => {
+  const rules = join(FIXTURES, 'iptables', 'seed003-2021.save');
+  const r = await run(['iptables', 'trace', '--rules', rules, '--src', '10.64.0.14', '--dst', '10.0.0.6:7000', '--uid', '1000']);
+  t.is(r.out, 'iptables nat/OUTPUT#1 -> nat/istio_OUTPUT#6 -> nat/istio_REDIRECT#1 REDIRECT:15001\n');
+  const v = await validateHops([r.out.trim()]);
+  t.is(v.code, 0, v.out);
 });
 
 test('trace reads a render payload and a bare rule listing', async (t) => {
   const rules = join(FIXTURES, 'iptables', 'seed004-istio-1.2.5.rules');
   const r = await run(['iptables', 'trace', '--rules', rules, '--direction', 'in', '--src', '10.0.0.9', '--dst', '10.52.2.21:9080']);
-  t.is(r.out, 'PREROUTING#1 → ISTIO_INBOUND#1 → ISTIO_IN_REDIRECT#1 → REDIRECT :15001\n');
+  t.is(r.out, 'iptables nat/PREROUTING#1 -> nat/ISTIO_INBOUND#1 -> nat/ISTIO_IN_REDIRECT#1 REDIRECT:15001\n');
+});
+
+test('trace of a connection no rule matched says so, and --json has no hop (path null)', async (t) => {
+  const file = join(dir, 'empty.save');
+  writeFileSync(file, '*nat\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n');
+  const r = await run(['iptables', 'trace', '--rules', file, '--src', '10.64.0.14', '--dst', '10.0.0.6:7000']);
+  t.is(r.out, "no rule matched: ACCEPT by the chains' policies\n");
+  const json = await run(['iptables', 'trace', '--rules', file, '--src', '10.64.0.14', '--dst', '10.0.0.6:7000', '--json']);
+  t.is((JSON.parse(json.out) as { path: unknown }).path, null);
 });
 
 test('diff shows what changes from 1.24 to current', async (t) => {

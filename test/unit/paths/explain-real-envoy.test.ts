@@ -35,7 +35,7 @@ function explainFrom(pod: string, config: typeof APP, dst: { ip: string; port: n
   const conn: ExplainConnection = { src: pod, dst, uid: APP_UID, payload: { kind: 'bytes', text } };
   const kt = kernelTrace(RULES, { src: pod, dst, podIp: pod, uid: APP_UID, gid: APP_UID });
   const e = explain(kt, config, conn);
-  return { kt, e, predicted: predictedHops(e, { podIp: pod }) };
+  return { kt, e, predicted: predictedHops(e) };
 }
 
 // --- scenarios/envoy/blackhole-listeners.yaml: the app dials its own sidecar's capture ports.

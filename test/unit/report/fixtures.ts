@@ -4,26 +4,26 @@
 // Each fixture is parsed with RunReportSchema, so a fixture cannot drift from the types.
 import { RunReportSchema, type ProbeResult, type RunReport, type ScenarioResult } from '../../../src/paths/verdict.ts';
 import { formatHop, parseHop } from '../../../src/paths/hop.ts';
-import { matchPath } from '../../../src/paths/path-match.ts';
+import { matchPath, predictionGaps } from '../../../src/paths/path-match.ts';
 
 const SCENARIO = 'incident-7000-outage-legacy';
 const FILE = 'scenarios/incident-7000/outage-legacy.yaml';
 const REDIRECT = 'iptables nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001';
 const REPLY_400 = 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
 
-/** A probe result; which observed hop satisfied each expected hop comes from the real matcher, as in a run. */
+/** A probe result; which observed hop satisfied each expected hop, and the prediction gaps, come from the real matcher, as in a run. */
 function probe(p: Partial<ProbeResult> & Pick<ProbeResult, 'probe' | 'title' | 'status'>): ProbeResult {
   const hops = (t: readonly string[] = []) => t.map((x) => parseHop(x));
   const m = matchPath(hops(p.expected), hops(p.notExpected), hops(p.observed));
   return {
     matched: p.observed?.length ? m.matched : (p.expected ?? []).map(() => null),
     notExpectedSeen: m.notExpectedSeen.map(formatHop),
+    predictionGaps: p.observed?.length ? predictionGaps(hops(p.predicted), hops(p.observed)) : [],
     scenario: SCENARIO,
     expected: [],
     notExpected: [],
     predicted: [],
     observed: [],
-    predictionGaps: [],
     evidence: [],
     retries: [],
     durationMs: 412,
@@ -85,7 +85,7 @@ export const probe7000StillBroken = probe({
     why: 'virtualOutbound handed the connection to listener 0.0.0.0_7000 instead of PassthroughCluster',
   },
   notExpectedSeen: ['envoy listener=0.0.0.0_7000'],
-  predictionGaps: ['explain predicted PassthroughCluster: the ServiceEntry address 10.0.0.6 was not in the pushed listener table'],
+  // explain, on a dump without the ServiceEntry's listener, predicted the passthrough: its envoy and wire hops are prediction gaps.
   outcome: 'http-error',
   reply: REPLY_400,
   evidence: [

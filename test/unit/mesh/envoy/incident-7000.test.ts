@@ -3,10 +3,11 @@
 // notes/istio-envoy.md §7 and §8 (Istio commit 31b35eb73dc for 1.6's fall-through,
 // sidecar_simulation_test.go TestPassthroughTraffic, istio.io "Understanding Traffic Routing").
 import test from 'ava';
-import { explain, type ExplainConnection } from '../../../../src/mesh/envoy/explain.ts';
+import { explain, type ExplainConnection, type PathHop } from '../../../../src/mesh/envoy/explain.ts';
 import { istioInitRules } from '../../../../src/mesh/iptables/index.ts';
 import { kernelTrace } from '../../../../src/paths/kernel-trace.ts';
-import { formatEnvoyPath } from '../../../../src/mesh/envoy/format-envoy-path.ts';
+import { formatHop } from '../../../../src/paths/hop.ts';
+import { explainedHop } from '../../../../src/paths/predict.ts';
 import { incidentMesh, synthesize } from '../../../helpers/mesh.ts';
 
 const POD = '10.64.192.14';
@@ -14,6 +15,10 @@ const POD = '10.64.192.14';
 function kernel(conn: ExplainConnection, version: string, annotations: Record<string, string> = {}) {
   return kernelTrace(istioInitRules(version, annotations).tables, { src: conn.src, dst: conn.dst, podIp: POD });
 }
+
+/** The Envoy hops in the notation, joined as one hop's hand-off (without the `envoy` kind). */
+const envoyPath = (hops: readonly PathHop[]) => hops.map((h) => formatHop(explainedHop(h)).replace(/^envoy /, '')).join(' -> ');
+const text = (h: PathHop) => formatHop(explainedHop(h));
 
 const redis = (port: number): ExplainConnection => ({ src: POD, dst: { ip: '10.0.0.6', port }, payload: { kind: 'bytes', text: 'keys *\n' } });
 
@@ -58,9 +63,10 @@ const cases: Case[] = [
     name: 'current: a TCP ServiceEntry without addresses on 7000 captures every IP\'s 7000: its outbound cluster, not redis',
     mesh: { add: ['tcp-serviceentry-no-address.yaml'] },
     port: 7000,
-    envoy: 'listener=virtualOutbound -> listener=0.0.0.0_7000 chain=default cluster=outbound|7000||cache.legacy.example.com',
+    envoy: 'listener=virtualOutbound -> listener=0.0.0.0_7000 chain=#default cluster=outbound|7000||cache.legacy.example.com',
     outcome: { kind: 'service', responseFlag: '-', upstreamConnection: true, upstream: /cache\.legacy\.example\.com.*not 10\.0\.0\.6:7000/ },
-    last: 'wire iface=eth0 dst=cache.legacy.example.com:7000',
+    // The endpoint is a DNS name, which no packet carries: the hop says only that a connection leaves on eth0.
+    last: 'wire iface=eth0',
   },
   {
     name: 'current REGISTRY_ONLY: 7003 → virtualOutbound-catchall-tcp → BlackHoleCluster, closed without reply',
@@ -120,14 +126,14 @@ for (const c of cases) {
     const conn = redis(c.port);
     const e = explain(kernel(conn, c.mesh?.era === 'legacy' ? '1.5' : 'current', c.annotations), cfg, conn);
     const envoyHops = e.hops.flatMap((h) => (h.kind === 'envoy' ? [h] : []));
-    t.is(envoyHops.length ? formatEnvoyPath(envoyHops) : null, c.envoy);
+    t.is(envoyHops.length ? envoyPath(envoyHops) : null, c.envoy);
     t.is(e.outcome.kind as string, c.outcome.kind);
     t.is(e.outcome.status, c.outcome.status);
     t.is(e.outcome.responseFlag, c.outcome.responseFlag);
     t.is(e.outcome.upstreamConnection, c.outcome.upstreamConnection);
     if (c.outcome.upstream) t.regex(e.outcome.upstream ?? '', c.outcome.upstream);
-    t.is(e.hops.at(-1)!.text, c.last);
-    for (const h of e.hops) t.true(h.reason.length > 0 && !h.reason.includes('\n'), `one-line reason for ${h.text}`);
+    t.is(text(e.hops.at(-1)!), c.last);
+    for (const h of e.hops) t.true(h.reason.length > 0 && !h.reason.includes('\n'), `one-line reason for ${text(h)}`);
   });
 }
 
@@ -135,7 +141,7 @@ test('the 400 hop names the HTTP service behind 0.0.0.0_7000 (web/frontend)', (t
   const conn = redis(7000);
   const e = explain(kernel(conn, '1.5'), synthesize(incidentMesh({ era: 'legacy' })), conn);
   t.regex(e.hops.find((h) => h.kind === 'envoy' && h.listener === '0.0.0.0_7000')!.reason, /frontend\.web\.svc\.cluster\.local:7000/);
-  t.deepEqual(e.hops.at(-1), { kind: 'reply', text: 'reply "HTTP/1.1 400 Bad Request"', reason: e.hops.at(-1)!.reason });
+  t.deepEqual(e.hops.at(-1), { kind: 'reply', statusLine: 'HTTP/1.1 400 Bad Request', reason: e.hops.at(-1)!.reason });
 });
 
 test('current: the PassthroughFilterChain hop says why (an HTTP service exists, the payload is not HTTP)', (t) => {

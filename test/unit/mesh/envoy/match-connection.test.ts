@@ -104,7 +104,7 @@ const cases: Case[] = [
     config: sidecar119,
     conn: { dst: { ip: '10.96.0.10', port: 9153 }, payload: keys },
     listener: '10.96.0.10_9153',
-    chain: 'default',
+    chain: '#default',
     cluster: 'outbound|9153||kube-dns.kube-system.svc.cluster.local',
   },
   {

@@ -3,9 +3,17 @@
 // (the twin test in test/netns checks every one of these against the kernel): then the kernel wins
 // and the case says so.
 import test from 'ava';
-import { formatTracePath, formatTraceText, parseIptablesSave, traceConnection, TraceError } from '../../../../src/mesh/iptables/index.ts';
-import type { Connection } from '../../../../src/mesh/iptables/index.ts';
+import { formatEffect, parseIptablesSave, traceConnection, TraceError } from '../../../../src/mesh/iptables/index.ts';
+import type { Connection, Trace } from '../../../../src/mesh/iptables/index.ts';
+import { formatHop } from '../../../../src/paths/hop.ts';
+import { traceHop } from '../../../../src/paths/kernel-trace.ts';
 import { readFixture } from '../../../helpers/shared-fixtures.ts';
+
+/** The trace's rules and effect as the iptables hop writes them (without the `iptables` kind), or the policy's verdict when no rule matched. */
+function formatTracePath(trace: Trace): string {
+  const hop = traceHop(trace);
+  return hop ? formatHop(hop).replace(/^iptables /, '') : formatEffect(trace.effect);
+}
 
 const POD = '10.64.0.14';
 const PROXY = 201507;
@@ -42,9 +50,9 @@ for (const c of cases) {
   });
 }
 
-test('the text form reads like the seeds’ diagrams', (t) => {
+test('the trace is one iptables hop of the path notation, as a scenario writes it', (t) => {
   const trace = traceConnection(seed000, { direction: 'out', proto: 'tcp', src: POD, dst: '10.0.0.6', dport: 7000, uid: 1000, gid: 1000 });
-  t.is(formatTraceText(trace), 'OUTPUT#1 → ISTIO_OUTPUT#9 → ISTIO_REDIRECT#1 → REDIRECT :15001');
+  t.is(formatHop(traceHop(trace)!), 'iptables nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001');
   t.deepEqual(trace.hops[1], { table: 'nat', chain: 'ISTIO_OUTPUT', rule: 9, target: 'ISTIO_REDIRECT' });
 });
 
