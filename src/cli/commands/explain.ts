@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { formatData, outputFormat } from '../output.ts';
 import { isIP } from 'node:net';
 import type { CliContext } from '../context.ts';
 import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
@@ -32,6 +33,7 @@ interface ExplainOptions {
   httpHost?: string;
   httpPath?: string;
   json?: boolean;
+  output?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -109,8 +111,10 @@ export function registerExplain(program: Command, ctx: CliContext): void {
     .option('--payload <text>', 'the first bytes the client sends (\\n, \\r, \\t understood), e.g. "keys *\\n"')
     .option('--http-host <host>', 'send an HTTP/1.1 request with this Host')
     .option('--http-path <path>', 'the request path (with --http-host)', '/')
-    .option('--json', 'print {"hops", "listener", "filterChain", "cluster", "outcome", "warnings", "path"} as JSON (each hop\'s "text" and "path" in the path notation)')
+    .option('-o, --output <format>', 'text (the hops and a reason each, the default), json or yaml: {"hops", "listener", "filterChain", "cluster", "outcome", "warnings", "path"} (each hop\'s "text" and "path" in the path notation)', 'text')
+    .option('--json', 'the same as -o json')
     .action((opts: ExplainOptions) => {
+      const output = outputFormat(opts);
       if (!!opts.configDump === !!opts.mesh) throw new CliError('give exactly one of --config-dump FILE or --mesh FILE', EXIT_BAD_INPUT);
       if (opts.payload !== undefined && opts.httpHost !== undefined) throw new CliError('give --payload or --http-host, not both', EXIT_BAD_INPUT);
       if (opts.iptables && (opts.istioVersion || opts.annotation.length || opts.excludeOutboundPorts || opts.excludeOutboundIpRanges)) {
@@ -153,11 +157,11 @@ export function registerExplain(program: Command, ctx: CliContext): void {
       const conn: ExplainConnection = { src: opts.src, dst, ...(uid !== undefined ? { uid } : {}), ...(podIp !== undefined ? { podIp } : {}), payload };
       const trace = kernelTrace(podRules(opts, ports, legacy), { src: conn.src, dst, ...(podIp ? { podIp } : {}), ...(uid !== undefined ? { uid } : {}) });
       const e = explain(trace, config, conn);
-      if (opts.json) {
+      if (output !== 'text') {
         // Each hop with its text in the notation; `path`: the whole predicted path as the runner compares it.
         const hops = e.hops.map((h) => ({ ...h, text: formatHop(explainedHop(h)) }));
         const path = predictedHops(e).map(formatHop);
-        ctx.io.out(`${JSON.stringify({ hops, listener: e.listener, filterChain: e.filterChain, cluster: e.cluster, ...(e.route ? { route: e.route } : {}), outcome: e.outcome, warnings, path }, null, 2)}\n`);
+        ctx.io.out(formatData(output, { hops, listener: e.listener, filterChain: e.filterChain, cluster: e.cluster, ...(e.route ? { route: e.route } : {}), outcome: e.outcome, warnings, path }));
       } else {
         ctx.io.out(formatExplanation(conn, e, warnings));
       }

@@ -1,9 +1,10 @@
 // `pathlab iptables render|trace|diff`: thin front end on src/mesh/iptables.
+import { formatData, outputFormat } from '../output.ts';
 import { readInputFile } from '../io.ts';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { CliContext } from '../context.ts';
-import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
+import { CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED } from '../exit-codes.ts';
 import {
   configFromFields, configFromFlags, flagsFromAnnotations, formatEffect, IptablesParseError, IstioConfigError,
   ISTIO_ERAS, parseIptablesSave, renderIstioIptables, traceConnection, TraceError,
@@ -149,9 +150,11 @@ export function registerIptables(program: Command, ctx: CliContext): void {
     .option('--iif <if>', 'input interface (default eth0)')
     .option('--proto <tcp|udp>', 'protocol', 'tcp')
     .option('--table <name>', 'table of rule lines that have no *table header', 'nat')
-    .option('--json', 'print {"hops":[...],"effect":{...},"path":"...","steps":[...]} (path: the hop in the path notation, null when no rule matched; steps: matched rules, chain returns, policies)')
+    .option('-o, --output <format>', 'text (the hop, the default), json or yaml: {"hops":[...],"effect":{...},"path":"...","steps":[...]} (path: the hop in the path notation, null when no rule matched; steps: matched rules, chain returns, policies)', 'text')
+    .option('--json', 'the same as -o json')
     .addHelpText('after', '\nPrints the rules the connection matched as one hop of the path notation, ready for a scenario\'s expect.path.\nExample: pathlab iptables trace --rules pod.save --src 10.0.0.5 --dst 10.0.0.6:7000 --uid 1000\n  iptables nat/OUTPUT#1 -> nat/ISTIO_OUTPUT#9 -> nat/ISTIO_REDIRECT#1 REDIRECT:15001')
-    .action((opts: { rules: string; src: string; dst: string; sport?: string; uid?: string; gid?: string; direction: string; oif?: string; iif?: string; proto: string; table: string; json?: boolean }) => {
+    .action((opts: { rules: string; src: string; dst: string; sport?: string; uid?: string; gid?: string; direction: string; oif?: string; iif?: string; proto: string; table: string; json?: boolean; output?: string }) => {
+      const output = outputFormat(opts);
       if (opts.direction !== 'out' && opts.direction !== 'in') throw new CliError(`--direction: expected out or in, got "${opts.direction}"`, EXIT_BAD_INPUT);
       if (opts.proto !== 'tcp' && opts.proto !== 'udp') throw new CliError(`--proto: expected tcp or udp, got "${opts.proto}"`, EXIT_BAD_INPUT);
       const m = /^\[([^\]]+)\]:(\d+)$/.exec(opts.dst) ?? /^([^:]+):(\d+)$/.exec(opts.dst);
@@ -169,13 +172,13 @@ export function registerIptables(program: Command, ctx: CliContext): void {
       const trace = badInput(() => traceConnection(parseIptablesSave(text, { source: opts.rules, defaultTable: opts.table }), conn));
       // The hop a scenario takes; a connection no rule matched has none (the notation needs a rule), only the policy's verdict.
       const hop = traceHop(trace);
-      if (opts.json) ctx.io.out(JSON.stringify({ hops: trace.hops, effect: trace.effect, path: hop ? formatHop(hop) : null, steps: trace.steps }, null, 2) + '\n');
+      if (output !== 'text') ctx.io.out(formatData(output, { hops: trace.hops, effect: trace.effect, path: hop ? formatHop(hop) : null, steps: trace.steps }));
       else ctx.io.out(`${hop ? formatHop(hop) : `no rule matched: ${formatEffect(trace.effect)} by the chains' policies`}\n`);
     });
 
   ipt
     .command('diff')
-    .description('what changes in the rules between two Istio versions for the same configuration')
+    .description('what changes in the rules between two Istio versions for the same configuration (exit 1 when they differ, as diff does)')
     .requiredOption('--from <v>', 'Istio version before')
     .requiredOption('--to <v>', 'Istio version after')
     .argument('[istio-flags...]', 'istio-iptables flags')
@@ -202,5 +205,7 @@ export function registerIptables(program: Command, ctx: CliContext): void {
         }
       }
       if (!changed) ctx.io.out('no rule changes\n');
+      // As diff(1): 0 the same, 1 they differ.
+      else ctx.exit(EXIT_CHECK_FAILED);
     });
 }

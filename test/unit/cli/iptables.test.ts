@@ -77,9 +77,9 @@ test('trace of a connection no rule matched says so, and --json has no hop (path
   t.is((JSON.parse(json.out) as { path: unknown }).path, null);
 });
 
-test('diff shows what changes from 1.24 to current', async (t) => {
+test('diff shows what changes from 1.24 to current, and exits 1 because they differ (as diff does)', async (t) => {
   const r = await run(['iptables', 'diff', '--from', '1.24', '--to', 'current', '-b', '*', '-i', '*']);
-  t.is(r.code, 0, r.err);
+  t.is(r.code, 1, r.err);
   t.regex(r.out, /^- -A OUTPUT -p tcp -j ISTIO_OUTPUT$/m);
   t.regex(r.out, /^\+ -A OUTPUT -j ISTIO_OUTPUT$/m);
 });
