@@ -11,6 +11,9 @@
 // as a hop is formatHop's text, so it can be pasted into a scenario's expect.path. A value with a
 // space, a quote or a character a terminal would not show as it is (a route named by a
 // VirtualService, a chain an EnvoyFilter adds) is written as a JSON string: route="my route".
+
+/** What people type for the arrow between two rules of an iptables hop (the notation's is "->"). */
+const ARROW_LOOKALIKES = new Set(['=>', '→', '-->', '>', '=', '—>', '–>']);
 import { visibleControls } from '../scenario/text.ts';
 
 export const HOP_KINDS = ['iptables', 'envoy', 'wire', 'app', 'reply'] as const;
@@ -124,6 +127,9 @@ function parseIptablesHop(rest: string, base: number): Hop {
       expectStep = false;
     } else if (tok === '->') {
       expectStep = true;
+    } else if (ARROW_LOOKALIKES.has(tok)) {
+      // "=>", "→" and the like between rules: the arrow is meant, not an effect.
+      throw new HopSyntaxError(`"${tok}" between rules: write "->" (table/CHAIN#N -> table/CHAIN#N … EFFECT)`, at);
     } else {
       if (i !== toks.length - 1) {
         throw new HopSyntaxError(`the effect "${tok}" must come last`, at);

@@ -107,6 +107,8 @@ export const MALFORMED_CASES: MalformedCase[] = [
   { file: f('setup-unknown-resource-kind'), schema: true, lines: [`${f('setup-unknown-resource-kind')}:31:13: setup[0].apply.kind: expected one of "Service", "ServiceEntry", "Sidecar", "PeerAuthentication", "DestinationRule", "VirtualService", got "ConfigMap"`] },
   // expectations and the path notation
   { file: f('hop-unknown-kind'), schema: false, lines: [`${f('hop-unknown-kind')}:41:11: probes[0].expect.path[1]: unknown hop kind "envoyy" (expected iptables, envoy, wire, app, reply)`] },
+  // "=>" typed for "->": said as the arrow it is meant to be, not as an effect out of place.
+  { file: f('hop-fat-arrow'), schema: false, lines: [`${f('hop-fat-arrow')}:40:33: probes[0].expect.path[0]: "=>" between rules: write "->" (table/CHAIN#N -> table/CHAIN#N … EFFECT)`] },
   { file: f('hop-bad-rule'), schema: false, lines: [`${f('hop-bad-rule')}:40:36: probes[0].expect.path[0]: "nat/ISTIO_OUTPUT#0" is not a rule (expected table/CHAIN#N, e.g. nat/ISTIO_OUTPUT#9)`] },
   { file: f('hop-redirect-without-port'), schema: false, lines: [`${f('hop-redirect-without-port')}:40:79: probes[0].expect.path[0]: REDIRECT needs its port, e.g. REDIRECT:15001`] },
   { file: f('hop-wire-bad-dst'), schema: false, lines: [`${f('hop-wire-bad-dst')}:42:31: probes[0].expect.path[2]: dst must be IP or IP:PORT, got "redis:7000"`] },
