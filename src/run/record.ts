@@ -21,7 +21,7 @@ import { dirname, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { isMap, isScalar, isSeq, parseDocument, stringify, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { expectationProblems, type ProbeFacts } from '../paths/check.ts';
-import { parseHop, type Hop } from '../paths/hop.ts';
+import { formatHop, parseHop, type Hop } from '../paths/hop.ts';
 import { hopMatches, matchPath } from '../paths/path-match.ts';
 import type { ProbeResult, ScenarioResult } from '../paths/verdict.ts';
 import { loadScenarioText } from '../scenario/loader.ts';
@@ -140,10 +140,13 @@ function planProbe(p: ProbeResult, index: number, expect: Probe['expect'], notes
     if (observed.some((o) => hopMatches(h, o))) plan.dropNotPath.push(i);
   });
   const keptNot = notExpected.filter((_, i) => !plan.dropNotPath.includes(i));
-  if (expected.length === 0) plan.path = p.observed.map((value) => ({ value }));
+  // What is written: the observed hops, a reply cut before its first ephemeral port (it matches
+  // as a prefix, and would not hold on the next run with the port in it).
+  const written = observed.map((h, i) => (h.kind === 'reply' ? formatHop(stableReply(h)) : p.observed[i]!));
+  if (expected.length === 0) plan.path = written.map((value) => ({ value }));
   else {
     const m = matchPath(expected, keptNot, observed);
-    if (m.difference) plan.path = recordedPath(m.matched, expected, observed, p.observed, keptNot);
+    if (m.difference) plan.path = recordedPath(m.matched, expected, observed, written, keptNot);
   }
   if (p.status === 'passed') return plan.path || plan.dropNotPath.length > 0 ? plan : undefined;
 
@@ -560,4 +563,18 @@ export function recordRun(results: readonly ScenarioResult[], files: ScenarioFil
     out.push(...rec.notes.map((n) => `  ${n}`));
   }
   return out.length ? `${out.join('\n')}\n` : '';
+}
+
+/**
+ * A reply hop without what changes from run to run: cut before the first port of the kernel's
+ * ephemeral range (32768-60999, Linux's default ip_local_port_range) that follows an address,
+ * e.g. `peer 127.0.0.6:59037`, keeping the address and the colon.
+ */
+export function stableReply(h: Extract<Hop, { kind: 'reply' }>): Extract<Hop, { kind: 'reply' }> {
+  if (h.closed) return h;
+  for (const m of h.text.matchAll(/\b(?:\d{1,3}\.){3}\d{1,3}:(\d{5})\b/g)) {
+    const port = Number(m[1]);
+    if (port >= 32768 && port <= 60999) return { kind: 'reply', text: h.text.slice(0, m.index! + m[0].length - m[1]!.length) };
+  }
+  return h;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { parseHop } from '../../../src/paths/hop.ts';
 import type { ProbeResult, ScenarioResult } from '../../../src/paths/verdict.ts';
-import { recordExpectations, recordRefusal, recordRun, unifiedDiff } from '../../../src/run/record.ts';
+import { recordExpectations, recordRefusal, recordRun, stableReply, unifiedDiff } from '../../../src/run/record.ts';
 import { loadScenarioText } from '../../../src/scenario/loader.ts';
 
 const OUTAGE = 'scenarios/incident-7000/outage-current.yaml';
@@ -287,4 +287,19 @@ for (const c of diffCases) {
 
 test('unifiedDiff of equal texts is empty', (t) => {
   t.is(unifiedDiff(outage, outage, OUTAGE), '');
+});
+
+test('a recorded reply stops before its first ephemeral port: it matches the next run as a prefix', (t) => {
+  const real = parseHop('reply "{\\"id\\":0,\\"pod\\":\\"details\\",\\"peer\\":\\"127.0.0.6:59037\\"}"');
+  if (real.kind !== 'reply') return t.fail();
+  const stable = stableReply(real);
+  t.is(stable.text, '{"id":0,"pod":"details","peer":"127.0.0.6:');
+  t.true(real.text.startsWith(stable.text));
+  // A service port (below the ephemeral range) stays; tcp-echo's greeting keeps its port 7000.
+  const greeting = parseHop('reply "hello from ext port 7000 (peer 10.64.0.20:41234)"');
+  if (greeting.kind !== 'reply') return t.fail();
+  t.is(stableReply(greeting).text, 'hello from ext port 7000 (peer 10.64.0.20:');
+  const plain = parseHop('reply "HTTP/1.1 200 OK 10.0.0.6:7000"');
+  if (plain.kind !== 'reply') return t.fail();
+  t.is(stableReply(plain).text, plain.text, 'no ephemeral port: the whole reply');
 });
