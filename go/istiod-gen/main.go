@@ -143,26 +143,26 @@ func fail(code int, args ...any) {
 	os.Exit(code)
 }
 
-func meshOf(text string) *meshconfig.MeshConfig {
+func meshOf(text string) (*meshconfig.MeshConfig, error) {
 	if text == "" {
-		return mesh.DefaultMeshConfig()
+		return mesh.DefaultMeshConfig(), nil
 	}
 	mc, err := mesh.ApplyMeshConfigDefaults(text)
 	if err != nil {
-		fail(2, "meshConfig:", err)
+		return nil, fmt.Errorf("meshConfig: %v", err)
 	}
-	return mc
+	return mc, nil
 }
 
 // istioConfigs parses Istio's objects with istiod's own parser; each gets the cluster's domain as
 // istiod's Kubernetes config store gives it (short hosts such as "reviews" resolve against it).
-func istioConfigs(text string) []config.Config {
+func istioConfigs(text string) ([]config.Config, error) {
 	configs, unknown, err := crd.ParseInputs(text)
 	if err != nil {
-		fail(2, "the Istio objects:", err)
+		return nil, fmt.Errorf("the Istio objects: %v", err)
 	}
 	if len(unknown) > 0 {
-		fail(2, fmt.Sprintf("kinds istiod does not know: %v", unknown))
+		return nil, fmt.Errorf("kinds istiod does not know: %v", unknown)
 	}
 	for i := range configs {
 		configs[i].Domain = "cluster.local"
@@ -170,7 +170,15 @@ func istioConfigs(text string) []config.Config {
 			configs[i].Namespace = "default"
 		}
 	}
-	return configs
+	return configs, nil
+}
+
+// must is the one-shot run's way with a bad input: say why, and exit 2.
+func must[T any](v T, err error) T {
+	if err != nil {
+		fail(2, err)
+	}
+	return v
 }
 
 func oneShot() {
@@ -190,8 +198,8 @@ func oneShot() {
 	}()
 	s := xds.NewFakeDiscoveryServer(f, xds.FakeOptions{
 		KubernetesObjectString: in.Kubernetes,
-		Configs:                istioConfigs(in.Istio),
-		MeshConfig:             meshOf(in.MeshConfig),
+		Configs:                must(istioConfigs(in.Istio)),
+		MeshConfig:             must(meshOf(in.MeshConfig)),
 	})
 	// The configurations reach istiod's indexes (krt collections) as events after the server's
 	// first push: wait until every push those events asked for has been committed.
@@ -320,20 +328,28 @@ func serve(xdsAddr, control string) {
 		defer mu.Unlock()
 		t0 := time.Now()
 		if srv == nil {
-			// The first state starts istiod, serving ADS on xdsAddr.
-			lis, err := net.Listen("tcp", xdsAddr)
-			if err != nil {
-				return reply{Error: fmt.Sprintf("listening on %s: %v", xdsAddr, err)}
-			}
+			// The first state starts istiod, serving ADS on xdsAddr; a state it cannot read is an
+			// answer, not an exit (the lab says why).
 			kube, err := kubeObjects(st.Kubernetes)
 			if err != nil {
 				return reply{Error: err.Error()}
 			}
-			configs := istioConfigs(st.Istio)
+			configs, err := istioConfigs(st.Istio)
+			if err != nil {
+				return reply{Error: err.Error()}
+			}
+			mc, err := meshOf(st.MeshConfig)
+			if err != nil {
+				return reply{Error: err.Error()}
+			}
+			lis, err := net.Listen("tcp", xdsAddr)
+			if err != nil {
+				return reply{Error: fmt.Sprintf("listening on %s: %v", xdsAddr, err)}
+			}
 			srv = xds.NewFakeDiscoveryServer(f, xds.FakeOptions{
 				KubernetesObjectString: st.Kubernetes,
 				Configs:                configs,
-				MeshConfig:             meshOf(st.MeshConfig),
+				MeshConfig:             mc,
 			})
 			// ADS on a real port, with istiod's own gRPC server options (its keepalive policy:
 			// pilot-agent's pings would otherwise end the stream with "too_many_pings").
@@ -347,10 +363,15 @@ func serve(xdsAddr, control string) {
 			for _, c := range configs {
 				now.istio[configKey(c)] = istioEntry{configText(c), c}
 			}
-		} else if err := now.apply(srv, st); err != nil {
+			return waitPushed(srv, st, t0, snapshot{})
+		}
+		before := snapshotOf(srv)
+		changed, err := now.apply(srv, st)
+		if err != nil {
 			return reply{Error: err.Error()}
 		}
-		return waitPushed(srv, st, t0)
+		before.changed = changed
+		return waitPushed(srv, st, t0, before)
 	}
 	for {
 		conn, err := ctl.Accept()
@@ -415,8 +436,9 @@ func kubeObjects(text string) (map[string]kubeObject, error) {
 	return out, nil
 }
 
+// configKey names an Istio object by its group and kind too (Istio's Gateway is not the Gateway API's).
 func configKey(c config.Config) string {
-	return c.GroupVersionKind.Kind + "/" + c.Namespace + "/" + c.Name
+	return c.GroupVersionKind.String() + "/" + c.Namespace + "/" + c.Name
 }
 
 func configText(c config.Config) string {
@@ -428,12 +450,25 @@ func configText(c config.Config) string {
 
 // apply brings the fake API server, the config store and the mesh config to the state given:
 // what is new is created, what changed updated, what is gone deleted, each raising the events
-// istiod's controllers watch for.
-func (a *applied) apply(s *xds.FakeDiscoveryServer, st state) error {
+// istiod's controllers watch for. The state is read whole before anything changes. It returns
+// how many changes must reach istiod as an update (Services, EndpointSlices, Istio objects, the
+// mesh config; a Pod's new annotations need not).
+func (a *applied) apply(s *xds.FakeDiscoveryServer, st state) (int, error) {
 	objs, err := kubeObjects(st.Kubernetes)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	configs, err := istioConfigs(st.Istio)
+	if err != nil {
+		return 0, err
+	}
+	var mc *meshconfig.MeshConfig
+	if st.MeshConfig != a.mesh {
+		if mc, err = meshOf(st.MeshConfig); err != nil {
+			return 0, err
+		}
+	}
+	changed := 0
 	tracker := s.KubeClient().Kube().(*fake.Clientset).Tracker()
 	for k, o := range objs {
 		old, ok := a.kube[k]
@@ -446,7 +481,12 @@ func (a *applied) apply(s *xds.FakeDiscoveryServer, st state) error {
 			err = tracker.Add(o.obj)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %v", k, err)
+			return changed, fmt.Errorf("%s: %v", k, err)
+		}
+		a.kube[k] = o.entry
+		// A pod's annotations matter to istio-init, not to istiod: a changed Pod may raise no update.
+		if !strings.HasPrefix(k, "Pod/") {
+			changed++
 		}
 	}
 	for k, e := range a.kube {
@@ -454,15 +494,13 @@ func (a *applied) apply(s *xds.FakeDiscoveryServer, st state) error {
 			continue
 		}
 		if err := tracker.Delete(e.gvr, e.namespace, e.name); err != nil {
-			return fmt.Errorf("deleting %s: %v", k, err)
+			return changed, fmt.Errorf("deleting %s: %v", k, err)
 		}
-	}
-	a.kube = map[string]kubeEntry{}
-	for k, o := range objs {
-		a.kube[k] = o.entry
+		delete(a.kube, k)
+		changed++
 	}
 	want := map[string]config.Config{}
-	for _, c := range istioConfigs(st.Istio) {
+	for _, c := range configs {
 		want[configKey(c)] = c
 	}
 	store := s.Store()
@@ -470,34 +508,36 @@ func (a *applied) apply(s *xds.FakeDiscoveryServer, st state) error {
 		old, ok := a.istio[k]
 		switch {
 		case !ok:
-			if _, err := store.Create(c); err != nil {
-				return fmt.Errorf("%s: %v", k, err)
-			}
+			_, err = store.Create(c)
 		case old.text != configText(c):
-			if _, err := store.Update(c); err != nil {
-				return fmt.Errorf("%s: %v", k, err)
-			}
+			_, err = store.Update(c)
+		default:
+			continue
 		}
+		if err != nil {
+			return changed, fmt.Errorf("%s: %v", k, err)
+		}
+		a.istio[k] = istioEntry{configText(c), c}
+		changed++
 	}
 	for k, e := range a.istio {
 		if _, ok := want[k]; ok {
 			continue
 		}
 		if err := store.Delete(e.c.GroupVersionKind, e.c.Name, e.c.Namespace, nil); err != nil {
-			return fmt.Errorf("deleting %s: %v", k, err)
+			return changed, fmt.Errorf("deleting %s: %v", k, err)
 		}
+		delete(a.istio, k)
+		changed++
 	}
-	a.istio = map[string]istioEntry{}
-	for k, c := range want {
-		a.istio[k] = istioEntry{configText(c), c}
-	}
-	if st.MeshConfig != a.mesh {
-		s.Env().Watcher.(meshwatcher.TestWatcher).Set(meshOf(st.MeshConfig))
+	if mc != nil {
+		s.Env().Watcher.(meshwatcher.TestWatcher).Set(mc)
 		// istiod pushes every proxy when the mesh config changes (its mesh handler in bootstrap).
 		s.Discovery.ConfigUpdate(&model.PushRequest{Full: true, Forced: true, Reason: model.NewReasonStats(model.GlobalUpdate)})
 		a.mesh = st.MeshConfig
+		changed++
 	}
-	return nil
+	return changed, nil
 }
 
 // syncStatus is each connected proxy's state, as istiod's /debug/syncz reports it.
@@ -525,10 +565,34 @@ func syncStatus(s *xds.FakeDiscoveryServer) []proxyStatus {
 	return out
 }
 
+// snapshot is what istiod had answered before a change: the inbound update count, and each
+// proxy's last nonce sent and rejection per type (a rejection still recorded from before is not
+// an answer to what the change sends).
+type snapshot struct {
+	inbound int64
+	changed int
+	sent    map[string]string
+	errs    map[string]string
+}
+
+func snapshotOf(s *xds.FakeDiscoveryServer) snapshot {
+	sn := snapshot{inbound: s.Discovery.InboundUpdates.Load(), sent: map[string]string{}, errs: map[string]string{}}
+	for _, con := range s.Discovery.SortedClients() {
+		if p := con.Proxy(); p != nil {
+			for _, wr := range p.DeepCloneWatchedResources() {
+				sn.sent[p.ID+" "+wr.TypeUrl] = wr.NonceSent
+				sn.errs[p.ID+" "+wr.TypeUrl] = wr.LastError
+			}
+		}
+	}
+	return sn
+}
+
 // settled: istiod has committed every update it was told of into its push context, every proxy
-// waited for is connected, each was last pushed with that push context, and acked every type it
-// was sent (or rejected it: lastError says why).
-func settled(s *xds.FakeDiscoveryServer, wait []string) (bool, string) {
+// waited for is connected, each was last pushed with that push context, and answered every type
+// it was sent: acked it, or rejected it (a rejection that is new since the change, or of a nonce
+// sent before it: lastError says why).
+func settled(s *xds.FakeDiscoveryServer, wait []string, before snapshot) (bool, string) {
 	if s.Discovery.CommittedUpdates.Load() < s.Discovery.InboundUpdates.Load() {
 		return false, "istiod has not committed every update to its push context"
 	}
@@ -544,7 +608,9 @@ func settled(s *xds.FakeDiscoveryServer, wait []string) (bool, string) {
 			return false, p.ID + " has not been pushed the latest push context"
 		}
 		for _, wr := range p.DeepCloneWatchedResources() {
-			if wr.NonceSent != wr.NonceAcked && wr.LastError == "" {
+			key := p.ID + " " + wr.TypeUrl
+			rejected := wr.LastError != "" && (wr.LastError != before.errs[key] || wr.NonceSent == before.sent[key])
+			if wr.NonceSent != wr.NonceAcked && !rejected {
 				return false, fmt.Sprintf("%s has not answered %s %s", p.ID, typeNames[wr.TypeUrl], wr.NonceSent)
 			}
 		}
@@ -559,22 +625,27 @@ func settled(s *xds.FakeDiscoveryServer, wait []string) (bool, string) {
 
 // waitPushed waits until istiod has pushed the state it was given and every proxy answered.
 // The watchers see the fake clientset's changes as events some time after the change, and a push
-// is queued before it is sent: the state must hold, with no new update, for a quiet interval.
-func waitPushed(s *xds.FakeDiscoveryServer, st state, t0 time.Time) reply {
+// is queued before it is sent: after a change, the state must first show an update istiod was
+// told of since the change (or 1 s must pass: a change istiod ignores raises none), then hold,
+// with no new update, for a quiet interval.
+func waitPushed(s *xds.FakeDiscoveryServer, st state, t0 time.Time, before snapshot) reply {
 	timeout := time.Duration(st.TimeoutMs) * time.Millisecond
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
 	const quiet = 100 * time.Millisecond
+	const firstEvent = time.Second
 	var since time.Time
 	var seen int64 = -1
 	var why string
 	for {
-		ok, reason := settled(s, st.Wait)
+		ok, reason := settled(s, st.Wait, before)
 		inbound := s.Discovery.InboundUpdates.Load()
 		switch {
 		case !ok:
 			since, why = time.Time{}, reason
+		case before.changed > 0 && inbound == before.inbound && time.Since(t0) < firstEvent:
+			since, why = time.Time{}, "istiod has not seen the change yet"
 		case inbound != seen || since.IsZero():
 			since, seen = time.Now(), inbound
 		case time.Since(since) >= quiet:

@@ -199,6 +199,11 @@ export function pushState(controlSocket: string, state: IstiodState): Promise<Is
       clearTimeout(timer);
       reject(new Error(`istiod's control socket ${controlSocket}: ${e.message}`));
     });
+    // istiod closed the connection without a line: it died (its log says why).
+    socket.on('close', () => {
+      clearTimeout(timer);
+      if (!buf.includes('\n')) reject(new Error(`istiod closed its control socket ${controlSocket} without an answer (it exited: see the lab's logs/node.istiod.log)`));
+    });
   });
 }
 
