@@ -69,7 +69,7 @@ export const istioHome = (pin: IstioBuildPin, cache?: string) => join(cacheRoot(
 export interface BuiltIstio {
   pin: string;
   pilotAgent: string;
-  /** go/istiod-gen: istiod's config generation for given objects and proxies, as config dumps. */
+  /** go/istiod-gen: istiod's config generation, as config dumps (one-shot) or as the netns lab's xDS server (serve). */
   istiodGen: string;
   /** Istio's Envoy bootstrap template (tools/packaging/common/envoy_bootstrap.json of the pinned source): pilot-agent's --templateFile. */
   bootstrapTemplate: string;

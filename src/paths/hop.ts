@@ -11,10 +11,10 @@
 // as a hop is formatHop's text, so it can be pasted into a scenario's expect.path. A value with a
 // space, a quote or a character a terminal would not show as it is (a route named by a
 // VirtualService, a chain an EnvoyFilter adds) is written as a JSON string: route="my route".
+import { visibleControls } from '../scenario/text.ts';
 
 /** What people type for the arrow between two rules of an iptables hop (the notation's is "->"). */
 const ARROW_LOOKALIKES = new Set(['=>', '→', '-->', '>', '=', '—>', '–>']);
-import { visibleControls } from '../scenario/text.ts';
 
 export const HOP_KINDS = ['iptables', 'envoy', 'wire', 'app', 'reply'] as const;
 export type HopKind = (typeof HOP_KINDS)[number];

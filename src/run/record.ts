@@ -31,7 +31,8 @@ import { visibleControls } from '../scenario/text.ts';
 import { MAX_ALIAS_COUNT } from '../scenario/yaml-objects.ts';
 
 /** Why --record cannot go with these options, or undefined when it can. */
-export function recordRefusal(o: { checkFault?: boolean; dryRun?: boolean; istioVersion?: string }): string | undefined {
+export function recordRefusal(o: { checkFault?: boolean; dryRun?: boolean; istioVersion?: string; paths?: readonly string[] }): string | undefined {
+  if (o.paths !== undefined && o.paths.length === 0) return '--record rewrites the files it runs: name them (pathlab run --record my-scenarios/); without a path the run is pathlab\'s own catalogue';
   if (o.checkFault) return '--record cannot be used with --check-fault: the run without the fault is meant to fail, and what it observes is not what the file expects (record without --check-fault, then check)';
   if (o.dryRun) return '--record cannot be used with --dry-run: a dry run observes nothing to record';
   if (o.istioVersion !== undefined) return `--record cannot be used with --istio-version: what Istio ${o.istioVersion} does is not what each file's own lab (lab.istio.version) is expected to do`;
@@ -572,7 +573,7 @@ export function recordRun(results: readonly ScenarioResult[], files: ScenarioFil
  */
 export function stableReply(h: Extract<Hop, { kind: 'reply' }>): Extract<Hop, { kind: 'reply' }> {
   if (h.closed) return h;
-  for (const m of h.text.matchAll(/\b(?:\d{1,3}\.){3}\d{1,3}:(\d{5})\b/g)) {
+  for (const m of h.text.matchAll(/(?:\b(?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]):(\d{5})\b/g)) {
     const port = Number(m[1]);
     if (port >= 32768 && port <= 60999) return { kind: 'reply', text: h.text.slice(0, m.index! + m[0].length - m[1]!.length) };
   }

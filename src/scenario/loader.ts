@@ -1,7 +1,7 @@
 // Loads scenario files: YAML with exact positions, validated against the schema and the
 // cross-field checks, every problem of a file reported at once. Hostile input (alias bombs,
 // huge or binary files, directories, missing paths) gets a clear problem, never a hang.
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import {
   isAlias,
   isMap,
@@ -213,7 +213,16 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
       for (const issue of refCheck.error.issues) for (const fp of describeIssue(issue, ref, LabRefSchema)) add({ ...fp, path: ['lab', ...fp.path] });
       return { ok: false, file, problems: sortProblems(dedupe(problems)) };
     }
+    if (isAbsolute(ref.file)) {
+      add({ path: ['lab', 'file'], message: `${ref.file}: a Lab file is named relative to the scenario's folder` });
+      return { ok: false, file, problems: sortProblems(problems) };
+    }
     const labPath = resolve(baseDir, ref.file);
+    // Only a pathlab Lab file is read as one: any other file is named, its contents never shown.
+    if (!looksLikeLabFile(labPath)) {
+      add({ path: ['lab', 'file'], message: `${ref.file} is not a pathlab/v1 Lab file (apiVersion: pathlab/v1, kind: Lab)` });
+      return { ok: false, file, problems: sortProblems(problems) };
+    }
     const r = loadDocumentFile(labPath, join(dirname(file), ref.file), { allowLab: true });
     if (!r.ok) return { ok: false, file, problems: r.problems };
     if (!('lab' in r)) {
@@ -382,4 +391,15 @@ function withAdditions(base: LabSpec, ref: Partial<Omit<LabSpec, 'istio'>> & { i
     ...('v' in services ? { services: services.v } : {}),
     ...('v' in externalHosts ? { externalHosts: externalHosts.v } : {}),
   };
+}
+
+/** A file that says it is a pathlab/v1 Lab in its first lines (the rest is the loader's to check). */
+function looksLikeLabFile(path: string): boolean {
+  let head: string;
+  try {
+    head = readChecked(path, { folder: dirname(path), max: MAX_SCENARIO_BYTES }).subarray(0, 4096).toString('utf8');
+  } catch {
+    return true; // unreadable: loadDocumentFile says why, naming the file only
+  }
+  return /^apiVersion:\s*["']?pathlab\/v1["']?\s*$/m.test(head) && /^kind:\s*["']?(Lab|Scenario)["']?\s*$/m.test(head);
 }

@@ -2,8 +2,10 @@
 // probes run again and again in the same lab (its setup applied and reverted each time, here one
 // that restarts a sidecar in TPROXY mode), one probe by name, and the lab is left up.
 import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
-import { listLabNamespaces, removeLab } from '../../src/lab/netns/netns-lab.ts';
+import { LAB_STATE_DIR, listLabNamespaces, removeLab } from '../../src/lab/netns/netns-lab.ts';
 import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
 
 const pathlab = (...args: string[]) => spawnSync(process.execPath, ['bin/pathlab.js', ...args], { encoding: 'utf8', timeout: 180_000 });
@@ -45,4 +47,21 @@ netnsTest(`${NEEDS_ROOT} probe: an unknown lab, an unknown probe, or a scenario 
   const other = pathlab('probe', id, 'scenarios/incident-7000/outage-current.yaml');
   t.is(other.status, 2);
   t.regex(other.stderr, /its lab is not the definition lab [0-9a-f]{6} was made from/);
+});
+
+netnsTest(`${NEEDS_ROOT} probe refuses a lab another command holds, and one a command left with its setup applied (exit 2, saying which pid)`, (t) => {
+  const scenario = 'scenarios/incident-7000/outage-current.yaml';
+  const id = labUp(scenario);
+  // Another command holds it (this test process, alive, plays it).
+  writeFileSync(join(LAB_STATE_DIR, id, 'holder.pid'), `${process.pid}\n`);
+  const held = pathlab('probe', id, scenario);
+  t.is(held.status, 2, held.stdout + held.stderr);
+  t.regex(held.stdout + held.stderr, new RegExp(`lab ${id} is in use by pid ${process.pid}`));
+  rmSync(join(LAB_STATE_DIR, id, 'holder.pid'));
+  // A command applied a setup and never reverted it (it was killed).
+  const file = join(LAB_STATE_DIR, `${id}.json`);
+  writeFileSync(file, JSON.stringify({ ...(JSON.parse(readFileSync(file, 'utf8')) as object), changedBy: 4242 }));
+  const changed = pathlab('probe', id, scenario);
+  t.regex(changed.stdout + changed.stderr, new RegExp(`lab ${id} was left with a scenario's setup applied \\(by pid 4242`));
+  t.is(changed.status, 2);
 });

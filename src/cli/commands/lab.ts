@@ -31,7 +31,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .command('up')
     .description('start a lab and leave it running')
     .option('--backend <backend>', `${names} (netns: Linux namespaces, the default; kind: a kind cluster with real Istio)`, DEFAULT_BACKEND)
-    .option('--lab <file>', `netns: a Lab file (default: ${DEFAULT_NETNS_LAB})`)
+    .option('--lab <file>', `netns: a Lab file (default: pathlab's own ${DEFAULT_NETNS_LAB}, from any folder)`)
     .option('--scenario <file>', 'a scenario file: its lab, without its setup')
     .option('--istio-version <v>', `netns: the Istio behaviour to reproduce: ${ISTIO_VERSIONS.join(', ')}`)
     .option('--lab-id <id>', 'use this lab id (six hex digits for netns)')

@@ -9,7 +9,7 @@ import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
 import { loadScenarioFile } from '../../scenario/loader.ts';
 import { formatProblem } from '../../scenario/problems.ts';
 import { registerRun } from './run.ts';
-import { readLabRecords } from '../../lab/netns/netns-lab.ts';
+import { labInUse, readLabRecords } from '../../lab/netns/netns-lab.ts';
 
 export function registerProbe(program: Command, ctx: CliContext): void {
   program
@@ -32,6 +32,8 @@ Example:
       if (!r.ok) throw new CliError(r.problems.map(formatProblem).join('\n'), EXIT_BAD_INPUT);
       const record = readLabRecords().find((x) => x.id === labId);
       if (!record) throw new CliError(`no netns lab ${labId} (pathlab lab status lists the labs)`, EXIT_BAD_INPUT);
+      const busy = labInUse(record);
+      if (busy) throw new CliError(busy, EXIT_BAD_INPUT);
       if (record.spec !== undefined && !isDeepStrictEqual(record.spec, r.scenario.lab)) {
         throw new CliError(`${scenario}: its lab is not the definition lab ${labId} was made from (pathlab lab up --scenario ${scenario} makes one that is)`, EXIT_BAD_INPUT);
       }

@@ -46,7 +46,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
   program
     .command('run')
     .description('run scenarios in a lab and check every probe\'s path hop by hop (the main job)')
-    .argument('[paths...]', 'scenario files or folders (default: scenarios/)')
+    .argument('[paths...]', 'scenario files or folders (default: pathlab\'s own catalogue, its scenarios/ folder, from any folder)')
     .option('--backend <backend>', `where the labs run: ${Object.values(BACKEND_REGISTRY).map((b) => `${b.name} (${b.summary})`).join(' or ')}`, DEFAULT_BACKEND)
     .option('--filter <pattern>', 'only scenarios whose name contains it, or matches it when it is a glob (* ? [...]), e.g. incident-7000 or "incident-7000-fix-*"')
     .option('--tag <tag>', 'only scenarios with this tag; repeatable (every tag given)', (v: string, prev: string[]) => [...prev, v], [] as string[])
@@ -92,7 +92,7 @@ Examples:
         ...(backend.options.existingLab ? [] : [opts.labId !== undefined && '--lab-id', opts.context !== undefined && '--context', opts.iKnowThisIsNotALab && '--i-know-this-is-not-a-lab']),
       ].filter(Boolean);
       if (notTaken.length) throw new CliError(`${notTaken.join(', ')}: not an option of the ${backend.name} backend`, EXIT_BAD_INPUT);
-      const refused = opts.record ? recordRefusal(opts) : undefined;
+      const refused = opts.record ? recordRefusal({ ...opts, paths }) : undefined;
       if (refused) throw new CliError(refused, EXIT_BAD_INPUT);
       if (opts.iKnowThisIsNotALab && opts.context === undefined) throw new CliError('--i-know-this-is-not-a-lab needs the context it applies to: --context <name>', EXIT_BAD_INPUT);
       if (!(CONTROL_PLANES as readonly string[]).includes(opts.controlPlane ?? 'auto')) {

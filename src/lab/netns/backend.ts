@@ -54,6 +54,9 @@ class StartedNetnsBackend implements StartedBackend {
 
   async applySetup(s: LoadedScenario, steps: readonly SetupStep[]): Promise<{ notes: string[] }> {
     const notes: string[] = [];
+    // A lab that outlives the run says, while a setup is applied, that it is not at its
+    // definition: a command that attaches to it later refuses it if the setup is never reverted.
+    if (this.keep) this.lab.saveRecord({ changedBy: process.pid });
     for (const [n, step] of steps.entries()) {
       const reloaded = await this.lab.mesh.apply(step.applyFile ? { ...step, resources: parseResources(namedFileText(s, step.applyFile)) } : step);
       if (reloaded) for (const i of this.instruments.values()) i.forgetRules();
@@ -65,6 +68,7 @@ class StartedNetnsBackend implements StartedBackend {
 
   async revertSetup(): Promise<void> {
     if (await this.lab.mesh.reset()) for (const i of this.instruments.values()) i.forgetRules();
+    if (this.keep) this.lab.saveRecord({ changedBy: undefined });
   }
 
   async pod(name: string) {
@@ -169,7 +173,8 @@ class StartedNetnsBackend implements StartedBackend {
     await Promise.all([...this.instruments.values()].map((i) => i.stop()));
     this.instruments.clear();
     // A lab that stays up notes what runs in it now, for the next command that attaches to it.
-    if (this.keep) this.lab.saveRecord();
+    if (this.lab.attached) await this.lab.stop();
+    else if (this.keep) this.lab.keep();
     else await this.lab.stop();
   }
 
@@ -208,8 +213,13 @@ export const netnsBackend: Backend = {
         }
         // A running lab (pathlab lab up, run --keep-lab): the scenarios must be of its definition;
         // the lab stays up, back at its definition, when the run ends.
+        const record = readLabRecords().find((r) => r.id === opts.labId);
+        const asked = opts.controlPlane ?? 'auto';
+        if (record?.controlPlane !== undefined && asked !== 'auto' && asked !== record.controlPlane) {
+          throw new BackendInputError(`--control-plane ${asked}: lab ${opts.labId}'s sidecars are configured by ${record.controlPlane} (its control plane is chosen when it comes up)`);
+        }
         const lab = await StartedNetnsLab.attach(opts.labId);
-        const theirs = readLabRecords().find((r) => r.id === opts.labId)?.spec;
+        const theirs = record?.spec;
         for (const s of group) {
           if (!isDeepStrictEqual(s.scenario.lab, theirs)) {
             await lab.stop();

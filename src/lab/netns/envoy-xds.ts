@@ -178,7 +178,7 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
         }
       }
       const ts = chain.transport_socket as Json | undefined;
-      if (ts && (ts.typed_config as Json)['@type'] === T.downstreamTls ) ts.typed_config = downstreamTls(paths);
+      if (ts && (ts.typed_config as Json)['@type'] === T.downstreamTls) ts.typed_config = downstreamTls(paths);
     }
     // Connections no chain takes are logged by the listener (response flag NR), as Istio does.
     l.access_log = [fileLog(log, { response_flag_filter: { flags: ['NR'] } })];

@@ -82,6 +82,8 @@ async function up(opts: LabUpOptions, io: LabIo): Promise<void> {
       throw e;
     }
     id = started.id;
+    // The lab outlives this command: nobody's, until a command attaches to it.
+    started.keep();
     const ms = performance.now() - t0;
     io.out(`lab ${started.id} (${name}) is up in ${(ms / 1000).toFixed(2)} s, Istio ${spec.istio.version} behaviour\n\n`);
     io.out('HOST                 KIND       NAMESPACE            IP              SIDECAR\n');

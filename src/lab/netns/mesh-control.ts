@@ -257,7 +257,7 @@ export class MeshControl {
       await this.pushIstiod(meshed);
       await Promise.all(meshed.map((h) => this.waitReady(h, { initial: true })));
     } else {
-      const generated = await this.generate(meshed);
+      const generated = this.generate(meshed);
       const shared = this.sharedFacts();
       for (const h of meshed) {
         this.writeConfig(h, generated, shared);
@@ -584,7 +584,7 @@ export class MeshControl {
       }
       if (performance.now() > deadline) {
         const tail = logText().trimEnd().split('\n').slice(-8).join('\n  ');
-        throw new SidecarNotReady(`${h.name}: Envoy is not ready with configuration ${want} after ${timeoutMs} ms: ${last}${tail ? `; its log ends:\n  ${tail}` : ''}`);
+        throw new SidecarNotReady(`${h.name}: Envoy is not ready${want ? ` with configuration ${want}` : ''} after ${timeoutMs} ms: ${last}${tail ? `; its log ends:\n  ${tail}` : ''}`);
       }
       await new Promise((res) => setTimeout(res, 20));
     }

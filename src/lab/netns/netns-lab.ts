@@ -4,7 +4,7 @@
 // Everything it creates is named after its id (`pl-<id>-…`), so sweepLabs() can remove what
 // a crashed run left behind.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabSpec } from '../../scenario/schema.ts';
 import { exec, execOk, inNetns, systemEnv, type ExecOptions, type ExecResult } from '../exec.ts';
@@ -46,8 +46,10 @@ export interface LabRecord {
   spec?: LabSpec;
   /** Who configures the sidecars, once the lab is up. */
   controlPlane?: 'istiod' | 'model';
-  /** The lab's long-running processes (sidecars, apps, servers, istiod), as the last command that held the lab left them. */
+  /** The lab's long-running processes (sidecars, apps, servers, istiod), as the last command that held the lab left them; one that died stays listed. */
   processes?: Array<{ host: string; what: string; pid: number; log: string }>;
+  /** A command has applied a scenario's setup and not (yet) reverted it: the lab is not at its definition. */
+  changedBy?: number;
 }
 
 export class NetnsLab {
@@ -343,6 +345,9 @@ export class StartedNetnsLab implements AsyncDisposable {
       }
     };
     if (!processRuns(pid)) return;
+    // A pid from the lab's record may have ended and been reused by another process: only one in
+    // the lab's own namespaces is signalled.
+    if (!pidsInNamespaces(this.plan.namespaces).includes(pid)) return;
     signal('SIGTERM');
     const until = performance.now() + graceMs;
     while (processRuns(pid) && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
@@ -396,7 +401,8 @@ export class StartedNetnsLab implements AsyncDisposable {
     this.stopped = true;
     if (this.attached) {
       // A lab this command attached to stays: the processes it started instead of others are noted.
-      this.saveRecord();
+      this.keep();
+      rmSync(lockPath(this.plan.id), { force: true });
       return;
     }
     await removeLab(this.plan.id);
@@ -405,13 +411,25 @@ export class StartedNetnsLab implements AsyncDisposable {
   /** The lab was made by another command; this one attached to it (StartedNetnsLab.attach) and leaves it up. */
   attached = false;
 
-  /** Notes the control plane and the running processes in the lab's record, for a command that attaches later. */
-  saveRecord(): void {
+  /**
+   * The lab outlives this command: its record notes the control plane and the processes (the
+   * dead ones too: the next command must not take a dead sidecar for none), and names no owner,
+   * so that no later process that happens to get this one's pid takes it for its own.
+   */
+  keep(): void {
+    this.saveRecord({ ownerPid: 0 });
+  }
+
+  /** Notes the control plane, the processes and `fields` in the lab's record (written whole, then renamed). */
+  saveRecord(fields: Partial<LabRecord> = {}): void {
     const file = join(LAB_STATE_DIR, `${this.plan.id}.json`);
     try {
       const record = JSON.parse(readFileSync(file, 'utf8')) as LabRecord;
-      const processes = this.processes.filter((p) => processRuns(p.pid));
-      writeFileSync(file, `${JSON.stringify({ ...record, controlPlane: this.mesh?.controlPlane, processes }, null, 2)}\n`);
+      const next: LabRecord = { ...record, controlPlane: this.mesh?.controlPlane, processes: [...this.processes], ...fields };
+      if (fields.changedBy === undefined && 'changedBy' in fields) delete next.changedBy;
+      const tmp = `${file}.tmp-${process.pid}`;
+      writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`);
+      renameSync(tmp, file);
     } catch {
       // the record is gone (the lab is being removed): nothing to note
     }
@@ -430,20 +448,56 @@ export class StartedNetnsLab implements AsyncDisposable {
     } catch {
       throw new BackendInputError(`no netns lab ${id} (pathlab lab status lists the labs)`);
     }
-    if (!record.spec || !record.controlPlane) throw new BackendInputError(`lab ${id} was made by an earlier pathlab, which did not record its definition: take it down (pathlab lab down ${id}) and bring it up again`);
+    if (!record.spec) throw new BackendInputError(`lab ${id} was made by an earlier pathlab, which did not record its definition: take it down (pathlab lab down ${id}) and bring it up again`);
+    if (!record.controlPlane) throw new BackendInputError(`lab ${id} is still coming up (or its lab up was killed): wait for pathlab lab up to end, or pathlab lab down ${id}`);
+    const busy = labInUse(record);
+    if (busy) throw new BackendInputError(busy);
+    // One command at a time holds a lab: a second would undo the first one's setup.
+    try {
+      writeFileSync(lockPath(id), `${process.pid}\n`, { flag: 'wx' });
+    } catch {
+      const again = labInUse(record);
+      if (again) throw new BackendInputError(again);
+      writeFileSync(lockPath(id), `${process.pid}\n`);
+    }
     const plan = planLab(record.spec, id);
     if (!(await listLabNamespaces()).has(id)) throw new BackendInputError(`lab ${id} has a record but no namespaces: pathlab lab down ${id} removes what is left`);
     const lab = new StartedNetnsLab(plan);
     lab.attached = true;
     lab.processes.push(...(record.processes ?? []));
-    lab.mesh = new MeshControl(lab, record.spec, record.controlPlane);
-    await lab.mesh.attach(record.controlPlane);
+    try {
+      lab.mesh = new MeshControl(lab, record.spec, record.controlPlane);
+      await lab.mesh.attach(record.controlPlane);
+    } catch (e) {
+      rmSync(lockPath(id), { force: true });
+      throw e;
+    }
     return lab;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/**
+ * Why a running lab cannot be taken now: a command that is alive holds it, or one left it with
+ * a scenario's setup applied; undefined when it can.
+ */
+export function labInUse(record: LabRecord): string | undefined {
+  if (record.changedBy !== undefined) return `lab ${record.id} was left with a scenario's setup applied (by pid ${record.changedBy}, which did not revert it): pathlab lab down ${record.id}, and bring it up again`;
+  let holder: number;
+  try {
+    holder = Number(readFileSync(lockPath(record.id), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  return holder > 0 && holder !== process.pid && processRuns(holder) ? `lab ${record.id} is in use by pid ${holder} (pathlab probe or run --lab-id): wait for it to end` : undefined;
+}
+
+/** The file that says which command holds a running lab (StartedNetnsLab.attach). */
+function lockPath(id: string): string {
+  return join(LAB_STATE_DIR, id, 'holder.pid');
 }
 
 /** Is the process there and not a zombie? */

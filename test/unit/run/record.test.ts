@@ -253,7 +253,9 @@ test('recordRun: the diff and "recorded 1 probe(s) in FILE", "FILE unchanged", a
   t.is(recordRun([{ ...scenario(OUTAGE, []), reason: 'setup step 1 failed: boom' }], access), `${OUTAGE} unchanged: no probe ran (setup step 1 failed: boom)\n`);
 });
 
-test('--record is refused with --check-fault, --dry-run and --istio-version', (t) => {
+test('--record is refused with --check-fault, --dry-run and --istio-version, and without a path (it would rewrite pathlab\'s own catalogue)', (t) => {
+  t.regex(recordRefusal({ paths: [] }) ?? '', /^--record rewrites the files it runs: name them/);
+  t.is(recordRefusal({ paths: ['my-scenarios/'] }), undefined);
   t.regex(recordRefusal({ checkFault: true }) ?? '', /^--record cannot be used with --check-fault/);
   t.regex(recordRefusal({ dryRun: true }) ?? '', /^--record cannot be used with --dry-run/);
   t.regex(recordRefusal({ istioVersion: '1.5' }) ?? '', /^--record cannot be used with --istio-version/);

@@ -60,3 +60,16 @@ test('the merged lab is checked as an inline one: a probe from a pod neither nam
   t.false(r.ok);
   if (!r.ok) t.regex(r.problems.map((p) => p.message).join('\n'), /no pod "extra"/);
 });
+
+test('lab.file names a Lab relative to the scenario; another file is named, never shown', (t) => {
+  const absolute = loadScenarioFile(scenario('absolute', `lab:\n  file: ${bookinfo}\n`));
+  t.false(absolute.ok);
+  if (!absolute.ok) t.regex(absolute.problems[0]!.message, /a Lab file is named relative to the scenario's folder/);
+  const other = loadScenarioFile(scenario('other', `lab:\n  file: ${relative(dir, resolve('labs/kind-istio/kind.yaml'))}\n`));
+  t.false(other.ok);
+  if (!other.ok) {
+    t.is(other.problems.length, 1);
+    t.regex(other.problems[0]!.message, /is not a pathlab\/v1 Lab file/);
+    t.false(other.problems[0]!.message.includes('networking'), 'nothing of the file is shown');
+  }
+});
