@@ -279,14 +279,23 @@ export class MeshControl {
     const control = join(this.lab.dir, 'istiod.sock');
     this.lab.spawnDetached(NODE_HOST, 'istiod', [built.istiodGen, 'serve', address, control], undefined, { env: { ...ISTIOD_FEATURES } });
     this.istiod = { built, control, address };
+    // The socket's file exists from bind() on; connections are refused until listen(): try again.
     const deadline = performance.now() + 15_000;
-    while (!existsSync(control)) {
+    let reply: IstiodReply | undefined;
+    while (reply === undefined) {
       const dead = this.lab.health([NODE_HOST]);
       if (dead.length > 0) throw new SidecarNotReady(`istiod did not start: ${dead.join('; ')}`);
       if (performance.now() > deadline) throw new SidecarNotReady(`istiod did not open its control socket ${control} in 15 s`);
+      if (existsSync(control)) {
+        try {
+          reply = await pushState(control, this.istiodState([]));
+          break;
+        } catch (e) {
+          if (!/ECONNREFUSED|ENOENT/.test((e as Error).message)) throw e;
+        }
+      }
       await new Promise((r) => setTimeout(r, 10));
     }
-    const reply = await pushState(control, this.istiodState([]));
     if (!reply.ok) throw new SidecarNotReady(`istiod did not start with the lab's objects: ${reply.error}`);
   }
 
