@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
 import { EXIT_BAD_INPUT } from '../exit-codes.ts';
-import { collectScenarioFiles } from '../../scenario/collect.ts';
+import { collectScenarioFiles, fileKind } from '../../scenario/collect.ts';
 import { loadDocumentFile } from '../../scenario/loader.ts';
 import { MeshError, parseMesh } from '../../mesh/envoy/mesh.ts';
 import { decode, readText } from '../load-documents.ts';
@@ -24,7 +23,7 @@ Example:
   pathlab validate labs/netns/bookinfo.yaml      a Lab file`,
     )
     .action((paths: string[], opts: { quiet?: boolean }) => {
-      const { files, missing } = collectScenarioFiles(paths);
+      const { files: found, others, missing } = collectScenarioFiles(paths);
       const problems: ScenarioProblem[] = missing.map((m) => ({
         file: m.path,
         line: 1,
@@ -34,15 +33,14 @@ Example:
       }));
       const names = new Map<string, string>();
       let valid = 0;
-      // A folder may hold other YAML beside pathlab's (a lab's Kubernetes manifests): found in a
-      // folder, a file whose apiVersion is another's is left alone; named, it is checked.
-      const named = new Set(paths);
-      const foreign = files.filter((f) => !named.has(f) && foreignApiVersion(f) !== undefined);
+      // A folder's Lab and Mesh files are checked too; its other tools' YAML (a lab's Kubernetes
+      // manifests) is left alone. A file named on the command line is checked, whatever it is.
+      const foreign = others.filter((o) => o.kind === 'other');
+      const files = [...found, ...others.filter((o) => o.kind !== 'other').map((o) => o.path)];
       let labs = 0;
       let meshes = 0;
       for (const file of files) {
-        if (foreign.includes(file)) continue;
-        if (isMeshFile(file)) {
+        if (fileKind(file) === 'mesh') {
           // A Mesh (explain --mesh, proxy-config --mesh): its schema's problems, by field path.
           const meshProblems = meshFileProblems(file);
           problems.push(...meshProblems.map((message) => ({ file, line: 1, col: 1, field: '(Mesh)', message })));
@@ -83,35 +81,15 @@ Example:
         return;
       }
       const skipped = foreign.length > 0 ? ` (${foreign.length} other file(s) in the folders are not pathlab's: not checked)` : '';
-      const checked = files.length - foreign.length + missing.length;
+      const checked = files.length + missing.length;
       if (problems.length > 0) {
         ctx.io.err(`${checked - valid} of ${checked} invalid, ${problems.length} problem(s)${skipped}\n`);
         ctx.exit(EXIT_BAD_INPUT);
       } else if (!opts.quiet) {
-        const others = [labs > 0 && `${labs} Lab file(s)`, meshes > 0 && `${meshes} Mesh file(s)`].filter(Boolean);
-        ctx.io.out(`${valid - labs - meshes} scenario(s)${others.length ? ` and ${others.join(' and ')}` : ''} valid${skipped}\n`);
+        const kinds = [labs > 0 && `${labs} Lab file(s)`, meshes > 0 && `${meshes} Mesh file(s)`].filter(Boolean);
+        ctx.io.out(`${valid - labs - meshes} scenario(s)${kinds.length ? ` and ${kinds.join(' and ')}` : ''} valid${skipped}\n`);
       }
     });
-}
-
-/** The apiVersion of a YAML file's first document when it is not pathlab's (undefined for pathlab's, or when there is none to read). */
-function foreignApiVersion(file: string): string | undefined {
-  let head: string;
-  try {
-    head = readFileSync(file, 'utf8').slice(0, 4096);
-  } catch {
-    return undefined;
-  }
-  const v = /^apiVersion:\s*["']?([^\s"'#]+)/m.exec(head)?.[1];
-  return v !== undefined && !v.startsWith('pathlab/') ? v : undefined;
-}
-
-function isMeshFile(file: string): boolean {
-  try {
-    return /^kind:\s*["']?Mesh["']?\s*$/m.test(readFileSync(file, 'utf8').slice(0, 4096));
-  } catch {
-    return false;
-  }
 }
 
 function meshFileProblems(file: string): string[] {

@@ -113,3 +113,23 @@ test('a Mesh file\'s problems are reported by field', (t) => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a folder of scenarios with their Lab file: validate checks both, run takes the scenarios and leaves the Lab file', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-suite-'));
+  try {
+    writeFileSync(join(dir, 'lab.yaml'), 'apiVersion: pathlab/v1\nkind: Lab\nmetadata: {name: suite}\nlab:\n  istio: {version: current}\n  pods: [{name: client, workload: toolbox}, {name: web, workload: echo, ports: [{port: 8080, name: http}]}]\n  services: [{name: web, ports: [{port: 8080, name: http}]}]\n');
+    writeFileSync(join(dir, 'manifest.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n');
+    writeFileSync(
+      join(dir, 'client-to-web.yaml'),
+      'apiVersion: pathlab/v1\nkind: Scenario\nmetadata: {name: client-to-web, description: x, tags: [x], source: {note: x}, backends: [netns]}\nlab: {file: lab.yaml}\nprobes:\n  - {name: p, from: {pod: client}, tool: http, target: {host: web, port: 8080}, expect: {outcome: reached}}\n',
+    );
+    const v = pathlab('validate', dir);
+    t.is(v.code, 0, v.stderr);
+    t.regex(v.stdout, /^1 scenario\(s\) and 1 Lab file\(s\) valid \(1 other file\(s\) in the folders are not pathlab's: not checked\)\n$/);
+    const run = pathlab('run', dir, '--filter', 'no-such-scenario');
+    t.is(run.code, 2);
+    t.regex(run.stderr, /no scenario to run matches --filter no-such-scenario/, 'the folder loaded: its Lab file and manifest were not taken for scenarios');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
