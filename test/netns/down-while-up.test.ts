@@ -4,7 +4,7 @@
 // the folder as it was removed: a race, which the several moments tried here hit often, not
 // always). Under a prefix of this test's own, so no other lab is touched.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import test from 'ava';
 import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
 
@@ -32,4 +32,16 @@ netnsTest(`${NEEDS_ROOT} lab down --all while a lab comes up: exit 0, no stack t
   t.deepEqual(labs, [], 'no lab folder or record is left');
   const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(`${PREFIX}-`));
   t.deepEqual(namespaces, []);
+  // No process survives in a namespace that is gone (a sidecar the starting lab spawned while
+  // down ran): none runs this prefix's Envoy copy, none works in its folders.
+  const stray = readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${STATE}/`) || readlinkSync(`/proc/${pid}/cwd`).startsWith(`${STATE}/`);
+      } catch {
+        return false;
+      }
+    });
+  t.deepEqual(stray, [], 'no process of the removed labs is left');
 });

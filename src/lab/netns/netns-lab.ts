@@ -530,6 +530,11 @@ export async function listLabNamespaces(): Promise<Map<string, string[]>> {
  * read from /proc in one pass: the namespace file's inode against each /proc/PID/ns/net).
  */
 export function pidsInNamespaces(namespaces: readonly string[]): number[] {
+  return pidsWithNetnsInodes(namespaceInodes(namespaces));
+}
+
+/** The inodes of named network namespaces (those that still exist). */
+function namespaceInodes(namespaces: readonly string[]): Set<number> {
   const inodes = new Set<number>();
   for (const ns of namespaces) {
     try {
@@ -538,6 +543,11 @@ export function pidsInNamespaces(namespaces: readonly string[]): number[] {
       // already gone
     }
   }
+  return inodes;
+}
+
+/** The processes in the network namespaces of these inodes (named or not any more). */
+function pidsWithNetnsInodes(inodes: ReadonlySet<number>): number[] {
   if (inodes.size === 0) return [];
   const pids: number[] = [];
   for (const entry of safeReaddir('/proc')) {
@@ -555,25 +565,33 @@ export function pidsInNamespaces(namespaces: readonly string[]): number[] {
 export async function removeLab(id: string): Promise<{ namespacesMs: number }> {
   checkNetnsLabId(id);
   const namespaces = (await listLabNamespaces()).get(id) ?? [];
-  // Processes first: a process holds its namespace open after `netns del`. A process may be
-  // starting while we look (a run killed mid-way): look again until none is left.
-  for (let round = 0; round < 50; round++) {
-    const pids = pidsInNamespaces(namespaces);
-    if (pids.length === 0) break;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
+  // The namespaces by inode: a process that another command (a lab up still under way) starts
+  // in one after we looked keeps it alive, unnamed, after `netns del`; it is found by its inode.
+  const inodes = namespaceInodes(namespaces);
+  const killAll = async (rounds: number) => {
+    // A process may be starting while we look (a run killed mid-way): look again until none is left.
+    for (let round = 0; round < rounds; round++) {
+      const pids = pidsWithNetnsInodes(inodes);
+      if (pids.length === 0) return;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
       }
+      await new Promise((r) => setTimeout(r, 5));
     }
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  };
+  // Processes first: a process holds its namespace open after `netns del`.
+  await killAll(50);
   const t0 = performance.now();
   if (namespaces.length > 0) {
     await exec(['ip', '-force', '-batch', '-'], { input: namespaces.reverse().map((ns) => `netns del ${ns}\n`).join('') });
   }
   const namespacesMs = performance.now() - t0;
+  // And what started in them in the meantime.
+  await killAll(20);
   for (const entry of safeReaddir(NETNS_ETC)) {
     if (entry.startsWith(`${LAB_PREFIX}-${id}-`)) rmSync(join(NETNS_ETC, entry), { recursive: true, force: true });
   }
