@@ -285,10 +285,22 @@ export class StartedNetnsLab implements AsyncDisposable {
    * Why the lab's processes on these hosts are not all running (a sidecar, an app or a server
    * that died or never started), each with the last lines of its log; empty when they all run.
    */
+  /** The pilot-agents whose Envoy the lab has seen running. */
+  private readonly envoySeen = new Set<number>();
+
   health(hosts: readonly string[]): string[] {
     const problems: string[] = [];
     for (const p of this.processes) {
-      if (!hosts.includes(p.host) || processRuns(p.pid)) continue;
+      if (!hosts.includes(p.host)) continue;
+      // pilot-agent notices its Envoy died a moment later than the lab may look: an agent whose
+      // Envoy ran and is gone is a dead sidecar already (before its Envoy starts, it is not).
+      const running = processRuns(p.pid);
+      let envoyGone = false;
+      if (running && p.what === 'istio-proxy') {
+        if (childRuns(p.pid, 'envoy')) this.envoySeen.add(p.pid);
+        else envoyGone = this.envoySeen.has(p.pid);
+      }
+      if (running && !envoyGone) continue;
       let tail: string[] = [];
       try {
         const log = readFileSync(p.log, 'utf8').trimEnd().split('\n');
@@ -300,7 +312,8 @@ export class StartedNetnsLab implements AsyncDisposable {
       } catch {
         // no log: nothing to add
       }
-      problems.push(`the ${p.what} of ${p.host} (pid ${p.pid}) is not running${tail.length && tail[0] ? `; its log ends: ${tail.join(' | ')}` : ''}`);
+      const what = envoyGone ? 'is not running: its Envoy is gone' : 'is not running';
+      problems.push(`the ${p.what} of ${p.host} (pid ${p.pid}) ${what}${tail.length && tail[0] ? `; its log ends: ${tail.join(' | ')}` : ''}`);
     }
     return problems;
   }
@@ -498,6 +511,23 @@ export function labInUse(record: LabRecord): string | undefined {
 /** The file that says which command holds a running lab (StartedNetnsLab.attach). */
 function lockPath(id: string): string {
   return join(LAB_STATE_DIR, id, 'holder.pid');
+}
+
+/** Does a child of `pid` named `comm` run (pilot-agent's Envoy)? */
+function childRuns(pid: number, comm: string): boolean {
+  for (const entry of safeReaddir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+      const close = stat.lastIndexOf(')');
+      const [state, ppid] = stat.slice(close + 2).split(' ');
+      if (Number(ppid) === pid && stat.slice(stat.indexOf('(') + 1, close) === comm && state !== 'Z' && state !== 'X') return true;
+    } catch {
+      // the process ended
+    }
+  }
+  return false;
 }
 
 /** Is the process there and not a zombie? */
