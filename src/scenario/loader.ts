@@ -1,6 +1,7 @@
 // Loads scenario files: YAML with exact positions, validated against the schema and the
 // cross-field checks, every problem of a file reported at once. Hostile input (alias bombs,
 // huge or binary files, directories, missing paths) gets a clear problem, never a hang.
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import {
   isAlias,
@@ -16,6 +17,7 @@ import {
 } from 'yaml';
 import { LabFileSchema, LabRefSchema, ScenarioSchema, type LabFile, type LabSpec, type Scenario } from './schema.ts';
 import { checkLab, crossCheck, type FieldProblem } from './cross-checks.ts';
+import { fileKind } from './collect.ts';
 import { describeIssue } from './issue-messages.ts';
 import { loadedScenario, type LoadedScenario } from './loaded.ts';
 import { readChecked, UnreadableFile } from './files.ts';
@@ -218,8 +220,10 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
       return { ok: false, file, problems: sortProblems(problems) };
     }
     const labPath = resolve(baseDir, ref.file);
-    // Only a pathlab Lab file is read as one: any other file is named, its contents never shown.
-    if (!looksLikeLabFile(labPath)) {
+    // Only a pathlab file is read as a Lab (a Scenario is told apart below): any other file is
+    // named, its contents never shown. An unreadable one: loadDocumentFile says why.
+    const kind = fileKind(labPath);
+    if (kind === 'other' || kind === 'mesh' || (kind === 'unsure' && existsSync(labPath))) {
       add({ path: ['lab', 'file'], message: `${ref.file} is not a pathlab/v1 Lab file (apiVersion: pathlab/v1, kind: Lab)` });
       return { ok: false, file, problems: sortProblems(problems) };
     }
@@ -391,15 +395,4 @@ function withAdditions(base: LabSpec, ref: Partial<Omit<LabSpec, 'istio'>> & { i
     ...('v' in services ? { services: services.v } : {}),
     ...('v' in externalHosts ? { externalHosts: externalHosts.v } : {}),
   };
-}
-
-/** A file that says it is a pathlab/v1 Lab in its first lines (the rest is the loader's to check). */
-function looksLikeLabFile(path: string): boolean {
-  let head: string;
-  try {
-    head = readChecked(path, { folder: dirname(path), max: MAX_SCENARIO_BYTES }).subarray(0, 4096).toString('utf8');
-  } catch {
-    return true; // unreadable: loadDocumentFile says why, naming the file only
-  }
-  return /^apiVersion:\s*["']?pathlab\/v1["']?\s*$/m.test(head) && /^kind:\s*["']?(Lab|Scenario)["']?\s*$/m.test(head);
 }
