@@ -200,8 +200,8 @@ export class MeshControl {
     for (const h of meshed) {
       const st = this.pods.get(h.name)!;
       this.pems.set(h.name, { cert: readFileSync(join(caDir, `${h.name}.pem`), 'utf8'), key: readFileSync(join(caDir, `${h.name}-key.pem`), 'utf8'), ca: readFileSync(join(caDir, 'ca.pem'), 'utf8') });
-      const ports = (h.pod?.ports ?? []).map((p) => p.port);
-      const { payload, flags } = istioInitRules(this.spec.istio.version, st.annotations, this.proxyUser, ports);
+      // What loadRules and runIstioIptables keep as the rules they loaded.
+      const { payload, flags } = this.initRules(h);
       st.rules = this.istioInit.kind === 'istio-iptables' ? flags.join(' ') : payload;
       st.rulesFlags = [...flags];
       st.interception = this.interceptionOf(h);
@@ -237,13 +237,16 @@ export class MeshControl {
     await Promise.all(meshed.map((h) => this.loadRules(h)));
     this.rulesMs = performance.now() - r0;
     const e0 = performance.now();
+    // Each pod's folder, and what its sidecar writes there: under pilot-agent, Envoy's stdout
+    // (the access log); fed files, the watched xDS folder and the two access logs.
+    const istiod = this.controlPlane === 'istiod';
     for (const h of meshed) {
       const paths = this.pathsOf(h);
-      for (const dir of [this.podDir(h), paths.xdsDir]) {
+      for (const dir of [this.podDir(h), ...(istiod ? [] : [paths.xdsDir])]) {
         mkdirSync(dir, { recursive: true, mode: 0o755 });
         chownSync(dir, this.proxyUser.uid, this.proxyUser.gid);
       }
-      for (const log of [...Object.values(paths.accessLog), this.stdoutLog(h)]) {
+      for (const log of istiod ? [this.stdoutLog(h)] : Object.values(paths.accessLog)) {
         writeFileSync(log, '', { flag: 'a' });
         chownSync(log, this.proxyUser.uid, this.proxyUser.gid);
       }
@@ -365,10 +368,15 @@ export class MeshControl {
   }
 
   /** istio-init: the rendered rules, loaded in the pod's namespace (tables replaced whole). */
+  /** istio-init's rules for the pod's annotations now: the iptables-restore payload and istio-iptables' flags. */
+  private initRules(h: PlannedHost): { payload: string; flags: string[] } {
+    const ports = (h.pod?.ports ?? []).map((p) => p.port);
+    return istioInitRules(this.spec.istio.version, this.pods.get(h.name)!.annotations, this.proxyUser, ports);
+  }
+
   private async loadRules(h: PlannedHost): Promise<boolean> {
     const st = this.pods.get(h.name)!;
-    const ports = (h.pod?.ports ?? []).map((p) => p.port);
-    const { payload, flags } = istioInitRules(this.spec.istio.version, st.annotations, this.proxyUser, ports);
+    const { payload, flags } = this.initRules(h);
     if (this.istioInit.kind === 'istio-iptables') return this.runIstioIptables(h, flags, this.istioInit.pilotAgent);
     if (st.rules === payload) return false;
     // Flush what a previous rendering left (nat, and mangle/raw that TPROXY or DNS use),

@@ -438,8 +438,8 @@ export class StartedNetnsLab implements AsyncDisposable {
     const file = join(LAB_STATE_DIR, `${this.plan.id}.json`);
     try {
       const record = JSON.parse(readFileSync(file, 'utf8')) as LabRecord;
+      // A field given as undefined (changedBy, once reverted) is left out of the JSON.
       const next: LabRecord = { ...record, controlPlane: this.mesh?.controlPlane, processes: [...this.processes], ...fields };
-      if (fields.changedBy === undefined && 'changedBy' in fields) delete next.changedBy;
       const tmp = `${file}.tmp-${process.pid}`;
       writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`);
       renameSync(tmp, file);
