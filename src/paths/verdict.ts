@@ -16,6 +16,14 @@ export const EvidenceSchema = z.strictObject({
   hop: z.string().optional(),
 });
 
+/** A failed probe's evidence bundle: files under the run's --out folder, each a tool's own format. */
+export const BundleSchema = z.strictObject({
+  /** The bundle's folder, relative to the report's folder (--out): `evidence/<scenario>/<probe>`. */
+  dir: z.string(),
+  /** Its files, each relative to the report's folder, with what it holds and the pod it is of. */
+  files: z.array(z.strictObject({ path: z.string(), what: z.string(), pod: z.string().optional() })),
+});
+
 export const ProbeResultSchema = z.strictObject({
   scenario: z.string(),
   probe: z.string(),
@@ -47,6 +55,8 @@ export const ProbeResultSchema = z.strictObject({
   /** Retries made for a named transient cause, each with its cause. */
   retries: z.array(z.string()),
   durationMs: z.number(),
+  /** The evidence bundle written for a failed probe when the run has --out (pcap, rules, config dumps, logs). */
+  bundle: BundleSchema.optional(),
 });
 
 export const ScenarioResultSchema = z.strictObject({
@@ -85,6 +95,7 @@ export const RunReportSchema = z
   .meta({ title: 'istio-pathlab run report', description: 'What `pathlab run --reporter json` writes' });
 
 export type Evidence = z.infer<typeof EvidenceSchema>;
+export type Bundle = z.infer<typeof BundleSchema>;
 export type ProbeResult = z.infer<typeof ProbeResultSchema>;
 export type ScenarioResult = z.infer<typeof ScenarioResultSchema>;
 export type RunReport = z.infer<typeof RunReportSchema>;
