@@ -3,6 +3,7 @@
 import { posix } from 'node:path';
 import type { RunReport } from '../paths/verdict.ts';
 import { formatConsole } from './console.ts';
+import { formatHtml } from './html.ts';
 import { formatJson } from './json.ts';
 import { formatJunit } from './junit.ts';
 import { formatTap } from './tap.ts';
@@ -11,7 +12,7 @@ export { formatConsole } from './console.ts';
 
 export type Formatter = (report: RunReport) => string;
 
-export const REPORTER_NAMES = ['console', 'json', 'junit', 'tap'] as const;
+export const REPORTER_NAMES = ['console', 'json', 'junit', 'tap', 'html'] as const;
 export type ReporterName = (typeof REPORTER_NAMES)[number];
 
 /** Name → formatter. `console` here is uncoloured (for a file); the CLI calls formatConsole itself for a terminal. */
@@ -20,6 +21,7 @@ export const reporters: Readonly<Record<ReporterName, Formatter>> = {
   json: formatJson,
   junit: formatJunit,
   tap: formatTap,
+  html: formatHtml,
 };
 
 /** The file each reporter writes into --out DIR. */
@@ -28,6 +30,7 @@ export const REPORT_FILES: Readonly<Record<ReporterName, string>> = {
   json: 'report.json',
   junit: 'junit.xml',
   tap: 'report.tap',
+  html: 'report.html',
 };
 
 export function isReporterName(name: string): name is ReporterName {

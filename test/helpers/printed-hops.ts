@@ -108,6 +108,11 @@ export function junitHops(xml: string): string[] {
   return [...xml.matchAll(/<failure [^>]*>([\s\S]*?)<\/failure>/g)].flatMap((m) => consoleHops(unxml(m[1]!)));
 }
 
+/** The hops an HTML report draws: each path mark's `data-hop` and `data-expected`, and each must-not cross's `data-hop`. */
+export function htmlHops(html: string): string[] {
+  return [...html.matchAll(/ data-(?:hop|expected)="([^"]*)"/g)].map((m) => unxml(m[1]!.replace(/&#39;/g, "'")));
+}
+
 /** The hops in a TAP report: the hop fields of each failed point's YAML diagnostic. */
 export function tapHops(tap: string): string[] {
   const out: string[] = [];

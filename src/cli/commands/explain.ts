@@ -13,6 +13,7 @@ import { kernelTrace } from '../../paths/kernel-trace.ts';
 import { formatHop } from '../../paths/hop.ts';
 import { explainedHop, predictedHops } from '../../paths/predict.ts';
 import type { Payload } from '../../mesh/envoy/first-bytes.ts';
+import { renderDiagram } from '../../report/path-diagram.ts';
 
 interface ExplainOptions {
   configDump?: string;
@@ -34,6 +35,7 @@ interface ExplainOptions {
   httpPath?: string;
   json?: boolean;
   output?: string;
+  format?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -90,6 +92,15 @@ export function formatExplanation(conn: ExplainConnection, e: Explanation, warni
   return `${lines.join('\n')}\n`;
 }
 
+/** The explanation drawn as the HTML report draws a path: each hop in its lane, its reason under it. */
+export function formatExplanationSvg(conn: ExplainConnection, e: Explanation): string {
+  const what = conn.payload.kind === 'bytes' ? ` sending ${JSON.stringify(conn.payload.text)}` : conn.payload.kind === 'http' ? ` HTTP ${conn.payload.path} Host ${conn.payload.host}` : '';
+  const origin = `${conn.src} → ${conn.dst.ip}:${conn.dst.port}${what}`;
+  const rows = e.hops.map((h) => ({ observed: formatHop(explainedHop(h)), note: h.reason }));
+  const caption = [`client sees: ${e.outcome.clientSees}`, ...(e.outcome.upstream ? [`bytes go to: ${e.outcome.upstream}`] : []), `response flag: ${e.outcome.responseFlag}${e.outcome.responseCodeDetails ? ` (${e.outcome.responseCodeDetails})` : ''}`];
+  return renderDiagram({ rows, names: { expected: 'expected', observed: 'predicted' }, title: `explain: ${origin}`, origin, caption });
+}
+
 export function registerExplain(program: Command, ctx: CliContext): void {
   program
     .command('explain')
@@ -111,10 +122,14 @@ export function registerExplain(program: Command, ctx: CliContext): void {
     .option('--payload <text>', 'the first bytes the client sends (\\n, \\r, \\t understood), e.g. "keys *\\n"')
     .option('--http-host <host>', 'send an HTTP/1.1 request with this Host')
     .option('--http-path <path>', 'the request path (with --http-host)', '/')
-    .option('-o, --output <format>', 'text (the hops and a reason each, the default), json or yaml: {"hops", "listener", "filterChain", "cluster", "outcome", "warnings", "path"} (each hop\'s "text" and "path" in the path notation)', 'text')
+    .option('-o, --output <format>', 'text (the hops and a reason each, the default), json or yaml: {"hops", "listener", "filterChain", "cluster", "outcome", "warnings", "path"} (each hop\'s "text" and "path" in the path notation), or svg: the path drawn as the HTML report draws it (for slides)', 'text')
+    .option('--format <format>', 'the same as -o (e.g. --format svg)')
     .option('--json', 'the same as -o json')
     .action((opts: ExplainOptions) => {
-      const output = outputFormat(opts);
+      if (opts.format !== undefined && opts.output !== 'text' && opts.output !== opts.format) throw new CliError(`-o ${opts.output} and --format ${opts.format}: choose one`, EXIT_BAD_INPUT);
+      const asked = opts.format ?? opts.output;
+      const svg = asked === 'svg' && !opts.json;
+      const output = svg ? 'text' : outputFormat({ ...opts, ...(asked !== undefined ? { output: asked } : {}) });
       if (!!opts.configDump === !!opts.mesh) throw new CliError('give exactly one of --config-dump FILE or --mesh FILE', EXIT_BAD_INPUT);
       if (opts.payload !== undefined && opts.httpHost !== undefined) throw new CliError('give --payload or --http-host, not both', EXIT_BAD_INPUT);
       if (opts.iptables && (opts.istioVersion || opts.annotation.length || opts.excludeOutboundPorts || opts.excludeOutboundIpRanges)) {
@@ -157,7 +172,9 @@ export function registerExplain(program: Command, ctx: CliContext): void {
       const conn: ExplainConnection = { src: opts.src, dst, ...(uid !== undefined ? { uid } : {}), ...(podIp !== undefined ? { podIp } : {}), payload };
       const trace = kernelTrace(podRules(opts, ports, legacy), { src: conn.src, dst, ...(podIp ? { podIp } : {}), ...(uid !== undefined ? { uid } : {}) });
       const e = explain(trace, config, conn);
-      if (output !== 'text') {
+      if (svg) {
+        ctx.io.out(`${formatExplanationSvg(conn, e)}\n`);
+      } else if (output !== 'text') {
         // Each hop with its text in the notation; `path`: the whole predicted path as the runner compares it.
         const hops = e.hops.map((h) => ({ ...h, text: formatHop(explainedHop(h)) }));
         const path = predictedHops(e).map(formatHop);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { main } from '../../../src/cli/main.ts';
 import { bufferIo } from '../../../src/cli/io.ts';
 import { fixturePath, repoRoot } from '../../helpers/fixtures.ts';
-import { explainHops, validateHops } from '../../helpers/printed-hops.ts';
+import { explainHops, htmlHops, validateHops } from '../../helpers/printed-hops.ts';
 
 const lab = (f: string) => join(repoRoot, 'labs/incident-7000', f);
 async function run(args: string[]) {
@@ -77,6 +77,11 @@ for (const c of printed) {
     t.is(text.code, 0, text.err);
     const hops = explainHops(text.out, json.out);
     for (const h of c.has) t.true(hops.includes(h), `${h} in\n${text.out}`);
+    // --format svg draws the same hops, in order, each a mark with its text (explain's own hops, as -o json gives them).
+    const svg = await run(['explain', ...c.args, '--format', 'svg']);
+    t.is(svg.code, 0, svg.err);
+    t.deepEqual(htmlHops(svg.out), (JSON.parse(json.out) as { hops: Array<{ text: string }> }).hops.map((h) => h.text));
+    t.is(spawnSync('xmllint', ['--noout', '-'], { input: svg.out }).status, 0, 'the SVG is well-formed XML');
     const v = await validateHops(hops);
     t.is(v.code, 0, `${v.out}\n${text.out}`);
   });

@@ -6,23 +6,25 @@ import { REPORTER_NAMES, REPORT_FILES, formatConsole, isReporterName, reporters,
 import { formatJson } from '../../../src/report/json.ts';
 import { formatJunit } from '../../../src/report/junit.ts';
 import { formatTap } from '../../../src/report/tap.ts';
+import { formatHtml } from '../../../src/report/html.ts';
 import { parseHop } from '../../../src/paths/hop.ts';
 import type { RunReport } from '../../../src/paths/verdict.ts';
-import { consoleHops, jsonReportHops, junitHops, tapHops, validateHops } from '../../helpers/printed-hops.ts';
+import { consoleHops, htmlHops, jsonReportHops, junitHops, tapHops, validateHops } from '../../helpers/printed-hops.ts';
 import { ALL_RUNS, failingRun } from './fixtures.ts';
 
-test('the registry has exactly console, json, junit and tap, each producing its own format', (t) => {
-  t.deepEqual(Object.keys(reporters).sort(), ['console', 'json', 'junit', 'tap']);
+test('the registry has exactly console, json, junit, tap and html, each producing its own format', (t) => {
+  t.deepEqual(Object.keys(reporters).sort(), ['console', 'html', 'json', 'junit', 'tap']);
   t.deepEqual([...REPORTER_NAMES].sort(), Object.keys(REPORT_FILES).sort());
   t.is(reporters.console(failingRun), formatConsole(failingRun, { color: false }));
   t.is(reporters.json(failingRun), formatJson(failingRun));
   t.is(reporters.junit(failingRun), formatJunit(failingRun));
   t.is(reporters.tap(failingRun), formatTap(failingRun));
+  t.is(reporters.html(failingRun), formatHtml(failingRun));
 });
 
-test('isReporterName accepts the four names only', (t) => {
+test('isReporterName accepts the five names only', (t) => {
   t.true(REPORTER_NAMES.every(isReporterName));
-  t.false(isReporterName('html'));
+  t.false(isReporterName('svg'));
   t.false(isReporterName('toString'));
 });
 
@@ -53,12 +55,13 @@ for (const [name, report] of ALL_RUNS) {
       json: jsonReportHops(JSON.parse(formatJson(report)) as RunReport),
       junit: junitHops(formatJunit(report)),
       tap: tapHops(formatTap(report)),
+      html: htmlHops(formatHtml(report)),
     };
     const all = [...new Set(Object.values(printed).flat())];
     for (const h of all) t.notThrows(() => parseHop(h), h);
-    // The console, JUnit and TAP print the hops of every failed probe (a --check-fault run without the change: its first difference only).
+    // The console, JUnit, TAP and HTML print the hops of every failed probe (a --check-fault run without the change: its first difference only).
     const failed = report.scenarios.filter((s) => s.mode === 'with-setup').flatMap((s) => s.probes.filter((p) => p.status === 'failed'));
-    for (const p of failed) for (const h of [...p.expected, ...p.observed]) for (const r of ['console', 'junit', 'tap'] as const) t.true(printed[r].includes(h), `${r} prints ${h}`);
+    for (const p of failed) for (const h of [...p.expected, ...p.observed]) for (const r of ['console', 'junit', 'tap', 'html'] as const) t.true(printed[r].includes(h), `${r} prints ${h}`);
     if (all.length > 0) t.is((await validateHops(all)).code, 0);
   });
 }
