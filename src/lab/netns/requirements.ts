@@ -22,8 +22,11 @@ export const NETNS_TOOLS: ReadonlyArray<readonly [program: string, pkg: string]>
   ['setpriv', 'util-linux'],
 ];
 
-/** Programs only the test suite uses: the JUnit report test validates with `xmllint --schema`. */
-export const TEST_TOOLS: ReadonlyArray<readonly [program: string, pkg: string]> = [['xmllint', 'libxml2-utils']];
+/**
+ * Programs only the test suite uses: the JUnit report test validates with `xmllint --schema`; the
+ * HTML report test opens the report in Debian's chromium (headless, driven by playwright-core).
+ */
+export const TEST_TOOLS: ReadonlyArray<readonly [program: string, pkg: string]> = [['xmllint', 'libxml2-utils'], ['chromium', 'chromium']];
 
 /** The Debian packages whose programs are missing (looked up on the system PATH). */
 export function missingPackages(tools: ReadonlyArray<readonly [string, string]> = NETNS_TOOLS): string[] {
