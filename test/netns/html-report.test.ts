@@ -20,6 +20,13 @@ const keep = process.env.CI !== undefined;
 const out = keep ? resolve('out/html-report') : mkdtempSync(join(tmpdir(), 'pathlab-html-'));
 if (!keep) process.on('exit', () => rmSync(out, { recursive: true, force: true }));
 
+/** The browser's globals the page functions below use (this file is type-checked without the DOM's types). */
+interface Browser {
+  getComputedStyle(e: unknown): { stroke: string };
+  document: { getElementById(id: string): { tagName: string; open?: boolean } | null };
+  location: { hash: string };
+}
+
 interface Mark {
   series: string;
   hop: string;
@@ -63,12 +70,12 @@ netnsTest(`${NEEDS_ROOT} the HTML report of a real seed 003 run, in headless Chr
     t.is(marked[0]!.expected, failed!.firstDifference!.expected);
     t.is(marked[0]!.lane, 'envoy');
     // The mark is drawn red, and the band behind it is on screen.
-    const stroke = await page.$eval(`article[data-probe="${failed!.probe}"] g.hop[data-marked="true"] circle`, (c) => getComputedStyle(c).stroke);
+    const stroke = await page.locator(`article[data-probe="${failed!.probe}"] g.hop[data-marked="true"] circle`).first().evaluate((c) => (globalThis as unknown as Browser).getComputedStyle(c).stroke);
     t.is(stroke, 'rgb(220, 38, 38)');
     const band = await page.locator(`article[data-probe="${failed!.probe}"] rect.difference`).boundingBox();
     t.true(band !== null && band.width > 100 && band.height > 10);
     // The must-not hop the sidecar took is a red cross, seen.
-    const cross = await page.$eval(`article[data-probe="${failed!.probe}"] g.must-not`, (g) => ({ hop: g.getAttribute('data-hop'), seen: g.getAttribute('data-seen'), color: getComputedStyle(g.querySelector('path')!).stroke }));
+    const cross = await page.locator(`article[data-probe="${failed!.probe}"] g.must-not`).evaluate((g) => ({ hop: g.getAttribute('data-hop'), seen: g.getAttribute('data-seen'), color: (globalThis as unknown as Browser).getComputedStyle(g.querySelector('path')).stroke }));
     t.deepEqual(cross, { hop: 'envoy listener=0.0.0.0_7000', seen: 'true', color: 'rgb(220, 38, 38)' });
 
     const passedMarks: Mark[] = await marksOf(passed!.probe);
@@ -78,8 +85,9 @@ netnsTest(`${NEEDS_ROOT} the HTML report of a real seed 003 run, in headless Chr
     // A click on the marked hop opens the evidence behind it.
     await page.click(`article[data-probe="${failed!.probe}"] g.hop[data-marked="true"]`);
     const opened = await page.evaluate(() => {
-      const el = document.getElementById(decodeURIComponent(location.hash.slice(1)));
-      return el?.tagName === 'DETAILS' ? (el as HTMLDetailsElement).open : false;
+      const w = globalThis as unknown as Browser;
+      const el = w.document.getElementById(decodeURIComponent(w.location.hash.slice(1)));
+      return el?.tagName === 'DETAILS' && el.open === true;
     });
     t.true(opened, 'the evidence the hop links to is open');
 
