@@ -30,6 +30,25 @@ export function tcpdumpArgv(iface: string, filter: string, opts: { bytes?: boole
   return ['tcpdump', '-i', iface, '-nn', '-tt', '-l', '-U', '--immediate-mode', ...(opts.bytes ? ['-X'] : []), ...(filter ? [filter] : [])];
 }
 
+/**
+ * argv for a full capture into a pcap file: every packet on every interface (`-i any`, so the
+ * redirect to the sidecar on lo shows too), written packet by packet (`-U`) for `tcpdump -r`
+ * and Wireshark, and printed as `tcpdumpArgv` prints (`--print`) so the caller can see what is
+ * in the file. `-B 32768` (KiB): in immediate mode each packet can take a block of the capture
+ * ring to itself, and with the default 2 MiB a busy machine lost packets mid-connection (the
+ * seed 003 400 reply, measured here); `-Z root`: Debian's tcpdump otherwise drops to its own
+ * user before it opens the file, and the file would belong to that user.
+ */
+export function pcapArgv(file: string): string[] {
+  return ['tcpdump', '-i', 'any', '-nn', '-tt', '-l', '-U', '--immediate-mode', '-B', '32768', '-Z', 'root', '-w', file, '--print'];
+}
+
+/** What a capture lost, from the counts tcpdump prints when it ends (`3 packets dropped by kernel`), or undefined. */
+export function pcapLoss(stderr: string): string | undefined {
+  const lost = [...stderr.matchAll(/^(\d+) packets? dropped by (kernel|interface)$/gm)].filter((m) => Number(m[1]) > 0);
+  return lost.length ? `tcpdump says ${lost.map((m) => `${m[1]} packet(s) dropped by ${m[2]}`).join(', ')}: the pcap lacks them` : undefined;
+}
+
 /** The bytes of each packet of a `-X` capture (IP header included), as one hex string per packet. */
 export function packetHex(text: string): string[] {
   const packets: string[][] = [];

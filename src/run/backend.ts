@@ -32,6 +32,8 @@ export interface WatchSpec {
   syns: boolean;
   /** The probe's own tcpdump captures (`captures: [{ tcpdump: … }]`). */
   captures: ReadonlyArray<{ iface: string; filter: string }>;
+  /** Also record every packet of the pod, on all its interfaces, into this file (tcpdump -w): complete once end() resolves. */
+  pcap?: string;
 }
 
 export interface WatchResult {
@@ -45,6 +47,31 @@ export interface WatchResult {
   captures: string[];
   /** What the record may lack and why (a barrier that did not show in time), for the report's evidence. */
   notes: string[];
+  /** The file the full capture was written to, when `pcap` was asked and it was. */
+  pcap?: string;
+  /** Why the full capture was not written, or may be cut short (the evidence bundle says so; the report's evidence does not). */
+  pcapNote?: string;
+}
+
+/** A sidecar's access log since a mark: each call gives the lines written since it. */
+export interface AccessLogReader {
+  (): Promise<AccessLogLine[]>;
+  /** The same lines, each also as the sidecar wrote it (the evidence bundle's access log). */
+  entries(): Promise<Array<{ line: AccessLogLine; text: string }>>;
+}
+
+/**
+ * Where a run keeps its evidence files (`pathlab run --out DIR`): paths relative to DIR, with
+ * `/` between names. The CLI gives one on disk; the runner reads and writes files through it only.
+ */
+export interface EvidenceFolder {
+  /** The absolute path of `rel`, its folder made, for a program to write (tcpdump -w). */
+  pathOf(rel: string): string;
+  write(rel: string, text: string): void;
+  /** The names in folder `rel` (none when it does not exist). */
+  list(rel: string): string[];
+  /** Removes `rel` (a file, or a folder and all it holds), then its folders left empty up to DIR. */
+  remove(rel: string): void;
 }
 
 export interface Watch {
@@ -97,8 +124,8 @@ export interface StartedBackend extends AsyncDisposable {
    * `config` is the sidecar's configuration the prediction read (a backend whose log names no
    * listener names it from there).
    */
-  accessLogFrom(pod: string, config: EnvoyConfig): Promise<() => Promise<AccessLogLine[]>>;
-  /** Starts recording in the pod (kernel trace, SYN capture, the probe's captures); end() gives the record. */
+  accessLogFrom(pod: string, config: EnvoyConfig): Promise<AccessLogReader>;
+  /** Starts recording in the pod (kernel trace, SYN capture, the probe's captures, the full pcap when asked); end() gives the record. */
   watch(pod: string, spec: WatchSpec): Promise<Watch>;
   /** Why a probe may not go to this address on this lab (outside the networks the lab really has), or undefined. */
   targetProblem(ip: string): Promise<string | undefined>;

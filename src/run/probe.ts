@@ -1,7 +1,9 @@
 // One probe, in four named phases: predict (explain on the pod's own rules and its sidecar's
 // configuration), run (the tool, with the pod's instruments and the peer pod's around it),
 // observe (the evidence as hops: paths/observe-probe.ts) and check (the expectations and the
-// path: paths/check.ts, paths/path-match.ts). Only predict and run talk to the lab.
+// path: paths/check.ts, paths/path-match.ts). Only predict and run talk to the lab; after them,
+// a failed probe of a run with an evidence folder (--out) keeps its evidence bundle (bundle.ts),
+// which reads the pods' rules and sidecars once more.
 import { explain, type IptablesTrace } from '../mesh/envoy/explain.ts';
 import { parseConfigDump } from '../mesh/envoy/config-dump-parser.ts';
 import type { EnvoyConfig } from '../mesh/envoy/envoy-config.ts';
@@ -14,7 +16,7 @@ import type { AccessLogLine } from '../paths/observe.ts';
 import { observeProbe, type Observation, type ProbeRecord } from '../paths/observe-probe.ts';
 import { envoyAgreement, matchPath, predictionGaps } from '../paths/path-match.ts';
 import { kernelHopsOf, predictedHops } from '../paths/predict.ts';
-import type { Evidence, ProbeResult, ScenarioResult } from '../paths/verdict.ts';
+import type { Bundle, Evidence, ProbeResult, ScenarioResult } from '../paths/verdict.ts';
 import { conntrackArgv, endpointOf, parseConntrack } from '../probes/conntrack.ts';
 import { TOOLS } from '../probes/index.ts';
 import { CONTROL_PORT } from '../probes/tcpdump.ts';
@@ -22,7 +24,8 @@ import type { ConnectTool } from '../probes/tool.ts';
 import type { ExpectedHops, LoadedScenario } from '../scenario/loaded.ts';
 import type { RunMode } from '../scenario/setup-roles.ts';
 import { durationMs, type Probe } from '../scenario/schema.ts';
-import type { LabUser, ProbeTarget, StartedBackend, WatchResult, WatchSpec } from './backend.ts';
+import type { EvidenceFolder, LabUser, ProbeTarget, StartedBackend, WatchResult, WatchSpec } from './backend.ts';
+import { ProbeBundle, type BundleInput } from './bundle.ts';
 
 function probeTimeoutMs(timeout: string | undefined): number {
   return durationMs(timeout ?? '3s');
@@ -48,16 +51,25 @@ export function connectArgv(tool: ConnectTool, probe: Probe, target: ProbeTarget
   return tool.argv({ target, timeoutMs: probeTimeoutMs(probe.timeout), ...(probe.payload !== undefined ? { payload: probe.payload } : {}), ...(probe.halfClose !== undefined ? { halfClose: probe.halfClose } : {}), ...(probe.target?.path !== undefined ? { path: probe.target.path } : {}), ...(probe.target?.serverName !== undefined ? { serverName: probe.target.serverName } : {}) });
 }
 
-/** Runs one scenario's probes on a lab whose setup is already applied. */
-export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: RunMode, notes: readonly string[] = [], signal?: AbortSignal): Promise<ScenarioResult> {
+/**
+ * Runs one scenario's probes on a lab whose setup is already applied. With `evidence`, each
+ * failed probe leaves its evidence bundle there (bundle.ts) and the result names its files.
+ */
+export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: RunMode, notes: readonly string[] = [], signal?: AbortSignal, evidence?: EvidenceFolder): Promise<ScenarioResult> {
   const t0 = performance.now();
   const probes: ProbeResult[] = [];
   for (const [i, probe] of s.scenario.probes.entries()) {
-    const r = signal?.aborted ? undefined : await runProbe(lab, s, probe, s.expected[i]!, notes).catch(async (e: Error) => brokenProbe(s, probe, i, e, await lab.health([probe.from.pod]).catch(() => [])));
+    const bundle = evidence && !signal?.aborted ? new ProbeBundle(evidence, s.scenario.metadata.name, probe.name, mode) : undefined;
+    const r = signal?.aborted ? undefined : await runProbe(lab, s, probe, s.expected[i]!, notes, bundle).catch(async (e: Error) => {
+      const broken = brokenProbe(s, probe, i, e, await lab.health([probe.from.pod]).catch(() => []));
+      return bundle ? { ...broken, ...(await keepBroken(lab, bundle, probe, e)) } : broken;
+    });
     // A probe under way at Ctrl-C has its evidence cut short (the terminal signals the tools too):
     // it counts as interrupted. SIGTERM reaches this process only: what finished stands.
     const cut = signal?.aborted === true && signal.reason !== 'SIGTERM';
-    probes.push(r && !cut ? r : interruptedProbe(s, probe, i, signal!));
+    const result = r && !cut ? r : interruptedProbe(s, probe, i, signal!);
+    if (bundle && !result.bundle) bundle.discard();
+    probes.push(result);
   }
   const failed = probes.filter((p) => p.status === 'failed');
   const interrupted = probes.some((p) => p.status === 'skipped');
@@ -114,7 +126,7 @@ async function logLineFor(read: () => Promise<AccessLogLine[]>, addr: string, ms
 }
 
 /** Phase 2: the probe with the pod's instruments, the peer pod's and the access logs around it. */
-async function run(lab: StartedBackend, host: { name: string; ip: string }, target: ProbeTarget, user: LabUser, tool: ConnectTool, probe: Probe, p: Prediction): Promise<{ record: ProbeRecord; captures: Evidence[]; notes: string[]; peer?: string }> {
+async function run(lab: StartedBackend, host: { name: string; ip: string }, target: ProbeTarget, user: LabUser, tool: ConnectTool, probe: Probe, p: Prediction, bundle?: ProbeBundle): Promise<{ record: ProbeRecord; captures: Evidence[]; notes: string[]; peer?: string; kept: Omit<BundleInput, 'pods'> }> {
   const readLog = p.config ? await lab.accessLogFrom(host.name, p.config) : undefined;
   // The pod the connection is for, when it is one meshed pod of the lab other than the probe's:
   // its kernel is traced too (the inbound capture, and its sidecar's connection to the app),
@@ -129,9 +141,11 @@ async function run(lab: StartedBackend, host: { name: string; ip: string }, targ
   const asked = (probe.captures ?? []).flatMap((c) => (c.tcpdump ? [{ pod: c.tcpdump.pod ?? host.name, iface: c.tcpdump.iface, filter: c.tcpdump.filter }] : []));
   const capturesIn = (pod: string) => asked.filter((c) => c.pod === pod).map(({ iface, filter }) => ({ iface, filter }));
   const others = [...new Set(asked.map((c) => c.pod))].filter((pod) => pod !== host.name && pod !== peer?.name);
+  // With an evidence bundle, the probe's pod and the peer pod also record a full pcap (deleted when the probe passes).
+  const pcap = (pod: string) => (bundle ? { pcap: bundle.pcapFile(pod) } : {});
   const specs: Array<[string, WatchSpec]> = [
-    [host.name, { trace: [{ chain: 'OUTPUT', proto: 'tcp', dport: target.port }], syns: true, captures: capturesIn(host.name) }],
-    ...(peer ? [[peer.name, { trace: [{ chain: 'PREROUTING', proto: 'tcp', dport: peer.port }, { chain: 'OUTPUT', proto: 'tcp', dport: peer.port }], syns: false, captures: capturesIn(peer.name) }] as [string, WatchSpec]] : []),
+    [host.name, { trace: [{ chain: 'OUTPUT', proto: 'tcp', dport: target.port }], syns: true, captures: capturesIn(host.name), ...pcap(host.name) }],
+    ...(peer ? [[peer.name, { trace: [{ chain: 'PREROUTING', proto: 'tcp', dport: peer.port }, { chain: 'OUTPUT', proto: 'tcp', dport: peer.port }], syns: false, captures: capturesIn(peer.name), ...pcap(peer.name) }] as [string, WatchSpec]] : []),
     ...others.map((pod): [string, WatchSpec] => [pod, { trace: [], syns: false, captures: capturesIn(pod) }]),
   ];
   // Every watch that started is ended or cancelled, whatever fails.
@@ -178,36 +192,49 @@ async function run(lab: StartedBackend, host: { name: string; ip: string }, targ
       const nth = asked.filter((x) => x.pod === c.pod).indexOf(c);
       return { source: `tcpdump -i ${c.iface} ${c.filter} (in ${c.pod})`, lines: (records.get(c.pod)?.captures[nth] ?? '').split('\n').filter(Boolean) };
     });
-    return { record, captures, notes: recs.flatMap((r) => r.notes), ...(peer ? { peer: peer.name } : {}) };
+    // What a failed probe's bundle takes from the run: the probe's pod's and the peer's records and sidecar logs.
+    const watched = [host.name, ...(peer ? [peer.name] : [])];
+    const logs = [...(readLog ? [{ pod: host.name, read: readLog }] : []), ...(readPeerLog && peer ? [{ pod: peer.name, read: readPeerLog }] : [])];
+    const kept: Omit<BundleInput, 'pods'> = { records: new Map(watched.map((pod) => [pod, records.get(pod)!])), logs, result };
+    return { record, captures, notes: recs.flatMap((r) => r.notes), ...(peer ? { peer: peer.name } : {}), kept };
   } finally {
     await Promise.all([...open].map((w) => w.cancel()));
   }
 }
 
-async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, want: ExpectedHops, notes: readonly string[] = []): Promise<ProbeResult> {
+async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, want: ExpectedHops, notes: readonly string[] = [], bundle?: ProbeBundle): Promise<ProbeResult> {
   const t0 = performance.now();
   const host = await lab.pod(probe.from.pod);
   const name = s.scenario.metadata.name;
   const setup: Evidence[] = notes.length ? [{ source: 'setup', lines: [...notes] }] : [];
   const tool = TOOLS[probe.tool];
+  /** After the check: a failed probe's evidence bundle, when the run keeps them. */
+  const keep = async (r: ProbeResult, x: Omit<BundleInput, 'pods'>, peer?: string): Promise<ProbeResult> =>
+    bundle && r.status === 'failed'
+      ? bundle.keep(lab, { ...x, pods: [host, ...(peer ? [{ name: peer, meshed: true }] : [])] }).then(
+          (b) => ({ ...r, bundle: b }),
+          // A bundle that cannot be written (a full disk) is said; the probe's verdict stands.
+          (e: Error) => ({ ...r, evidence: [...r.evidence, { source: 'evidence bundle', lines: [`not written: ${e.message}`] }] }),
+        )
+      : r;
 
   if (tool.kind === 'pod-state') {
     const argv = tool.argv();
     const r = await lab.netns(host.name, argv);
     const evidence = [...setup, { source: argv.join(' '), lines: r.stdout.split('\n').filter(Boolean) }];
     const problems = tool.check(r.stdout, { ...(probe.expect.listening ? { listening: probe.expect.listening } : {}), ...(probe.expect.rules ? { rules: probe.expect.rules } : {}) });
-    return verdict({ name, probe, title: `${name} · ${host.name} (${host.ip}) ${probe.tool}`, want, predicted: [], observed: [], evidence, problems, t0 });
+    return keep(verdict({ name, probe, title: `${name} · ${host.name} (${host.ip}) ${probe.tool}`, want, predicted: [], observed: [], evidence, problems, t0 }), { result: r });
   }
 
   const target = await resolveTarget(lab, probe);
-  if (!target) return verdict({ name, probe, title: `${name} · ${host.name}`, want, predicted: [], observed: [], evidence: setup, problems: ['the target does not resolve in this lab'], t0 });
+  if (!target) return keep(verdict({ name, probe, title: `${name} · ${host.name}`, want, predicted: [], observed: [], evidence: setup, problems: ['the target does not resolve in this lab'], t0 }), {});
   const title = `${name} · ${host.name} (${host.ip}) → ${target.ip}:${target.port}`;
   const outside = await lab.targetProblem(target.ip);
-  if (outside) return verdict({ name, probe, title, want, predicted: [], observed: [], evidence: setup, problems: [outside], t0 });
+  if (outside) return keep(verdict({ name, probe, title, want, predicted: [], observed: [], evidence: setup, problems: [outside], t0 }), {});
   const user = userOf(lab, probe.from);
 
   const prediction = await predict(lab, host, target, user, tool, probe);
-  const { record, captures, notes: cutShort, peer } = await run(lab, host, target, user, tool, probe, prediction);
+  const { record, captures, notes: cutShort, peer, kept } = await run(lab, host, target, user, tool, probe, prediction, bundle);
   // A process of the lab that died (a sidecar, the app, the server) explains what was seen better than any path.
   const broken = await lab.health([host.name, ...(peer ? [peer] : [])], target.ip);
   const seen: Observation = observeProbe(record);
@@ -221,7 +248,17 @@ async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, wa
     const mine = parseConntrack(conntrack.stdout).filter((c) => c.orig.dst === target.ip && c.orig.dport === target.port);
     evidence.push({ source: 'conntrack -L', lines: mine.map((c) => `${c.line.trim()}  (ends at ${endpointOf(c)})`) });
   }
-  return verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed), agrees: envoyAgreement(prediction.predicted, seen.sidecarHop), broken });
+  const result = verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed), agrees: envoyAgreement(prediction.predicted, seen.sidecarHop), broken });
+  return keep(result, kept, peer);
+}
+
+/** The bundle of a probe the lab could not run, as far as the lab still answers: the probe's pod's rules and sidecar, the pcaps written, why it broke. */
+async function keepBroken(lab: StartedBackend, bundle: ProbeBundle, probe: Probe, e: Error): Promise<{ bundle?: Bundle }> {
+  const host = await lab.pod(probe.from.pod).catch(() => ({ name: probe.from.pod, meshed: false }));
+  return bundle.keep(lab, { pods: [host], error: e.message }).then(
+    (b) => ({ bundle: b }),
+    () => ({}),
+  );
 }
 
 /** Why a run stopped short: `interrupted (SIGINT)`. */

@@ -17,9 +17,9 @@ netnsTest(`${NEEDS_ROOT} pathlab run --check-fault: the outage fails without its
 });
 
 test('pathlab run with an unknown reporter is a usage error (exit 2)', (t) => {
-  const r = spawnSync(process.execPath, ['bin/pathlab.js', 'run', '--reporter', 'html'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['bin/pathlab.js', 'run', '--reporter', 'pdf'], { encoding: 'utf8', timeout: 60_000 });
   t.is(r.status, 2);
-  t.regex(r.stderr, /--reporter html: expected one of console, json, junit, tap/);
+  t.regex(r.stderr, /--reporter pdf: expected one of console, json, junit, tap, html/);
 });
 
 test('pathlab run with an unknown control plane is a usage error (exit 2); kind refuses the model', (t) => {

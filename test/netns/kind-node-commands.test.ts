@@ -9,19 +9,22 @@
 // iptables-save by pid; the kernel trace (TRACE rule, xtables-monitor in the background,
 // handle listings, stop, removal) against the simulator's hops; the background scripts' files
 // and readiness; the capture's positive control (a SYN sent as the proxy uid leaves eth0, the
-// app uid's SYN does not: it is redirected to the sidecar).
+// app uid's SYN does not: it is redirected to the sidecar); the full pcap of a failed probe's
+// evidence bundle (tcpdump -w in the background, brought over as base64).
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { caps } from '../helpers/caps.ts';
 import {
-  PROXY_USER, backgroundReadyArgv, backgroundStartArgv, backgroundStopArgv, controlSynArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTraceArgvs,
+  PROXY_USER, backgroundFileArgv, backgroundFilePath, backgroundReadyArgv, backgroundStartArgv, backgroundStopArgv, controlSynArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTraceArgvs,
 } from '../../src/lab/kind/evidence.ts';
 import { loadRuleSet, parseIptablesSave, traceConnection } from '../../src/mesh/iptables/index.ts';
 import type { TraceHop } from '../../src/mesh/iptables/index.ts';
 import { istioInitRules } from '../../src/mesh/iptables/index.ts';
-import { SYN_FILTER, tcpdumpArgv } from '../../src/probes/tcpdump.ts';
+import { SYN_FILTER, pcapArgv, tcpdumpArgv } from '../../src/probes/tcpdump.ts';
 import { handlePositions, kernelHops, parseXtablesMonitor } from '../../src/probes/kernel-trace.ts';
 import { parseTcpdump } from '../../src/probes/tcpdump.ts';
 
@@ -52,6 +55,7 @@ const PEER_IP = '10.97.0.1';
 const APP_USER = { uid: 1000, gid: 1000 };
 const TRACE_KEY = `kt-${PID}`;
 const CAPTURE_KEY = `kc-${PID}`;
+const PCAP_KEY = `kp-${PID}`;
 const BG = '/tmp/pathlab';
 
 interface Ran {
@@ -120,7 +124,7 @@ function killBackground(): void {
       // already gone
     }
   }
-  for (const key of [TRACE_KEY, CAPTURE_KEY]) spawnSync('rm', ['-f', `${BG}/${key}.pid`, `${BG}/${key}.out`]);
+  for (const key of [TRACE_KEY, CAPTURE_KEY, PCAP_KEY]) spawnSync('rm', ['-f', `${BG}/${key}.pid`, `${BG}/${key}.out`, `${BG}/${key}.pcap`]);
 }
 
 test.before(async () => {
@@ -283,4 +287,39 @@ netns(title('backgroundStopArgv ends the background xtables-monitor, although it
   t.truthy(pid, 'the trace test recorded the monitor\'s pid');
   if (pid && running(pid, 'xtables-monitor')) t.log(`xtables-monitor ${pid} still runs after stop; SIGINT ignored: ${(ignoredSignals(pid) & SIGINT_BIT) !== 0n}`);
   t.false(running(pid, 'xtables-monitor'), 'stop ended xtables-monitor');
+});
+
+netns(title('the full pcap (kind): tcpdump -w in the background, stopped, brought over as base64, reads with tcpdump -r and shows the redirect to 15001'), async (t) => {
+  const file = backgroundFilePath(PCAP_KEY, 'pcap');
+  const started = runRaw([IP, 'netns', 'exec', POD_NS, ...backgroundStartArgv(PCAP_KEY, pcapArgv(file))]);
+  t.is(started.status, 0, started.stderr);
+  const pid = backgroundPid(PCAP_KEY);
+  if (pid) background.push({ pid, comm: 'tcpdump' });
+  let ready = false;
+  for (let i = 0; i < 50 && !ready; i++) {
+    ready = runRaw(backgroundReadyArgv(PCAP_KEY, 'listening on')).status === 0;
+    if (!ready) await sleep(100);
+  }
+  t.true(ready, 'tcpdump -w never printed "listening on"');
+  appConnect(7000);
+  await sleep(200);
+  const stop = runRaw(backgroundStopArgv(PCAP_KEY));
+  t.is(stop.status, 0, stop.stderr);
+  t.false(running(pid, 'tcpdump'), 'stop ended tcpdump, which closed the file');
+  // what --print showed is what the file holds
+  t.regex(stop.stdout, /10\.97\.0\.2\.\d+ > 127\.0\.0\.1\.15001: Flags \[S\]/);
+  const taken = runRaw(backgroundFileArgv(PCAP_KEY, 'pcap'));
+  t.is(taken.status, 0, taken.stderr);
+  t.false(existsSync(file), 'the pcap is removed from the capture container once read');
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-kind-pcap-'));
+  try {
+    const local = join(dir, 'app.pcap');
+    writeFileSync(local, Buffer.from(taken.stdout, 'base64'));
+    const read = runRaw([bin('tcpdump'), '-r', local, '-nn']);
+    t.is(read.status, 0, read.stderr);
+    // The app's SYN to 7000, after nat OUTPUT: redirected to the sidecar's port on lo.
+    t.regex(read.stdout, /lo\s+In\s+IP 10\.97\.0\.2\.\d+ > 127\.0\.0\.1\.15001: Flags \[S\]/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -14,6 +14,7 @@ import { ISTIO_VERSIONS, type BackendName, type LabSpec } from '../../scenario/s
 import { BACKEND_REGISTRY, DEFAULT_BACKEND, backendNamed } from '../../lab/registry.ts';
 import { BackendUnavailableError, CONTROL_PLANES, type ControlPlaneChoice, type SessionOptions } from '../../run/backend.ts';
 import { runScenarios } from '../../run/runner.ts';
+import { evidenceFolder } from '../evidence-folder.ts';
 import { recordRefusal, recordRun } from '../../run/record.ts';
 import { REPORT_API_VERSION, type RunReport, type ScenarioResult } from '../../paths/verdict.ts';
 import { formatConsole, isReporterName, reporters, REPORTER_NAMES, writeReports } from '../../report/index.ts';
@@ -53,7 +54,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--probe <pattern>', 'only probes whose name contains it (or matches the glob); repeatable; scenarios without one are left out', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--istio-version <v>', `run every scenario's lab with this Istio behaviour: ${ISTIO_VERSIONS.join(', ')}`)
     .option('--reporter <name>', 'console, json, junit or tap; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt)')
+    .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt), and each failed probe\'s evidence bundle under evidence/<scenario>/<probe>/: the pods\' pcaps (tcpdump -r), iptables-save, sidecar config_dump (pathlab proxy-config), access log, kernel trace and the probe\'s output')
     .option('--control-plane <which>', 'who configures the sidecars: istiod (Istio\'s own generation over xDS to pilot-agent in every pod; built for current Istio), model (the Envoy model as file-based xDS, every era) or auto: istiod where built, else the model', 'auto')
     .option('--check-fault', 'also run every scenario without its fault/fix steps: each must then fail (the change is what the scenario is about)')
     .option('--record', 'after the run, write each probe\'s observed path (and its outcome and reply, where it expects one that did not hold) into its expect in the scenario file, keeping comments and layout, and print the diff; not with --check-fault, --dry-run or --istio-version')
@@ -160,6 +161,7 @@ Examples:
           ...session,
           concurrency,
           signal: stop.signal,
+          ...(opts.out !== undefined ? { evidence: evidenceFolder(opts.out) } : {}),
           onScenario: (r) => {
             if (!reporterNames.includes('console')) ctx.io.err(`${r.status === 'passed' ? 'ok' : r.status} ${r.name}${r.mode === 'without-change' ? ' (without its change)' : ''}\n`);
           },

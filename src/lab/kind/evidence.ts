@@ -139,6 +139,15 @@ export function backgroundReadyArgv(key: string, text: string): string[] {
 export function backgroundStopArgv(key: string): string[] {
   return ['sh', '-c', STOP, 'sh', checkKey(key)];
 }
+/** The file a background job writes beside its output (tcpdump -w: the full pcap of a failed probe's evidence bundle). */
+export function backgroundFilePath(key: string, ext: 'pcap'): string {
+  return `/tmp/pathlab/${checkKey(key)}.${ext}`;
+}
+const TAKE = 'f="/tmp/pathlab/$1.$2"; base64 "$f"; s=$?; rm -f "$f"; exit $s';
+/** sh argv that prints that file in base64 (the exec API's answer is text) and removes it. */
+export function backgroundFileArgv(key: string, ext: 'pcap'): string[] {
+  return ['sh', '-c', TAKE, 'sh', checkKey(key), ext];
+}
 /** The same, run in the kind node container from the host. */
 export function nodeBackground(node: string, shArgv: readonly string[]): string[] {
   return ['docker', 'exec', node, ...shArgv];

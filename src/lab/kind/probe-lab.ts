@@ -7,14 +7,16 @@ import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { exec, type ExecResult } from '../exec.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
-import { tcpdumpArgv, SYN_FILTER } from '../../probes/tcpdump.ts';
-import type { LabUser, ProbeTarget, StartedBackend, TraceMatch, Watch, WatchSpec } from '../../run/backend.ts';
+import { pcapArgv, pcapLoss, tcpdumpArgv, SYN_FILTER } from '../../probes/tcpdump.ts';
+import type { AccessLogReader, LabUser, ProbeTarget, StartedBackend, TraceMatch, Watch, WatchSpec } from '../../run/backend.ts';
 import { ISTIO_VERSION } from './versions.ts';
 import { accessLogLineOf, capturePortOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import {
   CAPTURE_CONTAINER,
   PROXY_CONTAINER,
   PROXY_USER,
+  backgroundFileArgv,
+  backgroundFilePath,
   backgroundReadyArgv,
   backgroundStartArgv,
   backgroundStopArgv,
@@ -28,7 +30,7 @@ import {
   type IptablesFlavour,
 } from './evidence.ts';
 import { POD_LABEL } from './labels.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { clusterNetworksOf, composeAddresses, targetProblem, type ClusterNetworks } from './cluster-networks.ts';
 import { COMPOSE_FILE } from './externals.ts';
 import { PodExecClient } from './exec-client.ts';
@@ -204,7 +206,8 @@ export class KindProbeLab implements KindProbeSide {
 
   async netns(pod: string, argv: readonly string[]): Promise<ExecResult> {
     const f = await this.facts_(pod);
-    const cmd = argv[0] === 'iptables-save' ? [`iptables-${await this.flavour(pod)}-save`, ...argv.slice(1)] : argv;
+    // iptables-save / ip6tables-save of the flavour istio-init used (ip6tables' rules are made with the same one).
+    const cmd = argv[0] === 'iptables-save' || argv[0] === 'ip6tables-save' ? [`${argv[0].replace(/-save$/, '')}-${await this.flavour(pod)}-save`, ...argv.slice(1)] : argv;
     return this.host(inPodNetnsArgv(f.node, f.pid, cmd));
   }
 
@@ -220,22 +223,23 @@ export class KindProbeLab implements KindProbeSide {
     return String(text).split('\n');
   }
 
-  async accessLogFrom(pod: string, config: EnvoyConfig): Promise<() => Promise<AccessLogLine[]>> {
+  async accessLogFrom(pod: string, config: EnvoyConfig): Promise<AccessLogReader> {
     const f = await this.facts_(pod);
     const before = (await this.proxyLog(f)).length - 1;
-    return async () => {
-      const out: AccessLogLine[] = [];
-      for (const line of (await this.proxyLog(f)).slice(Math.max(0, before))) {
-        if (!line.startsWith('[')) continue; // pilot-agent's and Envoy's own messages
+    const entries = async () => {
+      const out: Array<{ line: AccessLogLine; text: string }> = [];
+      for (const text of (await this.proxyLog(f)).slice(Math.max(0, before))) {
+        if (!text.startsWith('[')) continue; // pilot-agent's and Envoy's own messages
         try {
-          const entry = parseAccessLogLine(line);
-          out.push(accessLogLineOf(entry, config, capturePortOf(entry, f.ip)));
+          const entry = parseAccessLogLine(text);
+          out.push({ line: accessLogLineOf(entry, config, capturePortOf(entry, f.ip)), text });
         } catch {
           // not an access log line
         }
       }
       return out;
     };
+    return Object.assign(async () => (await entries()).map((e) => e.line), { entries });
   }
 
   /** Adds the capture container to the pod once; it idles until a capture starts in it. */
@@ -260,12 +264,16 @@ export class KindProbeLab implements KindProbeSide {
 
   /** tcpdump in the capture container, listening when this resolves; the function returned stops it and gives its text. */
   private async startCapture(pod: string, iface: string, filter: string): Promise<() => Promise<string>> {
+    return (await this.startTcpdump(pod, newKey('cap'), tcpdumpArgv(iface, filter))).stop;
+  }
+
+  /** A tcpdump (argv) in the background of the pod's capture container, listening when this resolves. */
+  private async startTcpdump(pod: string, key: string, argv: readonly string[]) {
     const f = await this.facts_(pod);
     await this.ensureCaptureContainer(pod, f);
     const target = { namespace: f.namespace, pod: f.name, container: CAPTURE_CONTAINER };
-    const key = newKey('cap');
     const stop = async () => (await this.client.exec(target, backgroundStopArgv(key))).stdout;
-    const started = await this.client.exec(target, backgroundStartArgv(key, tcpdumpArgv(iface, filter)));
+    const started = await this.client.exec(target, backgroundStartArgv(key, argv));
     if (started.exitCode !== 0) throw new Error(`tcpdump in ${f.namespace}/${f.name}: ${(started.spawnError ?? started.stderr).trim()}`);
     for (let i = 0; ; i++) {
       if ((await this.client.exec(target, backgroundReadyArgv(key, 'listening on'))).exitCode === 0) break;
@@ -275,7 +283,25 @@ export class KindProbeLab implements KindProbeSide {
       }
       await sleep(100);
     }
-    return stop;
+    return { target, stop };
+  }
+
+  /**
+   * The full pcap of the pod (tcpdump -w in the capture container, all interfaces), listening
+   * when this resolves. The function returned stops it, brings the file over (base64: the exec
+   * API's answer is text) into `file` when `keep`, and removes it from the container.
+   */
+  private async startPcap(pod: string, file: string): Promise<(keep: boolean) => Promise<{ pcap?: string; pcapNote?: string }>> {
+    const key = newKey('pcap');
+    const { target, stop } = await this.startTcpdump(pod, key, pcapArgv(backgroundFilePath(key, 'pcap')));
+    return async (keep) => {
+      const loss = pcapLoss(await stop());
+      const r = await this.client.exec(target, backgroundFileArgv(key, 'pcap'), { timeoutMs: 60_000 });
+      if (!keep) return {};
+      if (r.exitCode !== 0) return { pcapNote: `it could not be read from ${CAPTURE_CONTAINER} of ${target.namespace}/${target.pod}: ${(r.spawnError ?? r.stderr).trim() || `exit ${r.exitCode}`}` };
+      writeFileSync(file, Buffer.from(r.stdout, 'base64'));
+      return { pcap: file, ...(loss ? { pcapNote: loss } : {}) };
+    };
   }
 
   /** A kernel trace of `matches` from the node (TRACE rules, a background xtables-monitor); the function returned stops it. */
@@ -314,13 +340,18 @@ export class KindProbeLab implements KindProbeSide {
     let syns: (() => Promise<string>) | undefined;
     const captures: Array<() => Promise<string>> = [];
     let trace: (() => Promise<{ text: string; listings: Record<string, string> }>) | undefined;
+    // The full pcap: one that does not start is said in the evidence bundle, it fails no probe.
+    let pcap: ((keep: boolean) => Promise<{ pcap?: string; pcapNote?: string }>) | undefined;
+    let pcapNote: string | undefined;
     const cancel = async () => {
       await trace?.().catch(() => undefined);
       for (const stop of [...(syns ? [syns] : []), ...captures]) await stop().catch(() => '');
+      await pcap?.(false).catch(() => undefined);
     };
     try {
       if (spec.syns) syns = await this.startCapture(pod, 'eth0', SYN_FILTER);
       for (const c of spec.captures) captures.push(await this.startCapture(pod, c.iface, c.filter));
+      if (spec.pcap) pcap = await this.startPcap(pod, spec.pcap).catch((e: unknown) => void (pcapNote = `it did not start: ${(e as Error).message}`));
       trace = await this.startTrace(pod, spec.trace);
     } catch (e) {
       await cancel();
@@ -334,7 +365,8 @@ export class KindProbeLab implements KindProbeSide {
         const synsText = syns ? await syns() : '';
         const texts: string[] = [];
         for (const c of captures) texts.push(await c());
-        return { trace: t.text, ruleset: Object.values(t.listings).join('\n'), syns: synsText, captures: texts, notes: [] };
+        const full = pcap ? await pcap(true).catch((e: unknown) => ({ pcapNote: `it could not be brought over: ${(e as Error).message}` })) : pcapNote ? { pcapNote } : {};
+        return { trace: t.text, ruleset: Object.values(t.listings).join('\n'), syns: synsText, captures: texts, notes: [], ...full };
       },
     };
   }

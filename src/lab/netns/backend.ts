@@ -4,7 +4,7 @@
 // with each pod's instruments started once (instruments.ts).
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { BackendInputError, type Backend, type BackendSession, type LabUser, type ProducedBy, type ProbeTarget, type SessionOptions, type StartedBackend, type Watch, type WatchSpec } from '../../run/backend.ts';
+import { BackendInputError, type AccessLogReader, type Backend, type BackendSession, type LabUser, type ProducedBy, type ProbeTarget, type SessionOptions, type StartedBackend, type Watch, type WatchSpec } from '../../run/backend.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { accessLogLineOf, capturePortOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, type EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
@@ -116,7 +116,7 @@ class StartedNetnsBackend implements StartedBackend {
    * outbound and inbound, under file-based xDS; to its stdout under pilot-agent, where each
    * line's cluster or chain says which capture port took it (as on kind).
    */
-  async accessLogFrom(pod: string, config: EnvoyConfig): Promise<() => Promise<AccessLogLine[]>> {
+  async accessLogFrom(pod: string, config: EnvoyConfig): Promise<AccessLogReader> {
     const where = this.lab.mesh.accessLogPaths(pod);
     const read = (file: string): string[] => {
       try {
@@ -125,24 +125,27 @@ class StartedNetnsBackend implements StartedBackend {
         return [];
       }
     };
+    let entries: () => Promise<Array<{ line: AccessLogLine; text: string }>>;
     if ('stdout' in where) {
       const ip = this.lab.host(pod).ip;
       const before = read(where.stdout).length;
-      return async () =>
+      entries = async () =>
         read(where.stdout)
           .slice(before)
           .filter((l) => l.startsWith('['))
-          .map((l) => {
-            const entry = parseAccessLogLine(l);
-            return accessLogLineOf(entry, config, capturePortOf(entry, ip));
+          .map((text) => {
+            const entry = parseAccessLogLine(text);
+            return { line: accessLogLineOf(entry, config, capturePortOf(entry, ip)), text };
           });
+    } else {
+      const files = where.split;
+      const before = { outbound: read(files.outbound).length, inbound: read(files.inbound).length };
+      entries = async () => [
+        ...read(files.outbound).slice(before.outbound).map((text) => ({ line: accessLogLineOf(parseAccessLogLine(text), config, OUTBOUND_CAPTURE_PORT), text })),
+        ...read(files.inbound).slice(before.inbound).map((text) => ({ line: accessLogLineOf(parseAccessLogLine(text), config, INBOUND_CAPTURE_PORT), text })),
+      ];
     }
-    const files = where.split;
-    const before = { outbound: read(files.outbound).length, inbound: read(files.inbound).length };
-    return async () => [
-      ...read(files.outbound).slice(before.outbound).map((l) => accessLogLineOf(parseAccessLogLine(l), config, OUTBOUND_CAPTURE_PORT)),
-      ...read(files.inbound).slice(before.inbound).map((l) => accessLogLineOf(parseAccessLogLine(l), config, INBOUND_CAPTURE_PORT)),
-    ];
+    return Object.assign(async () => (await entries()).map((e) => e.line), { entries });
   }
 
   async watch(pod: string, spec: WatchSpec): Promise<Watch> {

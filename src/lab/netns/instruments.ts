@@ -3,11 +3,13 @@
 // `xtables-monitor --trace`) and a tcpdump of the SYNs that leave on eth0. A probe marks where
 // its record begins and reads its slice at the end, once a barrier packet it sent last has
 // been printed: no per-probe start-up, no fixed waits. The rule handles' positions are read
-// once per rule set (the lab forgets them when a setup step reloads the pod's rules).
+// once per rule set (the lab forgets them when a setup step reloads the pod's rules). A probe
+// may also ask for a full pcap of the pod (every interface) for its evidence bundle: started
+// with the probe's record, complete when the record ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { exec, execOk, inNetns, systemEnv } from '../exec.ts';
 import { TRACE_TABLE, TRACE_TABLE_RULES, traceHasSyn } from '../../probes/kernel-trace.ts';
-import { CONTROL_PORT, SYN_FILTER, captureHasSyn, tcpdumpArgv } from '../../probes/tcpdump.ts';
+import { CONTROL_PORT, SYN_FILTER, captureHasSyn, pcapArgv, pcapLoss, tcpdumpArgv } from '../../probes/tcpdump.ts';
 import type { Watch, WatchResult, WatchSpec } from '../../run/backend.ts';
 
 /** A long-running program whose standard output is kept as text. */
@@ -56,6 +58,8 @@ export class PodInstruments {
   private starting: Promise<void> | undefined;
   /** The probes' own tcpdumps running now (stopped with the instruments, also after a failed probe). */
   private readonly captures = new Set<Stream>();
+  /** The full pcaps running now (tcpdump -w), stopped likewise. */
+  private readonly pcaps = new Set<Stream>();
 
   constructor(
     private readonly ns: string,
@@ -108,8 +112,11 @@ export class PodInstruments {
     const started = await Promise.allSettled(spec.captures.map((c) => this.capture(c.iface, c.filter)));
     const captures = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // The full pcap: one that does not start is said in the evidence bundle, it fails no probe.
+    let pcapNote: string | undefined;
+    const pcap = failed || !spec.pcap ? undefined : await this.startPcap(spec.pcap).catch((e: unknown) => void (pcapNote = (e as Error).message));
     const cancel = async () => {
-      await Promise.all(captures.map((c) => this.stopCapture(c)));
+      await Promise.all([...captures.map((c) => this.stopCapture(c)), pcap && this.stopPcap(pcap)]);
     };
     if (failed) {
       await cancel();
@@ -120,7 +127,11 @@ export class PodInstruments {
       end: async (barrier) => {
         const notes: string[] = [];
         const late = (what: string) => notes.push(`${this.where}: ${what} not seen within ${BARRIER_MS / 1000} s: the record may be cut short`);
+        // The pcap is complete once it has printed the barrier (or the marker) it wrote just before.
+        let pcapAt = 0;
+        let pcapBarrier: { dst: string; dport: number } | undefined;
         if (barrier) {
+          pcapBarrier = barrier;
           if (!(await monitor.until(() => traceHasSyn(monitor.text.slice(traceAt), barrier.dst, barrier.dport), BARRIER_MS))) late(`the trace of the control SYN to ${barrier.dst}:${barrier.dport}`);
           // The control leaves on eth0 unless it is for this pod or loopback.
           if (spec.syns && barrier.dst !== this.podIp && !barrier.dst.startsWith('127.')) {
@@ -128,16 +139,48 @@ export class PodInstruments {
           }
         } else {
           const at = monitor.text.length;
+          pcapAt = pcap?.text.length ?? 0;
+          pcapBarrier = { dst: '127.0.0.1', dport: CONTROL_PORT };
           await this.marker();
           if (!(await monitor.until(() => traceHasSyn(monitor.text.slice(at), '127.0.0.1', CONTROL_PORT), BARRIER_MS))) late('the trace of the marker SYN');
         }
+        if (pcap && !(await pcap.until(() => captureHasSyn(pcap.text.slice(pcapAt), pcapBarrier.dst, pcapBarrier.dport), BARRIER_MS))) {
+          pcapNote = `the SYN to ${pcapBarrier.dst}:${pcapBarrier.dport} sent last was not in the pcap within ${BARRIER_MS / 1000} s: it may be cut short`;
+        }
         const traceText = monitor.text.slice(traceAt);
-        const texts = await Promise.all(captures.map((c) => this.stopCapture(c)));
+        const [texts, loss] = await Promise.all([Promise.all(captures.map((c) => this.stopCapture(c))), pcap && this.stopPcap(pcap)]);
+        if (loss) pcapNote = pcapNote ? `${pcapNote}; ${loss}` : loss;
         this.ruleset ??= (await execOk(inNetns(this.ns, ['nft', '-a', 'list', 'ruleset']), { where: this.where })).stdout;
-        const result: WatchResult = { trace: traceText, ruleset: this.ruleset, syns: spec.syns ? syns.text.slice(synsAt) : '', captures: texts, notes };
+        const result: WatchResult = {
+          trace: traceText,
+          ruleset: this.ruleset,
+          syns: spec.syns ? syns.text.slice(synsAt) : '',
+          captures: texts,
+          notes,
+          ...(pcap && spec.pcap ? { pcap: spec.pcap } : {}),
+          ...(pcapNote ? { pcapNote } : {}),
+        };
         return result;
       },
     };
+  }
+
+  /** The full pcap of the pod into `file`, listening when this resolves. */
+  private async startPcap(file: string): Promise<Stream> {
+    const s = new Stream(inNetns(this.ns, pcapArgv(file)));
+    this.pcaps.add(s);
+    if (!(await s.until(() => s.err.includes('listening on'), 5000))) {
+      await this.stopPcap(s);
+      throw new Error(`tcpdump -w ${file} did not start: ${s.err.trim()}`);
+    }
+    return s;
+  }
+
+  /** Stops a full pcap: on SIGINT tcpdump writes what it holds and closes the file. Gives what tcpdump says it lost, if anything. */
+  private async stopPcap(s: Stream): Promise<string | undefined> {
+    this.pcaps.delete(s);
+    await s.stop('SIGINT');
+    return pcapLoss(s.err);
   }
 
   /** One of the probe's own captures, listening when this resolves. */
@@ -172,7 +215,7 @@ export class PodInstruments {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.captures].map((c) => this.stopCapture(c)));
+    await Promise.all([...[...this.captures].map((c) => this.stopCapture(c)), ...[...this.pcaps].map((p) => this.stopPcap(p))]);
     await Promise.all([this.monitor?.stop(), this.syns?.stop('SIGINT')]);
     await exec(inNetns(this.ns, ['nft', 'delete', 'table', 'ip', TRACE_TABLE]), { where: this.where });
   }

@@ -1,7 +1,7 @@
 // The argument vectors behind the kind backend's evidence: what runs on the host, in the
 // kind node, in the pod's network namespace, and as the proxy uid.
 import test from 'ava';
-import { backgroundStartArgv, containerIdOf, controlSynArgv, envoyAdminArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTraceArgvs, nodeContainerPidArgv } from '../../../../src/lab/kind/evidence.ts';
+import { backgroundFileArgv, backgroundFilePath, backgroundStartArgv, containerIdOf, controlSynArgv, envoyAdminArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTraceArgvs, nodeContainerPidArgv } from '../../../../src/lab/kind/evidence.ts';
 
 const ID = 'f1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
 
@@ -34,6 +34,10 @@ test('background keys are names, never shell text', (t) => {
   // The command goes in as arguments after the script, not into the script text.
   const argv = backgroundStartArgv('cap-1', ['tcpdump', '-i', 'eth0', 'tcp and port 7000']);
   t.deepEqual(argv.slice(3), ['sh', 'cap-1', 'tcpdump', '-i', 'eth0', 'tcp and port 7000']);
+  // The full pcap's file is named by the key too, and read back by it (base64: the exec API's answer is text).
+  t.is(backgroundFilePath('pcap-1', 'pcap'), '/tmp/pathlab/pcap-1.pcap');
+  t.deepEqual(backgroundFileArgv('pcap-1', 'pcap').slice(3), ['sh', 'pcap-1', 'pcap']);
+  t.throws(() => backgroundFileArgv('../x', 'pcap'), { message: /not a background key/ });
 });
 
 test('sidecar evidence: admin through pilot-agent, the access log of the istio-proxy container', (t) => {
