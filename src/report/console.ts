@@ -113,10 +113,36 @@ export function formatConsole(report: RunReport, options: ConsoleOptions): strin
   }
   if (makers.size > 0) lines.push('');
   for (const [key, n] of makers) lines.push(c.dim(`${n} scenario${n === 1 ? '' : 's'} ran on ${v(key)}`));
+  lines.push('', summaryLine(report, c));
+  return `${lines.join('\n')}\n`;
+}
+
+/** `44 scenarios: 43 passed, 1 failed, 0 skipped (76 probes) in 95.2s; explain = envoy: 41/41`, red when one failed. */
+export function summaryLine(report: RunReport, c: Colors = pc.createColors(false)): string {
   const { scenarios, passed, failed, skipped, probes, explain } = report.summary;
   // How often explain, on the sidecar's own config_dump, named the Envoy hop the sidecar logged.
   const agreement = explain.compared > 0 ? `; explain = envoy: ${explain.agree}/${explain.compared}` : '';
   const summary = `${scenarios} scenario${scenarios === 1 ? '' : 's'}: ${passed} passed, ${failed} failed, ${skipped} skipped (${probes} probe${probes === 1 ? '' : 's'}) in ${seconds(report.durationMs)}${agreement}`;
-  lines.push('', failed > 0 ? c.red(summary) : c.green(summary));
+  return failed > 0 ? c.red(summary) : c.green(summary);
+}
+
+/**
+ * What the terminal shows when the reports went to files (--out): each failed probe (or
+ * scenario that failed before its probes) in one line, --check-fault's scenarios that passed
+ * without their change, and the summary line.
+ */
+export function formatSummary(report: RunReport, options: { color: boolean }): string {
+  const c = pc.createColors(options.color);
+  const lines: string[] = [];
+  for (const s of report.scenarios) {
+    if (s.mode === 'without-change') {
+      if (s.status === 'passed') lines.push(`${c.red(MARK.failed)} ${s.name}: PASSED without its fault: its probes do not detect the fault`);
+      continue;
+    }
+    if (s.status !== 'failed') continue;
+    if (s.probes.length === 0) lines.push(`${c.red(MARK.failed)} ${s.name}: ${v(s.reason ?? 'failed')}`);
+    for (const p of s.probes.filter((x) => x.status === 'failed')) lines.push(`${c.red(MARK.failed)} ${s.name} · ${p.probe}: ${v(firstDifferenceLine(p) ?? p.reason ?? 'failed')}`);
+  }
+  lines.push(summaryLine(report, c));
   return `${lines.join('\n')}\n`;
 }

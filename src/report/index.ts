@@ -8,7 +8,7 @@ import { formatJson } from './json.ts';
 import { formatJunit } from './junit.ts';
 import { formatTap } from './tap.ts';
 
-export { formatConsole } from './console.ts';
+export { formatConsole, formatSummary } from './console.ts';
 
 export type Formatter = (report: RunReport) => string;
 

@@ -51,14 +51,21 @@ export function connectArgv(tool: ConnectTool, probe: Probe, target: ProbeTarget
   return tool.argv({ target, timeoutMs: probeTimeoutMs(probe.timeout), ...(probe.payload !== undefined ? { payload: probe.payload } : {}), ...(probe.halfClose !== undefined ? { halfClose: probe.halfClose } : {}), ...(probe.target?.path !== undefined ? { path: probe.target.path } : {}), ...(probe.target?.serverName !== undefined ? { serverName: probe.target.serverName } : {}) });
 }
 
+/** What a run's progress hears of each probe: that it starts, and its result when it ends. */
+export interface ProbeEvents {
+  started?: (scenario: string, probe: string) => void;
+  done?: (p: ProbeResult) => void;
+}
+
 /**
  * Runs one scenario's probes on a lab whose setup is already applied. With `evidence`, each
  * failed probe leaves its evidence bundle there (bundle.ts) and the result names its files.
  */
-export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: RunMode, notes: readonly string[] = [], signal?: AbortSignal, evidence?: EvidenceFolder): Promise<ScenarioResult> {
+export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: RunMode, notes: readonly string[] = [], signal?: AbortSignal, evidence?: EvidenceFolder, events: ProbeEvents = {}): Promise<ScenarioResult> {
   const t0 = performance.now();
   const probes: ProbeResult[] = [];
   for (const [i, probe] of s.scenario.probes.entries()) {
+    if (!signal?.aborted) events.started?.(s.scenario.metadata.name, probe.name);
     const bundle = evidence && !signal?.aborted ? new ProbeBundle(evidence, s.scenario.metadata.name, probe.name, mode) : undefined;
     const r = signal?.aborted ? undefined : await runProbe(lab, s, probe, s.expected[i]!, notes, bundle).catch(async (e: Error) => {
       const broken = brokenProbe(s, probe, i, e, await lab.health([probe.from.pod]).catch(() => []));
@@ -70,6 +77,7 @@ export async function runProbes(lab: StartedBackend, s: LoadedScenario, mode: Ru
     const result = r && !cut ? r : interruptedProbe(s, probe, i, signal!);
     if (bundle && !result.bundle) bundle.discard();
     probes.push(result);
+    events.done?.(result);
   }
   const failed = probes.filter((p) => p.status === 'failed');
   const interrupted = probes.some((p) => p.status === 'skipped');

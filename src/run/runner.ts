@@ -10,13 +10,16 @@ import type { ScenarioResult } from '../paths/verdict.ts';
 import type { LoadedScenario } from '../scenario/loaded.ts';
 import { modesOf, stepsFor, type RunMode } from '../scenario/setup-roles.ts';
 import { skippedResult, type Backend, type EvidenceFolder, type SessionOptions, type StartedBackend } from './backend.ts';
-import { interruptedReason, runProbes } from './probe.ts';
+import { interruptedReason, runProbes, type ProbeEvents } from './probe.ts';
 
 export interface RunOptions extends Omit<SessionOptions, 'scenarios'> {
   /** How many labs run at once (capped by the backend). */
   concurrency?: number;
-  /** Called when a scenario finishes (each mode of it), for progress output. */
+  /** Called when a scenario starts and when it finishes (each mode of it), for progress output. */
+  onScenarioStart?: (name: string, mode: RunMode) => void;
   onScenario?: (r: ScenarioResult) => void;
+  /** Called when each probe starts and ends, for progress output. */
+  probeEvents?: ProbeEvents;
   /** Stops the run between probes; its reason (e.g. "SIGINT") goes into the results. */
   signal?: AbortSignal;
   /** Where failed probes leave their evidence bundles (--out); without it nothing is written. */
@@ -55,6 +58,7 @@ export async function runScenarios(backend: Backend, scenarios: readonly LoadedS
   const each = async (group: readonly LoadedScenario[], result: (s: LoadedScenario, mode: RunMode) => ScenarioResult | Promise<ScenarioResult>) => {
     for (const s of group) {
       for (const mode of modesOf(s.scenario, opts.checkFault)) {
+        opts.onScenarioStart?.(s.scenario.metadata.name, mode);
         const r = await result(s, mode);
         results.push(r);
         opts.onScenario?.(r);
@@ -80,7 +84,7 @@ export async function runScenarios(backend: Backend, scenarios: readonly LoadedS
         await each(group, async (s, mode) => {
           if (opts.signal?.aborted) return interruptedResult(s, backend.name, mode, opts.signal);
           if (dirty) return failedResult(s, backend.name, mode, `not run: ${dirty} (${NOT_BACK})`);
-          const r = await runScenario(lab, s, mode, opts.signal, opts.evidence);
+          const r = await runScenario(lab, s, mode, opts.signal, opts.evidence, opts.probeEvents);
           if (r.reason?.includes(NOT_BACK)) dirty = `${s.scenario.metadata.name} left the lab changed`;
           return r;
         });
@@ -113,13 +117,13 @@ function interruptedResult(s: LoadedScenario, backend: Backend['name'], mode: Ru
 }
 
 /** One scenario in one mode on a running lab: its setup, its probes, the lab back as it was. */
-async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode, signal?: AbortSignal, evidence?: EvidenceFolder): Promise<ScenarioResult> {
+async function runScenario(lab: StartedBackend, s: LoadedScenario, mode: RunMode, signal?: AbortSignal, evidence?: EvidenceFolder, events?: ProbeEvents): Promise<ScenarioResult> {
   const t0 = performance.now();
   const failed = (reason: string): ScenarioResult => ({ ...failedResult(s, lab.backend, mode, reason), durationMs: performance.now() - t0 });
   let result: ScenarioResult;
   try {
     const { notes } = await lab.applySetup(s, stepsFor(s.scenario, mode), mode);
-    result = { ...(await runProbes(lab, s, mode, notes, signal, evidence)), durationMs: performance.now() - t0 };
+    result = { ...(await runProbes(lab, s, mode, notes, signal, evidence, events)), durationMs: performance.now() - t0 };
   } catch (e) {
     // A lab process that died explains a failed setup first (a reload of a dead sidecar fails); the step's own error follows.
     const broken = await lab.health([...s.scenario.lab.pods.map((p) => p.name), ...(s.scenario.lab.externalHosts ?? []).map((h) => h.name)]).catch(() => []);

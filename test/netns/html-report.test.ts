@@ -4,8 +4,9 @@
 // redis (it does). From the page's DOM: the failed probe's drawing carries the observed hops in
 // order, the one marked row is the first difference the JSON report names, in the Envoy lane,
 // drawn red; the must-not hop that was seen is a red cross; the passing probe has no mark; a
-// click on the marked hop opens its evidence. The page makes no request at all. The screenshot
-// is saved beside the report (under out/html-report in CI, for the job's artifacts).
+// click on the marked hop opens its evidence; the failed probe's evidence bundle is linked, file
+// by file. The page makes no request at all. The screenshot is saved beside the report (under
+// out/html-report in CI, for the job's artifacts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,6 +91,13 @@ netnsTest(`${NEEDS_ROOT} the HTML report of a real seed 003 run, in headless Chr
       return el?.tagName === 'DETAILS' && el.open === true;
     });
     t.true(opened, 'the evidence the hop links to is open');
+
+    // The failed probe's evidence bundle is linked, each link a file of it; the passing probe has none.
+    const links = await page.locator(`article[data-probe="${failed!.probe}"] ul.bundle a`).evaluateAll((as) => as.map((a) => a.getAttribute('href') ?? ''));
+    t.deepEqual(links.map(decodeURIComponent), failed!.bundle!.files.map((f) => f.path));
+    for (const l of links) t.true(existsSync(join(out, decodeURIComponent(l))), l);
+    t.true(links.some((l) => l.endsWith('.pcap')) && links.some((l) => l.endsWith('.config_dump.json')));
+    t.is(await page.locator(`article[data-probe="${passed!.probe}"] ul.bundle`).count(), 0);
 
     await page.screenshot({ path: join(out, 'report.png'), fullPage: true });
     await page.locator(`article[data-probe="${failed!.probe}"] svg`).screenshot({ path: join(out, 'failed-probe.png') });

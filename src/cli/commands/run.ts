@@ -15,9 +15,10 @@ import { BACKEND_REGISTRY, DEFAULT_BACKEND, backendNamed } from '../../lab/regis
 import { BackendUnavailableError, CONTROL_PLANES, type ControlPlaneChoice, type SessionOptions } from '../../run/backend.ts';
 import { runScenarios } from '../../run/runner.ts';
 import { evidenceFolder } from '../evidence-folder.ts';
+import { createProgress } from '../progress.ts';
 import { recordRefusal, recordRun } from '../../run/record.ts';
 import { REPORT_API_VERSION, type RunReport, type ScenarioResult } from '../../paths/verdict.ts';
-import { formatConsole, isReporterName, reporters, REPORTER_NAMES, writeReports } from '../../report/index.ts';
+import { formatConsole, formatSummary, isReporterName, reporters, REPORTER_NAMES, writeReports } from '../../report/index.ts';
 
 interface RunOpts {
   backend: string;
@@ -53,7 +54,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--tag <tag>', 'only scenarios with this tag; repeatable (every tag given)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--probe <pattern>', 'only probes whose name contains it (or matches the glob); repeatable; scenarios without one are left out', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--istio-version <v>', `run every scenario's lab with this Istio behaviour: ${ISTIO_VERSIONS.join(', ')}`)
-    .option('--reporter <name>', 'console, json, junit or tap; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--reporter <name>', 'console, json, junit, tap or html (one page with each path drawn); repeatable; without --out, one of json, junit, tap and html goes to stdout (console then to stderr)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt), and each failed probe\'s evidence bundle under evidence/<scenario>/<probe>/: the pods\' pcaps (tcpdump -r), iptables-save, sidecar config_dump (pathlab proxy-config), access log, kernel trace and the probe\'s output')
     .option('--control-plane <which>', 'who configures the sidecars: istiod (Istio\'s own generation over xDS to pilot-agent in every pod; built for current Istio), model (the Envoy model as file-based xDS, every era) or auto: istiod where built, else the model', 'auto')
     .option('--check-fault', 'also run every scenario without its fault/fix steps: each must then fail (the change is what the scenario is about)')
@@ -81,6 +82,9 @@ Examples:
     .action(async (paths: string[], opts: RunOpts) => {
       const reporterNames = opts.reporter.length ? opts.reporter : ['console'];
       for (const n of reporterNames) if (!isReporterName(n)) throw new CliError(`--reporter ${n}: expected one of ${REPORTER_NAMES.join(', ')}`, EXIT_BAD_INPUT);
+      // stdout carries one report a program reads: two would interleave (a JSON report then unparseable).
+      const onStdout = [...new Set(reporterNames.filter((n) => n !== 'console'))];
+      if (opts.out === undefined && onStdout.length > 1) throw new CliError(`--reporter ${onStdout.join(', ')}: only one of them can go to stdout; give --out DIR to write each to its file`, EXIT_BAD_INPUT);
       if (opts.istioVersion !== undefined && !(ISTIO_VERSIONS as readonly string[]).includes(opts.istioVersion)) {
         throw new CliError(`--istio-version ${opts.istioVersion}: expected one of ${ISTIO_VERSIONS.join(', ')}`, EXIT_BAD_INPUT);
       }
@@ -120,10 +124,12 @@ Examples:
         const reasons = [...new Set(selected.map((s) => backend.unsupported(s.scenario)))].join('; ');
         throw new CliError(`no selected scenario can run on ${backend.name} (${selected.length} skipped: ${reasons})`, EXIT_BAD_INPUT);
       }
+      // Progress on stderr as the run goes: a live status line on a terminal, plain lines in a pipe or CI.
+      const progress = createProgress({ write: (text) => ctx.io.err(text), tty: process.stderr.isTTY === true && process.env.CI === undefined, columns: process.stderr.columns }, runnable.length * (opts.checkFault ? 2 : 1));
       const session: Omit<SessionOptions, 'scenarios'> = {
         checkFault: opts.checkFault ?? false,
         keepLab: opts.keepLab ?? false,
-        onProgress: (line) => ctx.io.err(`${line}\n`),
+        onProgress: (line) => progress.note(line),
         ...(opts.labId !== undefined ? { labId: opts.labId } : {}),
         ...(opts.context !== undefined ? { context: opts.context } : {}),
         ...(opts.iKnowThisIsNotALab ? { iKnowThisIsNotALab: true } : {}),
@@ -162,14 +168,15 @@ Examples:
           concurrency,
           signal: stop.signal,
           ...(opts.out !== undefined ? { evidence: evidenceFolder(opts.out) } : {}),
-          onScenario: (r) => {
-            if (!reporterNames.includes('console')) ctx.io.err(`${r.status === 'passed' ? 'ok' : r.status} ${r.name}${r.mode === 'without-change' ? ' (without its change)' : ''}\n`);
-          },
+          onScenarioStart: (name) => progress.scenarioStarted(name),
+          onScenario: (r) => progress.scenarioDone(r),
+          probeEvents: { started: (scenario, probe) => progress.probeStarted(scenario, probe), done: (p) => progress.probeDone(p) },
         });
       } catch (e) {
         if (e instanceof BackendUnavailableError) throw new CliError(e.message, EXIT_ENVIRONMENT);
         throw new CliError(`the lab could not start or run: ${(e as Error).message}`, EXIT_ENVIRONMENT);
       } finally {
+        progress.end();
         process.removeListener('SIGINT', onSignal);
         process.removeListener('SIGTERM', onSignal);
       }
@@ -211,11 +218,15 @@ function report(x: { results: ScenarioResult[]; skipped: ScenarioResult[]; backe
     mkdirSync(x.out, { recursive: true });
     const files = writeReports(report, { reporters: names, outDir: x.out });
     for (const [file, text] of files) writeFileSync(file, text);
+    // The files hold the reports; the terminal still gets what failed and the summary.
+    ctx.io.out(formatSummary(report, { color: process.stdout.isTTY === true }));
     ctx.io.err(`wrote ${[...files.keys()].join(', ')}\n`);
   } else {
+    // A report a program reads has stdout to itself: the console report then goes to stderr.
+    const machine = names.some((n) => n !== 'console');
     for (const n of names) {
-      const text = n === 'console' ? formatConsole(report, { color: process.stdout.isTTY === true }) : reporters[n](report);
-      ctx.io.out(text.endsWith('\n') ? text : `${text}\n`);
+      const text = n === 'console' ? formatConsole(report, { color: (machine ? process.stderr : process.stdout).isTTY === true }) : reporters[n](report);
+      (n === 'console' && machine ? ctx.io.err : ctx.io.out)(text.endsWith('\n') ? text : `${text}\n`);
     }
   }
   if (report.summary.failed > 0) ctx.exit(EXIT_CHECK_FAILED);

@@ -1,0 +1,74 @@
+// A run's progress on stderr, as it happens. Without a terminal (a pipe, a CI log) each probe
+// and each scenario is a plain line when it finishes: `  ✔ scenario · probe 0.4s`, then
+// `✘ scenario 1.4s`. On a terminal one status line says what runs now (`[3/44] scenario ·
+// probe`), rewritten in place and cleared at the end, since the report that follows lists
+// every scenario: no line printed twice. The lab's own progress lines (a lab starting, a
+// warning) pass through in both cases. Our own few lines rather than listr2: the runner
+// reports events, not tasks to own, and these are the only two renderings it needs.
+import type { ProbeResult, ScenarioResult } from '../paths/verdict.ts';
+import { visibleControls } from '../scenario/text.ts';
+import { MARK, seconds } from '../report/console.ts';
+
+export interface ProgressSink {
+  write(text: string): void;
+  /** A terminal: the status line is rewritten in place. */
+  tty: boolean;
+  /** The terminal's width: a longer status line is cut (a wrapped one could not be cleared). */
+  columns?: number;
+}
+
+export interface Progress {
+  /** A line of the lab's (starting a lab, a warning): printed as it is. */
+  note(line: string): void;
+  scenarioStarted(name: string): void;
+  probeStarted(scenario: string, probe: string): void;
+  probeDone(p: ProbeResult): void;
+  scenarioDone(s: ScenarioResult): void;
+  /** Clears the status line (the run is over). */
+  end(): void;
+}
+
+const v = visibleControls;
+
+export function createProgress(sink: ProgressSink, total: number): Progress {
+  let done = 0;
+  let status = '';
+  const clear = (): void => {
+    if (sink.tty && status) sink.write('\r\x1b[2K');
+  };
+  const show = (text: string): void => {
+    if (!sink.tty) return;
+    clear();
+    const max = Math.max(20, (sink.columns ?? 80) - 1);
+    status = [...text].length > max ? `${[...text].slice(0, max - 1).join('')}…` : text;
+    sink.write(status);
+  };
+  const line = (text: string): void => {
+    clear();
+    sink.write(`${text}\n`);
+    if (sink.tty && status) sink.write(status);
+  };
+  const counter = (): string => `[${Math.min(done + 1, total)}/${total}]`;
+  return {
+    note: (text) => line(text),
+    scenarioStarted: (name) => show(`${counter()} ${v(name)} …`),
+    probeStarted: (scenario, probe) => show(`${counter()} ${v(scenario)} · ${v(probe)} …`),
+    probeDone: (p) => {
+      if (!sink.tty) line(`  ${MARK[p.status]} ${v(p.scenario)} · ${v(p.probe)} ${p.status === 'skipped' ? `skipped${p.reason ? `: ${v(p.reason)}` : ''}` : seconds(p.durationMs)}`);
+    },
+    scenarioDone: (s) => {
+      done++;
+      const mode = s.mode === 'without-change' ? ' (without its change)' : '';
+      const tail = s.status === 'skipped' ? `skipped${s.reason ? `: ${v(s.reason)}` : ''}` : s.status === 'failed' && s.probes.length === 0 && s.reason ? `${seconds(s.durationMs)}: ${v(s.reason)}` : seconds(s.durationMs);
+      if (!sink.tty) line(`${MARK[s.status]} ${v(s.name)}${mode} ${tail}`);
+      else {
+        clear();
+        status = '';
+      }
+    },
+    end: () => {
+      clear();
+      status = '';
+    },
+  };
+}
