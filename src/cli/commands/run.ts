@@ -55,7 +55,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--probe <pattern>', 'only probes whose name contains it (or matches the glob); repeatable; scenarios without one are left out', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--istio-version <v>', `run every scenario's lab with this Istio behaviour: ${ISTIO_VERSIONS.join(', ')}`)
     .option('--reporter <name>', 'console, json, junit, tap or html (one page with each path drawn); repeatable; without --out, one of json, junit, tap and html goes to stdout (console then to stderr)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt), and each failed probe\'s evidence bundle under evidence/<scenario>/<probe>/: the pods\' pcaps (tcpdump -r), iptables-save, sidecar config_dump (pathlab proxy-config), access log, kernel trace and the probe\'s output')
+    .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt, report.html), and each failed probe\'s evidence bundle under evidence/<scenario>/<probe>/: the pods\' pcaps (tcpdump -r), iptables-save, sidecar config_dump (pathlab proxy-config), access log, kernel trace and the probe\'s output')
     .option('--control-plane <which>', 'who configures the sidecars: istiod (Istio\'s own generation over xDS to pilot-agent in every pod; built for current Istio), model (the Envoy model as file-based xDS, every era) or auto: istiod where built, else the model', 'auto')
     .option('--check-fault', 'also run every scenario without its fault/fix steps: each must then fail (the change is what the scenario is about)')
     .option('--record', 'after the run, write each probe\'s observed path (and its outcome and reply, where it expects one that did not hold) into its expect in the scenario file, keeping comments and layout, and print the diff; not with --check-fault, --dry-run or --istio-version')
@@ -72,6 +72,7 @@ Exit codes: 0 every scenario passed, 1 a scenario failed, 2 bad input, 3 the lab
 Examples:
   pathlab run                                   the whole catalogue on the netns backend
   pathlab run scenarios/incident-7000 --reporter console --reporter junit --out out/
+  pathlab run --reporter html --out out/        out/report.html: every path drawn; a failed probe's bundle under out/evidence/
   pathlab run --filter 'incident-7000-*' --check-fault
   pathlab run --filter incident-7000 --tag fix  scenarios whose name contains incident-7000 and that have the tag fix
   pathlab run --probe redis                     only the probes whose name contains redis
