@@ -11,6 +11,8 @@ export interface ConsoleOptions {
   color: boolean;
   /** Also list passed and skipped probes, and every evidence entry of a failed probe. */
   verbose?: boolean;
+  /** The terminal's width: a hop table wider than it is stacked, expected over observed. */
+  columns?: number;
 }
 
 export const MARK = { passed: '✔', failed: '✘', skipped: '-' } as const;
@@ -25,7 +27,7 @@ const v = visibleControls;
  * What went wrong with a failed probe, without the evidence: reason, first difference, the
  * hop table, must-not hops seen, prediction gaps, retries. JUnit's failure text is this, uncoloured.
  */
-export function probeDiffLines(p: ProbeResult, c: Colors = pc.createColors(false)): string[] {
+export function probeDiffLines(p: ProbeResult, c: Colors = pc.createColors(false), columns?: number): string[] {
   const out: string[] = [];
   if (p.reason) out.push(`  ${v(p.reason)}`);
   const fd = firstDifferenceLine(p);
@@ -33,7 +35,7 @@ export function probeDiffLines(p: ProbeResult, c: Colors = pc.createColors(false
   if (p.outcome !== undefined || p.reply !== undefined) {
     out.push(`  outcome: ${v(p.outcome ?? '?')}${p.reply !== undefined ? `, reply ${JSON.stringify(p.reply)}` : ''}`);
   }
-  out.push(...formatHopDiff(p, 2, { mark: (s) => c.red(c.bold(s)), dim: c.dim, missing: c.yellow }));
+  out.push(...formatHopDiff(p, 2, { mark: (s) => c.red(c.bold(s)), dim: c.dim, missing: c.yellow }, columns === undefined ? undefined : columns - 2));
   for (const hop of p.notExpectedSeen) out.push(`  ${c.red('must not be on the path, but was:')} ${v(hop)}`);
   if (p.explainAgrees === false) out.push(`  ${c.dim('note: explain (on the sidecar\'s config_dump) names another Envoy hop than the sidecar logged: see predicted and observed')}`);
   for (const gap of p.predictionGaps) out.push(`  ${c.dim('note: prediction gap (explain predicted it, nothing observed matches it):')} ${v(gap)}`);
@@ -41,11 +43,11 @@ export function probeDiffLines(p: ProbeResult, c: Colors = pc.createColors(false
   return out;
 }
 
-function probeLines(p: ProbeResult, c: Colors, verbose: boolean): string[] {
+function probeLines(p: ProbeResult, c: Colors, verbose: boolean, columns?: number): string[] {
   if (p.status === 'passed') return verbose ? [`  ${c.green(MARK.passed)} ${p.probe} ${c.dim(seconds(p.durationMs))}`] : [];
   if (p.status === 'skipped') return verbose ? [`  ${c.yellow(MARK.skipped)} ${p.probe} skipped${p.reason ? `: ${v(p.reason)}` : ''}`] : [];
   const out = [`  ${c.red(MARK.failed)} ${c.bold(v(p.title))}  ${c.dim(`[${p.probe}] ${seconds(p.durationMs)}`)}`];
-  out.push(...probeDiffLines(p, c).map((l) => `  ${l}`));
+  out.push(...probeDiffLines(p, c, columns === undefined ? undefined : columns - 2).map((l) => `  ${l}`));
   const evidence = verbose ? p.evidence : evidenceOfDifference(p);
   if (evidence.length > 0) out.push(`    evidence${verbose ? '' : ' behind the difference'}:`);
   for (const e of evidence) {
@@ -100,7 +102,7 @@ export function formatConsole(report: RunReport, options: ConsoleOptions): strin
   const normal = report.scenarios.filter((s) => s.mode === 'with-setup');
   for (const s of normal) {
     lines.push(scenarioLine(s, c));
-    for (const p of s.probes) lines.push(...probeLines(p, c, verbose));
+    for (const p of s.probes) lines.push(...probeLines(p, c, verbose, options.columns));
   }
   lines.push(...checkFaultLines(report.scenarios.filter((s) => s.mode === 'without-change'), c));
   // What made the paths: a line per distinct lab make-up, with how many scenarios it ran.

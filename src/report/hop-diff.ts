@@ -66,13 +66,19 @@ export interface Paint {
 
 const plain: Paint = { mark: (s) => s, dim: (s) => s, missing: (s) => s };
 
-/** The two-column table as lines, `indent` spaces in; the marked row starts with ▶. */
-export function formatHopDiff(p: ProbeResult, indent = 0, paint: Paint = plain): string[] {
+/**
+ * The two-column table as lines, `indent` spaces in; the marked row starts with ▶. When the
+ * table is wider than `columns` (a terminal's width), each row is stacked instead: its expected
+ * hop over its observed one (`both` when they are the same text).
+ */
+export function formatHopDiff(p: ProbeResult, indent = 0, paint: Paint = plain, columns?: number): string[] {
   const rows = hopDiffRows(p);
   const absent = '(not observed)';
   const left = (r: HopDiffRow): string => visibleControls(r.expected ?? '');
   const width = Math.max('expected'.length, ...rows.map((r) => left(r).length));
   const pad = ' '.repeat(indent);
+  const widest = indent + 2 + width + 3 + Math.max(absent.length, ...rows.map((r) => visibleControls(r.observed ?? '').length));
+  if (columns !== undefined && widest > columns) return stackedHopDiff(rows, pad, paint);
   const lines = [`${pad}  ${'expected'.padEnd(width)} │ observed`];
   for (const r of rows) {
     const mark = r.marked ? `${DIFF_MARK} ` : '  ';
@@ -80,6 +86,21 @@ export function formatHopDiff(p: ProbeResult, indent = 0, paint: Paint = plain):
     const o = r.observed !== undefined ? visibleControls(r.observed) : r.expected !== undefined ? absent : '';
     const text = `${mark}${l} │ ${o}`.trimEnd();
     lines.push(pad + (r.marked ? paint.mark(text) : r.observed === undefined ? paint.missing(text) : text));
+  }
+  return lines;
+}
+
+function stackedHopDiff(rows: HopDiffRow[], pad: string, paint: Paint): string[] {
+  const lines: string[] = [];
+  for (const r of rows) {
+    const mark = r.marked ? `${DIFF_MARK} ` : '  ';
+    const e = r.expected !== undefined ? visibleControls(r.expected) : undefined;
+    const o = r.observed !== undefined ? visibleControls(r.observed) : undefined;
+    const row = e !== undefined && e === o ? [`both     ${e}`] : [...(e !== undefined ? [`expected ${e}`] : []), `observed ${o ?? '(not observed)'}`];
+    row.forEach((text, k) => {
+      const line = `${k === 0 ? mark : '  '}${text}`;
+      lines.push(pad + (r.marked ? paint.mark(line) : o === undefined && k === row.length - 1 ? paint.missing(line) : line));
+    });
   }
   return lines;
 }

@@ -226,7 +226,9 @@ function report(x: { results: ScenarioResult[]; skipped: ScenarioResult[]; backe
     // A report a program reads has stdout to itself: the console report then goes to stderr.
     const machine = names.some((n) => n !== 'console');
     for (const n of names) {
-      const text = n === 'console' ? formatConsole(report, { color: (machine ? process.stderr : process.stdout).isTTY === true }) : reporters[n](report);
+      const terminal = machine ? process.stderr : process.stdout;
+      // On a terminal the hop tables fit its width (stacked when wider); in a file or a pipe they are tables.
+      const text = n === 'console' ? formatConsole(report, { color: terminal.isTTY === true, ...(terminal.isTTY === true && terminal.columns ? { columns: terminal.columns } : {}) }) : reporters[n](report);
       (n === 'console' && machine ? ctx.io.err : ctx.io.out)(text.endsWith('\n') ? text : `${text}\n`);
     }
   }

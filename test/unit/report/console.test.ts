@@ -171,3 +171,16 @@ test('console: --verbose lists passed probes and every evidence entry', (t) => {
 test('console: the failing probe of seed 003, as a reviewed golden (test/golden/report-console-failing-probe.txt)', (t) => {
   assertGolden(t, 'report-console-failing-probe.txt', formatConsole(failingRun, { color: false }));
 });
+
+test('hop diff on a narrow terminal: each row stacked, expected over observed, the marked row still first marked', (t) => {
+  const wide = formatHopDiff(probe7000StillBroken, 2);
+  t.true(Math.max(...wide.map((l) => l.length)) > 100, 'the table is wider than the terminal below');
+  t.deepEqual(formatHopDiff(probe7000StillBroken, 2, undefined, 200), wide, 'a table that fits stays a table');
+  const lines = formatHopDiff(probe7000StillBroken, 2, undefined, 100);
+  t.true(lines.every((l) => l.length <= 100 || !l.includes('│')));
+  const marked = lines.findIndex((l) => l.trimStart().startsWith(DIFF_MARK));
+  t.is(lines[marked], `  ${DIFF_MARK} expected ${probe7000StillBroken.firstDifference!.expected}`);
+  t.is(lines[marked + 1], `    observed ${probe7000StillBroken.firstDifference!.observed}`);
+  t.true(lines.includes(`    both     ${probe7000StillBroken.expected[0]}`));
+  t.is(formatConsole(failingRun, { color: false, columns: 100 }).includes('│'), false);
+});
