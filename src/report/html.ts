@@ -124,7 +124,7 @@ export function formatHtml(report: RunReport): string {
     // Nothing leaves the page: no request of any kind, inline style and the one script allowed.
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>pathlab: ${esc(summary)}</title>`,
+    `<title>pathlab run: ${failed} failed, ${passed} passed, ${skipped} skipped</title>`,
     `<style>${STYLE}</style>`,
     '</head>',
     '<body>',

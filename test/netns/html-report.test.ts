@@ -5,13 +5,14 @@
 // order, the one marked row is the first difference the JSON report names, in the Envoy lane,
 // drawn red; the must-not hop that was seen is a red cross; the passing probe has no mark; a
 // click on the marked hop opens its evidence; the failed probe's evidence bundle is linked, file
-// by file. The page makes no request at all. The screenshot is saved beside the report (under
+// by file. The page is valid HTML and makes no request at all. The screenshot is saved beside the report (under
 // out/html-report in CI, for the job's artifacts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { HtmlValidate } from 'html-validate';
 import { chromium } from 'playwright-core';
 import type { RunReport } from '../../src/paths/verdict.ts';
 import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
@@ -48,6 +49,10 @@ netnsTest(`${NEEDS_ROOT} the HTML report of a real seed 003 run, in headless Chr
   t.is(passed?.status, 'passed');
   // What the kernel and Envoy did (seed 003, Istio 1.5): the 7000 listener took the connection.
   t.true(failed!.observed.some((h) => h.startsWith('envoy listener=virtualOutbound -> listener=0.0.0.0_7000')), failed!.observed.join('\n'));
+
+  // Valid HTML5 (inline SVG included) by html-validate's recommended rules.
+  const checked = await new HtmlValidate({ extends: ['html-validate:recommended'] }).validateString(readFileSync(join(out, 'report.html'), 'utf8'));
+  t.deepEqual(checked.results.flatMap((r) => r.messages.map((m) => `${m.line}:${m.column} ${m.ruleId}: ${m.message}`)), []);
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {

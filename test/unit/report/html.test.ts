@@ -1,9 +1,11 @@
 // The HTML report and its path drawing, from the report alone: the drawing's marks are the
 // probe's hops in path order, each in the lane of the place it happens, the first difference
-// is the one marked row, must-not hops are crosses (red when seen); the page and each drawing
-// are well-formed, carry no raw control character and forbid every request.
+// is the one marked row, must-not hops are crosses (red when seen); the page is valid HTML
+// (html-validate), each drawing well-formed XML, neither carries a raw control character, and
+// the page forbids every request.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { HtmlValidate } from 'html-validate';
 import { join } from 'node:path';
 import { formatHtml } from '../../../src/report/html.ts';
 import { lanesOf, probeDiagram, renderDiagram } from '../../../src/report/path-diagram.ts';
@@ -54,7 +56,7 @@ test('must-not hops are crosses, seen or not', (t) => {
 });
 
 for (const [name, report] of ALL_RUNS) {
-  test(`html of the ${name}: well-formed drawings, one per probe with hops, no raw control characters`, (t) => {
+  test(`html of the ${name}: valid HTML, well-formed drawings, one per probe with hops, no raw control characters`, async (t) => {
     const html = formatHtml(report);
     // eslint-disable-next-line no-control-regex -- the point is that none is there
     t.false(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(html));
@@ -63,6 +65,9 @@ for (const [name, report] of ALL_RUNS) {
     t.is(svgs.length, drawn.length);
     for (const svg of svgs) t.is(spawnSync('xmllint', ['--noout', '-'], { input: svg }).status, 0);
     t.true(html.includes(`content="default-src 'none';`));
+    // HTML5, inline SVG included, by html-validate's recommended rules.
+    const checked = await new HtmlValidate({ extends: ['html-validate:recommended'] }).validateString(html);
+    t.deepEqual(checked.results.flatMap((r) => r.messages.map((m) => `${m.line}:${m.column} ${m.ruleId}: ${m.message}`)), []);
   });
 }
 
