@@ -9,13 +9,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import test from 'ava';
 import { evidenceFolder } from '../../src/cli/evidence-folder.ts';
-import { netnsBackend } from '../../src/lab/netns/backend.ts';
-import { removeLab, type StartedNetnsLab } from '../../src/lab/netns/netns-lab.ts';
+import { removeLab } from '../../src/lab/netns/netns-lab.ts';
 import { RunReportSchema, type ProbeResult, type RunReport } from '../../src/paths/verdict.ts';
-import type { Backend } from '../../src/run/backend.ts';
 import { runScenarios } from '../../src/run/runner.ts';
 import { loadScenarioFile } from '../../src/scenario/loader.ts';
 import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
+import { netnsBackendWith } from '../helpers/netns-backend.ts';
 
 const CLI = resolve('bin/pathlab.js');
 const FIXTURE = resolve('test/data/report/seed003-expects-redis.yaml');
@@ -207,23 +206,11 @@ netnsTest(`${NEEDS_ROOT} a probe the lab could not run keeps what there is: the 
   const loaded = loadScenarioFile(FIXTURE);
   if (!loaded.ok) throw new Error('the fixture must load');
   // The netns backend, whose positive control fails after the probe ran: its watches are cancelled, the probe is broken.
-  const breaking: Backend = {
-    ...netnsBackend,
-    open: async (o) => {
-      const session = await netnsBackend.open(o);
-      return {
-        ...session,
-        start: async (g) => {
-          const lab = await session.start(g);
-          labs.push((lab as unknown as { lab: StartedNetnsLab }).lab.id);
-          lab.controlSyn = async () => {
-            throw new Error('the control SYN could not be sent (this test)');
-          };
-          return lab;
-        },
-      };
-    },
-  };
+  const breaking = netnsBackendWith(labs, (lab) => {
+    lab.controlSyn = async () => {
+      throw new Error('the control SYN could not be sent (this test)');
+    };
+  });
   const out = tmp();
   const s = { file: FIXTURE, scenario: loaded.scenario, expected: loaded.expected, files: loaded.files };
   const [r] = (await runScenarios(breaking, [s], { checkFault: false, keepLab: false, evidence: evidenceFolder(out) })).results;

@@ -20,7 +20,7 @@ async function interrupt(t: ExecutionContext, signal: 'SIGINT' | 'SIGTERM', pref
     let sent = false;
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
-      if (!sent && /^(ok|failed) /m.test(stderr)) {
+      if (!sent && /^[✔✘] \S+ \d+\.\ds$/m.test(stderr)) {
         sent = true;
         child.kill(signal);
       }

@@ -5,14 +5,14 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeF
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import test from 'ava';
-import { listLabNamespaces, netnsLab, removeLab, type StartedNetnsLab } from '../../src/lab/netns/netns-lab.ts';
-import { netnsBackend } from '../../src/lab/netns/backend.ts';
+import { listLabNamespaces, netnsLab, removeLab } from '../../src/lab/netns/netns-lab.ts';
 import type { Backend, StartedBackend } from '../../src/run/backend.ts';
 import { runScenarios } from '../../src/run/runner.ts';
 import { loadScenarioFile } from '../../src/scenario/loader.ts';
 import type { LabSpec } from '../../src/scenario/schema.ts';
 import { TOOLS } from '../../src/probes/index.ts';
 import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
+import { netnsBackendWith, netnsLabOf } from '../helpers/netns-backend.ts';
 
 const pathlab = (...args: string[]) => spawnSync(process.execPath, ['bin/pathlab.js', ...args], { encoding: 'utf8', timeout: 60_000 });
 
@@ -78,35 +78,22 @@ netnsTest(`${NEEDS_ROOT} lab up --lab-id of a running lab is refused before anyt
  */
 function killingSidecar(when: 'start' | 'setup'): Backend {
   const kill = (lab: StartedBackend) => {
-    const inner = (lab as unknown as { lab: StartedNetnsLab }).lab;
-    const sidecar = inner.processes.find((p) => p.host === 'app' && (p.what === 'envoy' || p.what === 'istio-proxy'))!;
+    const sidecar = netnsLabOf(lab).processes.find((p) => p.host === 'app' && (p.what === 'envoy' || p.what === 'istio-proxy'))!;
     const envoy = sidecar.what === 'envoy' ? sidecar.pid : Number(spawnSync('pgrep', ['-P', String(sidecar.pid), '-x', 'envoy'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
     if (!(envoy > 0)) throw new Error(`no Envoy under the app's ${sidecar.what} (pid ${sidecar.pid})`);
     process.kill(envoy, 'SIGKILL');
   };
-  return {
-    ...netnsBackend,
-    open: async (o) => {
-      const session = await netnsBackend.open(o);
-      return {
-        ...session,
-        start: async (g) => {
-          const lab = await session.start(g);
-          created.push((lab as unknown as { lab: StartedNetnsLab }).lab.id);
-          if (when === 'start') kill(lab);
-          else {
-            const apply = lab.applySetup.bind(lab);
-            lab.applySetup = async (...a) => {
-              const r = await apply(...a);
-              kill(lab);
-              return r;
-            };
-          }
-          return lab;
-        },
+  return netnsBackendWith(created, (lab) => {
+    if (when === 'start') kill(lab);
+    else {
+      const apply = lab.applySetup.bind(lab);
+      lab.applySetup = async (...a) => {
+        const r = await apply(...a);
+        kill(lab);
+        return r;
       };
-    },
-  };
+    }
+  });
 }
 
 for (const [file, process_, how] of [
