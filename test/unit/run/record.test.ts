@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { parseHop } from '../../../src/paths/hop.ts';
 import type { ProbeResult, ScenarioResult } from '../../../src/paths/verdict.ts';
-import { recordExpectations, recordRefusal, recordRun, stableReply, unifiedDiff } from '../../../src/run/record.ts';
+import { recordExpectations, recordRefusal, recordRun, stableReply } from '../../../src/run/record.ts';
+import { unifiedDiff } from '../../../src/scenario/line-diff.ts';
 import { loadScenarioText } from '../../../src/scenario/loader.ts';
 
 const OUTAGE = 'scenarios/incident-7000/outage-current.yaml';
