@@ -1,20 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_BAD_INPUT, EXIT_OK } from './exit-codes.ts';
 import { processIo, type CliIo } from './io.ts';
 import type { CliContext } from './context.ts';
 import { commands } from './commands/index.ts';
+import { PATHLAB_VERSION } from '../lab/package-root.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('pathlab')
     .description(
       'Where did my packet go? Run Istio sidecar traffic-path scenarios in a lab and check each hop.',
     )
-    .version(pkg.version, '-V, --version', 'print the version')
+    .version(PATHLAB_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: ctx.io.out, writeErr: ctx.io.err })
     .exitOverride();

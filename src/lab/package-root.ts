@@ -2,6 +2,7 @@
 // builds): beside this file's folder, wherever pathlab is run from or installed. Defaults are
 // found here, not in the current folder, so `pathlab` works from any folder and when installed
 // with npm.
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +12,9 @@ export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 export function packagePath(rel: string): string {
   return join(PACKAGE_ROOT, rel);
 }
+
+/** pathlab's own version, from its package.json: every report records it. */
+export const PATHLAB_VERSION = (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 
 /**
  * How to show a path of the package to the user: relative when pathlab runs from inside its own

@@ -70,7 +70,17 @@ export const ScenarioResultSchema = z.strictObject({
   probes: z.array(ProbeResultSchema),
   durationMs: z.number(),
   /** What made the lab's paths: its control plane, its istio-init rules, its proxy (absent when the lab never started). */
-  producedBy: z.strictObject({ controlPlane: z.string(), istioInit: z.string(), proxy: z.string() }).optional(),
+  producedBy: z
+    .strictObject({
+      controlPlane: z.string(),
+      istioInit: z.string(),
+      proxy: z.string(),
+      /** The Istio the lab behaved as, the Envoy its sidecars ran, its lab id (absent in reports written before pathlab recorded them). */
+      istioVersion: z.string().optional(),
+      envoyVersion: z.string().optional(),
+      labId: z.string().optional(),
+    })
+    .optional(),
 });
 
 export const RunReportSchema = z
@@ -80,6 +90,10 @@ export const RunReportSchema = z
     startedAt: z.string(),
     durationMs: z.number(),
     backend: z.enum(BACKENDS),
+    /** The version of the pathlab that ran it (absent in reports written before pathlab recorded it). */
+    pathlab: z.string().optional(),
+    /** `--istio-version`: every scenario's lab ran as this Istio (each scenario's producedBy says which it ran as). */
+    istioVersion: z.string().optional(),
     checkFault: z.boolean(),
     scenarios: z.array(ScenarioResultSchema),
     summary: z.strictObject({

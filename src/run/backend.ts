@@ -85,11 +85,16 @@ export interface Watch {
   cancel(): Promise<void>;
 }
 
-/** What made a lab's paths, in words: each part real or modelled. */
+/** What made a lab's paths, in words (each part real or modelled), and the versions and lab id a report records. */
 export interface ProducedBy {
   controlPlane: string;
   istioInit: string;
   proxy: string;
+  /** The Istio the lab behaves as: `1.5`, `current (1.30 …)` on netns; the installed release on kind. */
+  istioVersion: string;
+  /** The Envoy its sidecars run. */
+  envoyVersion: string;
+  labId: string;
 }
 
 /** A running lab, as the runner drives it: setup, then the probe-side operations. */

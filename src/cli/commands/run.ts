@@ -1,7 +1,7 @@
 // `pathlab run`: the main job. Loads scenarios, runs them on the backend named by --backend
 // (found in the registry: this command never asks which one it is), reports.
 import { selectScenarios, selectionWords } from '../../run/select.ts';
-import { packagePath, shownPath } from '../../lab/package-root.ts';
+import { PATHLAB_VERSION, packagePath, shownPath } from '../../lab/package-root.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.ts';
@@ -181,7 +181,7 @@ Examples:
         process.removeListener('SIGINT', onSignal);
         process.removeListener('SIGTERM', onSignal);
       }
-      report({ ...run, backend: backend.name, startedAt, t0, checkFault: opts.checkFault ?? false, names: reporterNames, out: opts.out }, ctx);
+      report({ ...run, backend: backend.name, ...(version ? { istioVersion: version } : {}), startedAt, t0, checkFault: opts.checkFault ?? false, names: reporterNames, out: opts.out }, ctx);
       // The diffs go to stdout unless a reporter's data does (json, junit, tap without --out).
       if (opts.record) (opts.out === undefined && reporterNames.some((n) => n !== 'console') ? ctx.io.err : ctx.io.out)(recordRun([...run.results, ...run.skipped], { read: (f) => readFileSync(f, 'utf8'), write: (f, text) => writeFileSync(f, text) }, { interrupted: stop.signal.aborted }));
       if (stop.signal.aborted) ctx.exit(stop.signal.reason === 'SIGINT' ? 130 : 143);
@@ -189,7 +189,7 @@ Examples:
 }
 
 /** The run's report through every reporter asked for; exit 1 when a scenario failed. */
-function report(x: { results: ScenarioResult[]; skipped: ScenarioResult[]; backend: BackendName; startedAt: Date; t0: number; checkFault: boolean; names: string[]; out: string | undefined }, ctx: CliContext): void {
+function report(x: { results: ScenarioResult[]; skipped: ScenarioResult[]; backend: BackendName; istioVersion?: string; startedAt: Date; t0: number; checkFault: boolean; names: string[]; out: string | undefined }, ctx: CliContext): void {
   const all = [...x.results, ...x.skipped];
   // A run without its change must fail: such a run that failed is the good outcome.
   const good = (r: ScenarioResult) => (r.mode === 'without-change' ? r.status === 'failed' : r.status === 'passed');
@@ -200,6 +200,8 @@ function report(x: { results: ScenarioResult[]; skipped: ScenarioResult[]; backe
     startedAt: x.startedAt.toISOString(),
     durationMs: performance.now() - x.t0,
     backend: x.backend,
+    pathlab: PATHLAB_VERSION,
+    ...(x.istioVersion !== undefined ? { istioVersion: x.istioVersion } : {}),
     checkFault: x.checkFault,
     scenarios: all,
     summary: {

@@ -144,7 +144,7 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
     async start(group) {
       const namespaces = new Map(group[0]!.scenario.lab.pods.map((p) => [p.name, p.namespace ?? 'default']));
       const title = groupTitle(group);
-      const lab = { kc, namespaces, captureImage: imageRef(IMAGES.toolbox!), ...(id !== DRY_RUN_ID ? { labSelector: `${LAB_LABEL}=${id}` } : {}) };
+      const lab = { kc, namespaces, captureImage: imageRef(IMAGES.toolbox!), ...(id !== DRY_RUN_ID ? { labSelector: `${LAB_LABEL}=${id}` } : {}), labId: id };
       return new StartedKindGroup(lab, sections, title, progress).start();
     },
     close,

