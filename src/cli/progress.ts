@@ -33,12 +33,18 @@ const v = visibleControls;
 export function createProgress(sink: ProgressSink, total: number): Progress {
   let done = 0;
   let status = '';
+  /** What runs now, by scenario (labs run at once with --concurrency): its probe, when one runs. */
+  const running = new Map<string, string | undefined>();
   const clear = (): void => {
     if (sink.tty && status) sink.write('\r\x1b[2K');
+    status = '';
   };
-  const show = (text: string): void => {
+  const render = (): void => {
     if (!sink.tty) return;
     clear();
+    if (running.size === 0) return;
+    const now = [...running].map(([sc, probe]) => (probe === undefined ? v(sc) : `${v(sc)} · ${v(probe)}`)).join(', ');
+    const text = `[${Math.min(done + 1, total)}/${total}] ${now} …`;
     const max = Math.max(20, (sink.columns ?? 80) - 1);
     status = [...text].length > max ? `${[...text].slice(0, max - 1).join('')}…` : text;
     sink.write(status);
@@ -46,29 +52,35 @@ export function createProgress(sink: ProgressSink, total: number): Progress {
   const line = (text: string): void => {
     clear();
     sink.write(`${text}\n`);
-    if (sink.tty && status) sink.write(status);
+    render();
   };
-  const counter = (): string => `[${Math.min(done + 1, total)}/${total}]`;
   return {
     note: (text) => line(text),
-    scenarioStarted: (name) => show(`${counter()} ${v(name)} …`),
-    probeStarted: (scenario, probe) => show(`${counter()} ${v(scenario)} · ${v(probe)} …`),
+    scenarioStarted: (name) => {
+      running.set(name, undefined);
+      render();
+    },
+    probeStarted: (scenario, probe) => {
+      running.set(scenario, probe);
+      render();
+    },
     probeDone: (p) => {
       if (!sink.tty) line(`  ${MARK[p.status]} ${v(p.scenario)} · ${v(p.probe)} ${p.status === 'skipped' ? `skipped${p.reason ? `: ${v(p.reason)}` : ''}` : seconds(p.durationMs)}`);
     },
     scenarioDone: (s) => {
       done++;
-      const mode = s.mode === 'without-change' ? ' (without its change)' : '';
+      running.delete(s.name);
+      if (sink.tty) return render();
+      // Run without its change (--check-fault), a scenario must fail: that is the good outcome.
+      const good = s.mode === 'without-change' ? s.status === 'failed' : s.status === 'passed';
+      const mark = s.status === 'skipped' ? MARK.skipped : good ? MARK.passed : MARK.failed;
+      const mode = s.mode === 'without-change' ? (s.status === 'failed' ? ' (without its change: failed, as it must)' : s.status === 'passed' ? ' (without its change: PASSED, its probes do not detect the change)' : ' (without its change)') : '';
       const tail = s.status === 'skipped' ? `skipped${s.reason ? `: ${v(s.reason)}` : ''}` : s.status === 'failed' && s.probes.length === 0 && s.reason ? `${seconds(s.durationMs)}: ${v(s.reason)}` : seconds(s.durationMs);
-      if (!sink.tty) line(`${MARK[s.status]} ${v(s.name)}${mode} ${tail}`);
-      else {
-        clear();
-        status = '';
-      }
+      line(`${mark} ${v(s.name)}${mode} ${tail}`);
     },
     end: () => {
+      running.clear();
       clear();
-      status = '';
     },
   };
 }

@@ -4,13 +4,10 @@
 // drawing (expected and observed together, the first difference marked, must-not hops crossed),
 // each hop a click away from its evidence, and the failed probe's evidence bundle linked.
 import type { Evidence, ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
-import { visibleControls } from '../scenario/text.ts';
-import { MARK, seconds } from './console.ts';
+import { MARK, seconds, summaryLine } from './console.ts';
 import { firstDifferenceLine } from './hop-diff.ts';
-import { probeDiagram, renderDiagram } from './path-diagram.ts';
+import { esc, probeDiagram, renderDiagram } from './path-diagram.ts';
 
-const esc = (text: string): string =>
-  visibleControls(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 /** An id fit for a fragment: the scenario's and probe's names are kebab-case, the mode tells --check-fault's runs apart. */
 const idOf = (...parts: string[]): string => parts.join('--').replace(/[^A-Za-z0-9_-]/g, '_');
@@ -38,7 +35,7 @@ code { font-size: 12px; }
 /** Opens the evidence a hop links to (a details element) when its link is followed. */
 const SCRIPT = `
 function openTarget() {
-  var el = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  var el = location.hash && document.getElementById(location.hash.slice(1));
   if (el && el.tagName === 'DETAILS') { el.open = true; el.classList.add('target'); el.scrollIntoView({ block: 'center' }); }
 }
 window.addEventListener('hashchange', openTarget);
@@ -88,13 +85,30 @@ function probeSection(s: ScenarioResult, p: ProbeResult): string {
   return out.join('\n');
 }
 
+/**
+ * How a scenario came out: a normal run passes or fails; --check-fault's run without the change
+ * must fail (that failure is the good outcome: the change is what the scenario is about).
+ */
+function verdictOf(s: ScenarioResult): { good: boolean | undefined; words: string } {
+  if (s.status === 'skipped') return { good: undefined, words: `skipped${s.reason ? `: ${s.reason}` : ''}` };
+  if (s.mode === 'without-change') {
+    return s.status === 'failed' ? { good: true, words: 'failed without its change, as it must' } : { good: false, words: 'PASSED without its change: its probes do not detect the change' };
+  }
+  return { good: s.status === 'passed', words: '' };
+}
+
 function scenarioSection(s: ScenarioResult): string {
   const out: string[] = [];
-  const mode = s.mode === 'without-change' ? ' <span class="dim">(run without its change: it must fail)</span>' : '';
-  const tail = s.status === 'skipped' ? `skipped${s.reason ? `: ${esc(s.reason)}` : ''}` : `<span class="dim">${seconds(s.durationMs)}</span>`;
-  out.push(`<section class="scenario" id="${idOf(s.name, s.mode)}" data-status="${s.status}" data-scenario="${esc(s.name)}">`);
-  out.push(`<h2><span class="${s.status}">${MARK[s.status]}</span> ${esc(s.name)}${mode} ${tail}</h2>`);
-  out.push(`<div class="meta">${esc(s.file)} · ${esc(s.backend)}${s.producedBy ? ` · control plane: ${esc(s.producedBy.controlPlane)}; istio-init: ${esc(s.producedBy.istioInit)}; proxy: ${esc(s.producedBy.proxy)}` : ''}</div>`);
+  const v = verdictOf(s);
+  const cls = v.good === undefined ? 'skipped' : v.good ? 'passed' : 'failed';
+  const mark = v.good === undefined ? MARK.skipped : v.good ? MARK.passed : MARK.failed;
+  const mode = s.mode === 'without-change' ? ' <span class="dim">(run without its change)</span>' : '';
+  const words = v.words ? ` <span class="${cls}">${esc(v.words)}</span>` : '';
+  out.push(`<section class="scenario" id="${idOf(s.name, s.mode)}" data-status="${s.status}" data-mode="${s.mode}" data-verdict="${cls}" data-scenario="${esc(s.name)}">`);
+  out.push(`<h2><span class="${cls}">${mark}</span> ${esc(s.name)}${mode}${words} <span class="dim">${seconds(s.durationMs)}</span></h2>`);
+  const by = s.producedBy;
+  const versions = by ? [by.istioVersion && `Istio ${by.istioVersion}`, by.envoyVersion && `Envoy ${by.envoyVersion}`, by.labId && `lab ${by.labId}`].filter(Boolean).join(', ') : '';
+  out.push(`<div class="meta">${esc(s.file)} · ${esc(s.backend)}${versions ? ` · ${esc(versions)}` : ''}${by ? ` · control plane: ${esc(by.controlPlane)}; istio-init: ${esc(by.istioInit)}; proxy: ${esc(by.proxy)}` : ''}</div>`);
   if (s.status === 'failed' && s.probes.length === 0 && s.reason) out.push(`<div class="failed">${esc(s.reason)}</div>`);
   for (const p of s.probes) out.push(probeSection(s, p));
   out.push('</section>');
@@ -102,17 +116,23 @@ function scenarioSection(s: ScenarioResult): string {
 }
 
 export function formatHtml(report: RunReport): string {
-  const { scenarios, passed, failed, skipped, probes, explain } = report.summary;
-  const agreement = explain.compared > 0 ? `; explain = envoy: ${explain.agree}/${explain.compared}` : '';
-  const summary = `${scenarios} scenario${scenarios === 1 ? '' : 's'}: ${passed} passed, ${failed} failed, ${skipped} skipped (${probes} probe${probes === 1 ? '' : 's'}) in ${seconds(report.durationMs)}${agreement}`;
-  const failedProbes = report.scenarios.flatMap((s) => s.probes.filter((p) => p.status === 'failed').map((p) => ({ s, p })));
+  const { passed, failed, skipped } = report.summary;
+  const summary = summaryLine(report);
+  // What to look at: the failed probes of normal runs, the scenarios that failed before their
+  // probes, and --check-fault's scenarios that passed without their change.
+  const toLook = report.scenarios.flatMap((s) => {
+    if (s.mode === 'without-change') return s.status === 'passed' ? [{ id: idOf(s.name, s.mode), name: `${s.name} (without its change)`, why: verdictOf(s).words }] : [];
+    if (s.status === 'failed' && s.probes.length === 0) return [{ id: idOf(s.name, s.mode), name: s.name, why: s.reason ?? '' }];
+    return s.probes.filter((p) => p.status === 'failed').map((p) => ({ id: idOf(s.name, s.mode, p.probe), name: `${s.name} · ${p.probe}`, why: p.reason ?? '' }));
+  });
   const body: string[] = [];
   body.push('<h1>pathlab run report</h1>');
-  body.push(`<div class="meta">started ${esc(report.startedAt)} · backend ${esc(report.backend)}${report.checkFault ? ' · --check-fault' : ''}</div>`);
+  const meta = [`started ${report.startedAt}`, `backend ${report.backend}`, ...(report.istioVersion ? [`--istio-version ${report.istioVersion}`] : []), ...(report.checkFault ? ['--check-fault'] : []), ...(report.pathlab ? [`pathlab ${report.pathlab}`] : [])];
+  body.push(`<div class="meta">${esc(meta.join(' · '))}</div>`);
   body.push(`<div class="summary ${failed > 0 ? 'failed' : 'passed'}" id="summary">${esc(summary)}</div>`);
-  if (failedProbes.length) {
-    body.push('<div>failed probes:</div><ul class="toc">');
-    for (const { s, p } of failedProbes) body.push(`<li><a href="#${idOf(s.name, s.mode, p.probe)}">${esc(s.name)} · ${esc(p.probe)}</a>: ${esc(p.reason ?? '')}</li>`);
+  if (toLook.length) {
+    body.push('<div>failed:</div><ul class="toc">');
+    for (const x of toLook) body.push(`<li><a href="#${x.id}">${esc(x.name)}</a>: ${esc(x.why)}</li>`);
     body.push('</ul>');
   }
   for (const s of report.scenarios) body.push(scenarioSection(s));

@@ -74,33 +74,33 @@ function parsed(text: string): Hop | undefined {
   }
 }
 
-const INBOUND_CHAINS = /PREROUTING|INBOUND/;
+/** A rule set met on the receiving side: inbound capture, its redirect, TPROXY (a first chain of OUTPUT is the sender's). */
+const INBOUND_CHAINS = /PREROUTING|INBOUND|IN_REDIRECT/;
 
 /**
- * The lane of each hop of one path, in order. Before the path crosses the wire (or meets an
- * inbound chain or listener), hops are the source pod's; after, the peer's. A reply comes back to
- * the app. A hop that does not parse stays in the lane of the hop before it.
+ * A walk along one path: hops are the source pod's until the path crosses the wire or meets an
+ * inbound chain or listener, the peer's after; an app hop is the receiving app, a reply comes
+ * back to the sending one. A hop that does not parse stays in the lane of the hop before it.
  */
-export function lanesOf(hops: readonly string[]): Lane[] {
-  let peer = false;
-  let last: Lane = 'app';
-  return hops.map((text) => {
+class LaneWalk {
+  private peer = false;
+  private last: Lane = 'app';
+
+  /** The hop's lane from where the walk is; with `commit` false the walk stays where it was. */
+  lane(text: string, commit = true): Lane {
     const hop = parsed(text);
-    if (!hop) return last;
+    if (!hop) return this.last;
+    let peer = this.peer;
     let lane: Lane;
     switch (hop.kind) {
-      case 'iptables': {
-        const chain = hop.steps[0]?.chain ?? '';
-        if (INBOUND_CHAINS.test(chain)) peer = true;
+      case 'iptables':
+        if (INBOUND_CHAINS.test(hop.steps[0]?.chain ?? '') || hop.effect?.target === 'TPROXY') peer = true;
         lane = peer ? 'peer kernel' : 'kernel';
         break;
-      }
-      case 'envoy': {
-        const listener = hop.attrs.find(([k]) => k === 'listener')?.[1] ?? '';
-        if (/inbound/i.test(listener)) peer = true;
+      case 'envoy':
+        if (/inbound/i.test(hop.attrs.find(([k]) => k === 'listener')?.[1] ?? '')) peer = true;
         lane = peer ? 'peer envoy' : 'envoy';
         break;
-      }
       case 'wire':
         lane = 'wire';
         peer = true;
@@ -112,8 +112,36 @@ export function lanesOf(hops: readonly string[]): Lane[] {
         lane = 'app';
         break;
     }
-    last = lane;
+    if (commit) {
+      this.peer = peer;
+      this.last = lane;
+    }
     return lane;
+  }
+}
+
+/** The lane of each hop of one path, in order. */
+export function lanesOf(hops: readonly string[]): Lane[] {
+  const walk = new LaneWalk();
+  return hops.map((h) => walk.lane(h));
+}
+
+/**
+ * One walk for a drawing's rows: each row's observed hop (else its expected one) moves it, and
+ * an expected hop beside an observed one takes the observed hop's lane when it is the same kind
+ * of hop (the same place), else its own lane from where the walk was. So a hop both series name
+ * is one mark in one lane, whatever hops only one of them has before it.
+ */
+export function rowLanes(rows: readonly DiagramRow[]): Array<{ expected?: Lane; observed?: Lane }> {
+  const walk = new LaneWalk();
+  const kind = (t: string) => /^\s*(\S+)/.exec(t)?.[1];
+  return rows.map((r) => {
+    const before = r.expected !== undefined && r.observed !== undefined && kind(r.expected) !== kind(r.observed) ? walk.lane(r.expected, false) : undefined;
+    const main = walk.lane(r.observed ?? r.expected ?? '');
+    return {
+      ...(r.expected !== undefined ? { expected: before ?? main } : {}),
+      ...(r.observed !== undefined ? { observed: main } : {}),
+    };
   });
 }
 
@@ -138,7 +166,8 @@ export function probeDiagram(p: ProbeResult, href: (hop: string) => string | und
   return { rows, mustNot, title: p.title, ...(origin ? { origin } : {}) };
 }
 
-const esc = (text: string): string =>
+/** Text as XML/HTML text or attribute value: control characters visible, the five markup characters escaped. */
+export const esc = (text: string): string =>
   visibleControls(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 // Geometry: lanes of LANE_W each, then the text column; rows ROW_H apart under the lane titles.
@@ -162,12 +191,11 @@ const COLORS = { expected: '#2563eb', observed: '#111827', marked: '#dc2626', ma
 export function renderDiagram(input: DiagramInput): string {
   const names = input.names ?? { expected: 'expected', observed: 'observed' };
   const mustNot = input.mustNot ?? [];
-  const expectedLanes = lanesOf(input.rows.flatMap((r) => (r.expected !== undefined ? [r.expected] : [])));
-  const observedLanes = lanesOf(input.rows.flatMap((r) => (r.observed !== undefined ? [r.observed] : [])));
+  const lanes = rowLanes(input.rows);
   const mustNotLanes = mustNot.map((m) => lanesOf([m.hop])[0]!);
   const longest = Math.max(
     30,
-    ...input.rows.flatMap((r) => [r.observed ?? '', r.expected !== undefined && r.expected !== r.observed ? `${names.expected}: ${r.expected}` : '', ...wrap(r.note ?? '', NOTE_WIDTH)].map((t) => t.length + 2)),
+    ...input.rows.flatMap((r) => [`${r.marked ? '▶ ' : ''}${r.observed ?? `${r.expected} (not observed)`}`, r.expected !== undefined && r.expected !== r.observed ? `${names.expected}: ${r.expected}` : '', ...wrap(r.note ?? '', NOTE_WIDTH)].map((t) => t.length + 2)),
     ...(input.caption ?? []).map((c) => c.length),
     ...mustNot.map((m) => m.hop.length + 22),
   );
@@ -202,14 +230,13 @@ export function renderDiagram(input: DiagramInput): string {
     if (r.marked) out.push(`<rect class="difference" x="2" y="${rowTops[i]! + 1}" width="${width - 4}" height="${rowH(i) - 2}" fill="${COLORS.markedBand}" rx="4" pointer-events="none"/>`);
   });
   // The two lines, each through its series' marks.
-  const points = (series: 'expected' | 'observed', lanes: Lane[]): string => {
-    let k = 0;
+  const points = (series: 'expected' | 'observed'): string => {
     const start = input.origin !== undefined ? [`${laneX('app')},${TOP + ROW_H / 2}`] : [];
-    const marks = input.rows.flatMap((r, i) => (r[series] !== undefined ? [`${laneX(lanes[k++]!)},${y(i)}`] : []));
+    const marks = lanes.flatMap((l, i) => (l[series] !== undefined ? [`${laneX(l[series])},${y(i)}`] : []));
     return marks.length ? [...start, ...marks].join(' ') : '';
   };
-  const ep = points('expected', expectedLanes);
-  const op = points('observed', observedLanes);
+  const ep = points('expected');
+  const op = points('observed');
   if (ep) out.push(`<polyline class="line-expected" points="${ep}" fill="none" stroke="${COLORS.expected}" stroke-width="1.5" stroke-dasharray="5 4"/>`);
   if (op) out.push(`<polyline class="line-observed" points="${op}" fill="none" stroke="${COLORS.observed}" stroke-width="2"/>`);
   if (input.origin !== undefined) {
@@ -217,11 +244,8 @@ export function renderDiagram(input: DiagramInput): string {
     out.push(`<g class="origin"><rect x="${laneX('app') - 6}" y="${oy - 6}" width="12" height="12" fill="${COLORS.observed}"/><text x="${TEXT_X}" y="${oy + 4}" fill="${COLORS.observed}">${esc(input.origin)}</text></g>`);
   }
   // The rows: marks in their lanes, text beside.
-  let ek = 0;
-  let ok = 0;
   input.rows.forEach((r, i) => {
-    const el = r.expected !== undefined ? expectedLanes[ek++] : undefined;
-    const ol = r.observed !== undefined ? observedLanes[ok++] : undefined;
+    const { expected: el, observed: ol } = lanes[i]!;
     const cy = y(i);
     const color = r.marked ? COLORS.marked : COLORS.observed;
     const body: string[] = [];
@@ -240,7 +264,7 @@ export function renderDiagram(input: DiagramInput): string {
     const attrs = `class="hop" data-series="${series}" data-hop="${esc(hop)}"${r.expected !== undefined ? ` data-expected="${esc(r.expected)}"` : ''} data-lane="${ol ?? el}"${r.marked ? ' data-marked="true"' : ''}`;
     const title = `<title>${esc(series === 'both' ? `${names.expected}: ${r.expected}\n${names.observed}: ${r.observed}` : `${series === 'expected' ? `${names.expected} (not ${names.observed})` : names.observed}: ${hop}`)}</title>`;
     // A linked row is clickable across its whole width, not only on its mark and text.
-    const hit = r.href ? `<rect x="2" y="${rowTops[i]!}" width="${width - 4}" height="${rowH(i)}" fill="transparent"/>` : '';
+    const hit = r.href ? `<rect x="2" y="${rowTops[i]!}" width="${width - 4}" height="${rowH(i)}" fill="none" pointer-events="all"/>` : '';
     const g = `<g ${attrs}>${title}${hit}${body.join('')}</g>`;
     out.push(r.href ? `<a href="${esc(r.href)}">${g}</a>` : g);
   });

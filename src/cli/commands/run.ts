@@ -16,6 +16,7 @@ import { BackendUnavailableError, CONTROL_PLANES, type ControlPlaneChoice, type 
 import { runScenarios } from '../../run/runner.ts';
 import { evidenceFolder } from '../evidence-folder.ts';
 import { createProgress } from '../progress.ts';
+import { modesOf } from '../../scenario/setup-roles.ts';
 import { recordRefusal, recordRun } from '../../run/record.ts';
 import { REPORT_API_VERSION, type RunReport, type ScenarioResult } from '../../paths/verdict.ts';
 import { formatConsole, formatSummary, isReporterName, reporters, REPORTER_NAMES, writeReports } from '../../report/index.ts';
@@ -126,7 +127,7 @@ Examples:
         throw new CliError(`no selected scenario can run on ${backend.name} (${selected.length} skipped: ${reasons})`, EXIT_BAD_INPUT);
       }
       // Progress on stderr as the run goes: a live status line on a terminal, plain lines in a pipe or CI.
-      const progress = createProgress({ write: (text) => ctx.io.err(text), tty: process.stderr.isTTY === true && process.env.CI === undefined, columns: process.stderr.columns }, runnable.length * (opts.checkFault ? 2 : 1));
+      const progress = createProgress({ write: (text) => ctx.io.err(text), tty: process.stderr.isTTY === true && process.env.CI === undefined, columns: process.stderr.columns }, runnable.flatMap((s) => modesOf(s.scenario, opts.checkFault ?? false)).length);
       const session: Omit<SessionOptions, 'scenarios'> = {
         checkFault: opts.checkFault ?? false,
         keepLab: opts.keepLab ?? false,
@@ -153,11 +154,11 @@ Examples:
         const code = sig === 'SIGINT' ? 130 : 143;
         if (stop.signal.aborted) {
           // A second signal: no waiting for the probe under way; remove this run's labs now and leave.
-          ctx.io.err(`${sig} again: removing this run's labs now\n`);
+          progress.note(`${sig} again: removing this run's labs now`);
           void (backend.abandon?.() ?? Promise.resolve()).finally(() => process.exit(code));
           return;
         }
-        ctx.io.err(`${sig}: stopping after the probe under way, then tearing the labs down (again to stop at once)\n`);
+        progress.note(`${sig}: stopping after the probe under way, then tearing the labs down (again to stop at once)`);
         stop.abort(sig);
       };
       process.on('SIGINT', onSignal);

@@ -368,12 +368,18 @@ export class KindProbeLab implements KindProbeSide {
     return {
       cancel,
       end: async () => {
-        const t = await stopTrace();
-        const synsText = syns ? await syns() : '';
-        const texts: string[] = [];
-        for (const c of captures) texts.push(await c());
-        const full = pcap ? await pcap(true).catch((e: unknown) => ({ pcapNote: `it could not be brought over: ${(e as Error).message}` })) : pcapNote ? { pcapNote } : {};
-        return { trace: t.text, ruleset: Object.values(t.listings).join('\n'), syns: synsText, captures: texts, notes: [], ...full };
+        // The caller no longer cancels this watch: whatever throws here, the full pcap's tcpdump and file go.
+        let full: { pcap?: string; pcapNote?: string } | undefined;
+        try {
+          const t = await stopTrace();
+          const synsText = syns ? await syns() : '';
+          const texts: string[] = [];
+          for (const c of captures) texts.push(await c());
+          full = pcap ? await pcap(true).catch((e: unknown) => ({ pcapNote: `it could not be brought over: ${(e as Error).message}` })) : pcapNote ? { pcapNote } : {};
+          return { trace: t.text, ruleset: Object.values(t.listings).join('\n'), syns: synsText, captures: texts, notes: [], ...full };
+        } finally {
+          if (full === undefined) await pcap?.(false).catch(() => undefined);
+        }
       },
     };
   }

@@ -34,3 +34,22 @@ test('on a terminal: one status line, cleared before a lab line and at the end, 
   t.true(text.endsWith('\r\x1b[2K'), JSON.stringify(text));
   t.false(text.includes(`✘ ${scenario.name}`), 'the report that follows lists the scenarios');
 });
+
+test('on a terminal, labs at once (--concurrency): the status names every scenario under way; one ending leaves the others', (t) => {
+  let text = '';
+  const p = createProgress({ write: (s) => (text += s), tty: true, columns: 200 }, 3);
+  p.probeStarted('a', 'p1');
+  p.probeStarted('b', 'q1');
+  t.true(text.endsWith('[1/3] a · p1, b · q1 …'), JSON.stringify(text));
+  p.scenarioDone({ ...scenario, name: 'a' });
+  t.true(text.endsWith('\r\x1b[2K[2/3] b · q1 …'), JSON.stringify(text));
+});
+
+test('--check-fault\'s run without the change: failing is the good outcome (✔), passing is not (✘)', (t) => {
+  let text = '';
+  const p = createProgress({ write: (s) => (text += s), tty: false }, 2);
+  p.scenarioDone({ ...scenario, name: 'x', mode: 'without-change', status: 'failed' });
+  p.scenarioDone({ ...scenario, name: 'y', mode: 'without-change', status: 'passed' });
+  t.regex(text, /^✔ x \(without its change: failed, as it must\) /m);
+  t.regex(text, /^✘ y \(without its change: PASSED, its probes do not detect the change\) /m);
+});
