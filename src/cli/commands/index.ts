@@ -7,6 +7,7 @@ import { registerDoctor } from './doctor.ts';
 import { registerLab } from './lab.ts';
 import { registerRun } from './run.ts';
 import { registerProbe } from './probe.ts';
+import { registerReport } from './report.ts';
 
 /** Every top-level command, in the order `pathlab --help` lists them. */
-export const commands: RegisterCommand[] = [registerRun, registerProbe, registerValidate, registerIptables, registerProxyConfig, registerExplain, registerLab, registerDoctor];
+export const commands: RegisterCommand[] = [registerRun, registerProbe, registerReport, registerValidate, registerIptables, registerProxyConfig, registerExplain, registerLab, registerDoctor];
