@@ -11,6 +11,7 @@ import type { LoadedScenario } from '../scenario/loaded.ts';
 import { modesOf, stepsFor, type RunMode } from '../scenario/setup-roles.ts';
 import { skippedResult, type Backend, type EvidenceFolder, type SessionOptions, type StartedBackend } from './backend.ts';
 import { interruptedReason, runProbes, type ProbeEvents } from './probe.ts';
+import { labKey } from './select.ts';
 
 export interface RunOptions extends Omit<SessionOptions, 'scenarios'> {
   /** How many labs run at once (capped by the backend). */
@@ -35,7 +36,7 @@ interface RunResults {
 export function groupByLab(scenarios: readonly LoadedScenario[]): LoadedScenario[][] {
   const groups = new Map<string, LoadedScenario[]>();
   for (const s of scenarios) {
-    const key = JSON.stringify(s.scenario.lab);
+    const key = labKey(s);
     groups.set(key, [...(groups.get(key) ?? []), s]);
   }
   return [...groups.values()];

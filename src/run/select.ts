@@ -61,3 +61,48 @@ export function selectionWords(sel: Selection): string {
     .filter(Boolean)
     .join(' ');
 }
+
+/** The key of a scenario's lab definition: scenarios with the same key share one lab. */
+export const labKey = (s: LoadedScenario): string => JSON.stringify(s.scenario.lab);
+
+export interface Shard {
+  /** From 1 to count. */
+  index: number;
+  count: number;
+}
+
+/** `--shard i/n` read, or undefined when it is not one (i from 1 to n). */
+export function parseShard(text: string): Shard | undefined {
+  const m = /^([1-9]\d*)\/([1-9]\d*)$/.exec(text);
+  if (!m) return undefined;
+  const shard = { index: Number(m[1]), count: Number(m[2]) };
+  return shard.index <= shard.count ? shard : undefined;
+}
+
+/** FNV-1a, 32 bits: the same number for the same text on every machine and run. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * The scenarios of one shard, in their order. Each lab definition goes whole to one shard (a
+ * shard starts each of its labs once), the biggest first to the shard with the fewest scenarios
+ * so far, ties broken by the definition's hash: every job of a CI matrix, given the same files
+ * and options, computes the same split, on every machine and in every run, and the shards
+ * 1/n … n/n together take every scenario once.
+ */
+export function shardScenarios(scenarios: readonly LoadedScenario[], shard: Shard): LoadedScenario[] {
+  const groups = new Map<string, number>();
+  for (const s of scenarios) groups.set(labKey(s), (groups.get(labKey(s)) ?? 0) + 1);
+  const order = [...groups].map(([key, size]) => ({ key, size, hash: fnv1a(key) })).sort((a, b) => b.size - a.size || a.hash - b.hash || (a.key < b.key ? -1 : 1));
+  const load = Array.from({ length: shard.count }, () => 0);
+  const mine = new Set<string>();
+  for (const g of order) {
+    const to = load.indexOf(Math.min(...load));
+    load[to]! += g.size;
+    if (to === shard.index - 1) mine.add(g.key);
+  }
+  return scenarios.filter((s) => mine.has(labKey(s)));
+}

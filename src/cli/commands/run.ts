@@ -1,6 +1,6 @@
 // `pathlab run`: the main job. Loads scenarios, runs them on the backend named by --backend
 // (found in the registry: this command never asks which one it is), reports.
-import { selectScenarios, selectionWords } from '../../run/select.ts';
+import { parseShard, selectScenarios, selectionWords, shardScenarios } from '../../run/select.ts';
 import { PATHLAB_VERSION, packagePath, shownPath } from '../../lab/package-root.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -12,7 +12,7 @@ import type { LoadedScenario } from '../../scenario/loaded.ts';
 import { formatProblem } from '../../scenario/problems.ts';
 import { ISTIO_VERSIONS, type BackendName, type LabSpec } from '../../scenario/schema.ts';
 import { BACKEND_REGISTRY, DEFAULT_BACKEND, backendNamed } from '../../lab/registry.ts';
-import { BackendUnavailableError, CONTROL_PLANES, type ControlPlaneChoice, type SessionOptions } from '../../run/backend.ts';
+import { BackendUnavailableError, CONTROL_PLANES, skippedResult, type ControlPlaneChoice, type SessionOptions } from '../../run/backend.ts';
 import { runScenarios } from '../../run/runner.ts';
 import { evidenceFolder } from '../evidence-folder.ts';
 import { createProgress } from '../progress.ts';
@@ -38,6 +38,7 @@ interface RunOpts {
   context?: string;
   iKnowThisIsNotALab?: boolean;
   controlPlane?: string;
+  shard?: string;
 }
 
 
@@ -62,6 +63,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--record', 'after the run, write each probe\'s observed path (and its outcome and reply, where it expects one that did not hold) into its expect in the scenario file, keeping comments and layout, and print the diff; not with --check-fault, --dry-run or --istio-version')
     .option('--keep-lab', 'leave the labs running after the run (pathlab lab down --all removes them)')
     .option('--concurrency <n>', 'labs run at once (scenarios of one lab run in order)', '1')
+    .option('--shard <i/n>', 'run only shard i of n (for a CI matrix): each lab definition goes whole to one shard, the same in every run; 1/n … n/n together run every scenario once')
     .option('--dry-run', `${withDryRun}: print every command, manifest and API call of the run, in order, and run nothing`)
     .option('--lab-id <id>', `${withExisting}: run on this running lab (pathlab lab up --backend kind) instead of a new one`)
     .option('--context <name>', `${withExisting}: run on this kubeconfig context; one that is not a pathlab lab also needs --i-know-this-is-not-a-lab`)
@@ -77,6 +79,7 @@ Examples:
   pathlab run --filter 'incident-7000-*' --check-fault
   pathlab run --filter incident-7000 --tag fix  scenarios whose name contains incident-7000 and that have the tag fix
   pathlab run --probe redis                     only the probes whose name contains redis
+  pathlab run --shard 2/4 --reporter junit --out out/   the second quarter of the catalogue (a CI matrix job)
   pathlab run --record scenarios/lesson.yaml    run it, then write what was observed into its expect (a diff per file)
   pathlab run --backend kind --dry-run          the kind run's plan: every command, manifest and API call
   pathlab run --backend kind --lab-id a1b2c3    the scenarios that name kind, on a running kind lab`,
@@ -105,6 +108,8 @@ Examples:
       if (!(CONTROL_PLANES as readonly string[]).includes(opts.controlPlane ?? 'auto')) {
         throw new CliError(`--control-plane ${opts.controlPlane}: expected one of ${CONTROL_PLANES.join(', ')}`, EXIT_BAD_INPUT);
       }
+      const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
+      if (opts.shard !== undefined && !shard) throw new CliError(`--shard ${opts.shard}: expected i/n with i from 1 to n, e.g. 2/4`, EXIT_BAD_INPUT);
       const optionProblem = backend.optionProblem({ ...opts, controlPlane: (opts.controlPlane ?? 'auto') as ControlPlaneChoice });
       if (optionProblem) throw new CliError(optionProblem, EXIT_BAD_INPUT);
 
@@ -119,9 +124,17 @@ Examples:
       if (problems.length) throw new CliError(problems.join('\n'), EXIT_BAD_INPUT);
       const version = opts.istioVersion as LabSpec['istio']['version'] | undefined;
       const selection = { ...(opts.filter !== undefined ? { filter: opts.filter } : {}), tags: opts.tag, probes: opts.probe };
-      const selected = selectScenarios(loaded, selection).map((s) => (version ? { ...s, scenario: { ...s.scenario, lab: { ...s.scenario.lab, istio: { ...s.scenario.lab.istio, version } } } } : s));
-      if (selected.length === 0) throw new CliError(`no scenario to run${selectionWords(selection) ? ` matches ${selectionWords(selection)}` : ''}`, EXIT_BAD_INPUT);
+      const picked = selectScenarios(loaded, selection).map((s) => (version ? { ...s, scenario: { ...s.scenario, lab: { ...s.scenario.lab, istio: { ...s.scenario.lab.istio, version } } } } : s));
+      if (picked.length === 0) throw new CliError(`no scenario to run${selectionWords(selection) ? ` matches ${selectionWords(selection)}` : ''}`, EXIT_BAD_INPUT);
+      const selected = shard ? shardScenarios(picked, shard) : picked;
       const runnable = selected.filter((s) => backend.unsupported(s.scenario) === undefined);
+      if (shard && runnable.length === 0) {
+        // A CI matrix job whose shard has nothing this backend runs: no error; its report says so.
+        ctx.io.err(`--shard ${shard.index}/${shard.count}: ${selected.length} of the ${picked.length} selected scenarios are in this shard, none for ${backend.name}; nothing to run\n`);
+        const skipped = selected.map((s) => skippedResult(s, backend.name, backend.unsupported(s.scenario)!));
+        report({ results: [], skipped, backend: backend.name, ...(version ? { istioVersion: version } : {}), startedAt: new Date(), t0: performance.now(), checkFault: opts.checkFault ?? false, names: reporterNames, out: opts.out }, ctx);
+        return;
+      }
       if (runnable.length === 0) {
         const reasons = [...new Set(selected.map((s) => backend.unsupported(s.scenario)))].join('; ');
         throw new CliError(`no selected scenario can run on ${backend.name} (${selected.length} skipped: ${reasons})`, EXIT_BAD_INPUT);

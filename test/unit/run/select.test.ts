@@ -4,7 +4,7 @@ import test from 'ava';
 import { collectScenarioFiles } from '../../../src/scenario/collect.ts';
 import { loadScenarioFile } from '../../../src/scenario/loader.ts';
 import type { LoadedScenario } from '../../../src/scenario/loaded.ts';
-import { namePattern, selectScenarios } from '../../../src/run/select.ts';
+import { labKey, namePattern, parseShard, selectScenarios, shardScenarios } from '../../../src/run/select.ts';
 
 const catalogue: LoadedScenario[] = collectScenarioFiles(['scenarios']).files.flatMap((f) => {
   const r = loadScenarioFile(f);
@@ -59,4 +59,34 @@ test('pathlab run: a selection that takes nothing is bad input (exit 2) that nam
     t.is(r.status, 2, bad);
     t.regex(r.stderr, /--concurrency .*expected a whole number from 1/);
   }
+});
+
+for (const n of [1, 2, 3, 4, 7]) {
+  test(`--shard i/${n} over the catalogue: every scenario in exactly one shard, each lab whole, shards within one lab's size of each other`, (t) => {
+    const shards = Array.from({ length: n }, (_, i) => shardScenarios(catalogue, { index: i + 1, count: n }));
+    t.deepEqual(shards.flat().map((s) => s.file).sort(), catalogue.map((s) => s.file).sort());
+    const home = new Map<string, number>();
+    shards.forEach((sh, i) =>
+      sh.forEach((s) => {
+        t.is(home.get(labKey(s)) ?? i, i, `${s.file}: its lab is split across shards`);
+        home.set(labKey(s), i);
+      }),
+    );
+    const biggest = Math.max(...[...new Set(catalogue.map(labKey))].map((k) => catalogue.filter((s) => labKey(s) === k).length));
+    const sizes = shards.map((sh) => sh.length);
+    t.true(Math.max(...sizes) - Math.min(...sizes) <= biggest, sizes.join(' '));
+  });
+}
+
+test('--shard: the same split whatever order the files come in (every job of a matrix agrees)', (t) => {
+  const reversed = [...catalogue].reverse();
+  for (let i = 1; i <= 3; i++) t.deepEqual(names(shardScenarios(reversed, { index: i, count: 3 })).sort(), names(shardScenarios(catalogue, { index: i, count: 3 })).sort());
+});
+
+test('--shard reads i/n with i from 1 to n, and nothing else', (t) => {
+  t.deepEqual(parseShard('2/4'), { index: 2, count: 4 });
+  for (const bad of ['0/4', '5/4', '2', '2/0', 'a/b', '1/4/2', ' 1/4']) t.is(parseShard(bad), undefined, bad);
+  const r = spawnSync(process.execPath, ['bin/pathlab.js', 'run', '--shard', '5/4'], { encoding: 'utf8' });
+  t.is(r.status, 2);
+  t.regex(r.stderr, /--shard 5\/4: expected i\/n with i from 1 to n/);
 });
