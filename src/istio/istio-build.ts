@@ -29,6 +29,8 @@ export interface IstioBuildPin {
   istio: string;
   /** What the build is, in words a user can check. */
   label: string;
+  /** The Istio minor its branch is (what a scenario's holdsFor range is checked against). */
+  release: string;
   commit: string;
   /** The module proxy's pseudo-version of the commit. */
   pseudoVersion: string;
@@ -43,6 +45,7 @@ export const ISTIO_BUILD_PINS: readonly IstioBuildPin[] = [
   {
     istio: 'current',
     label: 'istio/istio release-1.30 at 9739e10eb9d7 (2026-08-26, after 1.30.3)',
+    release: '1.30',
     commit: '9739e10eb9d7',
     pseudoVersion: 'v0.0.0-20260826214018-9739e10eb9d7',
     goMin: '1.25.9',

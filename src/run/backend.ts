@@ -154,6 +154,8 @@ export interface SessionOptions {
   iKnowThisIsNotALab?: boolean;
   /** Who generates the sidecars' configuration: istiod where the lab's Istio version is built (auto), istiod or fail, or the Envoy model. */
   controlPlane?: ControlPlaneChoice;
+  /** The Istio release to install (backends that install real Istio: `istioReleases`), from --istio-version. */
+  istioRelease?: string;
 }
 
 export const CONTROL_PLANES = ['auto', 'istiod', 'model'] as const;
@@ -174,10 +176,16 @@ export interface Backend {
   readonly options: { dryRun: boolean; existingLab: boolean };
   /** How many of its labs may run at once (kind: one cluster, so one). */
   readonly maxConcurrentLabs: number;
+  /**
+   * For a backend that installs real Istio releases: the pinned ones, and the release an
+   * --istio-version names (undefined: not pinned). Without it, --istio-version names the Istio
+   * behaviour every scenario's lab reproduces (netns).
+   */
+  readonly istioReleases?: { pinned: readonly string[]; default: string; resolve(asked: string): string | undefined };
   /** Why the scenario cannot run on this backend, or undefined when it can. */
   unsupported(s: Scenario): string | undefined;
   /** What is wrong with the run's options for this backend (exit 2), or undefined. */
-  optionProblem(opts: Pick<SessionOptions, 'labId' | 'context' | 'controlPlane'>): string | undefined;
+  optionProblem(opts: Pick<SessionOptions, 'labId' | 'context' | 'controlPlane' | 'istioRelease'>): string | undefined;
   /** Why this machine cannot run the backend, with the fix (exit 3), or undefined. */
   unavailable(opts: Pick<SessionOptions, 'labId' | 'context'>): Promise<string | undefined>;
   /** The whole run as text, nothing run (`--dry-run`), for backends whose `options.dryRun`. */

@@ -5,6 +5,7 @@
 // (a probe from a pod the lab lacks, an address outside the lab's networks) live in
 // cross-checks.ts, because JSON Schema cannot say them.
 import { z } from 'zod';
+import { rangeProblem } from './istio-range.ts';
 import { OUTCOMES } from '../probes/outcome.ts';
 import { TOOL_NAMES, type ToolName } from '../probes/index.ts';
 import { ISTIO_ERAS } from '../mesh/iptables/istio-versions.ts';
@@ -157,6 +158,11 @@ const lab = z
       version: z.enum(ISTIO_VERSIONS).meta({
         description: 'which Istio behaviour to reproduce: istio-init rules and listener shapes of that era',
       }),
+      holdsFor: z
+        .string()
+        .refine((r) => rangeProblem(r) === undefined, { error: 'must be a version range such as ">=1.6" or "1.22 - 1.30"' })
+        .optional()
+        .meta({ description: 'the Istio releases the scenario holds for, a semver range (">=1.6"): a run on a release outside it (--istio-version) skips the scenario with the reason' }),
       interceptionMode: z.enum(INTERCEPTION_MODES).optional(),
       controlPlane: z
         .literal('istiod')

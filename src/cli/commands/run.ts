@@ -14,6 +14,8 @@ import { ISTIO_VERSIONS, type BackendName, type LabSpec } from '../../scenario/s
 import { BACKEND_REGISTRY, DEFAULT_BACKEND, backendNamed } from '../../lab/registry.ts';
 import { BackendUnavailableError, CONTROL_PLANES, skippedResult, type ControlPlaneChoice, type SessionOptions } from '../../run/backend.ts';
 import { runScenarios } from '../../run/runner.ts';
+import { holdsForProblem } from '../../scenario/istio-range.ts';
+import { ISTIO_BUILD_PINS } from '../../istio/istio-build.ts';
 import { evidenceFolder } from '../evidence-folder.ts';
 import { createProgress } from '../progress.ts';
 import { modesOf } from '../../scenario/setup-roles.ts';
@@ -43,6 +45,8 @@ interface RunOpts {
 
 
 const names = Object.keys(BACKEND_REGISTRY).join(', ');
+/** The release the netns lab's current Istio is built from (istiod and istio-iptables), for version ranges. */
+const CURRENT_RELEASE = ISTIO_BUILD_PINS.find((p) => p.istio === 'current')?.release ?? '1.30';
 const withDryRun = Object.values(BACKEND_REGISTRY).filter((b) => b.options.dryRun).map((b) => b.name).join(', ');
 const withExisting = Object.values(BACKEND_REGISTRY).filter((b) => b.options.existingLab).map((b) => b.name).join(', ');
 
@@ -55,7 +59,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--filter <pattern>', 'only scenarios whose name contains it, or matches it when it is a glob (* ? [...]), e.g. incident-7000 or "incident-7000-fix-*"')
     .option('--tag <tag>', 'only scenarios with this tag; repeatable (every tag given)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--probe <pattern>', 'only probes whose name contains it (or matches the glob); repeatable; scenarios without one are left out', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--istio-version <v>', `run every scenario's lab with this Istio behaviour: ${ISTIO_VERSIONS.join(', ')}`)
+    .option('--istio-version <v>', `netns: run every scenario's lab with this Istio behaviour (${ISTIO_VERSIONS.join(', ')}); kind: install this pinned Istio release (${Object.values(BACKEND_REGISTRY).flatMap((b) => b.istioReleases?.pinned ?? []).join(', ')}, or its minor)`)
     .option('--reporter <name>', 'console, json, junit, tap or html (one page with each path drawn); repeatable; without --out, one of json, junit, tap and html goes to stdout (console then to stderr)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--out <dir>', 'write each reporter\'s output to a file in this folder (report.json, junit.xml, report.tap, report.txt, report.html), and each failed probe\'s evidence bundle under evidence/<scenario>/<probe>/: the pods\' pcaps (tcpdump -r), iptables-save, sidecar config_dump (pathlab proxy-config), access log, kernel trace and the probe\'s output')
     .option('--control-plane <which>', 'who configures the sidecars: istiod (Istio\'s own generation over xDS to pilot-agent in every pod; built for current Istio), model (the Envoy model as file-based xDS, every era) or auto: istiod where built, else the model', 'auto')
@@ -90,11 +94,18 @@ Examples:
       // stdout carries one report a program reads: two would interleave (a JSON report then unparseable).
       const onStdout = [...new Set(reporterNames.filter((n) => n !== 'console'))];
       if (opts.out === undefined && onStdout.length > 1) throw new CliError(`--reporter ${onStdout.join(', ')}: only one of them can go to stdout; give --out DIR to write each to its file`, EXIT_BAD_INPUT);
-      if (opts.istioVersion !== undefined && !(ISTIO_VERSIONS as readonly string[]).includes(opts.istioVersion)) {
-        throw new CliError(`--istio-version ${opts.istioVersion}: expected one of ${ISTIO_VERSIONS.join(', ')}`, EXIT_BAD_INPUT);
-      }
       const backend = backendNamed(opts.backend);
       if (!backend) throw new CliError(`--backend ${opts.backend}: expected one of ${names}`, EXIT_BAD_INPUT);
+      // --istio-version: on a backend that installs real Istio, the pinned release to install (the
+      // scenarios' labs keep their era); elsewhere the Istio behaviour every scenario's lab reproduces.
+      const releases = backend.istioReleases;
+      const release = opts.istioVersion !== undefined && releases ? releases.resolve(opts.istioVersion) : undefined;
+      if (opts.istioVersion !== undefined && releases && release === undefined) {
+        throw new CliError(`--istio-version ${opts.istioVersion}: the ${backend.name} backend installs a pinned Istio release: ${releases.pinned.join(', ')} (a release, its minor, or current = ${releases.default})`, EXIT_BAD_INPUT);
+      }
+      if (opts.istioVersion !== undefined && !releases && !(ISTIO_VERSIONS as readonly string[]).includes(opts.istioVersion)) {
+        throw new CliError(`--istio-version ${opts.istioVersion}: expected one of ${ISTIO_VERSIONS.join(', ')}`, EXIT_BAD_INPUT);
+      }
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new CliError(`--concurrency ${opts.concurrency}: expected a whole number from 1`, EXIT_BAD_INPUT);
       const notTaken = [
@@ -110,7 +121,7 @@ Examples:
       }
       const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
       if (opts.shard !== undefined && !shard) throw new CliError(`--shard ${opts.shard}: expected i/n with i from 1 to n, e.g. 2/4`, EXIT_BAD_INPUT);
-      const optionProblem = backend.optionProblem({ ...opts, controlPlane: (opts.controlPlane ?? 'auto') as ControlPlaneChoice });
+      const optionProblem = backend.optionProblem({ ...opts, controlPlane: (opts.controlPlane ?? 'auto') as ControlPlaneChoice, ...(release !== undefined ? { istioRelease: release } : {}) });
       if (optionProblem) throw new CliError(optionProblem, EXIT_BAD_INPUT);
 
       const { files, missing } = collectScenarioFiles(paths.length ? paths : [shownPath(packagePath('scenarios'))]);
@@ -122,21 +133,28 @@ Examples:
         else loaded.push({ file: f, scenario: r.scenario, expected: r.expected, files: r.files });
       }
       if (problems.length) throw new CliError(problems.join('\n'), EXIT_BAD_INPUT);
-      const version = opts.istioVersion as LabSpec['istio']['version'] | undefined;
+      const version = releases ? undefined : (opts.istioVersion as LabSpec['istio']['version'] | undefined);
+      const recorded = release ?? version;
       const selection = { ...(opts.filter !== undefined ? { filter: opts.filter } : {}), tags: opts.tag, probes: opts.probe };
       const picked = selectScenarios(loaded, selection).map((s) => (version ? { ...s, scenario: { ...s.scenario, lab: { ...s.scenario.lab, istio: { ...s.scenario.lab.istio, version } } } } : s));
       if (picked.length === 0) throw new CliError(`no scenario to run${selectionWords(selection) ? ` matches ${selectionWords(selection)}` : ''}`, EXIT_BAD_INPUT);
       const selected = shard ? shardScenarios(picked, shard) : picked;
-      const runnable = selected.filter((s) => backend.unsupported(s.scenario) === undefined);
-      if (shard && runnable.length === 0) {
-        // A CI matrix job whose shard has nothing this backend runs: no error; its report says so.
-        ctx.io.err(`--shard ${shard.index}/${shard.count}: ${selected.length} of the ${picked.length} selected scenarios are in this shard, none for ${backend.name}; nothing to run\n`);
-        const skipped = selected.map((s) => skippedResult(s, backend.name, backend.unsupported(s.scenario)!));
-        report({ results: [], skipped, backend: backend.name, ...(version ? { istioVersion: version } : {}), startedAt: new Date(), t0: performance.now(), checkFault: opts.checkFault ?? false, names: reporterNames, out: opts.out }, ctx);
+      // The Istio each scenario runs as: the release a backend installs, else its lab's era (current: the built release).
+      const releaseOf = (s: LoadedScenario): string => (releases ? (release ?? releases.default) : s.scenario.lab.istio.version === 'current' ? CURRENT_RELEASE : s.scenario.lab.istio.version);
+      const outOfRange = (s: LoadedScenario) => holdsForProblem(s.scenario.lab.istio.holdsFor, releaseOf(s), releases ? releaseOf(s) : s.scenario.lab.istio.version === 'current' ? `current (${CURRENT_RELEASE})` : s.scenario.lab.istio.version);
+      const notHere = (s: LoadedScenario) => backend.unsupported(s.scenario) ?? outOfRange(s);
+      const runnable = selected.filter((s) => notHere(s) === undefined);
+      // Nothing to run because of the shard (a CI matrix job) or of the scenarios' Istio ranges is no
+      // error: the report lists them skipped, with why.
+      if (runnable.length === 0 && (shard || selected.every((s) => backend.unsupported(s.scenario) === undefined))) {
+        const where = shard ? `--shard ${shard.index}/${shard.count}: ${selected.length} of the ${picked.length} selected scenarios are in this shard` : `${selected.length} scenario(s) selected`;
+        ctx.io.err(`${where}, none to run on ${backend.name} here; nothing to run\n`);
+        const skipped = selected.map((s) => skippedResult(s, backend.name, notHere(s)!));
+        report({ results: [], skipped, backend: backend.name, ...(recorded ? { istioVersion: recorded } : {}), startedAt: new Date(), t0: performance.now(), checkFault: opts.checkFault ?? false, names: reporterNames, out: opts.out }, ctx);
         return;
       }
       if (runnable.length === 0) {
-        const reasons = [...new Set(selected.map((s) => backend.unsupported(s.scenario)))].join('; ');
+        const reasons = [...new Set(selected.map(notHere))].join('; ');
         throw new CliError(`no selected scenario can run on ${backend.name} (${selected.length} skipped: ${reasons})`, EXIT_BAD_INPUT);
       }
       // Progress on stderr as the run goes: a live status line on a terminal, plain lines in a pipe or CI.
@@ -149,6 +167,7 @@ Examples:
         ...(opts.context !== undefined ? { context: opts.context } : {}),
         ...(opts.iKnowThisIsNotALab ? { iKnowThisIsNotALab: true } : {}),
         controlPlane: (opts.controlPlane ?? 'auto') as ControlPlaneChoice,
+        ...(release !== undefined ? { istioRelease: release } : {}),
       };
       if (opts.dryRun && backend.dryRun) {
         ctx.io.out(backend.dryRun({ ...session, scenarios: runnable }));
@@ -178,7 +197,7 @@ Examples:
       process.on('SIGTERM', onSignal);
       let run;
       try {
-        run = await runScenarios(backend, selected, {
+        run = await runScenarios(backend, selected.filter((s) => outOfRange(s) === undefined), {
           ...session,
           concurrency,
           signal: stop.signal,
@@ -195,7 +214,12 @@ Examples:
         process.removeListener('SIGINT', onSignal);
         process.removeListener('SIGTERM', onSignal);
       }
-      report({ ...run, backend: backend.name, ...(version ? { istioVersion: version } : {}), startedAt, t0, checkFault: opts.checkFault ?? false, names: reporterNames, out: opts.out }, ctx);
+      // Scenarios that do not hold for this run's Istio are reported skipped, with why.
+      const rangeSkipped = selected.flatMap((s) => {
+        const why = backend.unsupported(s.scenario) === undefined ? outOfRange(s) : undefined;
+        return why ? [skippedResult(s, backend.name, why)] : [];
+      });
+      report({ ...run, skipped: [...run.skipped, ...rangeSkipped], backend: backend.name, ...(recorded ? { istioVersion: recorded } : {}), startedAt, t0, checkFault: opts.checkFault ?? false, names: reporterNames, out: opts.out }, ctx);
       // The diffs go to stdout unless a reporter's data does (json, junit, tap without --out).
       if (opts.record) (opts.out === undefined && reporterNames.some((n) => n !== 'console') ? ctx.io.err : ctx.io.out)(recordRun([...run.results, ...run.skipped], { read: (f) => readFileSync(f, 'utf8'), write: (f, text) => writeFileSync(f, text) }, { interrupted: stop.signal.aborted }));
       if (stop.signal.aborted) ctx.exit(stop.signal.reason === 'SIGINT' ? 130 : 143);

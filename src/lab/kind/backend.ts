@@ -14,7 +14,7 @@ import { DRY_RUN_ID, LAB_LABEL, contextName, checkLabId } from './labels.ts';
 import { listenerSnapshot, waitForListeners, type ListenerSnapshot } from '../../mesh/envoy/listener-wait.ts';
 import { KindProbeLab } from './probe-lab.ts';
 import { startExternals, type StartedExternals } from './externals.ts';
-import { IMAGES, imageRef, kindPins } from './versions.ts';
+import { IMAGES, ISTIO_VERSION, KIND_ISTIO_RELEASES, imageRef, kindIstioRelease, kindPins } from './versions.ts';
 import { defaultCacheDir } from './istioctl-cache.ts';
 import { formatDoctor, runDoctor } from './doctor.ts';
 import { kindLabCommands } from './lab-commands.ts';
@@ -100,6 +100,7 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const cacheDir = defaultCacheDir();
   const progress = opts.onProgress ?? (() => {});
+  const release = opts.istioRelease ?? ISTIO_VERSION;
   let started: StartedKindLab | undefined;
   let ctx: string;
   let id: string;
@@ -114,6 +115,7 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
   } else {
     started = await kindLab()
       .withCacheDir(cacheDir)
+      .withPins(kindPins(undefined, release))
       .withProgress((e) => e.outcome === 'start' && progress(`[lab up ${e.index + 1}/${e.total}] ${e.step.what}`))
       .start();
     ctx = started.context;
@@ -135,7 +137,7 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
       kc.setCurrentContext(ctx);
     }
     if (opts.scenarios.some((s) => (s.scenario.lab.externalHosts ?? []).length > 0)) externals = await startExternals();
-    sections = planKindRun({ scenarios: [...opts.scenarios], id, pins: kindPins(), cacheDir, existing: { context: ctx }, ...(opts.checkFault ? { checkFault: true } : {}) });
+    sections = planKindRun({ scenarios: [...opts.scenarios], id, pins: kindPins(undefined, release), cacheDir, existing: { context: ctx }, ...(opts.checkFault ? { checkFault: true } : {}) });
   } catch (e) {
     await close().catch((why: Error) => progress(`warning: cleaning up after a failed start: ${why.message}`));
     throw e;
@@ -144,7 +146,7 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
     async start(group) {
       const namespaces = new Map(group[0]!.scenario.lab.pods.map((p) => [p.name, p.namespace ?? 'default']));
       const title = groupTitle(group);
-      const lab = { kc, namespaces, captureImage: imageRef(IMAGES.toolbox!), ...(id !== DRY_RUN_ID ? { labSelector: `${LAB_LABEL}=${id}` } : {}), labId: id };
+      const lab = { kc, namespaces, captureImage: imageRef(IMAGES.toolbox!), ...(id !== DRY_RUN_ID ? { labSelector: `${LAB_LABEL}=${id}` } : {}), labId: id, istioVersion: release };
       return new StartedKindGroup(lab, sections, title, progress).start();
     },
     close,
@@ -157,6 +159,7 @@ export const kindBackend: Backend = {
   summary: 'a kind cluster with real Istio and real Envoy (needs Docker, kind, kubectl)',
   options: { dryRun: true, existingLab: true },
   maxConcurrentLabs: 1,
+  istioReleases: { pinned: Object.keys(KIND_ISTIO_RELEASES), default: ISTIO_VERSION, resolve: kindIstioRelease },
   unsupported(s: Scenario): string | undefined {
     if (!s.metadata.backends.includes('kind')) return `the scenario names the backends ${s.metadata.backends.join(', ')}`;
     if (s.lab.istio.version !== KIND_ISTIO_VERSION) return `the kind lab runs current Istio; this scenario's lab is Istio ${s.lab.istio.version}`;
@@ -165,6 +168,7 @@ export const kindBackend: Backend = {
   },
   optionProblem(opts) {
     if (opts.controlPlane === 'model') return '--control-plane model: the kind backend runs Istio\'s own istiod; the model is a netns lab\'s';
+    if (opts.istioRelease !== undefined && (opts.labId !== undefined || opts.context !== undefined)) return '--istio-version: a running lab or cluster has the Istio it was given; give --istio-version to lab up (or to a run that makes its own lab)';
     if (opts.labId === undefined) return undefined;
     try {
       checkLabId(opts.labId);
@@ -184,6 +188,7 @@ export const kindBackend: Backend = {
       ...(opts.context !== undefined ? { context: opts.context } : {}),
       ...(opts.checkFault ? { checkFault: true } : {}),
       ...(opts.keepLab ? { keepLab: true } : {}),
+      ...(opts.istioRelease !== undefined ? { istioRelease: opts.istioRelease } : {}),
     }),
   open: openKind,
   labs: kindLabCommands(),

@@ -13,7 +13,7 @@ import { checkContext, hostRunner, kindLab, listKindLabs, readLabFiles, runKindS
 import type { GuardDecision } from './guard.ts';
 import { DRY_RUN_ID, checkLabId, clusterName, contextName } from './labels.ts';
 import { formatKindPlan, planKindDown, planKindLab } from './plan.ts';
-import { ISTIO_VERSION, KIND_NODE_IMAGE, KIND_VERSION, imageRef, kindPins } from './versions.ts';
+import { ISTIO_VERSION, KIND_ISTIO_RELEASES, KIND_NODE_IMAGE, KIND_VERSION, imageRef, kindIstioRelease, kindPins } from './versions.ts';
 
 
 
@@ -32,31 +32,33 @@ function loadScenario(path: string): Scenario {
 }
 
 /** The header of a printed plan: what is pinned, and to what. */
-function pinsHeader(id: string): string {
-  const pins = kindPins('linux-amd64');
+function pinsHeader(id: string, release: string): string {
+  const pins = kindPins('linux-amd64', release);
   return [
     `kind lab ${id}: cluster ${clusterName(id)}, context ${contextName(id)}`,
     `pinned: kind ${KIND_VERSION}, node image ${imageRef(KIND_NODE_IMAGE)}`,
-    `pinned: Istio ${ISTIO_VERSION}, istioctl from ${pins.istioctl.url} (sha256 ${pins.istioctl.sha256})`,
+    `pinned: Istio ${release}, istioctl from ${pins.istioctl.url} (sha256 ${pins.istioctl.sha256})`,
     '',
   ].join('\n');
 }
 
 async function up(cacheDir: string, opts: LabUpOptions, io: LabIo): Promise<void> {
-  const notTaken = [opts.lab !== undefined && '--lab', opts.istioVersion !== undefined && '--istio-version'].filter(Boolean);
-  if (notTaken.length) throw new BackendInputError(`${notTaken.join(', ')}: not an option of the kind backend (it installs Istio ${ISTIO_VERSION}; --scenario adds a scenario's lab)`);
+  if (opts.lab !== undefined) throw new BackendInputError('--lab: not an option of the kind backend (--scenario adds a scenario\'s lab)');
+  const release = opts.istioVersion === undefined ? ISTIO_VERSION : kindIstioRelease(opts.istioVersion);
+  if (release === undefined) throw new BackendInputError(`--istio-version ${opts.istioVersion}: the kind backend installs a pinned Istio release: ${Object.keys(KIND_ISTIO_RELEASES).join(', ')} (or current, ${ISTIO_VERSION})`);
   const scenario = opts.scenario === undefined ? undefined : loadScenario(opts.scenario);
   if (opts.dryRun) {
     const id = labId(opts.labId, DRY_RUN_ID);
     // The printed plan is the linux-amd64 one, so that it reads the same on every machine.
-    const plan = planKindLab({ id, pins: kindPins('linux-amd64'), labFiles: readLabFiles(), cacheDir, ...(scenario ? { scenario } : {}) });
-    io.out(pinsHeader(id) + formatKindPlan(plan, { home: homedir() }));
+    const plan = planKindLab({ id, pins: kindPins('linux-amd64', release), labFiles: readLabFiles(), cacheDir, ...(scenario ? { scenario } : {}) });
+    io.out(pinsHeader(id, release) + formatKindPlan(plan, { home: homedir() }));
     for (const m of plan.missingPins) io.err(`UNPINNED: ${m}\n`);
     return;
   }
   const lab = kindLab()
     .withId(labId(opts.labId, newLabId()))
     .withCacheDir(cacheDir)
+    .withPins(kindPins(undefined, release))
     .withProgress((e) => {
       if (e.outcome === 'start') io.err(`[${e.index + 1}/${e.total}] ${e.step.what}\n`);
       else if (e.outcome === 'skipped') io.err(`[${e.index + 1}/${e.total}] skipped (condition not met)\n`);

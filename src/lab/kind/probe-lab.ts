@@ -48,8 +48,9 @@ export interface KindProbeLabOptions {
   captureImage: string;
   /** Restrict pod look-ups to this lab (label pathlab.dev/lab), when the cluster is a pathlab lab. */
   labSelector?: string;
-  /** The lab's id (the report records it). */
+  /** The lab's id and the Istio release it runs (the report records them). */
   labId?: string;
+  istioVersion?: string;
   host?: HostRunner;
 }
 
@@ -73,14 +74,15 @@ export class KindProbeLab implements KindProbeSide {
   readonly backend = 'kind';
   /** tcp_proxy logs when the connection closes; kubelet's log API follows a moment later. */
   readonly accessLogWaitMs = 5000;
-  /** Everything on a kind cluster is Istio's own, of the pinned release. */
+  /** Everything on a kind cluster is Istio's own, of the pinned release it installed. */
   get producedBy(): ProducedBy {
+    const v = this.o.istioVersion ?? ISTIO_VERSION;
     return {
-      controlPlane: `istiod ${ISTIO_VERSION}`,
-      istioInit: `istio-init of Istio ${ISTIO_VERSION}`,
-      proxy: `istio-proxy ${ISTIO_VERSION} (Istio's Envoy)`,
-      istioVersion: ISTIO_VERSION,
-      envoyVersion: `istio-proxy ${ISTIO_VERSION}`,
+      controlPlane: `istiod ${v}`,
+      istioInit: `istio-init of Istio ${v}`,
+      proxy: `istio-proxy ${v} (Istio's Envoy)`,
+      istioVersion: v,
+      envoyVersion: `istio-proxy ${v}`,
       labId: this.o.labId ?? 'unknown',
     };
   }

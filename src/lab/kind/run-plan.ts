@@ -227,13 +227,13 @@ function formatKindRunPlan(sections: KindRunSection[], opts: { home?: string } =
 }
 
 /** `pathlab run --backend kind --dry-run`: the plan as text. */
-export function kindRunDryRun(scenarios: LoadedScenario[], opts: { cacheDir: string; labId?: string; context?: string; checkFault?: boolean; keepLab?: boolean }): string {
+export function kindRunDryRun(scenarios: LoadedScenario[], opts: { cacheDir: string; labId?: string; context?: string; checkFault?: boolean; keepLab?: boolean; istioRelease?: string }): string {
   const id = opts.labId ?? DRY_RUN_ID;
   const existing = opts.context !== undefined || opts.labId !== undefined ? { context: opts.context ?? contextName(id) } : undefined;
   const sections = planKindRun({
     scenarios,
     id,
-    pins: kindPins('linux-amd64'),
+    pins: kindPins('linux-amd64', opts.istioRelease),
     cacheDir: opts.cacheDir,
     ...(existing ? { existing } : {}),
     ...(opts.checkFault ? { checkFault: true } : {}),

@@ -25,40 +25,75 @@ export interface PinnedImage {
   source: string;
 }
 
+/** The Istio release the kind backend installs unless --istio-version names another of KIND_ISTIO_RELEASES. */
 export const ISTIO_VERSION = '1.30.3';
 
+/** An Istio release archive per platform (istioctl is bin/istioctl in it). */
+function archives(version: string, sums: Readonly<Record<string, string>>, source: Readonly<Record<string, string>>): Readonly<Record<string, PinnedArtifact>> {
+  const file: Record<string, string> = { 'linux-amd64': 'linux-amd64', 'linux-arm64': 'linux-arm64', 'darwin-amd64': 'osx-amd64', 'darwin-arm64': 'osx-arm64' };
+  return Object.fromEntries(
+    Object.entries(sums).map(([platform, sha256]) => [
+      platform,
+      { url: `https://github.com/istio/istio/releases/download/${version}/istio-${version}-${file[platform]}.tar.gz`, sha256, source: source[platform]!, member: `istio-${version}/bin/istioctl` },
+    ]),
+  );
+}
+
 /**
- * The Istio release archive (istioctl is bin/istioctl in it). Istio publishes
- * `<archive>.sha256` next to each archive; the values below are those checksums as two
- * independent repositories record them.
+ * The Istio releases the kind backend installs: the current minor and the previous one, each
+ * archive by the sha256 Istio publishes next to it (`<archive>.sha256`), as other repositories
+ * record them (`source`). `--istio-version` names one of them (or its minor); any other is
+ * refused with this list.
  */
-export const ISTIOCTL_ARTIFACTS: Readonly<Record<string, PinnedArtifact>> = {
-  'linux-amd64': {
-    url: `https://github.com/istio/istio/releases/download/${ISTIO_VERSION}/istio-${ISTIO_VERSION}-linux-amd64.tar.gz`,
-    sha256: '55ada076ba1b37af49e8a24e5e539b4abccabdb33894c923279edd293eea3993',
-    source:
-      'cert-manager/makefile-modules modules/tools/00_mod.mk (istioctl=1.30.3, istioctl_linux_amd64_SHA256SUM, commit 02b378ff); the same value in a toolchain lock of another repository (istio-1.30.3-linux-amd64.tar.gz)',
-    member: `istio-${ISTIO_VERSION}/bin/istioctl`,
-  },
-  'linux-arm64': {
-    url: `https://github.com/istio/istio/releases/download/${ISTIO_VERSION}/istio-${ISTIO_VERSION}-linux-arm64.tar.gz`,
-    sha256: '926d265818e8ab69de9f81bfe78447c3bc8f4ae32a356a39545b790bfcfd63e5',
-    source: 'cert-manager/makefile-modules modules/tools/00_mod.mk (istioctl_linux_arm64_SHA256SUM)',
-    member: `istio-${ISTIO_VERSION}/bin/istioctl`,
-  },
-  'darwin-amd64': {
-    url: `https://github.com/istio/istio/releases/download/${ISTIO_VERSION}/istio-${ISTIO_VERSION}-osx-amd64.tar.gz`,
-    sha256: '9a2b70d8257861156336c89bf33251b90cc77924116c10a281d39d996d4f0bac',
-    source: 'cert-manager/makefile-modules modules/tools/00_mod.mk (istioctl_darwin_amd64_SHA256SUM)',
-    member: `istio-${ISTIO_VERSION}/bin/istioctl`,
-  },
-  'darwin-arm64': {
-    url: `https://github.com/istio/istio/releases/download/${ISTIO_VERSION}/istio-${ISTIO_VERSION}-osx-arm64.tar.gz`,
-    sha256: '4d78e3effac3253c9348cef73563af405dc3429bea9536eae98a724ee81761c7',
-    source: 'cert-manager/makefile-modules modules/tools/00_mod.mk (istioctl_darwin_arm64_SHA256SUM)',
-    member: `istio-${ISTIO_VERSION}/bin/istioctl`,
-  },
+export const KIND_ISTIO_RELEASES: Readonly<Record<string, Readonly<Record<string, PinnedArtifact>>>> = {
+  '1.30.3': archives(
+    '1.30.3',
+    {
+      'linux-amd64': '55ada076ba1b37af49e8a24e5e539b4abccabdb33894c923279edd293eea3993',
+      'linux-arm64': '926d265818e8ab69de9f81bfe78447c3bc8f4ae32a356a39545b790bfcfd63e5',
+      'darwin-amd64': '9a2b70d8257861156336c89bf33251b90cc77924116c10a281d39d996d4f0bac',
+      'darwin-arm64': '4d78e3effac3253c9348cef73563af405dc3429bea9536eae98a724ee81761c7',
+    },
+    {
+      'linux-amd64': 'cert-manager/makefile-modules modules/tools/00_mod.mk (istioctl=1.30.3, istioctl_linux_amd64_SHA256SUM, commit 02b378ff); the same value in a toolchain lock of another repository (istio-1.30.3-linux-amd64.tar.gz)',
+      'linux-arm64': 'cert-manager/makefile-modules modules/tools/00_mod.mk (istioctl_linux_arm64_SHA256SUM)',
+      'darwin-amd64': 'cert-manager/makefile-modules modules/tools/00_mod.mk (istioctl_darwin_amd64_SHA256SUM)',
+      'darwin-arm64': 'cert-manager/makefile-modules modules/tools/00_mod.mk (istioctl_darwin_arm64_SHA256SUM)',
+    },
+  ),
+  // The previous minor. 1.29.2 (2026-04-13, istio/istio.io content/en/news/releases/1.29.x/announcing-1.29.2)
+  // is the newest 1.29 release whose checksums a published file records; 1.29.3-1.29.8 exist, but no
+  // source here gave their archives' checksums, and a digest is never guessed.
+  '1.29.2': archives(
+    '1.29.2',
+    {
+      'linux-amd64': '904bbf1b917dd0135aa55b99cbfa34edd0a188fdeeeef09bb995d8e8e3165112',
+      'linux-arm64': 'c4130d32359446fa5e4820c0543d06e2e424883c6890f0f8c59f3ac69dd4b44e',
+      'darwin-amd64': '0bd51e88f8a2568892523752e12ce720793e4b9a9b25bdd4555d5932048e2bf1',
+      'darwin-arm64': 'dffa0ff011774cf65fbae5d53f84d54bd12b541a35cff68be60db1c6674f03b4',
+    },
+    Object.fromEntries(
+      ['linux_amd64', 'linux_arm64', 'darwin_amd64', 'darwin_arm64'].map((k) => [
+        k.replace('_', '-'),
+        `cert-manager/makefile-modules modules/tools/00_mod.mk at commit 70ef3707 (istioctl=1.29.2, istioctl_${k}_SHA256SUM); the same values vendored in cert-manager/trust-manager make/_shared/tools/00_mod.mk at 26c85934`,
+      ]),
+    ),
+  ),
 };
+
+/** The archives of the default release (ISTIO_VERSION). */
+export const ISTIOCTL_ARTIFACTS = KIND_ISTIO_RELEASES[ISTIO_VERSION]!;
+
+/**
+ * The pinned release `--istio-version` names: a release (`1.29.8`), its minor (`1.29`), or
+ * `current` (the default); undefined when none is pinned.
+ */
+export function kindIstioRelease(asked: string): string | undefined {
+  const v = asked.trim().replace(/^v/, '');
+  if (v === 'current') return ISTIO_VERSION;
+  if (KIND_ISTIO_RELEASES[v]) return v;
+  return Object.keys(KIND_ISTIO_RELEASES).find((r) => r.split('.').slice(0, 2).join('.') === v);
+}
 
 export const KIND_VERSION = 'v0.32.0';
 
@@ -136,16 +171,16 @@ export interface KindPins {
   images: Readonly<Record<string, PinnedImage>>;
 }
 
-/** The pins for a platform (`linux-amd64`, `darwin-arm64`, ...). */
-export function kindPins(platform = hostPlatform()): KindPins {
-  const istioctl = ISTIOCTL_ARTIFACTS[platform];
+/** The pins for a platform (`linux-amd64`, `darwin-arm64`, ...) and a release of KIND_ISTIO_RELEASES. */
+export function kindPins(platform = hostPlatform(), istioVersion = ISTIO_VERSION): KindPins {
+  const istioctl = KIND_ISTIO_RELEASES[istioVersion]?.[platform];
   return {
-    istioVersion: ISTIO_VERSION,
+    istioVersion,
     istioctl: istioctl ?? {
       url: '',
       sha256: UNPINNED,
-      source: `no Istio archive pinned for platform ${platform}`,
-      member: `istio-${ISTIO_VERSION}/bin/istioctl`,
+      source: `no Istio ${istioVersion} archive pinned for platform ${platform}`,
+      member: `istio-${istioVersion}/bin/istioctl`,
     },
     nodeImage: KIND_NODE_IMAGE,
     images: IMAGES,

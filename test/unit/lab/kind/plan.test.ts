@@ -66,10 +66,13 @@ test('lab up --lab-id must be a DNS-label-like id', async (t) => {
   t.is(await main(['lab', 'up', '--backend', 'kind', '--dry-run', '--lab-id', 'Bad_ID'], io), 2);
 });
 
-test('lab up --backend kind refuses the netns options it cannot honour', async (t) => {
+test('lab up --backend kind refuses what it cannot honour: an Istio era it does not install, a Lab file', async (t) => {
   const io = bufferIo();
   t.is(await main(['lab', 'up', '--backend', 'kind', '--dry-run', '--istio-version', '1.5'], io), 2);
-  t.regex(io.stderr(), /--istio-version: not an option of the kind backend/);
+  t.regex(io.stderr(), /--istio-version 1\.5: the kind backend installs a pinned Istio release: 1\.30\.3, 1\.29\.2/);
+  const lab = bufferIo();
+  t.is(await main(['lab', 'up', '--backend', 'kind', '--dry-run', '--lab', 'labs/netns/bookinfo.yaml'], lab), 2);
+  t.regex(lab.stderr(), /--lab: not an option of the kind backend/);
 });
 
 const plans = {

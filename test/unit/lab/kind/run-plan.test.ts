@@ -153,3 +153,37 @@ test('run plan with two lab groups: each group has its own removal, so the secon
   t.true(second.steps.some((st) => st.kind === 'run' && st.argv.includes('delete')));
   t.true(second.steps.some((st) => st.kind === 'run' && st.what === 'restore the lab\'s mesh config'), 'the REGISTRY_ONLY group restores the mesh config');
 });
+
+test('run --backend kind --istio-version 1.29 --dry-run installs Istio 1.29.2: its archive, by its published sha256; every other line as the default plan', async (t) => {
+  const now = await run(['run', '--backend', 'kind', '--dry-run']);
+  const prev = await run(['run', '--backend', 'kind', '--dry-run', '--istio-version', '1.29']);
+  t.is(prev.code, 0, prev.err);
+  const pins = kindPins('linux-amd64', '1.29.2');
+  t.is(pins.istioctl.sha256, '904bbf1b917dd0135aa55b99cbfa34edd0a188fdeeeef09bb995d8e8e3165112');
+  t.true(prev.out.includes('download https://github.com/istio/istio/releases/download/1.29.2/istio-1.29.2-linux-amd64.tar.gz'), prev.out.slice(0, 600));
+  t.true(prev.out.includes(pins.istioctl.sha256));
+  t.regex(prev.out, /^\d+\. install Istio 1\.29\.2$/m);
+  t.false(prev.out.includes('1.30.3'), 'nothing of the default release is left');
+  const a = now.out.split('\n');
+  const b = prev.out.split('\n');
+  t.is(a.length, b.length);
+  const differing = a.flatMap((line, i): Array<[string, string]> => (line === b[i] ? [] : [[line, b[i]!]]));
+  t.true(differing.length > 0);
+  const pinned = kindPins('linux-amd64');
+  for (const [x, y] of differing) t.is(y.replaceAll('1.29.2', '1.30.3').replace(pins.istioctl.sha256, pinned.istioctl.sha256), x);
+  // The same through its full release name, and `current` is the default.
+  t.is((await run(['run', '--backend', 'kind', '--dry-run', '--istio-version', '1.29.2'])).out, prev.out);
+  t.is((await run(['run', '--backend', 'kind', '--dry-run', '--istio-version', 'current'])).out, now.out);
+});
+
+test('run --backend kind --istio-version: an unpinned release is refused with the pinned ones; a running lab keeps its Istio', async (t) => {
+  const r = await run(['run', '--backend', 'kind', '--dry-run', '--istio-version', '1.28']);
+  t.is(r.code, 2);
+  t.regex(r.err, /--istio-version 1\.28: the kind backend installs a pinned Istio release: 1\.30\.3, 1\.29\.2/);
+  const lab = await run(['run', '--backend', 'kind', '--dry-run', '--istio-version', '1.29', '--lab-id', 'a1b2c3']);
+  t.is(lab.code, 2);
+  t.regex(lab.err, /a running lab or cluster has the Istio it was given/);
+  const up = await run(['lab', 'up', '--backend', 'kind', '--dry-run', '--istio-version', '1.29']);
+  t.is(up.code, 0, up.err);
+  t.regex(up.out, /^pinned: Istio 1\.29\.2, istioctl from https:\/\/github\.com\/istio\/istio\/releases\/download\/1\.29\.2\//m);
+});
