@@ -96,11 +96,29 @@ class StartedKindGroup extends KindProbeLab implements StartedBackend {
   }
 }
 
+/** The Istio release a cluster runs: the tag of istiod's image (istio-system/istiod), or undefined when it cannot be read. */
+export async function installedIstio(kc: KubeConfig): Promise<string | undefined> {
+  const { AppsV1Api } = await import('@kubernetes/client-node');
+  try {
+    const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'istiod', namespace: 'istio-system' });
+    const image = d.spec?.template.spec?.containers.find((c) => c.name === 'discovery')?.image ?? d.spec?.template.spec?.containers[0]?.image;
+    return imageTag(image);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `docker.io/istio/pilot:1.29.2@sha256:…` → `1.29.2`. */
+export function imageTag(image: string | undefined): string | undefined {
+  const m = /:([\w][\w.-]{0,127})(@sha256:[0-9a-f]{64})?$/.exec(image ?? '');
+  return m?.[1];
+}
+
 async function openKind(opts: SessionOptions): Promise<BackendSession> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const cacheDir = defaultCacheDir();
   const progress = opts.onProgress ?? (() => {});
-  const release = opts.istioRelease ?? ISTIO_VERSION;
+  let release = opts.istioRelease ?? ISTIO_VERSION;
   let started: StartedKindLab | undefined;
   let ctx: string;
   let id: string;
@@ -112,6 +130,8 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
     if (!d.allow) throw new KindEnvironmentError(`${d.reason}\n${d.fix}`);
     id = d.labId ?? opts.labId ?? DRY_RUN_ID;
     kc.setCurrentContext(ctx);
+    // A running lab or cluster has the Istio it was given: the report names that one.
+    release = (await installedIstio(kc)) ?? `unknown (istiod's image not read; pathlab's default is ${ISTIO_VERSION})`;
   } else {
     started = await kindLab()
       .withCacheDir(cacheDir)
