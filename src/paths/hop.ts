@@ -70,7 +70,49 @@ export class HopSyntaxError extends Error {
 // A chain name is whatever iptables-save prints (no space); the rule number follows its last `#`.
 const RULE_STEP = /^([a-z]+)\/(\S+)#([1-9]\d*)$/;
 // IPv4, or IPv6 in brackets, each with an optional port: 10.0.0.6:7000, [fd00::6]:7000.
-const ADDR_PORT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$/;
+// Or a lab host by name, resolved to its address on each backend: pod/details:9080, svc/web:7000.
+const ADDR_PORT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|(pod|svc)\/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)?)(:\d{1,5})?$/;
+
+/**
+ * A lab host named in a hop, `pod/NAME` or `svc/NAME` (`svc/NAME.NAMESPACE`), with its port:
+ * pod IPs differ from backend to backend (kind's CNI gives its own), so a scenario names the
+ * host and each lab puts in its address before the path is compared.
+ */
+export const LAB_REF = /\b(pod|svc)\/([a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)?)(?::(\d{1,5}))?/g;
+
+/** The keys whose values are addresses: where a lab host may be named. */
+const ADDRESS_KEYS = new Set(['dst', 'src', 'upstream']);
+
+/** The lab hosts a hop names, as `pod/NAME` / `svc/NAME` with the port each is named with (undefined: none). */
+export function labRefsOf(hop: Hop): Array<{ ref: string; kind: 'pod' | 'svc'; name: string; port?: number }> {
+  if (hop.kind !== 'envoy' && hop.kind !== 'wire' && hop.kind !== 'app') return [];
+  return hop.attrs.flatMap(([k, v]) => (ADDRESS_KEYS.has(k) ? [...v.matchAll(LAB_REF)] : [])).map((m) => ({ ref: `${m[1]}/${m[2]}`, kind: m[1] as 'pod' | 'svc', name: m[2]!, ...(m[3] !== undefined ? { port: Number(m[3]) } : {}) }));
+}
+
+/**
+ * The hop with each address of a named lab host written as its name again (`names`: IP → ref):
+ * what --record writes keeps the scenario's names.
+ */
+export function withNames(hop: Hop, names: ReadonlyMap<string, string>): Hop {
+  if (names.size === 0 || (hop.kind !== 'envoy' && hop.kind !== 'wire' && hop.kind !== 'app')) return hop;
+  const attrs = hop.attrs.map(([k, v]): [string, string] => {
+    if (!ADDRESS_KEYS.has(k)) return [k, v];
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3})(:\d{1,5})?$/.exec(v);
+    const ref = m ? names.get(m[1]!) : undefined;
+    return [k, ref === undefined ? v : `${ref}${m![2] ?? ''}`];
+  });
+  return { ...hop, attrs } as Hop;
+}
+
+/** The hop with each named lab host replaced by its address in this lab (`addresses`: ref → IP). */
+export function withAddresses(hop: Hop, addresses: ReadonlyMap<string, string>): Hop {
+  if (hop.kind !== 'envoy' && hop.kind !== 'wire' && hop.kind !== 'app') return hop;
+  const attrs = hop.attrs.map(([k, v]): [string, string] => [k, ADDRESS_KEYS.has(k) ? v.replace(LAB_REF, (all, kind: string, name: string, port?: string) => {
+    const ip = addresses.get(`${kind}/${name}`);
+    return ip === undefined ? all : `${ip}${port !== undefined ? `:${port}` : ''}`;
+  }) : v]);
+  return { ...hop, attrs } as Hop;
+}
 
 /** Parses one hop line. Throws HopSyntaxError with the offending offset. */
 export function parseHop(text: string): Hop {
@@ -210,7 +252,7 @@ function parseAttrs<K extends string>(
       throw new HopSyntaxError(`unknown key "${key}" (expected ${keys.join(', ')})`, at);
     }
     if ((key === 'dst' || key === 'src') && !ADDR_PORT.test(value)) {
-      throw new HopSyntaxError(`${key} must be IP or IP:PORT, got "${value}"`, at + eq + 1);
+      throw new HopSyntaxError(`${key} must be IP, IP:PORT or a lab host (pod/NAME:PORT, svc/NAME:PORT), got "${value}"`, at + eq + 1);
     }
     if (key === 'port' && !/^\d{1,5}$/.test(value)) {
       throw new HopSyntaxError(`port must be a number, got "${value}"`, at + eq + 1);

@@ -57,6 +57,8 @@ export const ProbeResultSchema = z.strictObject({
   durationMs: z.number(),
   /** The evidence bundle written for a failed probe when the run has --out (pcap, rules, config dumps, logs). */
   bundle: BundleSchema.optional(),
+  /** The lab hosts the expected path names (`pod/details`, `svc/web`) and the address each had in this lab: `expected` has the addresses. */
+  labHosts: z.record(z.string(), z.string()).optional(),
 });
 
 export const ScenarioResultSchema = z.strictObject({

@@ -10,7 +10,7 @@ import type { EnvoyConfig } from '../mesh/envoy/envoy-config.ts';
 import type { Payload } from '../mesh/envoy/first-bytes.ts';
 import { loadRuleSet, parseIptablesSave, type LoadedTables } from '../mesh/iptables/index.ts';
 import { expectationProblems } from '../paths/check.ts';
-import { formatHop, type Hop } from '../paths/hop.ts';
+import { formatHop, labRefsOf, withAddresses, type Hop } from '../paths/hop.ts';
 import { kernelTrace } from '../paths/kernel-trace.ts';
 import type { AccessLogLine } from '../paths/observe.ts';
 import { observeProbe, type Observation, type ProbeRecord } from '../paths/observe-probe.ts';
@@ -210,11 +210,32 @@ async function run(lab: StartedBackend, host: { name: string; ip: string }, targ
   }
 }
 
-async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, want: ExpectedHops, notes: readonly string[] = [], bundle?: ProbeBundle): Promise<ProbeResult> {
+/**
+ * The expected hops with each lab host they name (`pod/NAME`, `svc/NAME`) replaced by its address
+ * in this lab: the path is compared, and reported, as this lab has it.
+ */
+async function withLabAddresses(lab: StartedBackend, want: ExpectedHops): Promise<{ want: ExpectedHops; problems: string[]; addresses: Map<string, string> }> {
+  const refs = [...want.path, ...want.notPath].flatMap(labRefsOf);
+  if (refs.length === 0) return { want, problems: [], addresses: new Map() };
+  const addresses = new Map<string, string>();
+  const problems: string[] = [];
+  for (const r of refs) {
+    if (addresses.has(r.ref) || problems.some((p) => p.startsWith(`${r.ref}:`))) continue;
+    const ip = r.kind === 'pod' ? await lab.pod(r.name).then((p) => p.ip, () => undefined) : (await lab.resolveHost(r.name, r.port ?? 80))?.ip;
+    if (ip) addresses.set(r.ref, ip);
+    else problems.push(`${r.ref}: no ${r.kind === 'pod' ? 'pod' : 'Service'} "${r.name}" in this lab`);
+  }
+  return { want: { path: want.path.map((h) => withAddresses(h, addresses)), notPath: want.notPath.map((h) => withAddresses(h, addresses)) }, problems, addresses };
+}
+
+async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, written: ExpectedHops, notes: readonly string[] = [], bundle?: ProbeBundle): Promise<ProbeResult> {
   const t0 = performance.now();
   const host = await lab.pod(probe.from.pod);
   const name = s.scenario.metadata.name;
   const setup: Evidence[] = notes.length ? [{ source: 'setup', lines: [...notes] }] : [];
+  const { want, problems: unnamed, addresses } = await withLabAddresses(lab, written);
+  if (unnamed.length) return verdict({ name, probe, title: `${name} · ${host.name}`, want, predicted: [], observed: [], evidence: setup, problems: unnamed, t0 });
+  const named = <T extends ProbeResult>(r: T): T => (addresses.size ? { ...r, labHosts: Object.fromEntries(addresses) } : r);
   const tool = TOOLS[probe.tool];
   /** After the check: a failed probe's evidence bundle, when the run keeps them. */
   const keep = async (r: ProbeResult, x: Omit<BundleInput, 'pods'>, peer?: string): Promise<ProbeResult> =>
@@ -257,7 +278,7 @@ async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, wa
     evidence.push({ source: 'conntrack -L', lines: mine.map((c) => `${c.line.trim()}  (ends at ${endpointOf(c)})`) });
   }
   const result = verdict({ name, probe, title, want, predicted: prediction.predicted, observed: seen.observed, evidence, problems, t0, outcome: seen.outcome, reply: seen.reading.body.slice(0, 200), gaps: predictionGaps(prediction.predicted, seen.observed), agrees: envoyAgreement(prediction.predicted, seen.sidecarHop), broken });
-  return keep(result, kept, peer);
+  return keep(named(result), kept, peer);
 }
 
 /** The bundle of a probe the lab could not run, as far as the lab still answers: the probe's pod's rules and sidecar, the pcaps written, why it broke. */

@@ -21,7 +21,7 @@ import { dirname, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { isMap, isScalar, isSeq, parseDocument, stringify, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { expectationProblems, type ProbeFacts } from '../paths/check.ts';
-import { formatHop, parseHop, type Hop } from '../paths/hop.ts';
+import { formatHop, parseHop, withNames, type Hop } from '../paths/hop.ts';
 import { hopMatches, matchPath } from '../paths/path-match.ts';
 import type { ProbeResult, ScenarioResult } from '../paths/verdict.ts';
 import { loadScenarioText } from '../scenario/loader.ts';
@@ -130,7 +130,9 @@ function planProbe(p: ProbeResult, index: number, expect: Probe['expect'], notes
   let expected: Hop[];
   let notExpected: Hop[];
   try {
-    observed = p.observed.map((h) => parseHop(h));
+    // The addresses of the lab hosts the scenario names are written as their names again.
+    const names = new Map(Object.entries(p.labHosts ?? {}).map(([ref, ip]) => [ip, ref]));
+    observed = p.observed.map((h) => withNames(parseHop(h), names));
     expected = (expect.path ?? []).map((h) => parseHop(h));
     notExpected = (expect.notPath ?? []).map((h) => parseHop(h));
   } catch (e) {
@@ -144,7 +146,7 @@ function planProbe(p: ProbeResult, index: number, expect: Probe['expect'], notes
   const keptNot = notExpected.filter((_, i) => !plan.dropNotPath.includes(i));
   // What is written: the observed hops, a reply cut before its first ephemeral port (it matches
   // as a prefix, and would not hold on the next run with the port in it).
-  const written = observed.map((h, i) => (h.kind === 'reply' ? formatHop(stableReply(h)) : p.observed[i]!));
+  const written = observed.map((h) => formatHop(h.kind === 'reply' ? stableReply(h) : h));
   if (expected.length === 0) plan.path = written.map((value) => ({ value }));
   else {
     const m = matchPath(expected, keptNot, observed);

@@ -6,7 +6,7 @@ import { readNamedFile, UnreadableFile } from './files.ts';
 import { parseYamlObjects } from './yaml-objects.ts';
 import { ResourceSchema } from './schema.ts';
 import { objectProblem } from './k8s-objects.ts';
-import { HopSyntaxError, parseHop } from '../paths/hop.ts';
+import { HopSyntaxError, labRefsOf, parseHop } from '../paths/hop.ts';
 import { cidrContains, cidrsOverlap, ipToNumber, parseCidr, reservedAddresses, type Cidr } from './ip.ts';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, PROMETHEUS_PORT, READINESS_PORT, STATUS_PORT } from '../mesh/iptables/constants.ts';
 import { istioInitRules } from '../mesh/iptables/istio-init-rules.ts';
@@ -345,7 +345,11 @@ export function crossCheck(s: Scenario, opts: CrossCheckOptions): FieldProblem[]
     const hops = [...(e.path ?? []).map((h, k) => ['path', k, h] as const), ...(e.notPath ?? []).map((h, k) => ['notPath', k, h] as const)];
     for (const [field, k, text] of hops) {
       try {
-        parseHop(text);
+        // A lab host a hop names must be one of the lab: a pod of lab.pods, a Service of the lab or its setup.
+        for (const r of labRefsOf(parseHop(text))) {
+          const known = r.kind === 'pod' ? podNames.has(r.name) : knownHosts.has(r.name);
+          if (!known) add(at('expect', field, k), r.kind === 'pod' ? `${r.ref}: no pod "${r.name}" in lab.pods (pods: ${[...podNames].join(', ')})` : `${r.ref}: no Service "${r.name}" in the lab or its setup`, { offset: text.indexOf(r.ref) });
+        }
       } catch (err) {
         if (!(err instanceof HopSyntaxError)) throw err;
         add(at('expect', field, k), err.message, { offset: err.offset });

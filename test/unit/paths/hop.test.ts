@@ -104,7 +104,7 @@ const errors: Array<[string, string, number]> = [
   ['iptables nat/OUTPUT#1 ACCEPT nat/X#1', 'the effect "ACCEPT" must come last', 22],
   ['iptables OUTPUT#1', '"OUTPUT#1" is not a rule (expected table/CHAIN#N, e.g. nat/ISTIO_OUTPUT#9)', 9],
   ['envoy lstener=virtualOutbound', 'unknown key "lstener" (expected listener, chain, cluster, route, vhost, flags, upstream)', 6],
-  ['wire iface=eth0 dst=redis:7000', 'dst must be IP or IP:PORT, got "redis:7000"', 20],
+  ['wire iface=eth0 dst=redis:7000', 'dst must be IP, IP:PORT or a lab host (pod/NAME:PORT, svc/NAME:PORT), got "redis:7000"', 20],
   ['app pod=details port=http', 'port must be a number, got "http"', 21],
   ['reply HTTP/1.1 400', 'a reply hop is a quoted text, e.g. reply "HTTP/1.1 400 Bad Request", or reply closed', 6],
   // what `pathlab iptables trace` and `pathlab explain` printed before they printed the notation

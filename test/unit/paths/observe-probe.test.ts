@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { loadRuleSet, parseIptablesSave } from '../../../src/mesh/iptables/index.ts';
 import { expectationProblems } from '../../../src/paths/check.ts';
-import { formatHop } from '../../../src/paths/hop.ts';
+import { formatHop, withAddresses } from '../../../src/paths/hop.ts';
 import { observeProbe, type ProbeRecord } from '../../../src/paths/observe-probe.ts';
 import { matchPath } from '../../../src/paths/path-match.ts';
 import { TOOLS } from '../../../src/probes/index.ts';
@@ -56,7 +56,9 @@ function record(dir: string, n: number, pod: string, ip: string, target: { ip: s
 function check(s: LoadedScenario, i: number, rec: ProbeRecord) {
   const seen = observeProbe(rec);
   const probe = s.scenario.probes[i]!;
-  const m = matchPath(s.expected[i]!.path, s.expected[i]!.notPath, seen.observed);
+  // The lab hosts the scenario names, at the addresses its netns lab (where these records were made) gives them.
+  const addresses = new Map<string, string>([...s.scenario.lab.pods.flatMap((p) => (p.ip ? [[`pod/${p.name}`, p.ip] as [string, string]] : [])), ...(s.scenario.lab.services ?? []).flatMap((v) => (v.clusterIP ? [[`svc/${v.name}`, v.clusterIP] as [string, string]] : []))]);
+  const m = matchPath(s.expected[i]!.path.map((h) => withAddresses(h, addresses)), s.expected[i]!.notPath.map((h) => withAddresses(h, addresses)), seen.observed);
   const problems = expectationProblems(probe.expect, { reading: seen.reading, outcome: seen.outcome, target: rec.target, syns: seen.syns, control: { ip: rec.target.ip, port: 9 }, ...(seen.appSource ? { appSource: seen.appSource } : {}) });
   return { seen, m, problems };
 }

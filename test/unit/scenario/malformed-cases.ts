@@ -111,7 +111,7 @@ export const MALFORMED_CASES: MalformedCase[] = [
   { file: f('hop-fat-arrow'), schema: false, lines: [`${f('hop-fat-arrow')}:40:33: probes[0].expect.path[0]: "=>" between rules: write "->" (table/CHAIN#N -> table/CHAIN#N … EFFECT)`] },
   { file: f('hop-bad-rule'), schema: false, lines: [`${f('hop-bad-rule')}:40:36: probes[0].expect.path[0]: "nat/ISTIO_OUTPUT#0" is not a rule (expected table/CHAIN#N, e.g. nat/ISTIO_OUTPUT#9)`] },
   { file: f('hop-redirect-without-port'), schema: false, lines: [`${f('hop-redirect-without-port')}:40:79: probes[0].expect.path[0]: REDIRECT needs its port, e.g. REDIRECT:15001`] },
-  { file: f('hop-wire-bad-dst'), schema: false, lines: [`${f('hop-wire-bad-dst')}:42:31: probes[0].expect.path[2]: dst must be IP or IP:PORT, got "redis:7000"`] },
+  { file: f('hop-wire-bad-dst'), schema: false, lines: [`${f('hop-wire-bad-dst')}:42:31: probes[0].expect.path[2]: dst must be IP, IP:PORT or a lab host (pod/NAME:PORT, svc/NAME:PORT), got "redis:7000"`] },
   { file: f('reply-two-forms'), schema: false, lines: [`${f('reply-two-forms')}:40:9: probes[0].expect.reply: give one of exact, contains, pattern, none (not exact and pattern)`] },
   { file: f('reply-bad-pattern'), schema: false, lines: [`${f('reply-bad-pattern')}:40:18: probes[0].expect.reply.pattern: not a valid RE2 regular expression: error parsing regexp: missing closing ): \`^(-NOAUTH\``] },
   { file: f('capture-two-kinds'), schema: false, lines: [`${f('capture-two-kinds')}:38:9: probes[0].captures[0]: a capture is one kind, this one has tcpdump and conntrack`] },
