@@ -38,11 +38,16 @@ function userOf(lab: Pick<StartedBackend, 'proxyUser' | 'appUser'>, from: Probe[
 }
 
 /** Where a probe goes: the address and port it dials, and how it names them. */
-async function resolveTarget(lab: Pick<StartedBackend, 'resolveHost'>, probe: Probe): Promise<ProbeTarget | undefined> {
+async function resolveTarget(lab: Pick<StartedBackend, 'resolveHost' | 'pod'>, probe: Probe): Promise<ProbeTarget | undefined> {
   const t = probe.target;
   if (!t) return undefined;
   const port = t.port ?? 80;
   if (t.address) return { ip: t.address, port, name: t.address };
+  // pod/NAME: the pod's own address in this lab, dialled as an address is.
+  if (t.host?.startsWith('pod/')) {
+    const ip = await lab.pod(t.host.slice(4)).then((p) => p.ip, () => undefined);
+    return ip === undefined ? undefined : { ip, port, name: ip };
+  }
   return t.host === undefined ? undefined : lab.resolveHost(t.host, port);
 }
 
@@ -269,7 +274,10 @@ async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, wr
   const seen: Observation = observeProbe(record);
 
   // Phase 4: the expectations.
-  const problems = [...broken, ...expectationProblems(probe.expect, { reading: seen.reading, outcome: seen.outcome, target, syns: seen.syns, control: { ip: target.ip, port: CONTROL_PORT }, ...(seen.appSource ? { appSource: seen.appSource } : {}) })];
+  // sourceSeenByApp: pod/NAME is that pod's address in this lab.
+  const seenBy = probe.expect.sourceSeenByApp;
+  const expect = seenBy?.startsWith('pod/') ? { ...probe.expect, sourceSeenByApp: (await lab.pod(seenBy.slice(4)).catch(() => undefined))?.ip ?? seenBy } : probe.expect;
+  const problems = [...broken, ...expectationProblems(expect, { reading: seen.reading, outcome: seen.outcome, target, syns: seen.syns, control: { ip: target.ip, port: CONTROL_PORT }, ...(seen.appSource ? { appSource: seen.appSource } : {}) })];
   if (probe.expect.outcome === undefined && probe.expect.reply === undefined && record.result.spawnError) problems.push(`the probe did not run: ${record.result.spawnError}`);
   const evidence = [...setup, ...seen.evidence, ...captures, ...(cutShort.length ? [{ source: 'instruments', lines: cutShort }] : [])];
   if ((probe.captures ?? []).some((c) => c.conntrack)) {

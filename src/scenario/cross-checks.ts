@@ -304,7 +304,9 @@ export function crossCheck(s: Scenario, opts: CrossCheckOptions): FieldProblem[]
             add(at('target', 'address'), `${t.address} is outside the lab's networks (${netList}): probes only reach lab hosts`);
           }
         }
-        if (t.host !== undefined && !knownHosts.has(t.host)) {
+        if (t.host !== undefined && t.host.startsWith('pod/')) {
+          if (!podNames.has(t.host.slice(4))) add(at('target', 'host'), `${t.host}: no pod "${t.host.slice(4)}" in lab.pods (pods: ${[...podNames].join(', ')})`);
+        } else if (t.host !== undefined && !knownHosts.has(t.host)) {
           add(at('target', 'host'), `unknown host "${t.host}" (known: ${[...knownHosts].sort().join(', ') || 'none'})`);
         }
       }
@@ -342,6 +344,7 @@ export function crossCheck(s: Scenario, opts: CrossCheckOptions): FieldProblem[]
     if (e.listening !== undefined && probe.tool !== 'ss') add(at('expect', 'listening'), 'only an ss probe can expect listening sockets');
     if (e.rules !== undefined && probe.tool !== 'iptables-save') add(at('expect', 'rules'), 'only an iptables-save probe can expect rules');
     if (e.httpStatus !== undefined && !HTTP_TOOLS.has(probe.tool)) add(at('expect', 'httpStatus'), 'only curl and http probes see an HTTP status');
+    if (e.sourceSeenByApp?.startsWith('pod/') && !podNames.has(e.sourceSeenByApp.slice(4))) add(at('expect', 'sourceSeenByApp'), `${e.sourceSeenByApp}: no pod "${e.sourceSeenByApp.slice(4)}" in lab.pods`);
     const hops = [...(e.path ?? []).map((h, k) => ['path', k, h] as const), ...(e.notPath ?? []).map((h, k) => ['notPath', k, h] as const)];
     for (const [field, k, text] of hops) {
       try {

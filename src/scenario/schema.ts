@@ -26,6 +26,8 @@ export const name = z
   .string()
   .regex(KEBAB, { error: 'must be kebab-case: lower-case letters, digits and "-"' })
   .max(63);
+/** A lab pod by name, where an address is asked for: its address on each backend. */
+export const POD_REF = /^pod\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const ipv4 = z.string().regex(IPV4, { error: 'must be an IPv4 address such as 10.0.0.6' });
 export const cidr = z
   .string()
@@ -255,7 +257,11 @@ const expect = z.strictObject({
   reply: reply.optional(),
   httpStatus: z.int().min(100).max(599).optional(),
   leavesPod: z.boolean().optional().meta({ description: 'whether a packet to the target leaves the pod on eth0' }),
-  sourceSeenByApp: ipv4.optional().meta({ description: 'the peer address the server app saw, e.g. 127.0.0.6' }),
+  sourceSeenByApp: z
+    .string()
+    .refine((v) => IPV4.test(v) || POD_REF.test(v), { error: 'must be an IPv4 address such as 127.0.0.6, or a lab pod as pod/NAME' })
+    .optional()
+    .meta({ description: 'the peer address the server app saw, e.g. 127.0.0.6, or pod/NAME: that lab pod\'s address' }),
   path: z
     .array(z.string())
     .optional()
@@ -278,7 +284,11 @@ const probe = z
     target: z
       .strictObject({
         address: ipv4.optional(),
-        host: z.string().regex(HOSTNAME, { error: 'must be a host name such as details or redis.db' }).optional(),
+        host: z
+          .string()
+          .refine((h) => HOSTNAME.test(h) || POD_REF.test(h), { error: 'must be a host name such as details or redis.db, or a lab pod as pod/NAME' })
+          .optional()
+          .meta({ description: 'a name the pod resolves (a Service, an external host), or pod/NAME: that lab pod\'s own address, whatever the backend gives it' }),
         port: port.optional(),
         path: z.string().regex(/^\//, { error: 'must start with /' }).optional(),
         serverName: z
@@ -317,6 +327,10 @@ export const ScenarioSchema = z
       tags: z.array(name).optional(),
       source,
       backends: z.array(z.enum(BACKENDS)).min(1).meta({ description: 'the backends that can run it' }),
+      notOn: z
+        .partialRecord(z.enum(BACKENDS), z.string().min(1))
+        .optional()
+        .meta({ description: 'why a backend is not in backends: run and validate give it as the reason, e.g. { kind: "its listener names carry the netns pod addresses" }' }),
     }),
     lab,
     setup: z.array(setupStep).max(LIMITS.setupSteps).optional(),

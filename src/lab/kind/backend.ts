@@ -181,8 +181,9 @@ export const kindBackend: Backend = {
   maxConcurrentLabs: 1,
   istioReleases: { pinned: Object.keys(KIND_ISTIO_RELEASES), default: ISTIO_VERSION, resolve: kindIstioRelease },
   unsupported(s: Scenario): string | undefined {
-    if (!s.metadata.backends.includes('kind')) return `the scenario names the backends ${s.metadata.backends.join(', ')}`;
-    if (s.lab.istio.version !== KIND_ISTIO_VERSION) return `the kind lab runs current Istio; this scenario's lab is Istio ${s.lab.istio.version}`;
+    const era = s.lab.istio.version !== KIND_ISTIO_VERSION ? `the kind lab installs current Istio (${Object.keys(KIND_ISTIO_RELEASES).join(' or ')}); this scenario's lab is Istio ${s.lab.istio.version}` : undefined;
+    if (!s.metadata.backends.includes('kind')) return s.metadata.notOn?.kind ?? era ?? `the scenario names the backends ${s.metadata.backends.join(', ')}`;
+    if (era) return era;
     if (s.probes.some((p) => p.from.uid !== undefined)) return 'the kind backend runs a probe as its container\'s user; from.uid cannot be honoured';
     return undefined;
   },

@@ -33,7 +33,7 @@ export const MALFORMED_CASES: MalformedCase[] = [
   { file: f('unknown-seed'), schema: true, lines: [`${f('unknown-seed')}:8:11: metadata.source.seed: expected one of "000", "001", "002", "003", "004", got "007"`] },
   // unknown fields
   { file: f('unknown-top-field'), schema: true, lines: [`${f('unknown-top-field')}:28:1: prob3s: unknown field "prob3s" (did you mean "probes"? expected one of: apiVersion, kind, metadata, lab, setup, probes)`] },
-  { file: f('unknown-field-typo'), schema: true, lines: [`${f('unknown-field-typo')}:6:3: metadata.descriptoin: unknown field "descriptoin" (did you mean "description"? expected one of: name, description, tags, source, backends)`] },
+  { file: f('unknown-field-typo'), schema: true, lines: [`${f('unknown-field-typo')}:6:3: metadata.descriptoin: unknown field "descriptoin" (did you mean "description"? expected one of: name, description, tags, source, backends, notOn)`] },
   { file: f('unknown-probe-field'), schema: true, lines: [`${f('unknown-probe-field')}:33:5: probes[0].retries: unknown field "retries" (expected one of: name, description, from, tool, target, payload, halfClose, timeout, captures, expect)`] },
   // types and required fields
   { file: f('port-as-string'), schema: true, lines: [`${f('port-as-string')}:35:13: probes[0].target.port: expected a number, got "7000"`] },
