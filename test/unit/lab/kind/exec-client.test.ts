@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
-import { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigFor } from '../../../helpers/kube.ts';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PodExecClient, exitCodeOfStatus } from '../../../../src/lab/kind/exec-client.ts';
 
@@ -102,19 +102,6 @@ async function execServer(protocols: string[]): Promise<{ url: string; seen: See
         server.close(() => r());
       }),
   };
-}
-
-// client-node refuses a plain-http server unless skipTLSVerify is set ("HTTP protocol is not
-// allowed when skipTLSVerify is not set or false"); the peer is on 127.0.0.1 without TLS.
-function kubeConfigFor(server: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'kind-pathlab-test', server, skipTLSVerify: true }],
-    users: [{ name: 'kind-pathlab-test' }],
-    contexts: [{ name: 'kind-pathlab-test', cluster: 'kind-pathlab-test', user: 'kind-pathlab-test' }],
-    currentContext: 'kind-pathlab-test',
-  });
-  return kc;
 }
 
 const target = { namespace: 'default', pod: 'toolbox-6d5f', container: 'toolbox' };

@@ -4,19 +4,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
-import { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigFor } from '../../../helpers/kube.ts';
 import { imageTag, installedIstio } from '../../../../src/lab/kind/backend.ts';
-
-function kubeConfigFor(server: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kc;
-}
 
 async function apiPeer(image: string | undefined): Promise<{ url: string; paths: string[]; close: () => void }> {
   const paths: string[] = [];
