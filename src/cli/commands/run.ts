@@ -171,6 +171,11 @@ Examples:
       };
       if (opts.dryRun && backend.dryRun) {
         ctx.io.out(backend.dryRun({ ...session, scenarios: runnable }));
+        // Each scenario the plan leaves out, with why: a user sees what the real run would skip.
+        for (const sc of selected) {
+          const why = notHere(sc);
+          if (why) ctx.io.err(`skipped ${sc.scenario.metadata.name}: ${why}\n`);
+        }
         ctx.io.err(`plan of ${runnable.length} scenario(s) on ${backend.name}; ${selected.length - runnable.length} skipped (not for ${backend.name})\n`);
         return;
       }
