@@ -5,6 +5,7 @@
 // ports (a peer's 127.0.0.6:41234), the Date header of an HTTP reply. Pure: the CLI reads the
 // files and prints what this returns.
 import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
+import { ephemeralPorts } from '../paths/ephemeral-ports.ts';
 import { lineOps } from '../scenario/line-diff.ts';
 import { visibleControls } from '../scenario/text.ts';
 
@@ -44,11 +45,11 @@ export interface ReportDiff {
   changes: ProbeDelta[];
 }
 
-const EPHEMERAL = /((?:\b(?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]):)(\d{5})\b/g;
-
-/** Linux's default ephemeral range (ip_local_port_range 32768-60999), after an address: `:*`. */
+/** Each ephemeral port after an address written as `*`. */
 function maskPorts(text: string): string {
-  return text.replace(EPHEMERAL, (all, addr: string, port: string) => (Number(port) >= 32768 && Number(port) <= 60999 ? `${addr}*` : all));
+  let out = text;
+  for (const p of ephemeralPorts(text).reverse()) out = `${out.slice(0, p.start)}*${out.slice(p.end)}`;
+  return out;
 }
 
 /** A reply as two runs can share it: ephemeral ports masked, an HTTP Date header's value and Envoy's upstream time left out. */

@@ -21,6 +21,7 @@ import { dirname, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { isMap, isScalar, isSeq, parseDocument, stringify, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { expectationProblems, type ProbeFacts } from '../paths/check.ts';
+import { ephemeralPorts } from '../paths/ephemeral-ports.ts';
 import { formatHop, parseHop, withNames, type Hop } from '../paths/hop.ts';
 import { hopMatches, matchPath } from '../paths/path-match.ts';
 import type { ProbeResult, ScenarioResult } from '../paths/verdict.ts';
@@ -482,10 +483,6 @@ export function recordRun(results: readonly ScenarioResult[], files: ScenarioFil
  * e.g. `peer 127.0.0.6:59037`, keeping the address and the colon.
  */
 export function stableReply(h: Extract<Hop, { kind: 'reply' }>): Extract<Hop, { kind: 'reply' }> {
-  if (h.closed) return h;
-  for (const m of h.text.matchAll(/(?:\b(?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]):(\d{5})\b/g)) {
-    const port = Number(m[1]);
-    if (port >= 32768 && port <= 60999) return { kind: 'reply', text: h.text.slice(0, m.index! + m[0].length - m[1]!.length) };
-  }
-  return h;
+  const first = h.closed ? undefined : ephemeralPorts(h.text)[0];
+  return first ? { kind: 'reply', text: h.text.slice(0, first.start) } : h;
 }
