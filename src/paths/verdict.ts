@@ -110,6 +110,15 @@ export const RunReportSchema = z
   })
   .meta({ title: 'istio-pathlab run report', description: 'What `pathlab run --reporter json` writes' });
 
+/**
+ * How a scenario came out against what its run asks: a normal run must pass; --check-fault's run
+ * without its change must fail (its change is what the scenario is about), so that failure is good.
+ */
+export function outcomeOf(r: { mode: 'with-setup' | 'without-change'; status: 'passed' | 'failed' | 'skipped' }): 'good' | 'bad' | 'skipped' {
+  if (r.status === 'skipped') return 'skipped';
+  return (r.status === 'passed') === (r.mode === 'with-setup') ? 'good' : 'bad';
+}
+
 export type Evidence = z.infer<typeof EvidenceSchema>;
 export type Bundle = z.infer<typeof BundleSchema>;
 export type ProbeResult = z.infer<typeof ProbeResultSchema>;

@@ -3,7 +3,7 @@
 // A summary, the failed probes listed first with links, then per scenario and probe the path
 // drawing (expected and observed together, the first difference marked, must-not hops crossed),
 // each hop a click away from its evidence, and the failed probe's evidence bundle linked.
-import type { Evidence, ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
+import { outcomeOf, type Evidence, type ProbeResult, type RunReport, type ScenarioResult } from '../paths/verdict.ts';
 import { MARK, seconds, summaryLine } from './console.ts';
 import { firstDifferenceLine } from './hop-diff.ts';
 import { esc, probeDiagram, renderDiagram } from './path-diagram.ts';
@@ -85,25 +85,21 @@ function probeSection(s: ScenarioResult, p: ProbeResult): string {
   return out.join('\n');
 }
 
-/**
- * How a scenario came out: a normal run passes or fails; --check-fault's run without the change
- * must fail (that failure is the good outcome: the change is what the scenario is about).
- */
-function verdictOf(s: ScenarioResult): { good: boolean | undefined; words: string } {
-  if (s.status === 'skipped') return { good: undefined, words: `skipped${s.reason ? `: ${s.reason}` : ''}` };
-  if (s.mode === 'without-change') {
-    return s.status === 'failed' ? { good: true, words: 'failed without its change, as it must' } : { good: false, words: 'PASSED without its change: its probes do not detect the change' };
-  }
-  return { good: s.status === 'passed', words: '' };
+/** What a scenario's heading says of its outcome (outcomeOf) beside its mark. */
+function outcomeWords(s: ScenarioResult): string {
+  if (s.status === 'skipped') return `skipped${s.reason ? `: ${s.reason}` : ''}`;
+  if (s.mode === 'without-change') return s.status === 'failed' ? 'failed without its change, as it must' : 'PASSED without its change: its probes do not detect the change';
+  return '';
 }
 
 function scenarioSection(s: ScenarioResult): string {
   const out: string[] = [];
-  const v = verdictOf(s);
-  const cls = v.good === undefined ? 'skipped' : v.good ? 'passed' : 'failed';
-  const mark = v.good === undefined ? MARK.skipped : v.good ? MARK.passed : MARK.failed;
+  const outcome = outcomeOf(s);
+  const cls = outcome === 'skipped' ? 'skipped' : outcome === 'good' ? 'passed' : 'failed';
+  const mark = MARK[cls];
   const mode = s.mode === 'without-change' ? ' <span class="dim">(run without its change)</span>' : '';
-  const words = v.words ? ` <span class="${cls}">${esc(v.words)}</span>` : '';
+  const said = outcomeWords(s);
+  const words = said ? ` <span class="${cls}">${esc(said)}</span>` : '';
   out.push(`<section class="scenario" id="${idOf(s.name, s.mode)}" data-status="${s.status}" data-mode="${s.mode}" data-verdict="${cls}" data-scenario="${esc(s.name)}">`);
   out.push(`<h2><span class="${cls}">${mark}</span> ${esc(s.name)}${mode}${words} <span class="dim">${seconds(s.durationMs)}</span></h2>`);
   const by = s.producedBy;
@@ -121,7 +117,7 @@ export function formatHtml(report: RunReport): string {
   // What to look at: the failed probes of normal runs, the scenarios that failed before their
   // probes, and --check-fault's scenarios that passed without their change.
   const toLook = report.scenarios.flatMap((s) => {
-    if (s.mode === 'without-change') return s.status === 'passed' ? [{ id: idOf(s.name, s.mode), name: `${s.name} (without its change)`, why: verdictOf(s).words }] : [];
+    if (s.mode === 'without-change') return outcomeOf(s) === 'bad' ? [{ id: idOf(s.name, s.mode), name: `${s.name} (without its change)`, why: outcomeWords(s) }] : [];
     if (s.status === 'failed' && s.probes.length === 0) return [{ id: idOf(s.name, s.mode), name: s.name, why: s.reason ?? '' }];
     return s.probes.filter((p) => p.status === 'failed').map((p) => ({ id: idOf(s.name, s.mode, p.probe), name: `${s.name} · ${p.probe}`, why: p.reason ?? '' }));
   });

@@ -20,7 +20,7 @@ import { evidenceFolder } from '../evidence-folder.ts';
 import { createProgress } from '../progress.ts';
 import { modesOf } from '../../scenario/setup-roles.ts';
 import { recordRefusal, recordRun } from '../../run/record.ts';
-import { REPORT_API_VERSION, type RunReport, type ScenarioResult } from '../../paths/verdict.ts';
+import { REPORT_API_VERSION, outcomeOf, type RunReport, type ScenarioResult } from '../../paths/verdict.ts';
 import { formatConsole, formatSummary, isReporterName, reporters, REPORTER_NAMES, writeReports } from '../../report/index.ts';
 
 interface RunOpts {
@@ -234,9 +234,6 @@ Examples:
 /** The run's report through every reporter asked for; exit 1 when a scenario failed. */
 function report(x: { results: ScenarioResult[]; skipped: ScenarioResult[]; backend: BackendName; istioVersion?: string; startedAt: Date; t0: number; checkFault: boolean; names: string[]; out: string | undefined }, ctx: CliContext): void {
   const all = [...x.results, ...x.skipped];
-  // A run without its change must fail: such a run that failed is the good outcome.
-  const good = (r: ScenarioResult) => (r.mode === 'without-change' ? r.status === 'failed' : r.status === 'passed');
-  const bad = (r: ScenarioResult) => (r.mode === 'without-change' ? r.status === 'passed' : r.status === 'failed');
   const report: RunReport = {
     apiVersion: REPORT_API_VERSION,
     kind: 'RunReport',
@@ -249,8 +246,8 @@ function report(x: { results: ScenarioResult[]; skipped: ScenarioResult[]; backe
     scenarios: all,
     summary: {
       scenarios: all.length,
-      passed: all.filter(good).length,
-      failed: all.filter(bad).length,
+      passed: all.filter((r) => outcomeOf(r) === 'good').length,
+      failed: all.filter((r) => outcomeOf(r) === 'bad').length,
       skipped: all.filter((r) => r.status === 'skipped').length,
       probes: all.reduce((n, r) => n + r.probes.length, 0),
       explain: {
