@@ -37,6 +37,9 @@ function userOf(lab: Pick<StartedBackend, 'proxyUser' | 'appUser'>, from: Probe[
   return from.container === 'istio-proxy' ? lab.proxyUser : lab.appUser(from.pod);
 }
 
+/** A lab pod's address in this lab (scenarios name pods where an address is asked: `pod/NAME`), or undefined. */
+const podAddress = (lab: Pick<StartedBackend, 'pod'>, name: string): Promise<string | undefined> => lab.pod(name).then((p) => p.ip, () => undefined);
+
 /** Where a probe goes: the address and port it dials, and how it names them. */
 async function resolveTarget(lab: Pick<StartedBackend, 'resolveHost' | 'pod'>, probe: Probe): Promise<ProbeTarget | undefined> {
   const t = probe.target;
@@ -45,7 +48,7 @@ async function resolveTarget(lab: Pick<StartedBackend, 'resolveHost' | 'pod'>, p
   if (t.address) return { ip: t.address, port, name: t.address };
   // pod/NAME: the pod's own address in this lab, dialled as an address is.
   if (t.host?.startsWith('pod/')) {
-    const ip = await lab.pod(t.host.slice(4)).then((p) => p.ip, () => undefined);
+    const ip = await podAddress(lab, t.host.slice(4));
     return ip === undefined ? undefined : { ip, port, name: ip };
   }
   return t.host === undefined ? undefined : lab.resolveHost(t.host, port);
@@ -226,7 +229,7 @@ async function withLabAddresses(lab: StartedBackend, want: ExpectedHops): Promis
   const problems: string[] = [];
   for (const r of refs) {
     if (addresses.has(r.ref) || problems.some((p) => p.startsWith(`${r.ref}:`))) continue;
-    const ip = r.kind === 'pod' ? await lab.pod(r.name).then((p) => p.ip, () => undefined) : (await lab.resolveHost(r.name, r.port ?? 80))?.ip;
+    const ip = r.kind === 'pod' ? await podAddress(lab, r.name) : (await lab.resolveHost(r.name, r.port ?? 80))?.ip;
     if (ip) addresses.set(r.ref, ip);
     else problems.push(`${r.ref}: no ${r.kind === 'pod' ? 'pod' : 'Service'} "${r.name}" in this lab`);
   }
@@ -276,7 +279,7 @@ async function runProbe(lab: StartedBackend, s: LoadedScenario, probe: Probe, wr
   // Phase 4: the expectations.
   // sourceSeenByApp: pod/NAME is that pod's address in this lab.
   const seenBy = probe.expect.sourceSeenByApp;
-  const expect = seenBy?.startsWith('pod/') ? { ...probe.expect, sourceSeenByApp: (await lab.pod(seenBy.slice(4)).catch(() => undefined))?.ip ?? seenBy } : probe.expect;
+  const expect = seenBy?.startsWith('pod/') ? { ...probe.expect, sourceSeenByApp: (await podAddress(lab, seenBy.slice(4))) ?? seenBy } : probe.expect;
   const problems = [...broken, ...expectationProblems(expect, { reading: seen.reading, outcome: seen.outcome, target, syns: seen.syns, control: { ip: target.ip, port: CONTROL_PORT }, ...(seen.appSource ? { appSource: seen.appSource } : {}) })];
   if (probe.expect.outcome === undefined && probe.expect.reply === undefined && record.result.spawnError) problems.push(`the probe did not run: ${record.result.spawnError}`);
   const evidence = [...setup, ...seen.evidence, ...captures, ...(cutShort.length ? [{ source: 'instruments', lines: cutShort }] : [])];

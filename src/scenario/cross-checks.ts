@@ -275,6 +275,8 @@ export function crossCheck(s: Scenario, opts: CrossCheckOptions): FieldProblem[]
     }
   });
 
+  /** A `pod/NAME` the lab has no pod for. */
+  const noPod = (ref: string) => `${ref}: no pod "${ref.slice(4)}" in lab.pods (pods: ${[...podNames].join(', ')})`;
   const probeNames = new Set<string>();
   s.probes.forEach((probe, i) => {
     const at = (...rest: FieldPath) => ['probes', i, ...rest];
@@ -305,7 +307,7 @@ export function crossCheck(s: Scenario, opts: CrossCheckOptions): FieldProblem[]
           }
         }
         if (t.host !== undefined && t.host.startsWith('pod/')) {
-          if (!podNames.has(t.host.slice(4))) add(at('target', 'host'), `${t.host}: no pod "${t.host.slice(4)}" in lab.pods (pods: ${[...podNames].join(', ')})`);
+          if (!podNames.has(t.host.slice(4))) add(at('target', 'host'), noPod(t.host));
         } else if (t.host !== undefined && !knownHosts.has(t.host)) {
           add(at('target', 'host'), `unknown host "${t.host}" (known: ${[...knownHosts].sort().join(', ') || 'none'})`);
         }
@@ -344,14 +346,14 @@ export function crossCheck(s: Scenario, opts: CrossCheckOptions): FieldProblem[]
     if (e.listening !== undefined && probe.tool !== 'ss') add(at('expect', 'listening'), 'only an ss probe can expect listening sockets');
     if (e.rules !== undefined && probe.tool !== 'iptables-save') add(at('expect', 'rules'), 'only an iptables-save probe can expect rules');
     if (e.httpStatus !== undefined && !HTTP_TOOLS.has(probe.tool)) add(at('expect', 'httpStatus'), 'only curl and http probes see an HTTP status');
-    if (e.sourceSeenByApp?.startsWith('pod/') && !podNames.has(e.sourceSeenByApp.slice(4))) add(at('expect', 'sourceSeenByApp'), `${e.sourceSeenByApp}: no pod "${e.sourceSeenByApp.slice(4)}" in lab.pods`);
+    if (e.sourceSeenByApp?.startsWith('pod/') && !podNames.has(e.sourceSeenByApp.slice(4))) add(at('expect', 'sourceSeenByApp'), noPod(e.sourceSeenByApp));
     const hops = [...(e.path ?? []).map((h, k) => ['path', k, h] as const), ...(e.notPath ?? []).map((h, k) => ['notPath', k, h] as const)];
     for (const [field, k, text] of hops) {
       try {
         // A lab host a hop names must be one of the lab: a pod of lab.pods, a Service of the lab or its setup.
         for (const r of labRefsOf(parseHop(text))) {
           const known = r.kind === 'pod' ? podNames.has(r.name) : knownHosts.has(r.name);
-          if (!known) add(at('expect', field, k), r.kind === 'pod' ? `${r.ref}: no pod "${r.name}" in lab.pods (pods: ${[...podNames].join(', ')})` : `${r.ref}: no Service "${r.name}" in the lab or its setup`, { offset: text.indexOf(r.ref) });
+          if (!known) add(at('expect', field, k), r.kind === 'pod' ? noPod(r.ref) : `${r.ref}: no Service "${r.name}" in the lab or its setup`, { offset: text.indexOf(r.ref) });
         }
       } catch (err) {
         if (!(err instanceof HopSyntaxError)) throw err;
