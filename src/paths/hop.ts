@@ -69,16 +69,18 @@ export class HopSyntaxError extends Error {
 
 // A chain name is whatever iptables-save prints (no space); the rule number follows its last `#`.
 const RULE_STEP = /^([a-z]+)\/(\S+)#([1-9]\d*)$/;
+// A lab host's name: a DNS label, and for a Service in another namespace `.NAMESPACE`.
+const HOST_NAME = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)?';
 // IPv4, or IPv6 in brackets, each with an optional port: 10.0.0.6:7000, [fd00::6]:7000.
 // Or a lab host by name, resolved to its address on each backend: pod/details:9080, svc/web:7000.
-const ADDR_PORT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|(pod|svc)\/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)?)(:\d{1,5})?$/;
+const ADDR_PORT = new RegExp(`^(\\d{1,3}(\\.\\d{1,3}){3}|\\[[0-9a-fA-F:.]+\\]|(?:pod|svc)/${HOST_NAME})(:\\d{1,5})?$`);
 
 /**
  * A lab host named in a hop, `pod/NAME` or `svc/NAME` (`svc/NAME.NAMESPACE`), with its port:
  * pod IPs differ from backend to backend (kind's CNI gives its own), so a scenario names the
  * host and each lab puts in its address before the path is compared.
  */
-export const LAB_REF = /\b(pod|svc)\/([a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)?)(?::(\d{1,5}))?/g;
+export const LAB_REF = new RegExp(`\\b(pod|svc)/(${HOST_NAME})(?::(\\d{1,5}))?`, 'g');
 
 /** The keys whose values are addresses: where a lab host may be named. */
 const ADDRESS_KEYS = new Set(['dst', 'src', 'upstream']);
@@ -94,24 +96,28 @@ export function labRefsOf(hop: Hop): Array<{ ref: string; kind: 'pod' | 'svc'; n
  * what --record writes keeps the scenario's names.
  */
 export function withNames(hop: Hop, names: ReadonlyMap<string, string>): Hop {
-  if (names.size === 0 || (hop.kind !== 'envoy' && hop.kind !== 'wire' && hop.kind !== 'app')) return hop;
-  const attrs = hop.attrs.map(([k, v]): [string, string] => {
-    if (!ADDRESS_KEYS.has(k)) return [k, v];
+  if (names.size === 0) return hop;
+  return mapAddresses(hop, (v) => {
     const m = /^(\d{1,3}(?:\.\d{1,3}){3})(:\d{1,5})?$/.exec(v);
     const ref = m ? names.get(m[1]!) : undefined;
-    return [k, ref === undefined ? v : `${ref}${m![2] ?? ''}`];
+    return ref === undefined ? v : `${ref}${m![2] ?? ''}`;
   });
-  return { ...hop, attrs } as Hop;
 }
 
 /** The hop with each named lab host replaced by its address in this lab (`addresses`: ref → IP). */
 export function withAddresses(hop: Hop, addresses: ReadonlyMap<string, string>): Hop {
+  return mapAddresses(hop, (v) =>
+    v.replace(LAB_REF, (all, kind: string, name: string, port?: string) => {
+      const ip = addresses.get(`${kind}/${name}`);
+      return ip === undefined ? all : `${ip}${port !== undefined ? `:${port}` : ''}`;
+    }),
+  );
+}
+
+/** The hop with `f` applied to the value of each key that holds an address (dst, src, upstream). */
+function mapAddresses(hop: Hop, f: (value: string) => string): Hop {
   if (hop.kind !== 'envoy' && hop.kind !== 'wire' && hop.kind !== 'app') return hop;
-  const attrs = hop.attrs.map(([k, v]): [string, string] => [k, ADDRESS_KEYS.has(k) ? v.replace(LAB_REF, (all, kind: string, name: string, port?: string) => {
-    const ip = addresses.get(`${kind}/${name}`);
-    return ip === undefined ? all : `${ip}${port !== undefined ? `:${port}` : ''}`;
-  }) : v]);
-  return { ...hop, attrs } as Hop;
+  return { ...hop, attrs: hop.attrs.map(([k, v]): [string, string] => [k, ADDRESS_KEYS.has(k) ? f(v) : v]) } as Hop;
 }
 
 /** Parses one hop line. Throws HopSyntaxError with the offending offset. */
