@@ -60,6 +60,11 @@ export interface AccessLogReader {
   entries(): Promise<Array<{ line: AccessLogLine; text: string }>>;
 }
 
+/** The reader of a backend's access log entries (each line read, with the text the sidecar wrote). */
+export function accessLogReader(entries: AccessLogReader['entries']): AccessLogReader {
+  return Object.assign(async () => (await entries()).map((e) => e.line), { entries });
+}
+
 /**
  * Where a run keeps its evidence files (`pathlab run --out DIR`): paths relative to DIR, with
  * `/` between names. The CLI gives one on disk; the runner reads and writes files through it only.

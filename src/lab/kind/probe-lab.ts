@@ -8,7 +8,7 @@ import { exec, type ExecResult } from '../exec.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { pcapArgv, pcapLoss, tcpdumpArgv, SYN_FILTER } from '../../probes/tcpdump.ts';
-import type { AccessLogReader, LabUser, ProbeTarget, ProducedBy, StartedBackend, TraceMatch, Watch, WatchSpec } from '../../run/backend.ts';
+import { accessLogReader, type AccessLogReader, type LabUser, type ProbeTarget, type ProducedBy, type StartedBackend, type TraceMatch, type Watch, type WatchSpec } from '../../run/backend.ts';
 import { ISTIO_VERSION } from './versions.ts';
 import { accessLogLineOf, capturePortOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import {
@@ -248,7 +248,7 @@ export class KindProbeLab implements KindProbeSide {
       }
       return out;
     };
-    return Object.assign(async () => (await entries()).map((e) => e.line), { entries });
+    return accessLogReader(entries);
   }
 
   /** Adds the capture container to the pod once; it idles until a capture starts in it. */

@@ -4,7 +4,7 @@
 // with each pod's instruments started once (instruments.ts).
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { BackendInputError, type AccessLogReader, type Backend, type BackendSession, type LabUser, type ProducedBy, type ProbeTarget, type SessionOptions, type StartedBackend, type Watch, type WatchSpec } from '../../run/backend.ts';
+import { BackendInputError, accessLogReader, type AccessLogReader, type Backend, type BackendSession, type LabUser, type ProducedBy, type ProbeTarget, type SessionOptions, type StartedBackend, type Watch, type WatchSpec } from '../../run/backend.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { accessLogLineOf, capturePortOf, parseAccessLogLine } from '../../paths/access-log.ts';
 import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, type EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
@@ -148,7 +148,7 @@ class StartedNetnsBackend implements StartedBackend {
         ...read(files.inbound).slice(before.inbound).map((text) => ({ line: accessLogLineOf(parseAccessLogLine(text), config, INBOUND_CAPTURE_PORT), text })),
       ];
     }
-    return Object.assign(async () => (await entries()).map((e) => e.line), { entries });
+    return accessLogReader(entries);
   }
 
   async watch(pod: string, spec: WatchSpec): Promise<Watch> {
@@ -179,8 +179,8 @@ class StartedNetnsBackend implements StartedBackend {
     await Promise.all([...this.instruments.values()].map((i) => i.stop()));
     this.instruments.clear();
     // A lab that stays up notes what runs in it now, for the next command that attaches to it.
-    if (this.lab.attached) await this.lab.stop();
-    else if (this.keep) this.lab.keep();
+    // (An attached lab's stop() keeps it as it found it.)
+    if (this.keep && !this.lab.attached) this.lab.keep();
     else await this.lab.stop();
   }
 

@@ -129,9 +129,8 @@ export class PodInstruments {
         const late = (what: string) => notes.push(`${this.where}: ${what} not seen within ${BARRIER_MS / 1000} s: the record may be cut short`);
         // The pcap is complete once it has printed the barrier (or the marker) it wrote just before.
         let pcapAt = 0;
-        let pcapBarrier: { dst: string; dport: number } | undefined;
+        const pcapBarrier = barrier ?? { dst: '127.0.0.1', dport: CONTROL_PORT };
         if (barrier) {
-          pcapBarrier = barrier;
           if (!(await monitor.until(() => traceHasSyn(monitor.text.slice(traceAt), barrier.dst, barrier.dport), BARRIER_MS))) late(`the trace of the control SYN to ${barrier.dst}:${barrier.dport}`);
           // The control leaves on eth0 unless it is for this pod or loopback.
           if (spec.syns && barrier.dst !== this.podIp && !barrier.dst.startsWith('127.')) {
@@ -140,7 +139,6 @@ export class PodInstruments {
         } else {
           const at = monitor.text.length;
           pcapAt = pcap?.text.length ?? 0;
-          pcapBarrier = { dst: '127.0.0.1', dport: CONTROL_PORT };
           await this.marker();
           if (!(await monitor.until(() => traceHasSyn(monitor.text.slice(at), '127.0.0.1', CONTROL_PORT), BARRIER_MS))) late('the trace of the marker SYN');
         }

@@ -186,14 +186,14 @@ export class MeshControl {
    * Takes over the control plane of a running lab (StartedNetnsLab.attach), which is at its
    * definition (every command that held it reverted what it applied): its sidecars, their
    * certificates, the rules istio-init wrote, the version each Envoy has. The next sync pushes
-   * the state this command wants, as a new version.
+   * the state this command wants, as a new version. Its control plane is the one the lab was
+   * made with (the constructor's choice, from the lab's record): choose() gives it or throws.
    */
-  async attach(controlPlane: 'istiod' | 'model'): Promise<void> {
+  async attach(): Promise<void> {
     const meshed = this.meshedPods();
     if (meshed.length === 0) return;
     const agent = await this.choose();
-    if (this.controlPlane !== controlPlane) throw new Error(`the lab's sidecars are configured by ${controlPlane}, and this command would use ${this.controlPlane}`);
-    if (controlPlane === 'istiod') {
+    if (this.controlPlane === 'istiod') {
       this.istiod = { built: agent!, control: join(this.lab.dir, 'istiod.sock'), address: `${meshed[0]!.gateway}:${ISTIOD_XDS_PORT}` };
     }
     const caDir = join(this.lab.dir, 'ca');
@@ -207,7 +207,7 @@ export class MeshControl {
       st.interception = this.interceptionOf(h);
       st.tproxyRoute = st.interception === 'TPROXY';
       st.proxyPid = this.lab.processes.find((p) => p.host === h.name && p.what === this.proxyProcess)?.pid;
-      if (controlPlane === 'model') {
+      if (this.controlPlane === 'model') {
         // The file version the Envoy has: the next push is the one after it.
         const r = await this.lab.run(h.name, ['curl', '-s', '--max-time', '2', `http://127.0.0.1:${ADMIN_PORT}/stats?filter=listener_manager.lds.version_text`]);
         st.version = Number(/version_text: "(\d+)"/.exec(r.stdout)?.[1] ?? 0);
@@ -367,13 +367,13 @@ export class MeshControl {
     st.interception = interception;
   }
 
-  /** istio-init: the rendered rules, loaded in the pod's namespace (tables replaced whole). */
   /** istio-init's rules for the pod's annotations now: the iptables-restore payload and istio-iptables' flags. */
   private initRules(h: PlannedHost): { payload: string; flags: string[] } {
     const ports = (h.pod?.ports ?? []).map((p) => p.port);
     return istioInitRules(this.spec.istio.version, this.pods.get(h.name)!.annotations, this.proxyUser, ports);
   }
 
+  /** istio-init: the rendered rules, loaded in the pod's namespace (tables replaced whole). */
   private async loadRules(h: PlannedHost): Promise<boolean> {
     const st = this.pods.get(h.name)!;
     const { payload, flags } = this.initRules(h);

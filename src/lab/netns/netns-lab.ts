@@ -281,13 +281,13 @@ export class StartedNetnsLab implements AsyncDisposable {
   /** Every long-running process the lab started, by host: the lab's health is theirs. */
   readonly processes: Array<{ host: string; what: string; pid: number; log: string }> = [];
 
+  /** The pilot-agents whose Envoy the lab has seen running. */
+  private readonly envoySeen = new Set<number>();
+
   /**
    * Why the lab's processes on these hosts are not all running (a sidecar, an app or a server
    * that died or never started), each with the last lines of its log; empty when they all run.
    */
-  /** The pilot-agents whose Envoy the lab has seen running. */
-  private readonly envoySeen = new Set<number>();
-
   health(hosts: readonly string[]): string[] {
     const problems: string[] = [];
     for (const p of this.processes) {
@@ -480,7 +480,7 @@ export class StartedNetnsLab implements AsyncDisposable {
     lab.processes.push(...(record.processes ?? []));
     try {
       lab.mesh = new MeshControl(lab, record.spec, record.controlPlane);
-      await lab.mesh.attach(record.controlPlane);
+      await lab.mesh.attach();
     } catch (e) {
       rmSync(lockPath(id), { force: true });
       throw e;
