@@ -163,15 +163,20 @@ export class PodInstruments {
     };
   }
 
-  /** The full pcap of the pod into `file`, listening when this resolves. */
-  private async startPcap(file: string): Promise<Stream> {
-    const s = new Stream(inNetns(this.ns, pcapArgv(file)));
-    this.pcaps.add(s);
+  /** A tcpdump of the pod (kept in `running` until stopped), listening when this resolves; one that does not start is stopped and said. */
+  private async tcpdump(argv: string[], running: Set<Stream>, stop: (s: Stream) => Promise<unknown>, what: string): Promise<Stream> {
+    const s = new Stream(inNetns(this.ns, argv));
+    running.add(s);
     if (!(await s.until(() => s.err.includes('listening on'), 5000))) {
-      await this.stopPcap(s);
-      throw new Error(`tcpdump -w ${file} did not start: ${s.err.trim()}`);
+      await stop(s);
+      throw new Error(`${this.where}: ${what} did not start: ${s.err.trim()}`);
     }
     return s;
+  }
+
+  /** The full pcap of the pod into `file`, listening when this resolves. */
+  private startPcap(file: string): Promise<Stream> {
+    return this.tcpdump(pcapArgv(file), this.pcaps, (s) => this.stopPcap(s), `tcpdump -w ${file}`);
   }
 
   /** Stops a full pcap: on SIGINT tcpdump writes what it holds and closes the file. Gives what tcpdump says it lost, if anything. */
@@ -182,14 +187,8 @@ export class PodInstruments {
   }
 
   /** One of the probe's own captures, listening when this resolves. */
-  private async capture(iface: string, filter: string): Promise<Stream> {
-    const s = new Stream(inNetns(this.ns, tcpdumpArgv(iface, filter)));
-    this.captures.add(s);
-    if (!(await s.until(() => s.err.includes('listening on'), 5000))) {
-      await this.stopCapture(s);
-      throw new Error(`${this.where}: tcpdump -i ${iface} ${filter} did not start: ${s.err.trim()}`);
-    }
-    return s;
+  private capture(iface: string, filter: string): Promise<Stream> {
+    return this.tcpdump(tcpdumpArgv(iface, filter), this.captures, (s) => this.stopCapture(s), `tcpdump -i ${iface} ${filter}`);
   }
 
   /**
