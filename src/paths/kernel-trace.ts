@@ -1,7 +1,7 @@
 // The kernel's part of a predicted path: a connection traced through a pod's rules (an
 // iptables-save of the pod, or the rules istio-init renders: mesh/iptables/istio-init-rules.ts),
 // in the shape `explain` takes. Pure.
-import type { IptablesTrace } from '../mesh/envoy/explain.ts';
+import { arriving, type IptablesTrace } from '../mesh/envoy/explain.ts';
 import { formatEffect, traceConnection, type LoadedTables, type RuleSet, type Trace } from '../mesh/iptables/index.ts';
 import { formatHop, type Hop } from './hop.ts';
 import { rulesHop } from './observe.ts';
@@ -21,8 +21,7 @@ export interface KernelConnection {
 
 /** Whether the connection arrives at the pod (PREROUTING) or leaves a process in it (OUTPUT). */
 export function directionOf(conn: KernelConnection): 'in' | 'out' {
-  const local = conn.src.startsWith('127.') || conn.src === conn.podIp;
-  return conn.podIp !== undefined && conn.dst.ip === conn.podIp && !local ? 'in' : 'out';
+  return arriving(conn) ? 'in' : 'out';
 }
 
 /** A simulator's trace as one iptables hop (its rules and effect); undefined when no rule matched. */

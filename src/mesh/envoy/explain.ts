@@ -142,7 +142,7 @@ function staysInPod(ip: string, conn: ExplainConnection): boolean {
 }
 
 /** A connection arriving at the pod from another host (the kernel's PREROUTING), not one a process in the pod makes. */
-function arriving(conn: ExplainConnection): boolean {
+export function arriving(conn: Pick<ExplainConnection, 'src' | 'dst' | 'podIp'>): boolean {
   return conn.podIp !== undefined && conn.dst.ip === conn.podIp && conn.src !== conn.podIp && !loopback(conn.src);
 }
 
