@@ -12,11 +12,15 @@ export interface PodCert {
   key: string;
 }
 
+/** Where the certificate and key named `name` live in `dir`: `<name>.pem`, `<name>-key.pem`. */
+export function certPaths(dir: string, name: string): { cert: string; key: string } {
+  return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
+}
+
 /** A self-signed P-256 certificate for `subject`, valid two days: `<dir>/<name>.pem` and `<dir>/<name>-key.pem`. */
 export async function selfSigned(dir: string, name: string, subject: string): Promise<{ cert: string; key: string }> {
   mkdirSync(dir, { recursive: true });
-  const cert = join(dir, `${name}.pem`);
-  const key = join(dir, `${name}-key.pem`);
+  const { cert, key } = certPaths(dir, name);
   await execOk(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', subject]);
   return { cert, key };
 }
@@ -35,9 +39,8 @@ export async function createPodCert(
   pod: { name: string; namespace: string; serviceAccount?: string },
   owner: { uid: number; gid: number },
 ): Promise<PodCert> {
-  const key = join(dir, `${pod.name}-key.pem`);
+  const { cert, key } = certPaths(dir, pod.name);
   const csr = join(dir, `${pod.name}.csr`);
-  const cert = join(dir, `${pod.name}.pem`);
   const ext = join(dir, `${pod.name}.ext`);
   const spiffe = `spiffe://cluster.local/ns/${pod.namespace}/sa/${pod.serviceAccount ?? pod.name}`;
   writeFileSync(ext, `subjectAltName=URI:${spiffe}\nextendedKeyUsage=serverAuth,clientAuth\n`);

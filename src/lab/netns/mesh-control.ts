@@ -31,7 +31,7 @@ import type { ControlPlaneChoice } from '../../run/backend.ts';
 import { kubeObjectsYaml } from './kube-objects.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { exec, execOk, systemEnv } from '../exec.ts';
-import { createLabCa, createPodCert } from './lab-ca.ts';
+import { certPaths, createLabCa, createPodCert } from './lab-ca.ts';
 import { clusterEndpoints, meshForPod, type MeshState } from './mesh-for-pod.ts';
 import { NODE_HOST, hostsFile, planService, serviceDnatRules, type LabPlan, type PlannedHost, type PlannedService } from './plan.ts';
 import type { ExecResult } from '../exec.ts';
@@ -194,12 +194,13 @@ export class MeshControl {
     if (meshed.length === 0) return;
     const agent = await this.choose();
     if (this.controlPlane === 'istiod') {
-      this.istiod = { built: agent!, control: join(this.lab.dir, 'istiod.sock'), address: `${meshed[0]!.gateway}:${ISTIOD_XDS_PORT}` };
+      this.istiod = { built: agent!, ...this.istiodEndpoint() };
     }
     const caDir = join(this.lab.dir, 'ca');
     for (const h of meshed) {
       const st = this.pods.get(h.name)!;
-      this.pems.set(h.name, { cert: readFileSync(join(caDir, `${h.name}.pem`), 'utf8'), key: readFileSync(join(caDir, `${h.name}-key.pem`), 'utf8'), ca: readFileSync(join(caDir, 'ca.pem'), 'utf8') });
+      const files = certPaths(caDir, h.name);
+      this.pems.set(h.name, { cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8'), ca: readFileSync(certPaths(caDir, 'ca').cert, 'utf8') });
       // What loadRules and runIstioIptables keep as the rules they loaded.
       const { payload, flags } = this.initRules(h);
       st.rules = this.istioInit.kind === 'istio-iptables' ? flags.join(' ') : payload;
@@ -271,15 +272,18 @@ export class MeshControl {
     this.envoyMs = performance.now() - e0;
   }
 
+  /** Where the lab's istiod serves xDS (the pod network's gateway) and hears the cluster's state (a unix socket in the lab's folder). */
+  private istiodEndpoint(): { address: string; control: string } {
+    return { address: `${this.meshedPods()[0]!.gateway}:${ISTIOD_XDS_PORT}`, control: join(this.lab.dir, 'istiod.sock') };
+  }
+
   /**
    * istiod for the lab: go/istiod-gen serving ADS on the pod network's gateway address (in the
    * node's namespace, as a host-network istiod would be), told the cluster's state over a unix
    * socket in the lab's folder. Its first state is the lab's definition.
    */
   private async startIstiod(built: BuiltIstio): Promise<void> {
-    const gateway = this.meshedPods()[0]!.gateway;
-    const address = `${gateway}:${ISTIOD_XDS_PORT}`;
-    const control = join(this.lab.dir, 'istiod.sock');
+    const { address, control } = this.istiodEndpoint();
     this.lab.spawnDetached(NODE_HOST, 'istiod', [built.istiodGen, 'serve', address, control], undefined, { env: { ...ISTIOD_FEATURES } });
     this.istiod = { built, control, address };
     // The socket's file exists from bind() on; connections are refused until listen(): try again.
