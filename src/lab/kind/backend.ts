@@ -1,24 +1,24 @@
 // The kind backend behind the runner's seam. The session is one cluster for the whole run: a
 // new lab, or a running one named by --lab-id, or a context the user vouches for (--context X
-// --i-know-this-is-not-a-lab), plus the external services of docker-compose.yml. A lab group's
-// pods and Services are applied when its lab starts and deleted when it stops; a scenario's
+// --i-know-this-is-not-a-lab). A lab group's pods, Services and external hosts (containers
+// beside the cluster, externals.ts) are started when its lab starts and removed when it stops; a scenario's
 // setup is applied from the run's plan (run-plan.ts, what --dry-run prints) and waited for
 // until the probing sidecars serve the listeners the scenario expects, in a new LDS version.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Backend, type BackendSession, type SessionOptions, type StartedBackend } from '../../run/backend.ts';
 import type { LoadedScenario } from '../../scenario/loaded.ts';
 import type { RunMode } from '../../scenario/setup-roles.ts';
-import type { Scenario, SetupStep } from '../../scenario/schema.ts';
+import type { LabSpec, Scenario, SetupStep } from '../../scenario/schema.ts';
 import { KindEnvironmentError, checkContext, hostRunner, kindLab, runKindSteps, type StartedKindLab } from './kind-lab.ts';
 import { DRY_RUN_ID, LAB_LABEL, contextName, checkLabId } from './labels.ts';
 import { listenerSnapshot, waitForListeners, type ListenerSnapshot } from '../../mesh/envoy/listener-wait.ts';
 import { KindProbeLab } from './probe-lab.ts';
-import { startExternals, type StartedExternals } from './externals.ts';
+import { externalProblem, externalsProject, startExternals, type StartedExternals } from './externals.ts';
 import { IMAGES, ISTIO_VERSION, KIND_ISTIO_RELEASES, imageRef, kindIstioRelease, kindPins } from './versions.ts';
 import { defaultCacheDir } from './istioctl-cache.ts';
 import { formatDoctor, runDoctor } from './doctor.ts';
 import { kindLabCommands } from './lab-commands.ts';
-import { KIND_ISTIO_VERSION, expectedListeners, groupTitle, kindRunDryRun, planKindRun, runLabel, type KindRunSection } from './run-plan.ts';
+import { KIND_ISTIO_VERSION, expectedListeners, externalsComposePath, groupTitle, kindRunDryRun, planKindRun, runLabel, type KindRunSection } from './run-plan.ts';
 
 
 /** Runs a section's commands (its exec and API steps are the runner's own calls); returns how many ran. */
@@ -38,9 +38,12 @@ class StartedKindGroup extends KindProbeLab implements StartedBackend {
     private readonly sections: readonly KindRunSection[],
     private readonly title: string,
     private readonly progress: (line: string) => void,
+    /** The group's external hosts: their compose file (written by the group's section) and the hosts. */
+    private readonly externalHosts?: { file: string; project: string; hosts: NonNullable<LabSpec['externalHosts']> },
   ) {
     super(lab);
   }
+  private externals: StartedExternals | undefined;
 
   /** The steps come from the run's plan, made with the same choice of steps per mode (stepsFor). */
   async applySetup(s: LoadedScenario, _steps: readonly SetupStep[], mode: RunMode): Promise<{ notes: string[] }> {
@@ -77,7 +80,13 @@ class StartedKindGroup extends KindProbeLab implements StartedBackend {
 
   /** The group's objects deleted (and the lab's mesh config restored when the group changed it). */
   async stop(): Promise<void> {
-    await runSection(this.sections, `${this.title}: remove`, this.progress);
+    try {
+      await runSection(this.sections, `${this.title}: remove`, this.progress);
+    } finally {
+      const ext = this.externals;
+      this.externals = undefined;
+      await ext?.stop();
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -88,6 +97,7 @@ class StartedKindGroup extends KindProbeLab implements StartedBackend {
   async start(): Promise<this> {
     try {
       await runSection(this.sections, this.title, this.progress);
+      if (this.externalHosts?.hosts.length) this.externals = await startExternals(this.externalHosts);
     } catch (e) {
       await this.stop().catch((why: Error) => this.progress(`warning: removing the lab group after a failed start: ${why.message}`));
       throw e;
@@ -141,13 +151,8 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
     ctx = started.context;
     id = started.id;
   }
-  let externals: StartedExternals | undefined;
   const close = async () => {
-    try {
-      await externals?.stop();
-    } finally {
-      if (started && !opts.keepLab) await started.stop();
-    }
+    if (started && !opts.keepLab) await started.stop();
   };
   let sections: KindRunSection[];
   try {
@@ -156,7 +161,6 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
       kc.loadFromString((await started.kubeConfig()).exportConfig());
       kc.setCurrentContext(ctx);
     }
-    if (opts.scenarios.some((s) => (s.scenario.lab.externalHosts ?? []).length > 0)) externals = await startExternals();
     sections = planKindRun({ scenarios: [...opts.scenarios], id, pins: kindPins(undefined, release), cacheDir, existing: { context: ctx }, ...(opts.checkFault ? { checkFault: true } : {}) });
   } catch (e) {
     await close().catch((why: Error) => progress(`warning: cleaning up after a failed start: ${why.message}`));
@@ -166,8 +170,10 @@ async function openKind(opts: SessionOptions): Promise<BackendSession> {
     async start(group) {
       const namespaces = new Map(group[0]!.scenario.lab.pods.map((p) => [p.name, p.namespace ?? 'default']));
       const title = groupTitle(group);
-      const lab = { kc, namespaces, captureImage: imageRef(IMAGES.toolbox!), ...(id !== DRY_RUN_ID ? { labSelector: `${LAB_LABEL}=${id}` } : {}), labId: id, istioVersion: release };
-      return new StartedKindGroup(lab, sections, title, progress).start();
+      const hosts = group[0]!.scenario.lab.externalHosts ?? [];
+      const lab = { kc, namespaces, captureImage: imageRef(IMAGES.toolbox!), ...(id !== DRY_RUN_ID ? { labSelector: `${LAB_LABEL}=${id}` } : {}), labId: id, istioVersion: release, externalAddresses: hosts.map((h) => h.address) };
+      const externals = hosts.length ? { file: externalsComposePath(cacheDir, id, group), project: externalsProject(id), hosts } : undefined;
+      return new StartedKindGroup(lab, sections, title, progress, externals).start();
     },
     close,
     [Symbol.asyncDispose]: close,
@@ -185,6 +191,10 @@ export const kindBackend: Backend = {
     if (!s.metadata.backends.includes('kind')) return s.metadata.notOn?.kind ?? era ?? `the scenario names the backends ${s.metadata.backends.join(', ')}`;
     if (era) return era;
     if (s.probes.some((p) => p.from.uid !== undefined)) return 'the kind backend runs a probe as its container\'s user; from.uid cannot be honoured';
+    for (const h of s.lab.externalHosts ?? []) {
+      const why = externalProblem(h);
+      if (why) return why;
+    }
     return undefined;
   },
   optionProblem(opts) {

@@ -1,10 +1,9 @@
 // Where a probe on a real cluster may go: the cluster's own pod networks (each Node's
 // spec.podCIDRs), its Service networks (the ServiceCIDR objects, networking.k8s.io/v1 since
-// Kubernetes 1.33) and the lab's external services (their addresses in docker-compose.yml; not
-// the whole external network, whose gateway is the host), read from the cluster and the compose
-// file, never from the scenario. Anything else (a public address, the host) is refused before
+// Kubernetes 1.33) and the lab group's external hosts (their own addresses; not the whole
+// external network, whose gateway is the host), read from the cluster and the hosts the lab
+// started, never from what the scenario says of the cluster's networks. Anything else (a public address, the host) is refused before
 // a packet is sent. Pure.
-import { parse } from 'yaml';
 import { cidrContains, parseCidr } from '../../scenario/ip.ts';
 
 export interface ClusterNetworks {
@@ -25,12 +24,6 @@ export function clusterNetworksOf(
     services: [...new Set(serviceCidrs.flatMap((s) => s.spec?.cidrs ?? []))].filter(v4),
     external: [...external],
   };
-}
-
-/** The fixed addresses of the external services in a compose file (services.*.networks.*.ipv4_address), as /32s. */
-export function composeAddresses(composeText: string): string[] {
-  const doc = parse(composeText) as { services?: Record<string, { networks?: Record<string, { ipv4_address?: string } | null> }> } | null;
-  return Object.values(doc?.services ?? {}).flatMap((s) => Object.values(s.networks ?? {}).flatMap((n) => (n?.ipv4_address ? [`${n.ipv4_address}/32`] : [])));
 }
 
 /** Why a probe may not go to `ip` on this cluster, or undefined when it may. */

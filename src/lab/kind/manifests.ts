@@ -6,6 +6,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import type { LabSpec, PodSpec, Scenario } from '../../scenario/schema.ts';
 import { LAB_LABEL, POD_LABEL } from './labels.ts';
 import { imageRef, type PinnedImage } from './versions.ts';
+import { podAppConfig } from '../netns/workloads.ts';
 
 export type K8sObject = {
   apiVersion: string;
@@ -78,10 +79,18 @@ export function renderManifest(objects: readonly K8sObject[]): string {
   return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 }
 
-const APP_CONTAINER = 'app';
+/** The container a scenario pod's workload runs in. */
+export const APP_CONTAINER = 'app';
+/** The container probes run in, in a scenario pod whose workload image has no curl or nc: the toolbox image, idle. */
+export const TOOLS_CONTAINER = 'tools';
+/** The ConfigMap (one per namespace of echo pods) that holds the bundled echo app, and where the pods mount it. */
+export const ECHO_APP_CONFIGMAP = 'pathlab-echo-app';
+const ECHO_APP_DIR = '/pathlab';
+/** The user the echo app and the tools container run as (the node image's `node`; the netns lab's app uid). */
+const APP_USER = { runAsUser: 1000, runAsGroup: 1000 };
 
 /** The container a scenario pod runs, by its workload. */
-function workloadContainer(pod: PodSpec, images: Readonly<Record<string, PinnedImage>>): Record<string, unknown> {
+function workloadContainer(pod: PodSpec, namespace: string, images: Readonly<Record<string, PinnedImage>>): Record<string, unknown> {
   const ports = (pod.ports ?? []).map((p) => ({
     containerPort: p.port,
     ...(p.name === undefined ? {} : { name: p.name.slice(0, 15) }),
@@ -96,9 +105,19 @@ function workloadContainer(pod: PodSpec, images: Readonly<Record<string, PinnedI
   switch (pod.workload) {
     case 'toolbox':
       return { ...base, image: img('toolbox'), command: ['sleep', 'infinity'] };
-    case 'echo':
+    case 'echo': {
+      // The netns lab's echo app, the same file: it answers with the pod's name, port and the peer it saw.
+      const cfg = podAppConfig(pod, namespace);
+      return {
+        ...base,
+        image: img('node'),
+        command: ['node', `${ECHO_APP_DIR}/echo-app.mjs`, JSON.stringify(cfg)],
+        securityContext: APP_USER,
+        volumeMounts: [{ name: ECHO_APP_CONFIGMAP, mountPath: ECHO_APP_DIR, readOnly: true }],
+      };
+    }
     case 'hello-app': {
-      // hello-app serves HTTP on $PORT (8080 when unset): the echo workload's HTTP answer.
+      // hello-app serves HTTP on $PORT (8080 when unset).
       const port = pod.ports?.[0]?.port ?? 8080;
       return { ...base, image: img('hello-app'), env: [{ name: 'PORT', value: String(port) }] };
     }
@@ -109,6 +128,24 @@ function workloadContainer(pod: PodSpec, images: Readonly<Record<string, PinnedI
     default:
       return { ...base, image: img(pod.workload), ...(ports.length ? {} : { ports: [{ containerPort: 9080 }] }) };
   }
+}
+
+/** The pod's containers and volumes: its workload, and beside a workload that is not the toolbox, the idle tools container probes run in. */
+function podSpecOf(pod: PodSpec, namespace: string, images: Readonly<Record<string, PinnedImage>>): Record<string, unknown> {
+  const containers = [workloadContainer(pod, namespace, images)];
+  if (pod.workload !== 'toolbox') containers.push({ name: TOOLS_CONTAINER, image: imageRef(images.toolbox!), imagePullPolicy: 'IfNotPresent', command: ['sleep', 'infinity'], securityContext: APP_USER });
+  const volumes = pod.workload === 'echo' ? [{ name: ECHO_APP_CONFIGMAP, configMap: { name: ECHO_APP_CONFIGMAP } }] : [];
+  return { terminationGracePeriodSeconds: 0, containers, ...(volumes.length ? { volumes } : {}) };
+}
+
+/** The container a scenario pod's probes run in (as its user): the toolbox's own, else the tools container beside the workload. */
+export function probeContainerOf(pod: Pick<PodSpec, 'workload'> | undefined): string {
+  return pod === undefined || pod.workload === 'toolbox' ? APP_CONTAINER : TOOLS_CONTAINER;
+}
+
+/** The namespaces of a lab's echo pods: each needs the echo app's ConfigMap. */
+export function echoAppNamespaces(lab: LabSpec): string[] {
+  return [...new Set(lab.pods.filter((p) => p.workload === 'echo').map((p) => p.namespace ?? 'default'))].sort();
 }
 
 /**
@@ -136,7 +173,7 @@ export function scenarioLabObjects(lab: LabSpec, images: Readonly<Record<string,
         selector: { matchLabels: { [POD_LABEL]: pod.name } },
         template: {
           metadata: { labels, ...(Object.keys(annotations).length ? { annotations } : {}) },
-          spec: { terminationGracePeriodSeconds: 0, containers: [workloadContainer(pod, images)] },
+          spec: podSpecOf(pod, ns, images),
         },
       },
     });

@@ -54,7 +54,8 @@ export type KindStep =
       optional?: boolean;
     }
   | { kind: 'fetch'; what: string; url: string; sha256: string; member: string; dest: string }
-  | { kind: 'write'; what: string; path: string; content: string }
+  /** A file written on this machine; `shown` stands for a content too long to print (a bundled program). */
+  | { kind: 'write'; what: string; path: string; content: string; shown?: string }
   /** A command in a pod's container through the exec API (run plans only: the runner makes these calls). */
   | { kind: 'exec'; what: string; target: string; argv: string[]; input?: string }
   /** A Kubernetes API call or a wait on one (run plans only). */
@@ -245,7 +246,8 @@ export function formatKindPlan(plan: { steps: KindStep[] }, opts: { home?: strin
 
 /** One step as printed lines, numbered `n`. */
 export function formatKindStep(s: KindStep, n: number, opts: { home?: string } = {}): string[] {
-  const show = (x: string) => (opts.home && x.startsWith(`${opts.home}/`) ? `~${x.slice(opts.home.length)}` : x);
+  // This machine's home directory is printed as ~, wherever it appears (a path, a flag's value, a file's text).
+  const show = (x: string) => (opts.home ? x.split(`${opts.home}/`).join('~/') : x);
   // A placeholder (`<pid of app>`) is printed as it is: the runner puts the value there.
   const q = (a: string) => (/^[\w@%+=:,./~-]+$/.test(a) || /^<[^'<>]+>$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
   const cmd = (argv: readonly string[]) => argv.map((a) => q(show(a))).join(' ');
@@ -253,12 +255,12 @@ export function formatKindStep(s: KindStep, n: number, opts: { home?: string } =
   if (s.kind === 'fetch') {
     lines.push(`${n}. fetch ${s.what}`, `   download ${s.url}`, `   verify sha256 ${s.sha256}`, `   extract ${s.member} -> ${show(s.dest)}`);
   } else if (s.kind === 'write') {
-    lines.push(`${n}. write ${show(s.path)} (${s.what})`, ...indent(s.content));
+    lines.push(`${n}. write ${show(s.path)} (${s.what})`, ...(s.shown === undefined ? indent(show(s.content)) : [`   (${s.shown})`]));
   } else if (s.kind === 'exec') {
     lines.push(`${n}. ${s.what}`, `   exec ${s.target} -- ${cmd(s.argv)}`);
     if (s.input !== undefined) lines.push('   stdin:', ...indent(s.input));
   } else if (s.kind === 'api') {
-    lines.push(`${n}. ${s.what}`, `   api ${s.call}`);
+    lines.push(`${n}. ${s.what}`, `   api ${show(s.call)}`);
   } else {
     lines.push(`${n}. ${s.what}${s.optional ? ' (a failure is reported, not fatal)' : ''}`);
     if (s.onlyIf) lines.push(`   if: ${cmd(s.onlyIf)}`);

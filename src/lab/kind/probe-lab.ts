@@ -30,13 +30,11 @@ import {
   type IptablesFlavour,
 } from './evidence.ts';
 import { POD_LABEL } from './labels.ts';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { clusterNetworksOf, composeAddresses, targetProblem, type ClusterNetworks } from './cluster-networks.ts';
-import { COMPOSE_FILE } from './externals.ts';
+import { writeFileSync } from 'node:fs';
+import { clusterNetworksOf, targetProblem, type ClusterNetworks } from './cluster-networks.ts';
 import { PodExecClient } from './exec-client.ts';
+import { APP_CONTAINER, TOOLS_CONTAINER } from './manifests.ts';
 
-/** The container a scenario pod's workload runs in (manifests.ts names it). */
-export const APP_CONTAINER = 'app';
 
 type HostRunner = (argv: readonly string[], opts?: { input?: string; timeoutMs?: number }) => Promise<ExecResult>;
 
@@ -51,6 +49,8 @@ export interface KindProbeLabOptions {
   /** The lab's id and the Istio release it runs (the report records them). */
   labId?: string;
   istioVersion?: string;
+  /** The addresses of the lab group's external hosts: a probe may go there too. */
+  externalAddresses?: readonly string[];
   host?: HostRunner;
 }
 
@@ -62,6 +62,8 @@ interface PodFacts {
   node: string;
   pid: number;
   meshed: boolean;
+  /** The container probes run in: the tools container beside a workload whose image has no curl or nc, else the app's. */
+  probing: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -138,12 +140,13 @@ export class KindProbeLab implements KindProbeSide {
     const pid = Number(r.stdout.trim());
     if (r.exitCode !== 0 || !Number.isInteger(pid) || pid <= 0) throw new Error(`the pid of ${namespace}/${pod.metadata.name} on node ${node}: ${(r.spawnError ?? r.stderr).trim() || r.stdout.trim()}`);
     const meshed = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].some((c) => c.name === PROXY_CONTAINER);
-    const f: PodFacts = { pod, name: pod.metadata.name, namespace, ip: pod.status.podIP, node, pid, meshed };
+    const probing = pod.spec.containers.some((c) => c.name === TOOLS_CONTAINER) ? TOOLS_CONTAINER : APP_CONTAINER;
+    const f: PodFacts = { pod, name: pod.metadata.name, namespace, ip: pod.status.podIP, node, pid, meshed, probing };
     this.facts.set(name, f);
     return f;
   }
 
-  /** The app container's user, as `pod()` read it (root when it could not). */
+  /** The probing container's user, as `pod()` read it (root when it could not). */
   appUser(pod: string): LabUser {
     return this.appUsers.get(pod) ?? { uid: 0, gid: 0 };
   }
@@ -151,8 +154,8 @@ export class KindProbeLab implements KindProbeSide {
   async pod(name: string) {
     const f = await this.facts_(name);
     if (!this.appUsers.has(name)) {
-      // The uid the app container runs as: the prediction needs it (ISTIO_OUTPUT matches uid 1337).
-      const r = await this.client.exec({ namespace: f.namespace, pod: f.name, container: APP_CONTAINER }, ['sh', '-c', 'echo "$(id -u) $(id -g)"']);
+      // The uid probes run as: the prediction needs it (ISTIO_OUTPUT matches uid 1337).
+      const r = await this.client.exec({ namespace: f.namespace, pod: f.name, container: f.probing }, ['sh', '-c', 'echo "$(id -u) $(id -g)"']);
       const m = /^(\d+) (\d+)/.exec(r.stdout.trim());
       if (m) this.appUsers.set(name, { uid: Number(m[1]), gid: Number(m[2]) });
     }
@@ -198,7 +201,7 @@ export class KindProbeLab implements KindProbeSide {
 
   async probe(pod: string, argv: readonly string[], opts: { user: LabUser; timeoutMs: number; input?: string }): Promise<ExecResult> {
     const f = await this.facts_(pod);
-    const container = opts.user.uid === PROXY_USER.uid && f.meshed ? PROXY_CONTAINER : APP_CONTAINER;
+    const container = opts.user.uid === PROXY_USER.uid && f.meshed ? PROXY_CONTAINER : f.probing;
     return this.client.exec({ namespace: f.namespace, pod: f.name, container }, argv, { timeoutMs: opts.timeoutMs, ...(opts.input === undefined ? {} : { input: opts.input }) });
   }
 
@@ -394,7 +397,7 @@ export class KindProbeLab implements KindProbeSide {
       const { NetworkingV1Api } = await import('@kubernetes/client-node');
       const nodes = await (await this.api()).listNode();
       const cidrs = await this.o.kc.makeApiClient(NetworkingV1Api).listServiceCIDR().catch(() => ({ items: [] }));
-      this.networks = clusterNetworksOf(nodes.items, cidrs.items, composeAddresses(readFileSync(COMPOSE_FILE, 'utf8')));
+      this.networks = clusterNetworksOf(nodes.items, cidrs.items, (this.o.externalAddresses ?? []).map((a) => `${a}/32`));
     }
     return targetProblem(ip, this.networks);
   }

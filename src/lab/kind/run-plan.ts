@@ -5,7 +5,10 @@
 // definition share that lab's pods and Services, applied before them and deleted after; each
 // scenario's setup is applied, waited for (the sidecars' config_dump shows the listeners the
 // scenario expects) and reverted (until the listeners are back as they were).
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { bundledAgents } from '../netns/agents/bundle.ts';
 import { connectArgv } from '../../run/probe.ts';
 import { groupByLab } from '../../run/runner.ts';
 import { TOOLS } from '../../probes/index.ts';
@@ -16,8 +19,8 @@ import { modesOf, type RunMode } from '../../scenario/setup-roles.ts';
 import type { LabSpec, Probe, Scenario } from '../../scenario/schema.ts';
 import type { Hop } from '../../paths/hop.ts';
 import { readLabFiles } from './kind-lab.ts';
-import { DRY_RUN_ID, FIELD_MANAGER, contextName } from './labels.ts';
-import { ISTIO_OPERATOR_FILE, istioOperatorFor, labelAndPin, parseManifestText, renderManifest, scenarioLabObjects, type K8sObject } from './manifests.ts';
+import { DRY_RUN_ID, FIELD_MANAGER, LAB_LABEL, contextName } from './labels.ts';
+import { ECHO_APP_CONFIGMAP, ISTIO_OPERATOR_FILE, echoAppNamespaces, istioOperatorFor, labelAndPin, parseManifestText, probeContainerOf, renderManifest, scenarioLabObjects, type K8sObject } from './manifests.ts';
 import { ROLLOUT_TIMEOUT, formatKindStep, istioctlPath, labStateDir, planKindDown, planKindLab, type KindStep } from './plan.ts';
 import { planScenarioSetup } from './setup.ts';
 import {
@@ -33,8 +36,7 @@ import {
   iptablesSaveArgv,
   kernelTraceArgvs,
 } from './evidence.ts';
-import { APP_CONTAINER } from './probe-lab.ts';
-import { COMPOSE_FILE, COMPOSE_PROJECT } from './externals.ts';
+import { externalsCompose, externalsProject } from './externals.ts';
 import { IMAGES, imageRef, kindPins, type KindPins } from './versions.ts';
 
 export const KIND_ISTIO_VERSION = 'current';
@@ -86,19 +88,55 @@ interface GroupPlan {
 
 const kubectl = (ctx: string, ...args: string[]) => ['kubectl', '--context', ctx, ...args];
 
+/** The compose file of a lab group's external hosts, named by its first scenario. */
+export const externalsComposePath = (cacheDir: string, id: string, group: readonly LoadedScenario[]) => `${labStateDir(cacheDir, id)}/externals/${group[0]!.scenario.metadata.name}.compose.yaml`;
+
+/** The bundled echo app's text (built once into the cache by the netns lab's bundler). */
+function echoAppSource(cacheDir: string): string {
+  return readFileSync(bundledAgents(join(cacheDir, 'agents'))['echo-app'], 'utf8');
+}
+
 /** One lab group's pods and Services: applied (with rollout waits) before its scenarios and deleted after. */
 function planGroup(ctx: string, id: string, group: LoadedScenario[], pins: KindPins, cacheDir: string, operatorBase: K8sObject): GroupPlan {
   const lab = group[0]!.scenario.lab;
   const objects = scenarioLabObjects(lab, pins.images).map((o) => labelAndPin(o, id, pins.images));
   const owned = objects.filter((o) => o.kind !== 'Namespace');
+  const state = labStateDir(cacheDir, id);
+  const first = group[0]!.scenario.metadata.name;
+  // The echo app: one file on this machine, in a ConfigMap of each namespace with echo pods, and mounted by the external hosts.
+  const echoNamespaces = echoAppNamespaces(lab);
+  const hosts = lab.externalHosts ?? [];
+  const echoApp = `${state}/echo-app.mjs`;
+  const needsEchoApp = echoNamespaces.length > 0 || hosts.some((h) => h.server !== 'redis');
+  const composeFile = externalsComposePath(cacheDir, id, group);
   const apply: KindStep[] = [
-    { kind: 'run', what: `apply the pods and Services of ${group[0]!.scenario.metadata.name}'s lab`, argv: kubectl(ctx, 'apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', '-'), input: renderManifest(objects) },
+    ...(needsEchoApp ? [{ kind: 'write', what: 'the echo app', path: echoApp, content: echoAppSource(cacheDir), shown: 'the lab\'s echo app, src/lab/netns/agents/echo-app.ts bundled by esbuild' } satisfies KindStep] : []),
+    ...echoNamespaces.flatMap((ns): KindStep[] => [
+      { kind: 'run', what: `the echo app's ConfigMap in ${ns} (made anew: a kept lab may hold an older one)`, argv: kubectl(ctx, '-n', ns, 'delete', 'configmap', ECHO_APP_CONFIGMAP, '--ignore-not-found') },
+      { kind: 'run', what: `the echo app's ConfigMap in ${ns}`, argv: kubectl(ctx, '-n', ns, 'create', 'configmap', ECHO_APP_CONFIGMAP, `--from-file=echo-app.mjs=${echoApp}`) },
+      { kind: 'run', what: `label the ConfigMap with the lab id`, argv: kubectl(ctx, '-n', ns, 'label', 'configmap', ECHO_APP_CONFIGMAP, `${LAB_LABEL}=${id}`, '--overwrite') },
+    ]),
+    ...(hosts.length
+      ? [
+          { kind: 'write', what: 'the lab group\'s external hosts', path: composeFile, content: externalsCompose(hosts, { labId: id, echoApp, images: { node: pins.images.node!, redis: pins.images.redis! } }) } satisfies KindStep,
+          {
+            kind: 'api',
+            what: `start the external hosts (${hosts.map((h) => `${h.name} at ${h.address}`).join(', ')}) and wait until each logs that it serves`,
+            call: `docker compose --project-name ${externalsProject(id)} --file ${composeFile} up (testcontainers' DockerComposeEnvironment)`,
+          } satisfies KindStep,
+        ]
+      : []),
+    { kind: 'run', what: `apply the pods and Services of ${first}'s lab`, argv: kubectl(ctx, 'apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', '-'), input: renderManifest(objects) },
     ...objects
       .filter((o) => o.kind === 'Deployment')
       .map((o): KindStep => ({ kind: 'run', what: `wait for ${o.metadata.namespace}/${o.metadata.name}`, argv: kubectl(ctx, '-n', o.metadata.namespace ?? 'default', 'rollout', 'status', `deployment/${o.metadata.name}`, `--timeout=${ROLLOUT_TIMEOUT}`) })),
   ];
   // Namespaces stay (default and the lab's own are shared); the group's Deployments and Services go.
-  const remove: KindStep[] = [{ kind: 'run', what: 'delete the lab group\'s pods and Services', argv: kubectl(ctx, 'delete', '--ignore-not-found', '--wait', '-f', '-'), input: renderManifest(owned) }];
+  const remove: KindStep[] = [
+    { kind: 'run', what: 'delete the lab group\'s pods and Services', argv: kubectl(ctx, 'delete', '--ignore-not-found', '--wait', '-f', '-'), input: renderManifest(owned) },
+    ...echoNamespaces.map((ns): KindStep => ({ kind: 'run', what: `delete the echo app's ConfigMap in ${ns}`, argv: kubectl(ctx, '-n', ns, 'delete', 'configmap', ECHO_APP_CONFIGMAP, '--ignore-not-found') })),
+    ...(hosts.length ? [{ kind: 'api', what: 'remove the external hosts', call: `docker compose --project-name ${externalsProject(id)} down --volumes (testcontainers)` } satisfies KindStep] : []),
+  ];
   const plan: GroupPlan = { scenarios: group, lab, apply, remove };
   const mode = lab.meshConfig?.outboundTrafficPolicy?.mode;
   const baseMode = (operatorBase.spec as { meshConfig?: { outboundTrafficPolicy?: { mode?: string } } } | undefined)?.meshConfig?.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
@@ -131,7 +169,9 @@ function probeSteps(s: Scenario, probe: Probe): KindStep[] {
   const podRef = `${ns(pod)}/<pod ${pod}>`;
   const node = `<node of ${pod}>`;
   const pid = `<pid of ${pod}>` as const;
-  const meshed = s.lab.pods.find((p) => p.name === pod)?.meshed !== false;
+  const spec = s.lab.pods.find((p) => p.name === pod);
+  const meshed = spec?.meshed !== false;
+  const probing = probe.from.container === 'istio-proxy' ? PROXY_CONTAINER : probeContainerOf(spec);
   const steps: KindStep[] = [
     { kind: 'api', what: `find the pod of ${pod} and its node`, call: `GET /api/v1/namespaces/${ns(pod)}/pods?labelSelector=pathlab.dev/pod=${pod}` },
     { kind: 'run', what: `the pid of ${pod}'s first running container, to enter its network namespace`, argv: ['docker', 'exec', node, 'crictl', 'inspect', '--output', 'go-template', '--template', '{{.info.pid}}', `<container id of ${pod}>`] },
@@ -146,8 +186,8 @@ function probeSteps(s: Scenario, probe: Probe): KindStep[] {
   const ip = t.address ?? `<ClusterIP of ${t.host}>`;
   const { argv, input } = connectArgv(tool, probe, { ip, port, name: t.address ?? t.host! });
   steps.push(
-    { kind: 'api', what: `${ip} must be in the cluster's pod or Service network (read from the cluster once per lab group) or an external service's address (${COMPOSE_FILE})`, call: 'GET /api/v1/nodes; GET /apis/networking.k8s.io/v1/servicecidrs' },
-    { kind: 'exec', what: 'the app container\'s uid (the prediction needs it)', target: `${podRef}/${APP_CONTAINER}`, argv: ['sh', '-c', 'echo "$(id -u) $(id -g)"'] },
+    { kind: 'api', what: `${ip} must be in the cluster's pod or Service network (read from the cluster once per lab group) or an external host's address (the lab group's externalHosts)`, call: 'GET /api/v1/nodes; GET /apis/networking.k8s.io/v1/servicecidrs' },
+    { kind: 'exec', what: `the ${probeContainerOf(spec)} container's uid (the prediction needs it)`, target: `${podRef}/${probeContainerOf(spec)}`, argv: ['sh', '-c', 'echo "$(id -u) $(id -g)"'] },
     { kind: 'run', what: 'the pod\'s rules (prediction)', argv: iptablesSaveArgv(node, pid) },
   );
   if (meshed) {
@@ -171,7 +211,7 @@ function probeSteps(s: Scenario, probe: Probe): KindStep[] {
     ]),
     ...trace.add.map((argv): KindStep => ({ kind: 'run', what: 'trace the connection\'s packets', argv })),
     { kind: 'run', what: 'start the kernel trace', argv: trace.start },
-    { kind: 'exec', what: `the probe: ${probe.name}`, target: `${podRef}/${probe.from.container ?? APP_CONTAINER}`, argv, ...(input === undefined ? {} : { input }) },
+    { kind: 'exec', what: `the probe: ${probe.name}`, target: `${podRef}/${probing}`, argv, ...(input === undefined ? {} : { input }) },
     { kind: 'run', what: 'the positive control: a SYN as uid 1337 to the target\'s discard port', argv: controlSynArgv(node, pid, ip, CONTROL_PORT) },
     ...trace.listings.map((l): KindStep => ({ kind: 'run', what: `rule handles of table ${l.table}`, argv: l.argv })),
     { kind: 'run', what: 'stop the kernel trace and read it', argv: trace.stop },
@@ -191,12 +231,6 @@ export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
   const ctx = input.existing?.context ?? contextName(input.id);
   const sections: KindRunSection[] = [];
   if (!input.existing) sections.push({ title: `lab up (kind cluster for lab ${input.id})`, steps: planKindLab({ id: input.id, pins: input.pins, labFiles, cacheDir: input.cacheDir }).steps });
-  if (input.scenarios.some((s) => (s.scenario.lab.externalHosts ?? []).length > 0)) {
-    sections.push({
-      title: `external services (${COMPOSE_FILE}, through testcontainers' DockerComposeEnvironment)`,
-      steps: [{ kind: 'api', what: 'start the external services and wait for redis-7000-7003 to log "Ready to accept connections"', call: `docker compose --project-name ${COMPOSE_PROJECT} --file ${COMPOSE_FILE} up (testcontainers)` }],
-    });
-  }
   for (const group of groupByLab(input.scenarios)) {
     const g = planGroup(ctx, input.id, group, input.pins, input.cacheDir, operatorBase);
     sections.push({ title: groupTitle(group), steps: [...(g.meshConfig?.apply ?? []), ...g.apply] });

@@ -151,6 +151,13 @@ export const IMAGES = {
     digest: 'sha256:7f08c4aff13ff61a35d30e30c5c1ea8396eac6ab4ce19fd02d5a4b3b5d0d09a2',
     source: 'the same digest for nicolaka/netshoot:v0.14 in three unrelated repositories (curl, nc, tcpdump, iptables)',
   },
+  // Runs the lab's own echo app (src/lab/netns/agents/echo-app.ts, bundled), in the `echo`
+  // pods and in the external hosts, so that they answer on kind exactly as in the netns lab.
+  node: {
+    ref: 'docker.io/library/node:20-alpine',
+    digest: 'sha256:fb4cd12c85ee03686f6af5362a0b0d56d50c58a04632e6c0fb8363f609372293',
+    source: 'docker-library/repo-info repos/node/remote/20-alpine.md (the index of node 20.20.2 on Alpine 3.23.4, built 2026-04-15); the same digest in several unrelated Dockerfiles and CI files',
+  },
   redis: {
     ref: 'docker.io/library/redis:7.4.7-alpine',
     digest: 'sha256:02f2cc4882f8bf87c79a220ac958f58c700bdec0dfb9b9ea61b62fb0e8f1bfcf',

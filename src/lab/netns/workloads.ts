@@ -3,6 +3,7 @@
 // it says what to start; the lab starts it.
 import type { EchoAppConfig } from './agents/echo-app.ts';
 import type { PlannedHost } from './plan.ts';
+import type { LabSpec, PodSpec } from '../../scenario/schema.ts';
 import { kubeServicePortProtocol, listenerProtocol } from '../../mesh/envoy/service-protocol.ts';
 import { APP_UID } from '../../paths/kernel-trace.ts';
 
@@ -30,18 +31,36 @@ export function portProtocol(port: number, name: string | undefined): 'http' | '
 }
 
 export function appConfig(host: PlannedHost): EchoAppConfig | undefined {
-  const pod = host.pod;
-  if (!pod) return undefined;
+  return host.pod ? podAppConfig(host.pod, host.namespace) : undefined;
+}
+
+/** The echo app's role in a pod of `namespace` (the kind lab runs the same app in its echo pods). */
+export function podAppConfig(pod: PodSpec, namespace: string): EchoAppConfig | undefined {
   const declared = (pod.ports ?? []).filter((p) => p.protocol !== 'UDP').map((p) => ({ port: p.port, protocol: portProtocol(p.port, p.name) }));
   const ports = declared.length > 0 ? declared : (DEFAULT_PORTS[pod.workload] ?? []);
   if (ports.length === 0) return undefined;
   return {
     pod: pod.name,
-    namespace: host.namespace,
+    namespace,
     workload: pod.workload,
     version: /-(v\d+)$/.exec(pod.workload)?.[1] ?? pod.labels?.version ?? 'v1',
     ports,
   };
+}
+
+type ExternalHost = NonNullable<LabSpec['externalHosts']>[number];
+
+/** The echo app's role on some ports of an external host that is not a redis (echo, http, https). */
+export function externalAppConfig(ext: ExternalHost, ports: readonly number[] = ext.ports): EchoAppConfig {
+  const protocol = ext.server === 'http' ? 'http' : ext.server === 'https' ? 'https' : 'tcp';
+  return { pod: ext.name, namespace: '', workload: 'echo', version: 'v1', ports: ports.map((port) => ({ port, protocol })) };
+}
+
+/** redis-server's arguments for one port of an external redis host (at `notice`, it logs "Ready to accept connections"). */
+export function redisServerArgv(ext: ExternalHost, port: number, loglevel: 'warning' | 'notice' = 'warning'): string[] {
+  const argv = ['redis-server', '--port', String(port), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', '/tmp', '--daemonize', 'no', '--loglevel', loglevel];
+  if (ext.password !== undefined) argv.push('--requirepass', ext.password);
+  return argv;
 }
 
 export interface ServerProcess {
@@ -56,16 +75,5 @@ export interface ServerProcess {
 export function externalServers(host: PlannedHost): ServerProcess[] {
   const ext = host.external;
   if (!ext) return [];
-  return ext.ports.map((port) => {
-    if (ext.server === 'redis') {
-      const argv = ['redis-server', '--port', String(port), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', '/tmp', '--daemonize', 'no', '--loglevel', 'warning'];
-      if (ext.password !== undefined) argv.push('--requirepass', ext.password);
-      return { what: `redis-${port}`, port, argv };
-    }
-    return {
-      what: `${ext.server}-${port}`,
-      port,
-      agent: { pod: ext.name, namespace: '', workload: 'echo', version: 'v1', ports: [{ port, protocol: ext.server === 'http' ? 'http' : ext.server === 'https' ? 'https' : 'tcp' }] },
-    };
-  });
+  return ext.ports.map((port) => (ext.server === 'redis' ? { what: `redis-${port}`, port, argv: redisServerArgv(ext, port) } : { what: `${ext.server}-${port}`, port, agent: externalAppConfig(ext, [port]) }));
 }

@@ -119,7 +119,7 @@ function safeJson(text: string): unknown {
   }
 }
 
-function serveTcp(cfg: EchoAppConfig, port: number): void {
+function serveTcp(cfg: EchoAppConfig, port: number, listening: () => void): void {
   // tcp-echo's protocol: every line comes back prefixed; the first line names who answered.
   createTcpServer((sock) => {
     sock.write(`hello from ${cfg.pod} port ${port} (peer ${remote(sock)})\n`);
@@ -133,14 +133,19 @@ function serveTcp(cfg: EchoAppConfig, port: number): void {
       }
     });
     sock.on('error', () => sock.destroy());
-  }).listen(port, '0.0.0.0');
+  }).listen(port, '0.0.0.0', listening);
 }
 
 export function startEchoApp(cfg: EchoAppConfig): void {
   const handle = handlerFor(cfg);
+  // One line when every port listens: what a container's wait strategy waits for.
+  let waiting = cfg.ports.length;
+  const listening = () => {
+    if (--waiting === 0) console.log(`echo-app ${cfg.pod}: listening on ${cfg.ports.map((p) => `${p.port}/${p.protocol}`).join(' ')}`);
+  };
   for (const p of cfg.ports) {
     if (p.protocol === 'tcp') {
-      serveTcp(cfg, p.port);
+      serveTcp(cfg, p.port, listening);
       continue;
     }
     const serve = (req: IncomingMessage, res: ServerResponse) => {
@@ -148,7 +153,7 @@ export function startEchoApp(cfg: EchoAppConfig): void {
     };
     const server = p.protocol === 'https' && cfg.tls ? createHttpsServer({ cert: cfg.tls.cert, key: cfg.tls.key }, serve) : createHttpServer(serve);
     server.keepAliveTimeout = 1000;
-    server.listen(p.port, '0.0.0.0');
+    server.listen(p.port, '0.0.0.0', listening);
   }
 }
 

@@ -43,6 +43,9 @@ async function validate(o: K8sObject): Promise<string | undefined> {
   }
 }
 
+/** The files a run plan writes that are Kubernetes objects (not the echo app, not a compose file of external hosts). */
+const isManifestFile = (path: string) => path.endsWith('.yaml') && !path.endsWith('.compose.yaml');
+
 function catalogue() {
   const { files } = collectScenarioFiles(['scenarios']);
   return files.map((f) => {
@@ -66,7 +69,7 @@ const sources: Record<string, () => K8sObject[]> = {
   'every manifest `pathlab run --backend kind --check-fault` applies or deletes, as its plan has them': () =>
     planKindRun({ scenarios: catalogue().filter((s) => kindBackend.unsupported(s) === undefined).map((scenario) => loadedScenario(`scenarios/x/${scenario.metadata.name}.yaml`, scenario)), id: 'a1b2c3', pins: kindPins('linux-amd64'), cacheDir: '/c', checkFault: true })
       .flatMap((sec) => sec.steps)
-      .flatMap((st) => (st.kind === 'run' && st.input !== undefined ? parseManifestText('run plan', st.input) : st.kind === 'write' ? parseManifestText(st.path, st.content) : [])),
+      .flatMap((st) => (st.kind === 'run' && st.input !== undefined ? parseManifestText('run plan', st.input) : st.kind === 'write' && isManifestFile(st.path) ? parseManifestText(st.path, st.content) : [])),
   "the netns lab's own objects for its istiod (DestinationRule, EnvoyFilters)": () => LAB_ISTIO_OBJECTS.map((o) => o as unknown as K8sObject),
   'labs/incident-7000 (fixes and the mesh resources)': () => {
     const out: K8sObject[] = [];
