@@ -24,6 +24,8 @@ export interface SetupPlanInput {
   cacheDir: string;
   /** labs/kind-istio/istio-operator.yaml, parsed. */
   operatorBase: K8sObject;
+  /** The kubeconfig context the steps name (the lab's own, kind-pathlab-<id>, when unset). */
+  context?: string;
   /** The run's mode: `without-change` (--check-fault's second run) leaves out the change (stepsFor decides, as for every backend). */
   mode?: RunMode;
 }
@@ -37,7 +39,7 @@ export interface SetupPlan {
 
 export function planScenarioSetup(input: SetupPlanInput): SetupPlan {
   const { id, scenario } = input;
-  const ctx = contextName(id);
+  const ctx = input.context ?? contextName(id);
   const kubectl = (...args: string[]) => ['kubectl', '--context', ctx, ...args];
   const istioctl = istioctlPath(input.cacheDir, input.pins.istioVersion);
   const state = labStateDir(input.cacheDir, id);
