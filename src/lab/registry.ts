@@ -5,10 +5,12 @@ import type { Backend } from '../run/backend.ts';
 import type { BackendName } from '../scenario/schema.ts';
 import { kindBackend } from './kind/backend.ts';
 import { netnsBackend } from './netns/backend.ts';
+import { clusterBackend } from './cluster/backend.ts';
 
 export const BACKEND_REGISTRY: Readonly<Record<BackendName, Backend>> = {
   netns: netnsBackend,
   kind: kindBackend,
+  cluster: clusterBackend,
 };
 
 export const DEFAULT_BACKEND: BackendName = 'netns';

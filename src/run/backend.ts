@@ -161,6 +161,8 @@ export interface SessionOptions {
   controlPlane?: ControlPlaneChoice;
   /** The Istio release to install (backends that install real Istio: `istioReleases`), from --istio-version. */
   istioRelease?: string;
+  /** This run's id (a backend that names what it makes after the run, `adapt`). */
+  runId?: string;
 }
 
 export const CONTROL_PLANES = ['auto', 'istiod', 'model'] as const;
@@ -193,11 +195,17 @@ export interface Backend {
   optionProblem(opts: Pick<SessionOptions, 'labId' | 'context' | 'controlPlane' | 'istioRelease'>): string | undefined;
   /** Why this machine cannot run the backend, with the fix (exit 3), or undefined. */
   unavailable(opts: Pick<SessionOptions, 'labId' | 'context'>): Promise<string | undefined>;
+  /**
+   * The scenarios as this backend runs them, for a backend that moves them (a cluster that is
+   * not a lab: into namespaces of the run's own, `runId`). The runner checks paths against what
+   * this gives; a backend without it runs the scenarios as written.
+   */
+  adapt?(scenarios: readonly LoadedScenario[], runId: string): LoadedScenario[];
   /** The whole run as text, nothing run (`--dry-run`), for backends whose `options.dryRun`. */
   dryRun?(opts: SessionOptions): string;
   open(opts: SessionOptions): Promise<BackendSession>;
   /** What this machine has and lacks for the backend, each missing piece with the fix (`pathlab doctor`). */
-  doctor(): Promise<{ ok: boolean; text: string }>;
+  doctor(opts?: { context?: string }): Promise<{ ok: boolean; text: string }>;
   /** Removes, now, every lab this process started (a second Ctrl-C: no waiting for the probe under way). */
   abandon?(): Promise<void>;
   /** `pathlab lab up|status|down` on this backend. */

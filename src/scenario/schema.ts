@@ -60,7 +60,7 @@ export const ISTIO_VERSIONS = ISTIO_ERAS;
  */
 export const LIMITS = { pods: 32, services: 64, externalHosts: 16, portsPerHost: 16, setupSteps: 50, probes: 100, capturesPerProbe: 8 } as const;
 
-export const BACKENDS = ['netns', 'kind'] as const;
+export const BACKENDS = ['netns', 'kind', 'cluster'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export const OUTBOUND_MODES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
 export const INTERCEPTION_MODES = ['REDIRECT', 'TPROXY', 'NONE'] as const;

@@ -17,14 +17,18 @@ export async function kindDoctor(ctx: CliContext, opts: { cacheDir?: string; run
 export function registerDoctor(program: Command, ctx: CliContext): void {
   program
     .command('doctor')
-    .description('check what the backends need: netns (root, Debian packages, the pinned Envoy), kind (Docker engine, compose, kind, kubectl, istioctl, memory); each problem with what to do')
+    .description('check what the backends need: netns (root, Debian packages, the pinned Envoy), kind (Docker engine, compose, kind, kubectl, istioctl, memory), cluster (with --context: API access, Istio, RBAC, Pod Security); each problem with what to do')
     .option('--backend <backend>', `only this one: ${Object.keys(BACKEND_REGISTRY).join(' or ')}`)
+    .option('--context <name>', 'check this kubeconfig context for the cluster backend (RBAC of every call a run makes, Pod Security of its namespaces); read-only, nothing is changed')
     .addHelpText('after', '\nExit codes: 0 ready, 2 an unknown backend, 3 something is missing (each FAIL line says what to do).')
-    .action(async (opts: { backend?: string }) => {
-      const backends = opts.backend === undefined ? Object.values(BACKEND_REGISTRY) : [backendNamed(opts.backend)];
+    .action(async (opts: { backend?: string; context?: string }) => {
+      // --context is a cluster's: alone, it checks the cluster backend on it.
+      const name = opts.backend ?? (opts.context !== undefined ? 'cluster' : undefined);
+      const backends = name === undefined ? Object.values(BACKEND_REGISTRY) : [backendNamed(name)];
       if (backends.some((b) => b === undefined)) throw new CliError(`--backend ${opts.backend}: expected ${Object.keys(BACKEND_REGISTRY).join(' or ')}`, EXIT_BAD_INPUT);
+      if (opts.context !== undefined && name !== 'cluster') throw new CliError(`--context: a cluster's check (--backend cluster), not the ${name} backend's`, EXIT_BAD_INPUT);
       for (const b of backends) {
-        const r = await b!.doctor();
+        const r = await b!.doctor(opts.context !== undefined ? { context: opts.context } : {});
         ctx.io.out(`== ${b!.name}\n${r.text}`);
         if (!r.ok) ctx.exit(EXIT_ENVIRONMENT);
       }

@@ -12,6 +12,7 @@ import type { LoadedScenario } from '../../scenario/loaded.ts';
 import { formatProblem } from '../../scenario/problems.ts';
 import { ISTIO_VERSIONS, type BackendName, type LabSpec } from '../../scenario/schema.ts';
 import { BACKEND_REGISTRY, DEFAULT_BACKEND, backendNamed } from '../../lab/registry.ts';
+import { newLabId } from '../../lab/lab-id.ts';
 import { BackendUnavailableError, CONTROL_PLANES, skippedResult, type ControlPlaneChoice, type SessionOptions } from '../../run/backend.ts';
 import { runScenarios } from '../../run/runner.ts';
 import { holdsForProblem } from '../../scenario/istio-range.ts';
@@ -143,7 +144,10 @@ Examples:
       const releaseOf = (s: LoadedScenario): string => (releases ? (release ?? releases.default) : s.scenario.lab.istio.version === 'current' ? CURRENT_RELEASE : s.scenario.lab.istio.version);
       const outOfRange = (s: LoadedScenario) => holdsForProblem(s.scenario.lab.istio.holdsFor, releaseOf(s), releases ? releaseOf(s) : s.scenario.lab.istio.version === 'current' ? `current (${CURRENT_RELEASE})` : s.scenario.lab.istio.version);
       const notHere = (s: LoadedScenario) => backend.unsupported(s.scenario) ?? outOfRange(s);
-      const runnable = selected.filter((s) => notHere(s) === undefined);
+      // A backend that moves the scenarios (the cluster backend's namespaces of the run's own) runs, plans and checks them as moved.
+      const runId = opts.dryRun ? 'dryrun' : newLabId();
+      const fit = selected.filter((s) => notHere(s) === undefined);
+      const runnable = backend.adapt ? backend.adapt(fit, runId) : fit;
       // Nothing to run because of the shard (a CI matrix job) or of the scenarios' Istio ranges is no
       // error: the report lists them skipped, with why.
       if (runnable.length === 0 && (shard || selected.every((s) => backend.unsupported(s.scenario) === undefined))) {
@@ -168,6 +172,7 @@ Examples:
         ...(opts.iKnowThisIsNotALab ? { iKnowThisIsNotALab: true } : {}),
         controlPlane: (opts.controlPlane ?? 'auto') as ControlPlaneChoice,
         ...(release !== undefined ? { istioRelease: release } : {}),
+        runId,
       };
       if (opts.dryRun && backend.dryRun) {
         ctx.io.out(backend.dryRun({ ...session, scenarios: runnable }));

@@ -29,7 +29,7 @@ async function runSection(sections: readonly KindRunSection[], title: string, pr
 }
 
 /** A lab group on the run's cluster: the probe-side operations of KindProbeLab, and setup from the plan. */
-class StartedKindGroup extends KindProbeLab implements StartedBackend {
+export class StartedKindGroup extends KindProbeLab implements StartedBackend {
   private before = new Map<string, ListenerSnapshot>();
   private current: { s: LoadedScenario; mode: RunMode } | undefined;
 

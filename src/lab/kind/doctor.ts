@@ -155,9 +155,9 @@ export async function runDoctor(run: Runner, opts: { cacheDir: string; hostMemor
   return { checks, ok: checks.every((c) => c.status !== 'missing') };
 }
 
-export function formatDoctor(r: DoctorReport): string {
+export function formatDoctor(r: DoctorReport, what = 'the kind backend can run here'): string {
   const mark = { ok: 'ok  ', warn: 'warn', missing: 'FAIL' } as const;
   const lines = r.checks.flatMap((c) => [`${mark[c.status]} ${c.name}: ${c.detail}`, ...(c.fix ? [`     fix: ${c.fix}`] : [])]);
-  lines.push(r.ok ? 'the kind backend can run here' : 'the kind backend cannot run here: fix the FAIL lines above');
+  lines.push(r.ok ? what : `${what.replace(/ can /, ' cannot ')}: fix the FAIL lines above`);
   return `${lines.join('\n')}\n`;
 }

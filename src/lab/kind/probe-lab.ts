@@ -6,6 +6,7 @@
 import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { exec, type ExecResult } from '../exec.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
+import type { BackendName } from '../../scenario/schema.ts';
 import type { AccessLogLine } from '../../paths/observe.ts';
 import { pcapArgv, pcapLoss, tcpdumpArgv, SYN_FILTER } from '../../probes/tcpdump.ts';
 import { accessLogReader, type AccessLogReader, type LabUser, type ProbeTarget, type ProducedBy, type StartedBackend, type TraceMatch, type Watch, type WatchSpec } from '../../run/backend.ts';
@@ -33,6 +34,7 @@ import { POD_LABEL } from './labels.ts';
 import { writeFileSync } from 'node:fs';
 import { clusterNetworksOf, targetProblem, type ClusterNetworks } from './cluster-networks.ts';
 import { PodExecClient } from './exec-client.ts';
+import { apiMessage } from './api-message.ts';
 import { APP_CONTAINER, TOOLS_CONTAINER } from './manifests.ts';
 
 
@@ -49,6 +51,8 @@ export interface KindProbeLabOptions {
   /** The lab's id and the Istio release it runs (the report records them). */
   labId?: string;
   istioVersion?: string;
+  /** The backend the report names (kind when unset). */
+  backend?: BackendName;
   /** The addresses of the lab group's external hosts: a probe may go there too. */
   externalAddresses?: readonly string[];
   host?: HostRunner;
@@ -73,7 +77,10 @@ const newKey = (what: string) => `${what}-${process.pid}-${++keys}`;
 type KindProbeSide = Omit<StartedBackend, 'applySetup' | 'revertSetup' | 'stop' | typeof Symbol.asyncDispose>;
 
 export class KindProbeLab implements KindProbeSide {
-  readonly backend = 'kind';
+  /** kind, or cluster (a cluster that is not a lab, src/lab/cluster), whose node commands go through node debug pods. */
+  get backend(): BackendName {
+    return this.o.backend ?? 'kind';
+  }
   /** tcp_proxy logs when the connection closes; kubelet's log API follows a moment later. */
   readonly accessLogWaitMs = 5000;
   /** Everything on a kind cluster is Istio's own, of the pinned release it installed. */
@@ -261,7 +268,11 @@ export class KindProbeLab implements KindProbeSide {
     let now = await api.readNamespacedPod({ name: f.name, namespace: f.namespace });
     if (!(now.spec?.ephemeralContainers ?? []).some((c) => c.name === CAPTURE_CONTAINER)) {
       now.spec!.ephemeralContainers = [...(now.spec!.ephemeralContainers ?? []), captureContainer(CAPTURE_CONTAINER, this.o.captureImage)];
-      now = await api.replaceNamespacedPodEphemeralcontainers({ name: f.name, namespace: f.namespace, body: now });
+      try {
+        now = await api.replaceNamespacedPodEphemeralcontainers({ name: f.name, namespace: f.namespace, body: now });
+      } catch (e) {
+        throw new Error(`${f.namespace}/${f.name}: the cluster refused the capture container (an ephemeral container, for tcpdump): ${apiMessage(e)}; without it no packet is captured, so the probe cannot be checked`, { cause: e });
+      }
     }
     for (let i = 0; i < 120; i++) {
       if (now.status?.ephemeralContainerStatuses?.find((c) => c.name === CAPTURE_CONTAINER)?.state?.running) {

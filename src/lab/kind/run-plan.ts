@@ -236,7 +236,7 @@ export function planKindRun(input: KindRunPlanInput): KindRunSection[] {
     sections.push({ title: groupTitle(group), steps: [...(g.meshConfig?.apply ?? []), ...g.apply] });
     for (const s of group) {
       for (const mode of modesOf(s.scenario, input.checkFault ?? false)) {
-        const setup = planScenarioSetup({ id: input.id, scenario: s.scenario, scenarioFile: s.file, files: s.files, ...(input.readFile ? { readFile: input.readFile } : {}), pins: input.pins, cacheDir: input.cacheDir, operatorBase: istioOperatorFor(operatorBase, s.scenario.lab), mode });
+        const setup = planScenarioSetup({ id: input.id, context: ctx, scenario: s.scenario, scenarioFile: s.file, files: s.files, ...(input.readFile ? { readFile: input.readFile } : {}), pins: input.pins, cacheDir: input.cacheDir, operatorBase: istioOperatorFor(operatorBase, s.scenario.lab), mode });
         const changes = setup.apply.some((st) => st.kind === 'run');
         const waits: KindStep[] = [...expectedListeners(s)].map(([pod, w]) => ({
           kind: 'exec',

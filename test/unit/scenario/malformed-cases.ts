@@ -27,7 +27,7 @@ export const MALFORMED_CASES: MalformedCase[] = [
   // literals and enums
   { file: f('wrong-api-version'), schema: true, lines: [`${f('wrong-api-version')}:2:13: apiVersion: expected "pathlab/v1", got "pathlab/v2"`] },
   { file: f('wrong-kind'), schema: true, lines: [`${f('wrong-kind')}:3:7: kind: expected "Scenario", got "Senario"`] },
-  { file: f('unknown-backend'), schema: true, lines: [`${f('unknown-backend')}:9:21: metadata.backends[1]: expected one of "netns", "kind", got "docker"`] },
+  { file: f('unknown-backend'), schema: true, lines: [`${f('unknown-backend')}:9:21: metadata.backends[1]: expected one of "netns", "kind", "cluster", got "docker"`] },
   { file: f('unknown-istio-version'), schema: true, lines: [`${f('unknown-istio-version')}:12:14: lab.istio.version: expected one of "1.2", "1.5", "1.14", "1.17", "1.18", "1.22", "1.23", "1.24", "current", got "1.99"`] },
   { file: f('unknown-tool'), schema: true, lines: [`${f('unknown-tool')}:32:11: probes[0].tool: expected one of "nc", "curl", "tcp", "http", "ss", "iptables-save", got "ping"`] },
   { file: f('unknown-seed'), schema: true, lines: [`${f('unknown-seed')}:8:11: metadata.source.seed: expected one of "000", "001", "002", "003", "004", got "007"`] },

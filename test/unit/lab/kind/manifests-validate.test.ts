@@ -18,6 +18,9 @@ import { collectScenarioFiles } from '../../../../src/scenario/collect.ts';
 import { planKindRun } from '../../../../src/lab/kind/run-plan.ts';
 import { kindBackend } from '../../../../src/lab/kind/backend.ts';
 import { loadedScenario } from '../../../../src/scenario/loaded.ts';
+import { clusterBackend, planClusterRun } from '../../../../src/lab/cluster/backend.ts';
+import { relocate } from '../../../../src/lab/cluster/relocate.ts';
+import { nodeDebugPod } from '../../../../src/lab/cluster/node-debug.ts';
 import { loadScenarioFile } from '../../../../src/scenario/loader.ts';
 import { LAB_ISTIO_OBJECTS } from '../../../../src/istio/istiod-gen.ts';
 
@@ -70,6 +73,12 @@ const sources: Record<string, () => K8sObject[]> = {
     planKindRun({ scenarios: catalogue().filter((s) => kindBackend.unsupported(s) === undefined).map((scenario) => loadedScenario(`scenarios/x/${scenario.metadata.name}.yaml`, scenario)), id: 'a1b2c3', pins: kindPins('linux-amd64'), cacheDir: '/c', checkFault: true })
       .flatMap((sec) => sec.steps)
       .flatMap((st) => (st.kind === 'run' && st.input !== undefined ? parseManifestText('run plan', st.input) : st.kind === 'write' && isManifestFile(st.path) ? parseManifestText(st.path, st.content) : [])),
+  'every manifest `pathlab run --backend cluster` applies, and its node debug pod': () => [
+    ...planClusterRun(catalogue().filter((s) => clusterBackend.unsupported(s) === undefined).map((scenario) => relocate(loadedScenario(`scenarios/x/${scenario.metadata.name}.yaml`, scenario), 'r1')), { id: 'r1', context: 'staging', cacheDir: '/c', checkFault: true })
+      .flatMap((sec) => sec.steps)
+      .flatMap((st) => (st.kind === 'run' && st.input !== undefined ? parseManifestText('cluster run plan', st.input) : st.kind === 'write' && isManifestFile(st.path) ? parseManifestText(st.path, st.content) : [])),
+    nodeDebugPod('node-a', 'pathlab-r1-nodes', imageRef(IMAGES.toolbox), 'r1') as K8sObject,
+  ],
   "the netns lab's own objects for its istiod (DestinationRule, EnvoyFilters)": () => LAB_ISTIO_OBJECTS.map((o) => o as unknown as K8sObject),
   'labs/incident-7000 (fixes and the mesh resources)': () => {
     const out: K8sObject[] = [];

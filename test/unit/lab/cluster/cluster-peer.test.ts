@@ -1,0 +1,179 @@
+// The cluster backend against a local server that speaks the Kubernetes API for the calls it
+// makes (JSON over HTTP, Status objects for refusals, as kube-apiserver answers them): the
+// doctor's access reviews and Pod Security dry run, and a run's evidence on a cluster that
+// refuses ephemeral containers or privileged node debug pods. A refusal must reach the user as
+// what was refused and what it costs, and a probe that needs what was refused must not pass.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { kubeConfigFor } from '../../../helpers/kube.ts';
+import { main } from '../../../../src/cli/main.ts';
+import { bufferIo } from '../../../../src/cli/io.ts';
+import { formatClusterDoctor, runClusterDoctor, CLUSTER_PERMISSIONS } from '../../../../src/lab/cluster/doctor.ts';
+import { NodeDebug } from '../../../../src/lab/cluster/node-debug.ts';
+import { KindProbeLab } from '../../../../src/lab/kind/probe-lab.ts';
+
+interface Policy {
+  /** resourceAttributes → allowed */
+  allow(attrs: { verb: string; resource: string; subresource?: string; group?: string }): boolean;
+  /** The Pod Security admission refusing privileged namespaces and pods. */
+  psaRefuses: boolean;
+  ephemeralForbidden: boolean;
+}
+
+const USER = 'alice@example.com';
+const forbidden = (res: ServerResponse, message: string) => json(res, 403, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Forbidden', code: 403 });
+function json(res: ServerResponse, code: number, body: unknown) {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+async function bodyOf(req: IncomingMessage): Promise<unknown> {
+  let text = '';
+  for await (const chunk of req) text += String(chunk);
+  return text ? JSON.parse(text) : undefined;
+}
+
+const POD = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'app-7d9c-xk2', namespace: 'pathlab-r1-default', labels: { 'pathlab.dev/pod': 'app', 'pathlab.dev/lab': 'r1' } },
+  spec: { nodeName: 'node-a', containers: [{ name: 'app', image: 'x' }, { name: 'istio-proxy', image: 'y' }] },
+  status: { phase: 'Running', podIP: '10.8.1.7', containerStatuses: [{ name: 'app', ready: true, restartCount: 0, image: 'x', imageID: 'x', containerID: 'containerd://0123456789abcdef0123', state: { running: {} } }] },
+};
+
+async function peer(policy: Policy): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
+  const seen: string[] = [];
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const u = new URL(req.url ?? '/', 'http://x');
+      seen.push(`${req.method} ${u.pathname}${u.search}`);
+      const body = (await bodyOf(req)) as Record<string, unknown> | undefined;
+      if (req.method === 'GET' && u.pathname === '/version') return json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.1', gitCommit: 'abc', gitTreeState: 'clean', buildDate: '2026-05-01T00:00:00Z', goVersion: 'go1.26', compiler: 'gc', platform: 'linux/amd64' });
+      if (req.method === 'GET' && u.pathname === '/apis/apps/v1/namespaces/istio-system/deployments/istiod')
+        return json(res, 200, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod', namespace: 'istio-system' }, spec: { selector: {}, template: { spec: { containers: [{ name: 'discovery', image: 'docker.io/istio/pilot:1.30.3' }] } } } });
+      if (req.method === 'POST' && u.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+        const attrs = (body!.spec as { resourceAttributes: { verb: string; resource: string; subresource?: string; group?: string } }).resourceAttributes;
+        const allowed = policy.allow(attrs);
+        return json(res, 201, { ...body, status: { allowed, ...(allowed ? {} : { reason: `no RBAC policy matched for ${USER}` }) } });
+      }
+      if (req.method === 'POST' && u.pathname === '/api/v1/namespaces' && u.searchParams.get('dryRun') === 'All') {
+        if (policy.psaRefuses) return forbidden(res, 'admission webhook "validate.kyverno.svc" denied the request: namespaces may not set pod-security.kubernetes.io/enforce=privileged');
+        return json(res, 201, body);
+      }
+      if (req.method === 'GET' && u.pathname === '/api/v1/namespaces/pathlab-r1-default/pods') return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: [POD] });
+      if (req.method === 'GET' && u.pathname === `/api/v1/namespaces/pathlab-r1-default/pods/${POD.metadata.name}`) return json(res, 200, POD);
+      if (req.method === 'PUT' && u.pathname === `/api/v1/namespaces/pathlab-r1-default/pods/${POD.metadata.name}/ephemeralcontainers`) {
+        if (policy.ephemeralForbidden) return forbidden(res, `pods "${POD.metadata.name}" is forbidden: User "${USER}" cannot update resource "pods/ephemeralcontainers" in API group "" in the namespace "pathlab-r1-default"`);
+        return json(res, 200, body);
+      }
+      if (req.method === 'POST' && u.pathname === '/api/v1/namespaces/pathlab-r1-nodes/pods') {
+        if (policy.psaRefuses) return forbidden(res, 'pods "pathlab-node-node-a" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true), privileged (container "debug" must not set securityContext.privileged=true)');
+        return json(res, 201, body);
+      }
+      json(res, 404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `not served here: ${req.method} ${u.pathname}`, reason: 'NotFound', code: 404 });
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+const everything: Policy = { allow: () => true, psaRefuses: false, ephemeralForbidden: false };
+const noEphemeral: Policy = { allow: (a) => a.subresource !== 'ephemeralcontainers', psaRefuses: false, ephemeralForbidden: true };
+const strictPsa: Policy = { allow: () => true, psaRefuses: true, ephemeralForbidden: false };
+
+/** `pathlab doctor --context peer` with a kubeconfig file that names the peer. */
+async function doctorCli(url: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-kubeconfig-'));
+  const file = join(dir, 'config');
+  writeFileSync(file, kubeConfigFor(url, 'staging').exportConfig());
+  const before = process.env.KUBECONFIG;
+  process.env.KUBECONFIG = file;
+  try {
+    const io = bufferIo();
+    const code = await main(['doctor', '--context', 'staging'], io);
+    return { code, out: io.stdout(), err: io.stderr() };
+  } finally {
+    if (before === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = before;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test.serial('doctor --context: a cluster that allows every call the run makes passes, each permission asked of the API server', async (t) => {
+  const p = await peer(everything);
+  try {
+    const r = await doctorCli(p.url);
+    t.is(r.code, 0, r.out + r.err);
+    t.regex(r.out, /^ok {3}API server: Kubernetes v1\.36\.1$/m);
+    t.regex(r.out, /^ok {3}Istio: istiod 1\.30\.3/m);
+    t.regex(r.out, /^ok {3}RBAC update pods\/ephemeralcontainers: the capture container/m);
+    t.regex(r.out, /^ok {3}Pod Security: a namespace labelled pod-security\.kubernetes\.io\/enforce=privileged is admitted/m);
+    t.regex(r.out, /the cluster backend can run on this context\n$/);
+    // One review per permission, and the namespace only in a dry run: nothing stored.
+    t.is(p.seen.filter((s) => s.startsWith('POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews')).length, CLUSTER_PERMISSIONS.length);
+    t.deepEqual(p.seen.filter((s) => s.startsWith('POST /api/v1/namespaces')), ['POST /api/v1/namespaces?dryRun=All']);
+  } finally {
+    await p.close();
+  }
+});
+
+test.serial('doctor --context: a cluster that forbids ephemeral containers fails on that line, saying what it costs (exit 3)', async (t) => {
+  const p = await peer(noEphemeral);
+  try {
+    const r = await doctorCli(p.url);
+    t.is(r.code, 3);
+    t.regex(r.out, /^FAIL RBAC update pods\/ephemeralcontainers: denied \(no RBAC policy matched for alice@example\.com\): needed for the capture container \(tcpdump\); without it no packet is captured and every probe fails, saying so$/m);
+    t.regex(r.out, /^ {5}fix: grant update pods\/ephemeralcontainers in the namespaces pathlab-<run id>-\*/m);
+    t.regex(r.out, /the cluster backend cannot run on this context: fix the FAIL lines above\n$/);
+  } finally {
+    await p.close();
+  }
+});
+
+test.serial('doctor --context: Pod Security that refuses the run\'s privileged namespaces fails, with the admission\'s words', async (t) => {
+  const p = await peer(strictPsa);
+  try {
+    const kc = kubeConfigFor(p.url, 'staging');
+    const report = await runClusterDoctor('staging', kc);
+    t.false(report.ok);
+    t.regex(formatClusterDoctor(report), /^FAIL Pod Security: the run's namespaces are refused: 403 admission webhook "validate\.kyverno\.svc" denied the request/m);
+  } finally {
+    await p.close();
+  }
+});
+
+test.serial('a run on a cluster that forbids ephemeral containers: the probe\'s capture fails with the refusal, so the probe cannot pass', async (t) => {
+  const p = await peer(noEphemeral);
+  try {
+    // Node access is not what is under test here: the pod's pid comes from a runner that knows it.
+    const lab = new KindProbeLab({ kc: kubeConfigFor(p.url, 'staging'), namespaces: new Map([['app', 'pathlab-r1-default']]), captureImage: 'toolbox', labSelector: 'pathlab.dev/lab=r1', backend: 'cluster', host: async (argv) => ({ argv, where: 'node', exitCode: 0, signal: null, stdout: '4242\n', stderr: '', durationMs: 1, timedOut: false }) });
+    t.is(lab.backend, 'cluster');
+    const e = await t.throwsAsync(lab.watch('app', { trace: [], syns: true, captures: [] }));
+    t.regex(e!.message, /^pathlab-r1-default\/app-7d9c-xk2: the cluster refused the capture container \(an ephemeral container, for tcpdump\): 403 pods "app-7d9c-xk2" is forbidden: User "alice@example\.com" cannot update resource "pods\/ephemeralcontainers".*; without it no packet is captured, so the probe cannot be checked$/);
+  } finally {
+    await p.close();
+  }
+});
+
+test.serial('a run on a cluster whose Pod Security refuses the node debug pod: every node command says so (exit 126), and the pod\'s lookup fails with it', async (t) => {
+  const p = await peer(strictPsa);
+  try {
+    const kc = kubeConfigFor(p.url, 'staging');
+    const nodes = new NodeDebug(kc, 'pathlab-r1-nodes', 'toolbox', 'r1');
+    const r = await nodes.runner(['docker', 'exec', 'node-a', 'crictl', 'inspect', '--output', 'go-template', '--template', '{{.info.pid}}', '0123456789abcdef0123']);
+    t.is(r.exitCode, 126);
+    t.regex(r.stderr, /^no node access: the cluster refused a privileged node debug pod on node-a in pathlab-r1-nodes: 403 pods "pathlab-node-node-a" is forbidden: violates PodSecurity "baseline:latest"/);
+    // The pod is asked for once per node, not once per command.
+    await nodes.runner(['docker', 'exec', 'node-a', 'nsenter', '-t', '1', '-n', '--', 'iptables-nft-save']);
+    t.is(p.seen.filter((s) => s === 'POST /api/v1/namespaces/pathlab-r1-nodes/pods').length, 1);
+    const lab = new KindProbeLab({ kc, namespaces: new Map([['app', 'pathlab-r1-default']]), captureImage: 'toolbox', backend: 'cluster', host: nodes.runner });
+    const e = await t.throwsAsync(lab.pod('app'));
+    t.regex(e!.message, /the pid of pathlab-r1-default\/app-7d9c-xk2 on node node-a: no node access: the cluster refused a privileged node debug pod/);
+  } finally {
+    await p.close();
+  }
+});
