@@ -199,6 +199,8 @@ export const kindBackend: Backend = {
   },
   optionProblem(opts) {
     if (opts.controlPlane === 'model') return '--control-plane model: the kind backend runs Istio\'s own istiod; the model is a netns lab\'s';
+    // A context that is not a kind cluster has no node container to `docker exec` into: that is the cluster backend's.
+    if (opts.context !== undefined && !opts.context.startsWith('kind-')) return `--context ${opts.context}: not a kind cluster (kind names its contexts kind-<cluster>); for any other cluster use --backend cluster --context ${opts.context}, which runs in namespaces of its own`;
     if (opts.istioRelease !== undefined && (opts.labId !== undefined || opts.context !== undefined)) return '--istio-version: a running lab or cluster has the Istio it was given; give --istio-version to lab up (or to a run that makes its own lab)';
     if (opts.labId === undefined) return undefined;
     try {

@@ -152,6 +152,12 @@ test('run --backend kind --dry-run --context: the user\'s context is named on ev
   t.false(r.out.includes('kind create cluster'));
   t.false(r.out.includes('kind delete cluster'));
   t.true(r.out.includes('kubectl --context kind-workshop apply --server-side'));
+  // Every kubectl call, the setup's too, names that context.
+  t.false(/kubectl --context (?!kind-workshop )/.test(r.out));
+  // A context that is not a kind cluster is the cluster backend's.
+  const staging = await run(['run', '--backend', 'kind', '--dry-run', '--context', 'staging', '--i-know-this-is-not-a-lab']);
+  t.is(staging.code, 2);
+  t.regex(staging.err, /--context staging: not a kind cluster .* use --backend cluster --context staging/);
 });
 
 test('run plan with two lab groups: each group has its own removal, so the second group\'s objects and mesh config go too', (t) => {
