@@ -114,7 +114,12 @@ export function kernelTraceArgvs(node: string, pid: Pid, key: string, matches: R
 
 /** One SYN to ip:port from the pod's network namespace, sent by the proxy uid (bash's /dev/tcp: the node image has no nc). */
 export function controlSynArgv(node: string, pid: Pid, ip: string, port: number): string[] {
-  return inPodNetnsArgv(node, pid, ['timeout', '1', 'bash', '-c', 'exec 3<>"/dev/tcp/$0/$1"', ip, String(port)], PROXY_USER);
+  return inPodNetnsArgv(node, pid, controlSynCommand(ip, port), PROXY_USER);
+}
+
+/** The positive control's connection attempt itself, run in the pod's network namespace as the proxy uid. */
+export function controlSynCommand(ip: string, port: number): string[] {
+  return ['timeout', '1', 'bash', '-c', 'exec 3<>"/dev/tcp/$0/$1"', ip, String(port)];
 }
 
 const START = 'mkdir -p /tmp/pathlab && k=$1 && shift && { "$@" >"/tmp/pathlab/$k.out" 2>&1 & echo $! >"/tmp/pathlab/$k.pid"; }';

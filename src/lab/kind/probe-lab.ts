@@ -24,6 +24,7 @@ import {
   captureContainer,
   containerIdOf,
   controlSynArgv,
+  controlSynCommand,
   envoyAdminArgv,
   inPodNetnsArgv,
   kernelTraceArgvs,
@@ -65,6 +66,8 @@ interface PodFacts {
   ip: string;
   node: string;
   pid: number;
+  /** Why the pod's node cannot be entered (a cluster that refused the node debug pod): its netns commands then run in the capture container, and no kernel trace is read. */
+  noNode?: string;
   meshed: boolean;
   /** The container probes run in: the tools container beside a workload whose image has no curl or nc, else the app's. */
   probing: string;
@@ -145,10 +148,12 @@ export class KindProbeLab implements KindProbeSide {
     const node = pod.spec.nodeName;
     const r = await this.host(nodeContainerPidArgv(node, containerIdOf(running.containerID)));
     const pid = Number(r.stdout.trim());
-    if (r.exitCode !== 0 || !Number.isInteger(pid) || pid <= 0) throw new Error(`the pid of ${namespace}/${pod.metadata.name} on node ${node}: ${(r.spawnError ?? r.stderr).trim() || r.stdout.trim()}`);
+    // Exit 126, "no node access": the cluster refused the node debug pod (src/lab/cluster/node-debug.ts).
+    const noNode = r.exitCode === 126 && r.stderr.startsWith('no node access: ') ? r.stderr.slice('no node access: '.length).trim() : undefined;
+    if (!noNode && (r.exitCode !== 0 || !Number.isInteger(pid) || pid <= 0)) throw new Error(`the pid of ${namespace}/${pod.metadata.name} on node ${node}: ${(r.spawnError ?? r.stderr).trim() || r.stdout.trim()}`);
     const meshed = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].some((c) => c.name === PROXY_CONTAINER);
     const probing = pod.spec.containers.some((c) => c.name === TOOLS_CONTAINER) ? TOOLS_CONTAINER : APP_CONTAINER;
-    const f: PodFacts = { pod, name: pod.metadata.name, namespace, ip: pod.status.podIP, node, pid, meshed, probing };
+    const f: PodFacts = { pod, name: pod.metadata.name, namespace, ip: pod.status.podIP, node, pid: noNode ? 0 : pid, ...(noNode ? { noNode } : {}), meshed, probing };
     this.facts.set(name, f);
     return f;
   }
@@ -215,19 +220,25 @@ export class KindProbeLab implements KindProbeSide {
   private async flavour(pod: string): Promise<IptablesFlavour> {
     const known = this.flavours.get(pod);
     if (known) return known;
-    const f = await this.facts_(pod);
     // istio-init picks its iptables flavour itself; the one that holds ISTIO_ chains is it.
-    const nft = await this.host(inPodNetnsArgv(f.node, f.pid, ['iptables-nft-save']));
-    const flavour: IptablesFlavour = nft.exitCode === 0 && /:ISTIO_/.test(nft.stdout) ? 'nft' : (await this.host(inPodNetnsArgv(f.node, f.pid, ['iptables-legacy-save']))).stdout.includes(':ISTIO_') ? 'legacy' : 'nft';
+    const nft = await this.inNetns(pod, ['iptables-nft-save']);
+    const flavour: IptablesFlavour = nft.exitCode === 0 && /:ISTIO_/.test(nft.stdout) ? 'nft' : (await this.inNetns(pod, ['iptables-legacy-save'])).stdout.includes(':ISTIO_') ? 'legacy' : 'nft';
     this.flavours.set(pod, flavour);
     return flavour;
   }
 
   async netns(pod: string, argv: readonly string[]): Promise<ExecResult> {
-    const f = await this.facts_(pod);
     // iptables-save / ip6tables-save of the flavour istio-init used (ip6tables' rules are made with the same one).
     const cmd = argv[0] === 'iptables-save' || argv[0] === 'ip6tables-save' ? [`${argv[0].replace(/-save$/, '')}-${await this.flavour(pod)}-save`, ...argv.slice(1)] : argv;
-    return this.host(inPodNetnsArgv(f.node, f.pid, cmd));
+    return this.inNetns(pod, cmd);
+  }
+
+  /** A root command in the pod's network namespace: from its node, or, where the node cannot be entered, in the capture container (root, NET_ADMIN). */
+  private async inNetns(pod: string, argv: readonly string[]): Promise<ExecResult> {
+    const f = await this.facts_(pod);
+    if (!f.noNode) return this.host(inPodNetnsArgv(f.node, f.pid, argv));
+    await this.ensureCaptureContainer(pod, f);
+    return this.client.exec({ namespace: f.namespace, pod: f.name, container: CAPTURE_CONTAINER }, argv);
   }
 
   async configDump(pod: string): Promise<unknown> {
@@ -330,8 +341,8 @@ export class KindProbeLab implements KindProbeSide {
   /** A kernel trace of `matches` from the node (TRACE rules, a background xtables-monitor); the function returned stops it. */
   private async startTrace(pod: string, matches: TraceMatch[]): Promise<() => Promise<{ text: string; listings: Record<string, string> }>> {
     const f = await this.facts_(pod);
-    // TRACE of legacy rules goes to the kernel log, not to xtables-monitor: no kernel hops.
-    if ((await this.flavour(pod)) === 'legacy') return async () => ({ text: '', listings: {} });
+    // TRACE of legacy rules goes to the kernel log, not to xtables-monitor: no kernel hops. Nor where the node cannot be entered (the watch says so).
+    if (f.noNode || (await this.flavour(pod)) === 'legacy') return async () => ({ text: '', listings: {} });
     const a = kernelTraceArgvs(f.node, f.pid, newKey('trace'), matches);
     try {
       for (const argv of a.add) await this.checked(argv);
@@ -392,7 +403,9 @@ export class KindProbeLab implements KindProbeSide {
           const texts: string[] = [];
           for (const c of captures) texts.push(await c());
           full = pcap ? await pcap(true).catch((e: unknown) => ({ pcapNote: `it could not be brought over: ${(e as Error).message}` })) : pcapNote ? { pcapNote } : {};
-          return { trace: t.text, ruleset: Object.values(t.listings).join('\n'), syns: synsText, captures: texts, notes: [], ...full };
+          const f = await this.facts_(pod);
+          const notes = f.noNode ? [`the kernel hop could not be observed in ${f.namespace}/${f.name}: ${f.noNode}; its iptables hops are missing from the observed path, so a path that names them fails`] : [];
+          return { trace: t.text, ruleset: Object.values(t.listings).join('\n'), syns: synsText, captures: texts, notes, ...full };
         } finally {
           if (full === undefined) await pcap?.(false).catch(() => undefined);
         }
@@ -438,7 +451,12 @@ export class KindProbeLab implements KindProbeSide {
 
   async controlSyn(pod: string, ip: string, port: number): Promise<void> {
     const f = await this.facts_(pod);
-    await this.host(controlSynArgv(f.node, f.pid, ip, port), { timeoutMs: 5000 });
+    if (!f.noNode) {
+      await this.host(controlSynArgv(f.node, f.pid, ip, port), { timeoutMs: 5000 });
+      return;
+    }
+    // The same SYN from the capture container, as the proxy uid (setpriv): without it, the absence of a SYN is not believed.
+    await this.client.exec({ namespace: f.namespace, pod: f.name, container: CAPTURE_CONTAINER }, ['setpriv', `--reuid=${PROXY_USER.uid}`, `--regid=${PROXY_USER.gid}`, '--clear-groups', ...controlSynCommand(ip, port)], { timeoutMs: 5000 });
   }
 
   private async checked(argv: readonly string[]): Promise<ExecResult> {

@@ -9,6 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CAPTURE_CONTAINER } from '../../../../src/lab/kind/evidence.ts';
 import { kubeConfigFor } from '../../../helpers/kube.ts';
 import { main } from '../../../../src/cli/main.ts';
 import { bufferIo } from '../../../../src/cli/io.ts';
@@ -23,6 +25,11 @@ interface Policy {
   psaRefuses: boolean;
   ephemeralForbidden: boolean;
 }
+
+/** A command run through the exec API: its answer (stdout, exit code). */
+type ExecAnswer = (container: string, command: string[]) => { stdout: string; exit: number };
+const RULES = '*nat\n:PREROUTING ACCEPT [0:0]\n:ISTIO_INBOUND - [0:0]\n-A PREROUTING -p tcp -j ISTIO_INBOUND\nCOMMIT\n';
+const noExec: ExecAnswer = (_c, command) => ({ stdout: '', exit: command.length ? 127 : 0 });
 
 const USER = 'alice@example.com';
 const forbidden = (res: ServerResponse, message: string) => json(res, 403, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Forbidden', code: 403 });
@@ -44,8 +51,11 @@ const POD = {
   status: { phase: 'Running', podIP: '10.8.1.7', containerStatuses: [{ name: 'app', ready: true, restartCount: 0, image: 'x', imageID: 'x', containerID: 'containerd://0123456789abcdef0123', state: { running: {} } }] },
 };
 
-async function peer(policy: Policy): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
+async function peer(policy: Policy, answer: ExecAnswer = noExec): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
   const seen: string[] = [];
+  // The ephemeral containers added so far: the pod reports them running.
+  const ephemeral: unknown[] = [];
+  const pod = () => ({ ...POD, spec: { ...POD.spec, ephemeralContainers: ephemeral }, status: { ...POD.status, ephemeralContainerStatuses: ephemeral.map((c) => ({ name: (c as { name: string }).name, ready: false, restartCount: 0, image: 'x', imageID: 'x', state: { running: {} } })) } });
   const server: Server = createServer((req, res) => {
     void (async () => {
       const u = new URL(req.url ?? '/', 'http://x');
@@ -63,11 +73,12 @@ async function peer(policy: Policy): Promise<{ url: string; seen: string[]; clos
         if (policy.psaRefuses) return forbidden(res, 'admission webhook "validate.kyverno.svc" denied the request: namespaces may not set pod-security.kubernetes.io/enforce=privileged');
         return json(res, 201, body);
       }
-      if (req.method === 'GET' && u.pathname === '/api/v1/namespaces/pathlab-r1-default/pods') return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: [POD] });
-      if (req.method === 'GET' && u.pathname === `/api/v1/namespaces/pathlab-r1-default/pods/${POD.metadata.name}`) return json(res, 200, POD);
+      if (req.method === 'GET' && u.pathname === '/api/v1/namespaces/pathlab-r1-default/pods') return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: [pod()] });
+      if (req.method === 'GET' && u.pathname === `/api/v1/namespaces/pathlab-r1-default/pods/${POD.metadata.name}`) return json(res, 200, pod());
       if (req.method === 'PUT' && u.pathname === `/api/v1/namespaces/pathlab-r1-default/pods/${POD.metadata.name}/ephemeralcontainers`) {
         if (policy.ephemeralForbidden) return forbidden(res, `pods "${POD.metadata.name}" is forbidden: User "${USER}" cannot update resource "pods/ephemeralcontainers" in API group "" in the namespace "pathlab-r1-default"`);
-        return json(res, 200, body);
+        ephemeral.splice(0, ephemeral.length, ...((body!.spec as { ephemeralContainers?: unknown[] }).ephemeralContainers ?? []));
+        return json(res, 200, pod());
       }
       if (req.method === 'POST' && u.pathname === '/api/v1/namespaces/pathlab-r1-nodes/pods') {
         if (policy.psaRefuses) return forbidden(res, 'pods "pathlab-node-node-a" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true), privileged (container "debug" must not set securityContext.privileged=true)');
@@ -76,9 +87,31 @@ async function peer(policy: Policy): Promise<{ url: string; seen: string[]; clos
       json(res, 404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `not served here: ${req.method} ${u.pathname}`, reason: 'NotFound', code: 404 });
     })();
   });
+  // The exec API (v4.channel.k8s.io): channel 1 stdout, the exit as a Status on channel 3.
+  const wss = new WebSocketServer({ server, handleProtocols: (offered) => (offered.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : false) });
+  wss.on('connection', (ws: WebSocket, req) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const container = u.searchParams.get('container') ?? '';
+    const command = u.searchParams.getAll('command');
+    seen.push(`EXEC ${container} ${command.join(' ')}`);
+    const a = answer(container, command);
+    if (a.stdout) ws.send(Buffer.concat([Buffer.from([1]), Buffer.from(a.stdout)]));
+    const status = a.exit === 0 ? { metadata: {}, status: 'Success' } : { metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(a.exit) }] } };
+    ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify(status))]));
+    ws.close(1000);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.close(() => r());
+      }),
+  };
 }
 
 const everything: Policy = { allow: () => true, psaRefuses: false, ephemeralForbidden: false };
@@ -159,8 +192,14 @@ test.serial('a run on a cluster that forbids ephemeral containers: the probe\'s 
   }
 });
 
-test.serial('a run on a cluster whose Pod Security refuses the node debug pod: every node command says so (exit 126), and the pod\'s lookup fails with it', async (t) => {
-  const p = await peer(strictPsa);
+test.serial('a run on a cluster whose Pod Security refuses the node debug pod: every node command says so (exit 126); the rules are read in the capture container, and the kernel hop is said to be unobserved', async (t) => {
+  const answer: ExecAnswer = (container, command) => {
+    if (container === 'app' && command[0] === 'sh') return { stdout: '1000 1000\n', exit: 0 };
+    if (container === CAPTURE_CONTAINER && command[0] === 'iptables-nft-save') return { stdout: RULES, exit: 0 };
+    if (container === CAPTURE_CONTAINER && command[0] === 'setpriv') return { stdout: '', exit: 0 };
+    return { stdout: '', exit: 127 };
+  };
+  const p = await peer(strictPsa, answer);
   try {
     const kc = kubeConfigFor(p.url, 'staging');
     const nodes = new NodeDebug(kc, 'pathlab-r1-nodes', 'toolbox', 'r1');
@@ -170,9 +209,20 @@ test.serial('a run on a cluster whose Pod Security refuses the node debug pod: e
     // The pod is asked for once per node, not once per command.
     await nodes.runner(['docker', 'exec', 'node-a', 'nsenter', '-t', '1', '-n', '--', 'iptables-nft-save']);
     t.is(p.seen.filter((s) => s === 'POST /api/v1/namespaces/pathlab-r1-nodes/pods').length, 1);
+
     const lab = new KindProbeLab({ kc, namespaces: new Map([['app', 'pathlab-r1-default']]), captureImage: 'toolbox', backend: 'cluster', host: nodes.runner });
-    const e = await t.throwsAsync(lab.pod('app'));
-    t.regex(e!.message, /the pid of pathlab-r1-default\/app-7d9c-xk2 on node node-a: no node access: the cluster refused a privileged node debug pod/);
+    t.deepEqual(await lab.pod('app'), { name: 'app', ip: '10.8.1.7', meshed: true });
+    // iptables-save: the flavour and the rules, from the capture container (NET_ADMIN) in the pod's own network namespace.
+    const rules = await lab.netns('app', ['iptables-save']);
+    t.is(rules.stdout, RULES);
+    t.deepEqual(p.seen.filter((s) => s.startsWith(`EXEC ${CAPTURE_CONTAINER}`)), [`EXEC ${CAPTURE_CONTAINER} iptables-nft-save`, `EXEC ${CAPTURE_CONTAINER} iptables-nft-save`]);
+    const w = await lab.watch('app', { trace: [{ chain: 'OUTPUT', proto: 'tcp', dport: 7000 }], syns: false, captures: [] });
+    await lab.controlSyn('app', '10.8.1.9', 9);
+    const rec = await w.end();
+    t.is(rec.trace, '');
+    t.deepEqual(rec.notes, ['the kernel hop could not be observed in pathlab-r1-default/app-7d9c-xk2: the cluster refused a privileged node debug pod on node-a in pathlab-r1-nodes: 403 pods "pathlab-node-node-a" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true), privileged (container "debug" must not set securityContext.privileged=true); its iptables hops are missing from the observed path, so a path that names them fails']);
+    // The positive control goes out as the proxy uid from the capture container.
+    t.true(p.seen.includes(`EXEC ${CAPTURE_CONTAINER} setpriv --reuid=1337 --regid=1337 --clear-groups timeout 1 bash -c exec 3<>"/dev/tcp/$0/$1" 10.8.1.9 9`));
   } finally {
     await p.close();
   }
