@@ -17,7 +17,7 @@ import { loadedScenario } from '../../scenario/loaded.ts';
 import { KindEnvironmentError, checkContext, hostRunner, runKindSteps } from '../kind/kind-lab.ts';
 import { LAB_LABEL, labIdOf } from '../kind/labels.ts';
 import { StartedKindGroup, installedIstio, kindBackend } from '../kind/backend.ts';
-import { formatKindStep, type KindStep } from '../kind/plan.ts';
+import { formatKindStep, labStateDir, type KindStep } from '../kind/plan.ts';
 import { renderManifest } from '../kind/manifests.ts';
 import { defaultCacheDir } from '../kind/istioctl-cache.ts';
 import { IMAGES, imageRef, kindPins } from '../kind/versions.ts';
@@ -66,7 +66,13 @@ export function planClusterRun(scenarios: readonly LoadedScenario[], o: { id: st
       ],
     },
     ...run.map((sec) => ({ ...sec, steps: sec.steps.map(viaNodeDebug) })),
-    { title: removeTitle(o.id), steps: [{ kind: 'run', what: 'delete the run\'s namespaces and everything in them', argv: kubectl(ctx, 'delete', 'namespace', ...namespaces, '--ignore-not-found', '--wait=true', '--timeout=300s') }] },
+    {
+      title: removeTitle(o.id),
+      steps: [
+        { kind: 'run', what: 'delete the run\'s namespaces and everything in them', argv: kubectl(ctx, 'delete', 'namespace', ...namespaces, '--ignore-not-found', '--wait=true', '--timeout=300s') },
+        { kind: 'run', what: 'remove the run\'s files on this machine (the echo app it put in ConfigMaps)', argv: ['rm', '-rf', '--', labStateDir(o.cacheDir, o.id)] },
+      ],
+    },
   ];
 }
 
