@@ -14,9 +14,9 @@ import { BackendInputError, type Backend, type BackendSession, type SessionOptio
 import type { LoadedScenario } from '../../scenario/loaded.ts';
 import type { Scenario } from '../../scenario/schema.ts';
 import { loadedScenario } from '../../scenario/loaded.ts';
-import { KindEnvironmentError, checkContext, hostRunner, runKindSteps } from '../kind/kind-lab.ts';
+import { KindEnvironmentError, checkContext, hostRunner } from '../kind/kind-lab.ts';
 import { LAB_LABEL, labIdOf } from '../kind/labels.ts';
-import { StartedKindGroup, installedIstio, kindBackend } from '../kind/backend.ts';
+import { StartedKindGroup, installedIstio, kindBackend, runSection } from '../kind/backend.ts';
 import { formatKindStep, labStateDir, type KindStep } from '../kind/plan.ts';
 import { renderManifest } from '../kind/manifests.ts';
 import { defaultCacheDir } from '../kind/istioctl-cache.ts';
@@ -76,12 +76,6 @@ export function planClusterRun(scenarios: readonly LoadedScenario[], o: { id: st
   ];
 }
 
-/** The sections' runnable steps of one title (exec and API steps are the runner's own calls). */
-async function runTitled(sections: readonly KindRunSection[], title: string, progress: (line: string) => void): Promise<void> {
-  const steps = sections.find((x) => x.title === title)?.steps.filter((st) => st.kind !== 'exec' && st.kind !== 'api') ?? [];
-  await runKindSteps(steps, hostRunner, (e) => e.outcome === 'start' && progress(`[${title}] ${e.step.what}`));
-}
-
 /** This process's open cluster runs: a second Ctrl-C removes their namespaces at once. */
 const open = new Set<() => Promise<void>>();
 
@@ -109,11 +103,11 @@ async function openCluster(opts: SessionOptions): Promise<BackendSession> {
     if (removed) return;
     removed = true;
     open.delete(close);
-    await runTitled(sections, removeTitle(id), progress);
+    await runSection(sections, removeTitle(id), progress);
   };
   open.add(close);
   try {
-    await runTitled(sections, namespacesTitle(id), progress);
+    await runSection(sections, namespacesTitle(id), progress);
   } catch (e) {
     await close().catch((why: Error) => progress(`warning: removing the run's namespaces after a failed start: ${why.message}`));
     throw e;

@@ -22,7 +22,7 @@ import { KIND_ISTIO_VERSION, expectedListeners, externalsComposePath, groupTitle
 
 
 /** Runs a section's commands (its exec and API steps are the runner's own calls); returns how many ran. */
-async function runSection(sections: readonly KindRunSection[], title: string, progress: (line: string) => void): Promise<number> {
+export async function runSection(sections: readonly KindRunSection[], title: string, progress: (line: string) => void): Promise<number> {
   const runnable = sections.find((x) => x.title === title)?.steps.filter((st) => st.kind !== 'exec' && st.kind !== 'api') ?? [];
   await runKindSteps(runnable, hostRunner, (e) => e.outcome === 'start' && progress(`[${title}] ${e.step.what}`));
   return runnable.length;
