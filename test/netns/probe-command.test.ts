@@ -58,8 +58,15 @@ netnsTest(`${NEEDS_ROOT} probe refuses a lab another command holds, and one a co
   t.is(held.status, 2, held.stdout + held.stderr);
   t.regex(held.stdout + held.stderr, new RegExp(`lab ${id} is in use by pid ${process.pid}`));
   rmSync(join(LAB_STATE_DIR, id, 'holder.pid'));
-  // A command applied a setup and never reverted it (it was killed).
+  // The command that made it still runs (a run --keep-lab between two scenarios: its record names it, it holds no file).
   const file = join(LAB_STATE_DIR, `${id}.json`);
+  const kept = readFileSync(file, 'utf8');
+  writeFileSync(file, JSON.stringify({ ...(JSON.parse(kept) as object), ownerPid: process.pid }));
+  const owned = pathlab('probe', id, scenario);
+  t.is(owned.status, 2, owned.stdout + owned.stderr);
+  t.regex(owned.stdout + owned.stderr, new RegExp(`lab ${id} is in use by pid ${process.pid}, the command that made it`));
+  writeFileSync(file, kept);
+  // A command applied a setup and never reverted it (it was killed).
   writeFileSync(file, JSON.stringify({ ...(JSON.parse(readFileSync(file, 'utf8')) as object), changedBy: 4242 }));
   const changed = pathlab('probe', id, scenario);
   t.regex(changed.stdout + changed.stderr, new RegExp(`lab ${id} was left with a scenario's setup applied \\(by pid 4242`));

@@ -498,6 +498,8 @@ export class StartedNetnsLab implements AsyncDisposable {
  * a scenario's setup applied; undefined when it can.
  */
 export function labInUse(record: LabRecord): string | undefined {
+  // The command that made the lab still runs (a run --keep-lab between its scenarios): it keeps no holder file, its record names it.
+  if (record.ownerPid > 0 && record.ownerPid !== process.pid && processRuns(record.ownerPid)) return `lab ${record.id} is in use by pid ${record.ownerPid}, the command that made it (it names no owner once it leaves the lab up): wait for it to end`;
   if (record.changedBy !== undefined) return `lab ${record.id} was left with a scenario's setup applied (by pid ${record.changedBy}, which did not revert it): pathlab lab down ${record.id}, and bring it up again`;
   let holder: number;
   try {
