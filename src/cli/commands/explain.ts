@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { formatData, outputFormat } from '../output.ts';
 import { isIP } from 'node:net';
 import type { CliContext } from '../context.ts';
-import { CliError, EXIT_BAD_INPUT } from '../exit-codes.ts';
+import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from '../exit-codes.ts';
 import { loadConfigDump, loadMeshFile } from '../load-documents.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import { explain, type ExplainConnection, type Explanation } from '../../mesh/envoy/explain.ts';
@@ -14,6 +14,11 @@ import { formatHop } from '../../paths/hop.ts';
 import { explainedHop, predictedHops } from '../../paths/predict.ts';
 import type { Payload } from '../../mesh/envoy/first-bytes.ts';
 import { renderDiagram } from '../../report/path-diagram.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { captureThroughContext } from './capture.ts';
+import { CAPTURE_FILES } from '../../scenario/capture.ts';
 
 interface ExplainOptions {
   configDump?: string;
@@ -27,8 +32,11 @@ interface ExplainOptions {
   annotation: string[];
   excludeOutboundPorts?: string;
   excludeOutboundIpRanges?: string;
-  src: string;
-  dst: string;
+  src?: string;
+  dst?: string;
+  context?: string;
+  pod?: string;
+  to?: string;
   uid?: string;
   payload?: string;
   httpHost?: string;
@@ -116,8 +124,11 @@ export function registerExplain(program: Command, ctx: CliContext): void {
     .option('--annotation <key=value>', 'a pod annotation istio-init reads (traffic.sidecar.istio.io/*, sidecar.istio.io/interceptionMode); repeatable', collect, [])
     .option('--exclude-outbound-ports <ports>', 'istio-iptables -o / traffic.sidecar.istio.io/excludeOutboundPorts, e.g. 7000')
     .option('--exclude-outbound-ip-ranges <cidrs>', 'istio-iptables -x / traffic.sidecar.istio.io/excludeOutboundIPRanges, e.g. 10.0.0.6/32')
-    .requiredOption('--src <ip>', 'the client address (the app in the pod for outbound)')
-    .requiredOption('--dst <ip:port>', 'the original destination')
+    .option('--src <ip>', 'the client address (the app in the pod for outbound); with --context, the pod\'s own')
+    .option('--dst <ip:port>', 'the original destination')
+    .option('--context <name>', 'explain on a live pod of this kubeconfig context: its rules and its sidecar\'s config, read as pathlab capture reads them (with --pod and --to)')
+    .option('--pod <ns/name>', 'with --context: the pod')
+    .option('--to <ip:port>', 'with --context: the connection\'s original destination (as --dst)')
     .option('--uid <n>', 'the uid of the client process (1337 = the proxy itself)')
     .option('--payload <text>', 'the first bytes the client sends (\\n, \\r, \\t understood), e.g. "keys *\\n"')
     .option('--http-host <host>', 'send an HTTP/1.1 request with this Host')
@@ -125,64 +136,89 @@ export function registerExplain(program: Command, ctx: CliContext): void {
     .option('-o, --output <format>', 'text (the hops and a reason each, the default), json or yaml: {"hops", "listener", "filterChain", "cluster", "outcome", "warnings", "path"} (each hop\'s "text" and "path" in the path notation), or svg: the path drawn as the HTML report draws it (for slides)', 'text')
     .option('--format <format>', 'the same as -o (e.g. --format svg)')
     .option('--json', 'the same as -o json')
-    .action((opts: ExplainOptions) => {
-      if (opts.format !== undefined && opts.output !== 'text' && opts.output !== opts.format) throw new CliError(`-o ${opts.output} and --format ${opts.format}: choose one`, EXIT_BAD_INPUT);
-      const asked = opts.format ?? opts.output;
-      const svg = asked === 'svg' && !opts.json;
-      const output = svg ? 'text' : outputFormat({ ...opts, ...(asked !== undefined ? { output: asked } : {}) });
-      if (!!opts.configDump === !!opts.mesh) throw new CliError('give exactly one of --config-dump FILE or --mesh FILE', EXIT_BAD_INPUT);
-      if (opts.payload !== undefined && opts.httpHost !== undefined) throw new CliError('give --payload or --http-host, not both', EXIT_BAD_INPUT);
-      if (opts.iptables && (opts.istioVersion || opts.annotation.length || opts.excludeOutboundPorts || opts.excludeOutboundIpRanges)) {
-        throw new CliError('--iptables gives the rules; --istio-version, --annotation and --exclude-* render them instead: give one or the other', EXIT_BAD_INPUT);
-      }
-      if (opts.configDump && (opts.resources.length || opts.era || opts.outboundTrafficPolicy)) {
-        throw new CliError('--resources, --era and --outbound-traffic-policy apply to --mesh only', EXIT_BAD_INPUT);
-      }
-      if (isIP(opts.src) === 0) throw new CliError(`--src ${opts.src}: expected an IP address`, EXIT_BAD_INPUT);
-      const dst = parseDst(opts.dst);
-      const uid = opts.uid === undefined ? undefined : Number(opts.uid);
-      if (uid !== undefined && !Number.isInteger(uid)) throw new CliError(`--uid ${opts.uid}: expected a number`, EXIT_BAD_INPUT);
-      const ports = list(opts.excludeOutboundPorts).map((p) => {
-        const n = Number(p);
-        if (!Number.isInteger(n) || n < 1 || n > 65535) throw new CliError(`--exclude-outbound-ports: "${p}" is not a port`, EXIT_BAD_INPUT);
-        return n;
-      });
-      const payload: Payload =
-        opts.httpHost !== undefined
-          ? { kind: 'http', host: opts.httpHost, path: opts.httpPath ?? '/' }
-          : opts.payload !== undefined
-            ? { kind: 'bytes', text: unescape(opts.payload) }
-            : { kind: 'none' };
-      let config: EnvoyConfig;
-      let podIp: string | undefined = opts.podIp;
-      let warnings: string[] = [];
-      let legacy = opts.era === 'legacy';
-      if (opts.mesh) {
-        const m = loadMeshFile(opts.mesh, opts);
-        legacy = m.era === 'legacy';
-        config = m.config;
-        podIp ??= m.podIp;
-        warnings = m.warnings;
-      } else {
-        const d = loadConfigDump(opts.configDump!);
-        config = d.config;
-        podIp ??= podIpFromDump(d.doc);
-        if (!config.listeners) throw new CliError(`${opts.configDump}: no listeners in this dump`, EXIT_BAD_INPUT);
-      }
-      const conn: ExplainConnection = { src: opts.src, dst, ...(uid !== undefined ? { uid } : {}), ...(podIp !== undefined ? { podIp } : {}), payload };
-      const trace = kernelTrace(podRules(opts, ports, legacy), { src: conn.src, dst, ...(podIp ? { podIp } : {}), ...(uid !== undefined ? { uid } : {}) });
-      const e = explain(trace, config, conn);
-      if (svg) {
-        ctx.io.out(`${formatExplanationSvg(conn, e)}\n`);
-      } else if (output !== 'text') {
-        // Each hop with its text in the notation; `path`: the whole predicted path as the runner compares it.
-        const hops = e.hops.map((h) => ({ ...h, text: formatHop(explainedHop(h)) }));
-        const path = predictedHops(e).map(formatHop);
-        ctx.io.out(formatData(output, { hops, listener: e.listener, filterChain: e.filterChain, cluster: e.cluster, ...(e.route ? { route: e.route } : {}), outcome: e.outcome, warnings, path }));
-      } else {
-        ctx.io.out(formatExplanation(conn, e, warnings));
-      }
+    .action(async (opts: ExplainOptions) => {
+      if (opts.context !== undefined) return explainLive(opts, ctx);
+      if (opts.pod !== undefined || opts.to !== undefined) throw new CliError('--pod and --to go with --context (a live pod); offline, give --config-dump, --src and --dst', EXIT_BAD_INPUT);
+      if (opts.src === undefined || opts.dst === undefined) throw new CliError('give --src IP and --dst IP:PORT (or, for a live pod, --context, --pod and --to)', EXIT_BAD_INPUT);
+      explainFiles({ ...opts, src: opts.src, dst: opts.dst }, ctx);
     });
+}
+
+/** explain on a live pod: capture it into a folder of its own (removed after), then explain from its files. */
+async function explainLive(opts: ExplainOptions, ctx: CliContext): Promise<void> {
+  if (opts.pod === undefined || opts.to === undefined) throw new CliError('--context needs --pod NS/NAME and --to IP:PORT', EXIT_BAD_INPUT);
+  if (opts.configDump || opts.mesh || opts.iptables || opts.dst) throw new CliError('--context reads the pod\'s own config and rules: leave out --config-dump, --mesh, --iptables and --dst', EXIT_BAD_INPUT);
+  parseDst(opts.to);
+  const c = await captureThroughContext({ context: opts.context!, pod: opts.pod });
+  if (!c.files[CAPTURE_FILES.iptables]) throw new CliError(`${opts.pod}: its rules could not be read (${c.manifest.notes.join('; ')}): pathlab explain needs them`, EXIT_ENVIRONMENT);
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-explain-'));
+  try {
+    for (const [name, text] of Object.entries(c.files)) writeFileSync(join(dir, name), text, { mode: 0o600 });
+    const src = opts.src ?? c.manifest.pod.ip;
+    if (src === undefined) throw new CliError(`${opts.pod} has no IP yet: give --src`, EXIT_BAD_INPUT);
+    explainFiles({ ...opts, configDump: join(dir, CAPTURE_FILES.configDump), iptables: join(dir, CAPTURE_FILES.iptables), src, dst: opts.to }, ctx);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function explainFiles(opts: ExplainOptions & { src: string; dst: string }, ctx: CliContext): void {
+  if (opts.format !== undefined && opts.output !== 'text' && opts.output !== opts.format) throw new CliError(`-o ${opts.output} and --format ${opts.format}: choose one`, EXIT_BAD_INPUT);
+  const asked = opts.format ?? opts.output;
+  const svg = asked === 'svg' && !opts.json;
+  const output = svg ? 'text' : outputFormat({ ...opts, ...(asked !== undefined ? { output: asked } : {}) });
+  if (!!opts.configDump === !!opts.mesh) throw new CliError('give exactly one of --config-dump FILE or --mesh FILE', EXIT_BAD_INPUT);
+  if (opts.payload !== undefined && opts.httpHost !== undefined) throw new CliError('give --payload or --http-host, not both', EXIT_BAD_INPUT);
+  if (opts.iptables && (opts.istioVersion || opts.annotation.length || opts.excludeOutboundPorts || opts.excludeOutboundIpRanges)) {
+    throw new CliError('--iptables gives the rules; --istio-version, --annotation and --exclude-* render them instead: give one or the other', EXIT_BAD_INPUT);
+  }
+  if (opts.configDump && (opts.resources.length || opts.era || opts.outboundTrafficPolicy)) {
+    throw new CliError('--resources, --era and --outbound-traffic-policy apply to --mesh only', EXIT_BAD_INPUT);
+  }
+  if (isIP(opts.src) === 0) throw new CliError(`--src ${opts.src}: expected an IP address`, EXIT_BAD_INPUT);
+  const dst = parseDst(opts.dst);
+  const uid = opts.uid === undefined ? undefined : Number(opts.uid);
+  if (uid !== undefined && !Number.isInteger(uid)) throw new CliError(`--uid ${opts.uid}: expected a number`, EXIT_BAD_INPUT);
+  const ports = list(opts.excludeOutboundPorts).map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new CliError(`--exclude-outbound-ports: "${p}" is not a port`, EXIT_BAD_INPUT);
+    return n;
+  });
+  const payload: Payload =
+    opts.httpHost !== undefined
+      ? { kind: 'http', host: opts.httpHost, path: opts.httpPath ?? '/' }
+      : opts.payload !== undefined
+        ? { kind: 'bytes', text: unescape(opts.payload) }
+        : { kind: 'none' };
+  let config: EnvoyConfig;
+  let podIp: string | undefined = opts.podIp;
+  let warnings: string[] = [];
+  let legacy = opts.era === 'legacy';
+  if (opts.mesh) {
+    const m = loadMeshFile(opts.mesh, opts);
+    legacy = m.era === 'legacy';
+    config = m.config;
+    podIp ??= m.podIp;
+    warnings = m.warnings;
+  } else {
+    const d = loadConfigDump(opts.configDump!);
+    config = d.config;
+    podIp ??= podIpFromDump(d.doc);
+    if (!config.listeners) throw new CliError(`${opts.configDump}: no listeners in this dump`, EXIT_BAD_INPUT);
+  }
+  const conn: ExplainConnection = { src: opts.src, dst, ...(uid !== undefined ? { uid } : {}), ...(podIp !== undefined ? { podIp } : {}), payload };
+  const trace = kernelTrace(podRules(opts, ports, legacy), { src: conn.src, dst, ...(podIp ? { podIp } : {}), ...(uid !== undefined ? { uid } : {}) });
+  const e = explain(trace, config, conn);
+  if (svg) {
+    ctx.io.out(`${formatExplanationSvg(conn, e)}\n`);
+  } else if (output !== 'text') {
+    // Each hop with its text in the notation; `path`: the whole predicted path as the runner compares it.
+    const hops = e.hops.map((h) => ({ ...h, text: formatHop(explainedHop(h)) }));
+    const path = predictedHops(e).map(formatHop);
+    ctx.io.out(formatData(output, { hops, listener: e.listener, filterChain: e.filterChain, cluster: e.cluster, ...(e.route ? { route: e.route } : {}), outcome: e.outcome, warnings, path }));
+  } else {
+    ctx.io.out(formatExplanation(conn, e, warnings));
+  }
 }
 
 /** The pod's rules: --iptables FILE, or istio-init's rendering for --istio-version and the annotations. */

@@ -8,6 +8,7 @@ import { registerLab } from './lab.ts';
 import { registerRun } from './run.ts';
 import { registerProbe } from './probe.ts';
 import { registerReport } from './report.ts';
+import { registerCapture } from './capture.ts';
 
 /** Every top-level command, in the order `pathlab --help` lists them. */
-export const commands: RegisterCommand[] = [registerRun, registerProbe, registerReport, registerValidate, registerIptables, registerProxyConfig, registerExplain, registerLab, registerDoctor];
+export const commands: RegisterCommand[] = [registerRun, registerProbe, registerReport, registerValidate, registerIptables, registerProxyConfig, registerExplain, registerCapture, registerLab, registerDoctor];

@@ -3,13 +3,11 @@
 // doctor's access reviews and Pod Security dry run, and a run's evidence on a cluster that
 // refuses ephemeral containers or privileged node debug pods. A refusal must reach the user as
 // what was refused and what it costs, and a probe that needs what was refused must not pass.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { kubePeer, status, type PeerAnswer, type PeerRequest } from '../../../helpers/kube-peer.ts';
 import { CAPTURE_CONTAINER } from '../../../../src/lab/kind/evidence.ts';
 import { kubeConfigFor } from '../../../helpers/kube.ts';
 import { main } from '../../../../src/cli/main.ts';
@@ -27,21 +25,12 @@ interface Policy {
 }
 
 /** A command run through the exec API: its answer (stdout, exit code). */
-type ExecAnswer = (container: string, command: string[]) => { stdout: string; exit: number };
+type Answer = (container: string, command: string[]) => { stdout: string; exit: number };
 const RULES = '*nat\n:PREROUTING ACCEPT [0:0]\n:ISTIO_INBOUND - [0:0]\n-A PREROUTING -p tcp -j ISTIO_INBOUND\nCOMMIT\n';
-const noExec: ExecAnswer = (_c, command) => ({ stdout: '', exit: command.length ? 127 : 0 });
+const noExec: Answer = (_c, command) => ({ stdout: '', exit: command.length ? 127 : 0 });
 
 const USER = 'alice@example.com';
-const forbidden = (res: ServerResponse, message: string) => json(res, 403, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Forbidden', code: 403 });
-function json(res: ServerResponse, code: number, body: unknown) {
-  res.writeHead(code, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-async function bodyOf(req: IncomingMessage): Promise<unknown> {
-  let text = '';
-  for await (const chunk of req) text += String(chunk);
-  return text ? JSON.parse(text) : undefined;
-}
+const forbidden = (message: string) => ({ code: 403, body: status(403, 'Forbidden', message) });
 
 const POD = {
   apiVersion: 'v1',
@@ -51,67 +40,37 @@ const POD = {
   status: { phase: 'Running', podIP: '10.8.1.7', containerStatuses: [{ name: 'app', ready: true, restartCount: 0, image: 'x', imageID: 'x', containerID: 'containerd://0123456789abcdef0123', state: { running: {} } }] },
 };
 
-async function peer(policy: Policy, answer: ExecAnswer = noExec): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
-  const seen: string[] = [];
+function peer(policy: Policy, answer: Answer = noExec) {
   // The ephemeral containers added so far: the pod reports them running.
   const ephemeral: unknown[] = [];
   const pod = () => ({ ...POD, spec: { ...POD.spec, ephemeralContainers: ephemeral }, status: { ...POD.status, ephemeralContainerStatuses: ephemeral.map((c) => ({ name: (c as { name: string }).name, ready: false, restartCount: 0, image: 'x', imageID: 'x', state: { running: {} } })) } });
-  const server: Server = createServer((req, res) => {
-    void (async () => {
-      const u = new URL(req.url ?? '/', 'http://x');
-      seen.push(`${req.method} ${u.pathname}${u.search}`);
-      const body = (await bodyOf(req)) as Record<string, unknown> | undefined;
-      if (req.method === 'GET' && u.pathname === '/version') return json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.1', gitCommit: 'abc', gitTreeState: 'clean', buildDate: '2026-05-01T00:00:00Z', goVersion: 'go1.26', compiler: 'gc', platform: 'linux/amd64' });
-      if (req.method === 'GET' && u.pathname === '/apis/apps/v1/namespaces/istio-system/deployments/istiod')
-        return json(res, 200, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod', namespace: 'istio-system' }, spec: { selector: {}, template: { spec: { containers: [{ name: 'discovery', image: 'docker.io/istio/pilot:1.30.3' }] } } } });
-      if (req.method === 'POST' && u.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
-        const attrs = (body!.spec as { resourceAttributes: { verb: string; resource: string; subresource?: string; group?: string } }).resourceAttributes;
-        const allowed = policy.allow(attrs);
-        return json(res, 201, { ...body, status: { allowed, ...(allowed ? {} : { reason: `no RBAC policy matched for ${USER}` }) } });
-      }
-      if (req.method === 'POST' && u.pathname === '/api/v1/namespaces' && u.searchParams.get('dryRun') === 'All') {
-        if (policy.psaRefuses) return forbidden(res, 'admission webhook "validate.kyverno.svc" denied the request: namespaces may not set pod-security.kubernetes.io/enforce=privileged');
-        return json(res, 201, body);
-      }
-      if (req.method === 'GET' && u.pathname === '/api/v1/namespaces/pathlab-r1-default/pods') return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: [pod()] });
-      if (req.method === 'GET' && u.pathname === `/api/v1/namespaces/pathlab-r1-default/pods/${POD.metadata.name}`) return json(res, 200, pod());
-      if (req.method === 'PUT' && u.pathname === `/api/v1/namespaces/pathlab-r1-default/pods/${POD.metadata.name}/ephemeralcontainers`) {
-        if (policy.ephemeralForbidden) return forbidden(res, `pods "${POD.metadata.name}" is forbidden: User "${USER}" cannot update resource "pods/ephemeralcontainers" in API group "" in the namespace "pathlab-r1-default"`);
-        ephemeral.splice(0, ephemeral.length, ...((body!.spec as { ephemeralContainers?: unknown[] }).ephemeralContainers ?? []));
-        return json(res, 200, pod());
-      }
-      if (req.method === 'POST' && u.pathname === '/api/v1/namespaces/pathlab-r1-nodes/pods') {
-        if (policy.psaRefuses) return forbidden(res, 'pods "pathlab-node-node-a" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true), privileged (container "debug" must not set securityContext.privileged=true)');
-        return json(res, 201, body);
-      }
-      json(res, 404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `not served here: ${req.method} ${u.pathname}`, reason: 'NotFound', code: 404 });
-    })();
-  });
-  // The exec API (v4.channel.k8s.io): channel 1 stdout, the exit as a Status on channel 3.
-  const wss = new WebSocketServer({ server, handleProtocols: (offered) => (offered.has('v4.channel.k8s.io') ? 'v4.channel.k8s.io' : false) });
-  wss.on('connection', (ws: WebSocket, req) => {
-    const u = new URL(req.url ?? '/', 'http://x');
-    const container = u.searchParams.get('container') ?? '';
-    const command = u.searchParams.getAll('command');
-    seen.push(`EXEC ${container} ${command.join(' ')}`);
-    const a = answer(container, command);
-    if (a.stdout) ws.send(Buffer.concat([Buffer.from([1]), Buffer.from(a.stdout)]));
-    const status = a.exit === 0 ? { metadata: {}, status: 'Success' } : { metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(a.exit) }] } };
-    ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify(status))]));
-    ws.close(1000);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    seen,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close();
-        server.close(() => r());
-      }),
+  const route = ({ method, path, query, body }: PeerRequest): PeerAnswer => {
+    if (method === 'GET' && path === '/version') return { code: 200, body: { major: '1', minor: '36', gitVersion: 'v1.36.1', gitCommit: 'abc', gitTreeState: 'clean', buildDate: '2026-05-01T00:00:00Z', goVersion: 'go1.26', compiler: 'gc', platform: 'linux/amd64' } };
+    if (method === 'GET' && path === '/apis/apps/v1/namespaces/istio-system/deployments/istiod')
+      return { code: 200, body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod', namespace: 'istio-system' }, spec: { selector: {}, template: { spec: { containers: [{ name: 'discovery', image: 'docker.io/istio/pilot:1.30.3' }] } } } } };
+    if (method === 'POST' && path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+      const attrs = (body!.spec as { resourceAttributes: { verb: string; resource: string; subresource?: string; group?: string } }).resourceAttributes;
+      const allowed = policy.allow(attrs);
+      return { code: 201, body: { ...body, status: { allowed, ...(allowed ? {} : { reason: `no RBAC policy matched for ${USER}` }) } } };
+    }
+    if (method === 'POST' && path === '/api/v1/namespaces' && query.get('dryRun') === 'All') {
+      if (policy.psaRefuses) return forbidden('admission webhook "validate.kyverno.svc" denied the request: namespaces may not set pod-security.kubernetes.io/enforce=privileged');
+      return { code: 201, body };
+    }
+    if (method === 'GET' && path === '/api/v1/namespaces/pathlab-r1-default/pods') return { code: 200, body: { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: [pod()] } };
+    if (method === 'GET' && path === `/api/v1/namespaces/pathlab-r1-default/pods/${POD.metadata.name}`) return { code: 200, body: pod() };
+    if (method === 'PUT' && path === `/api/v1/namespaces/pathlab-r1-default/pods/${POD.metadata.name}/ephemeralcontainers`) {
+      if (policy.ephemeralForbidden) return forbidden(`pods "${POD.metadata.name}" is forbidden: User "${USER}" cannot update resource "pods/ephemeralcontainers" in API group "" in the namespace "pathlab-r1-default"`);
+      ephemeral.splice(0, ephemeral.length, ...((body!.spec as { ephemeralContainers?: unknown[] }).ephemeralContainers ?? []));
+      return { code: 200, body: pod() };
+    }
+    if (method === 'POST' && path === '/api/v1/namespaces/pathlab-r1-nodes/pods') {
+      if (policy.psaRefuses) return forbidden('pods "pathlab-node-node-a" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true), privileged (container "debug" must not set securityContext.privileged=true)');
+      return { code: 201, body };
+    }
+    return undefined;
   };
+  return kubePeer({ route, exec: (c) => answer(c.container, c.command) });
 }
 
 const everything: Policy = { allow: () => true, psaRefuses: false, ephemeralForbidden: false };
@@ -193,7 +152,7 @@ test.serial('a run on a cluster that forbids ephemeral containers: the probe\'s 
 });
 
 test.serial('a run on a cluster whose Pod Security refuses the node debug pod: every node command says so (exit 126); the rules are read in the capture container, and the kernel hop is said to be unobserved', async (t) => {
-  const answer: ExecAnswer = (container, command) => {
+  const answer: Answer = (container, command) => {
     if (container === 'app' && command[0] === 'sh') return { stdout: '1000 1000\n', exit: 0 };
     if (container === CAPTURE_CONTAINER && command[0] === 'iptables-nft-save') return { stdout: RULES, exit: 0 };
     if (container === CAPTURE_CONTAINER && command[0] === 'setpriv') return { stdout: '', exit: 0 };
