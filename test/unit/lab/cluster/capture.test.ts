@@ -9,11 +9,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { kubeConfigFor } from '../../../helpers/kube.ts';
+import { pathlabWithKubeconfig } from '../../../helpers/kube.ts';
 import { kubePeer, type ExecAnswer, type ExecCall, type PeerRequest } from '../../../helpers/kube-peer.ts';
 import { readFixture } from '../../../helpers/shared-fixtures.ts';
-import { main } from '../../../../src/cli/main.ts';
-import { bufferIo } from '../../../../src/cli/io.ts';
 import { CAPTURE_CONTAINER } from '../../../../src/lab/kind/evidence.ts';
 import { CaptureLoadError, loadCapture } from '../../../../src/scenario/capture.ts';
 import { privateKeyIn } from '../../../../src/mesh/envoy/redact.ts';
@@ -66,21 +64,7 @@ function cluster(o: { exec?: (c: ExecCall) => ExecAnswer } = {}) {
   return kubePeer({ route, exec });
 }
 
-async function cli(url: string, args: string[]) {
-  const dir = mkdtempSync(join(tmpdir(), 'pathlab-kubeconfig-'));
-  writeFileSync(join(dir, 'config'), kubeConfigFor(url, 'prod').exportConfig());
-  const before = process.env.KUBECONFIG;
-  process.env.KUBECONFIG = join(dir, 'config');
-  try {
-    const io = bufferIo();
-    const code = await main(args, io);
-    return { code, out: io.stdout(), err: io.stderr() };
-  } finally {
-    if (before === undefined) delete process.env.KUBECONFIG;
-    else process.env.KUBECONFIG = before;
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const cli = (url: string, args: string[]) => pathlabWithKubeconfig(url, 'prod', args);
 
 test.serial('capture: the pod\'s real rules and config dump into a folder, every private key redacted, one connection recorded; the folder loads', async (t) => {
   const p = await cluster();

@@ -3,15 +3,10 @@
 // doctor's access reviews and Pod Security dry run, and a run's evidence on a cluster that
 // refuses ephemeral containers or privileged node debug pods. A refusal must reach the user as
 // what was refused and what it costs, and a probe that needs what was refused must not pass.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import { kubePeer, status, type PeerAnswer, type PeerRequest } from '../../../helpers/kube-peer.ts';
 import { CAPTURE_CONTAINER } from '../../../../src/lab/kind/evidence.ts';
-import { kubeConfigFor } from '../../../helpers/kube.ts';
-import { main } from '../../../../src/cli/main.ts';
-import { bufferIo } from '../../../../src/cli/io.ts';
+import { kubeConfigFor, pathlabWithKubeconfig } from '../../../helpers/kube.ts';
 import { formatClusterDoctor, runClusterDoctor, CLUSTER_PERMISSIONS } from '../../../../src/lab/cluster/doctor.ts';
 import { NodeDebug } from '../../../../src/lab/cluster/node-debug.ts';
 import { KindProbeLab } from '../../../../src/lab/kind/probe-lab.ts';
@@ -77,23 +72,7 @@ const everything: Policy = { allow: () => true, psaRefuses: false, ephemeralForb
 const noEphemeral: Policy = { allow: (a) => a.subresource !== 'ephemeralcontainers', psaRefuses: false, ephemeralForbidden: true };
 const strictPsa: Policy = { allow: () => true, psaRefuses: true, ephemeralForbidden: false };
 
-/** `pathlab doctor --context peer` with a kubeconfig file that names the peer. */
-async function doctorCli(url: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'pathlab-kubeconfig-'));
-  const file = join(dir, 'config');
-  writeFileSync(file, kubeConfigFor(url, 'staging').exportConfig());
-  const before = process.env.KUBECONFIG;
-  process.env.KUBECONFIG = file;
-  try {
-    const io = bufferIo();
-    const code = await main(['doctor', '--context', 'staging'], io);
-    return { code, out: io.stdout(), err: io.stderr() };
-  } finally {
-    if (before === undefined) delete process.env.KUBECONFIG;
-    else process.env.KUBECONFIG = before;
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const doctorCli = (url: string) => pathlabWithKubeconfig(url, 'staging', ['doctor', '--context', 'staging']);
 
 test.serial('doctor --context: a cluster that allows every call the run makes passes, each permission asked of the API server', async (t) => {
   const p = await peer(everything);
