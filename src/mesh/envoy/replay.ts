@@ -47,6 +47,13 @@ export interface ReplayFiles {
   trustedCa: string;
 }
 
+/** The replay's own access log on every tcp_proxy and HTTP connection manager (beside the dump's): what the replaying lab reads. */
+export interface ReplayAccessLog {
+  path: string;
+  /** An Envoy format string, e.g. `%FILTER_CHAIN_NAME% %UPSTREAM_CLUSTER% %RESPONSE_FLAGS%\n`. */
+  format: string;
+}
+
 export interface ReplayConfig {
   /** The bootstrap for `envoy -c`: node, admin, static resources. */
   bootstrap: Obj;
@@ -160,7 +167,44 @@ function staticSds(v: Json, wanted: Map<string, 'certificate' | 'validation'>): 
 }
 
 /** The captured configuration as a static bootstrap for upstream Envoy (see the header for what changes). */
-export function replayBootstrap(dump: unknown, files: ReplayFiles, opts: { adminPort?: number } = {}): ReplayConfig {
+/** The clusters Istio makes under these names on every sidecar, for a dump that lists the listeners only (cluster_builder.go). */
+function standardCluster(name: string): Obj | undefined {
+  const originalDst = (extra: Obj = {}): Obj => ({ name, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '10s', ...extra });
+  if (name === 'PassthroughCluster') return originalDst();
+  // Inbound passthrough: the app sees 127.0.0.6, the address the sidecar binds its inbound upstreams to.
+  if (name.startsWith('InboundPassthroughCluster')) return originalDst({ upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } } });
+  if (name === 'BlackHoleCluster') return { name, type: 'STATIC', connect_timeout: '10s', load_assignment: { cluster_name: name, endpoints: [] } };
+  return undefined;
+}
+
+/** The clusters a configuration's tcp_proxy filters name (one, or weighted). */
+function tcpProxyClusters(v: Json, out = new Set<string>()): Set<string> {
+  if (Array.isArray(v)) for (const x of v) tcpProxyClusters(x, out);
+  else if (isObj(v)) {
+    const tc = v.typed_config;
+    if (isObj(tc) && typeof tc['@type'] === 'string' && tc['@type'].endsWith('tcp_proxy.v3.TcpProxy')) {
+      if (typeof tc.cluster === 'string') out.add(tc.cluster);
+      for (const w of list(isObj(tc.weighted_clusters) ? tc.weighted_clusters.clusters : undefined)) if (typeof w.name === 'string') out.add(w.name);
+    }
+    for (const x of Object.values(v)) tcpProxyClusters(x, out);
+  }
+  return out;
+}
+
+/** The replay's access log added to every tcp_proxy and HTTP connection manager. */
+function withAccessLog(v: Json, log: ReplayAccessLog): Json {
+  if (Array.isArray(v)) return v.map((x) => withAccessLog(x, log));
+  if (!isObj(v)) return v;
+  const o: Obj = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withAccessLog(x, log)]));
+  const type = typeof o['@type'] === 'string' ? o['@type'] : '';
+  if (type.endsWith('tcp_proxy.v3.TcpProxy') || type.endsWith('http_connection_manager.v3.HttpConnectionManager')) {
+    const ours = { name: 'envoy.access_loggers.file', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: log.path, log_format: { text_format_source: { inline_string: log.format } } } };
+    o.access_log = [...(Array.isArray(o.access_log) ? o.access_log : []), ours];
+  }
+  return o;
+}
+
+export function replayBootstrap(dump: unknown, files: ReplayFiles, opts: { adminPort?: number; accessLog?: ReplayAccessLog } = {}): ReplayConfig {
   const configs = sections(dump);
   const { listeners, clusters, routes, endpoints, bootstrap } = resources(configs);
   if (listeners.length === 0) throw new ReplayError('the dump has no active listener: nothing to replay');
@@ -213,6 +257,15 @@ export function replayBootstrap(dump: unknown, files: ReplayFiles, opts: { admin
     return [s];
   });
 
+  // A tcp_proxy's cluster the dump does not hold (a listeners-only dump): Istio's standard ones as Istio makes them, any other empty.
+  const have = new Set(outClusters.map((c) => String(c.name)));
+  for (const name of [...tcpProxyClusters(outListeners)].sort()) {
+    if (have.has(name)) continue;
+    const std = standardCluster(name);
+    outClusters.push(std ?? { name, type: 'STATIC', connect_timeout: '10s', load_assignment: { cluster_name: name, endpoints: [] } });
+    changes.push(`cluster ${name}: not in the dump: ${std ? `made as Istio makes it (${String(std.type)})` : 'replayed with no endpoints'}`);
+  }
+
   const secrets: Obj[] = [...wanted].map(([name, kind]): Obj =>
     kind === 'certificate'
       ? { name, tls_certificate: { certificate_chain: { filename: files.certificateChain }, private_key: { filename: files.privateKey } } }
@@ -226,7 +279,7 @@ export function replayBootstrap(dump: unknown, files: ReplayFiles, opts: { admin
   const out: Obj = {
     node,
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: opts.adminPort ?? 15000 } } },
-    static_resources: { listeners: outListeners, clusters: outClusters, secrets },
+    static_resources: { listeners: opts.accessLog ? (withAccessLog(outListeners, opts.accessLog) as Obj[]) : outListeners, clusters: outClusters, secrets },
     ...(internal ? { bootstrap_extensions: [{ name: 'envoy.bootstrap.internal_listener', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' } }] } : {}),
   };
   return { bootstrap: out, changes };

@@ -1,0 +1,136 @@
+// Replaying a captured sidecar against real packets: Istio's own sidecar dump of 29 listeners
+// (../shared/fixtures/envoy/configdump.yaml, a 1.19-era cluster) replayed in real upstream Envoy
+// (src/mesh/envoy/replay.ts), in a network namespace with Istio's current istio-init rules, and
+// for every listener an outbound connection from the app can reach (enumerated from the dump:
+// each per-service listener through 15001's hand-off, and 15001 itself), one connection from the
+// app's uid. What Envoy did is read from Envoy: the listener whose downstream_cx_total grew (its
+// own stats, not our matcher), the filter chain and the cluster from its access log. explain, on
+// the original dump, must predict the same listener, chain and cluster for each.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ENVOY_PINS, envoyForLab, installedEnvoy } from '../../src/istio/envoy.ts';
+import { exec, inNetns, systemEnv } from '../../src/lab/exec.ts';
+import { LAB_STATE_DIR } from '../../src/lab/netns/netns-lab.ts';
+import { selfSigned } from '../../src/lab/netns/lab-ca.ts';
+import { parseConfigDump } from '../../src/mesh/envoy/config-dump-parser.ts';
+import { replayBootstrap } from '../../src/mesh/envoy/replay.ts';
+import { istioInitRules, PROXY_UID } from '../../src/mesh/iptables/index.ts';
+import { APP_UID } from '../../src/paths/kernel-trace.ts';
+import { main } from '../../src/cli/main.ts';
+import { bufferIo } from '../../src/cli/io.ts';
+import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
+import { readFixture, sharedPath } from '../helpers/shared-fixtures.ts';
+
+const NS = `pl-rpl${process.pid % 10000}`;
+const POD_IP = '10.244.1.9';
+/** An address no listener names: a 0.0.0.0_PORT listener's connection goes there. */
+const ELSEWHERE = '10.200.0.7';
+const ADMIN = 'http://127.0.0.1:15000';
+const FORMAT = '%FILTER_CHAIN_NAME% %UPSTREAM_CLUSTER% %DOWNSTREAM_LOCAL_ADDRESS%\n';
+/**
+ * What the app sends first: 16 bytes no inspector can take for TLS or HTTP, so both inspectors
+ * decide at once (with 4 bytes tls_inspector still waits for a record header). (A text line such as "hi\n" does not make Envoy 1.38's http_inspector decide: on a
+ * listener whose listener_filters_timeout is 0s, as Istio's are in this dump, the connection waits
+ * for more bytes, and none of its chains is chosen; explain's model says PassthroughFilterChain.
+ * Seen here, recorded in the README; explain is not yet taught it.)
+ */
+const PAYLOAD = Array.from({ length: 16 }, (_, i) => String.fromCharCode(i + 1)).join('');
+
+async function explained(dst: string): Promise<{ listener: string; filterChain: string; cluster: string }> {
+  const io = bufferIo();
+  const code = await main(['explain', '--config-dump', sharedPath('fixtures', 'envoy', 'configdump.yaml'), '--src', POD_IP, '--dst', dst, '--payload', PAYLOAD, '-o', 'json'], io);
+  if (code !== 0) throw new Error(`explain ${dst}: ${io.stderr()}`);
+  return JSON.parse(io.stdout()) as { listener: string; filterChain: string; cluster: string };
+}
+
+/** Every listener's downstream_cx_total, by the listener's stat name (its address, as Envoy names listener stats). */
+async function listenerCounts(): Promise<Map<string, number>> {
+  const r = await exec(inNetns(NS, ['curl', '-s', '--max-time', '2', `${ADMIN}/stats?filter=%5Elistener%5C..*downstream_cx_total%24`]));
+  return new Map([...r.stdout.matchAll(/^listener\.(.+)\.downstream_cx_total: (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
+netnsTest(`${NEEDS_ROOT} replay of Istio's own sidecar dump: for every outbound listener, real Envoy picks the listener, chain and cluster explain predicts from the dump`, async (t) => {
+  const pin = ENVOY_PINS[0]!;
+  const installed = await installedEnvoy(pin.version);
+  if (!installed) return t.fail(`Envoy ${pin.version} is not installed: npm run system-deps`);
+  const binary = envoyForLab(installed, LAB_STATE_DIR);
+  const dir = mkdtempSync(join(tmpdir(), 'pathlab-replay-live-'));
+  chmodSync(dir, 0o755);
+  let envoy: ChildProcess | undefined;
+  let nsMade = false;
+  try {
+    const dump = JSON.parse(readFixture('envoy', 'configdump.yaml')) as unknown;
+    const { cert, key } = await selfSigned(dir, 'pod', '/CN=replay');
+    chmodSync(key, 0o644);
+    const log = join(dir, 'access.log');
+    writeFileSync(log, '');
+    chownSync(log, PROXY_UID, PROXY_UID);
+    const r = replayBootstrap(dump, { certificateChain: cert, privateKey: key, trustedCa: cert }, { accessLog: { path: log, format: FORMAT } });
+    writeFileSync(join(dir, 'bootstrap.json'), JSON.stringify(r.bootstrap), { mode: 0o644 });
+
+    // The pod: lo, an eth0 with its address and the default route (a veth whose peer is down: nothing leaves), Istio's current rules.
+    t.is((await exec(['ip', 'netns', 'add', NS])).exitCode, 0);
+    nsMade = true;
+    for (const argv of [
+      ['ip', 'link', 'set', 'lo', 'up'],
+      // Both ends of the veth stay in the pod's namespace: nothing reaches the host.
+      ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'nowhere0'],
+      ['ip', 'addr', 'add', `${POD_IP}/24`, 'dev', 'eth0'],
+      ['ip', 'link', 'set', 'eth0', 'up'],
+      ['ip', 'route', 'add', 'default', 'dev', 'eth0'],
+    ]) t.is((await exec(inNetns(NS, argv))).exitCode, 0, argv.join(' '));
+    const { payload } = istioInitRules('current', {}, { uid: PROXY_UID, gid: PROXY_UID }, []);
+    t.is((await exec(inNetns(NS, ['iptables-nft-restore', '--noflush']), { input: payload })).exitCode, 0);
+
+    const out = openSync(join(dir, 'envoy.log'), 'w');
+    const [cmd, ...args] = inNetns(NS, [binary, '-c', join(dir, 'bootstrap.json'), '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warning', '--file-flush-interval-msec', '20'], { uid: PROXY_UID, gid: PROXY_UID });
+    envoy = spawn(cmd!, args, { stdio: ['ignore', out, out], env: systemEnv() });
+    closeSync(out);
+    let ready = '';
+    for (let i = 0; i < 200 && ready !== 'LIVE'; i++) {
+      ready = (await exec(inNetns(NS, ['curl', '-s', '--max-time', '2', `${ADMIN}/ready`]))).stdout.trim();
+      if (ready !== 'LIVE') await new Promise((res) => setTimeout(res, 50));
+    }
+    if (ready !== 'LIVE') return t.fail(`Envoy is not LIVE: ${readFileSync(join(dir, 'envoy.log'), 'utf8').slice(-3000)}`);
+
+    // Every listener a connection from the app reaches: the ones 15001 hands over to (not bound), and 15001 itself.
+    const listeners = (parseConfigDump(dump).listeners ?? []).filter((l) => !l.bindToPort && !l.internal);
+    const targets = [...listeners.map((l) => `${l.address === '0.0.0.0' ? ELSEWHERE : l.address}:${l.port}`), `${ELSEWHERE}:7777`];
+    t.true(targets.length >= 20, `${targets.length} listeners to reach`);
+    for (const dst of targets) {
+      const [ip, port] = dst.split(':') as [string, string];
+      const before = await listenerCounts();
+      const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
+      // The app's connection: the bytes (tls_inspector needs a record header's worth to decide), then closed (an upstream that does not answer is given up on).
+      await exec(inNetns(NS, ['timeout', '2', 'bash', '-c', 'exec 3<>"/dev/tcp/$0/$1"; printf "$2" >&3; sleep 0.3', ip, port, [...PAYLOAD].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`).join('')], { uid: APP_UID, gid: APP_UID }), { timeoutMs: 5000 });
+      let entry: string | undefined;
+      for (let i = 0; i < 100 && entry === undefined; i++) {
+        entry = readFileSync(log, 'utf8').split('\n').filter(Boolean)[lines];
+        if (entry === undefined) await new Promise((res) => setTimeout(res, 50));
+      }
+      const after = await listenerCounts();
+      const grew = [...after].filter(([name, n]) => n > (before.get(name) ?? 0)).map(([name]) => name);
+      const want = await explained(dst);
+      const wantListener = listeners.find((l) => l.name === want.listener) ?? (parseConfigDump(dump).listeners ?? []).find((l) => l.name === want.listener);
+      // Envoy names a listener's stats by its address (0.0.0.0_15001 for virtualOutbound, which also counts the hand-off).
+      const statName = wantListener ? `${wantListener.address}_${wantListener.port}` : want.listener;
+      t.log(`${dst} → ${want.listener}, ${want.filterChain}, ${want.cluster} (Envoy: ${grew.filter((g) => !g.includes('.') || /_\d+$/.test(g)).filter((g) => g !== 'admin').join(', ')}; ${entry})`);
+      t.true(grew.includes(statName), `${dst}: explain says ${want.listener}; Envoy's listeners that took a connection: ${grew.join(', ')}`);
+      const [chain, cluster] = (entry ?? '').split(' ');
+      // An unnamed chain: Envoy logs "-", explain says which (#0, #default).
+      t.is(chain, want.filterChain.startsWith('#') ? '-' : want.filterChain, `${dst}: the filter chain (access log: ${entry})`);
+      t.is(cluster, want.cluster, `${dst}: the cluster (access log: ${entry})`);
+    }
+    t.log(`${targets.length} connections: Envoy and explain agree on listener, chain and cluster for each`);
+  } finally {
+    envoy?.kill('SIGKILL');
+    if (nsMade) {
+      const pids = (await exec(['ip', 'netns', 'pids', NS])).stdout.split('\n').filter(Boolean);
+      if (pids.length) await exec(['kill', '-KILL', ...pids]);
+      await exec(['ip', 'netns', 'del', NS]);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
