@@ -13,7 +13,8 @@ import { redactPrivateKeys } from '../../mesh/envoy/redact.ts';
 import type { ExecResult } from '../exec.ts';
 import { apiMessage } from '../kind/api-message.ts';
 import { installedIstio } from '../kind/backend.ts';
-import { CAPTURE_CONTAINER, PROXY_CONTAINER, captureContainer, envoyAdminArgv } from '../kind/evidence.ts';
+import { CAPTURE_CONTAINER, PROXY_CONTAINER, envoyAdminArgv } from '../kind/evidence.ts';
+import { CaptureContainerRefused, ensureCaptureContainer } from '../kind/capture-container.ts';
 import { PodExecClient } from '../kind/exec-client.ts';
 import { conntrackArgv } from '../../probes/conntrack.ts';
 import { CAPTURE_VERSION, CAPTURE_FILES, type CaptureManifest } from '../../scenario/capture.ts';
@@ -87,7 +88,12 @@ export async function capturePod(kc: KubeConfig, o: CaptureOptions): Promise<Cap
   files[CAPTURE_FILES.configDump] = `${JSON.stringify(clean.dump, null, 1)}\n`;
   if (clean.redacted) notes.push(`${clean.redacted} private key(s) in the config dump replaced by a placeholder`);
   const info = await client.exec(proxy, envoyAdminArgv('server_info'), { timeoutMs: 30_000 });
-  const envoy = info.exitCode === 0 ? ((JSON.parse(info.stdout) as { version?: string }).version ?? 'unknown') : 'unknown';
+  let envoy = 'unknown';
+  try {
+    if (info.exitCode === 0) envoy = (JSON.parse(info.stdout) as { version?: string }).version ?? 'unknown';
+  } catch {
+    notes.push('Envoy\'s server_info was not JSON: its version is unknown');
+  }
 
   // The mesh config and the Istio release (istio-system/istio and istiod's image; a revision's names differ, said as a note).
   const mesh = await api.readNamespacedConfigMap({ name: 'istio', namespace: 'istio-system' }).catch((e: unknown) => void notes.push(`the mesh config (istio-system/istio) was not read: ${apiMessage(e)}`));
@@ -134,19 +140,10 @@ export async function capturePod(kc: KubeConfig, o: CaptureOptions): Promise<Cap
 async function readRules(api: CoreV1Api, client: PodExecClient, pod: V1Pod, image: string): Promise<{ v4: string; v6?: string }> {
   const name = pod.metadata!.name!;
   const namespace = pod.metadata!.namespace!;
-  let now = pod;
-  if (!(now.spec?.ephemeralContainers ?? []).some((c) => c.name === CAPTURE_CONTAINER)) {
-    now.spec!.ephemeralContainers = [...(now.spec!.ephemeralContainers ?? []), captureContainer(CAPTURE_CONTAINER, image)];
-    try {
-      now = await api.replaceNamespacedPodEphemeralcontainers({ name, namespace, body: now });
-    } catch (e) {
-      throw new Error(`the cluster refused the ephemeral container that reads them: ${apiMessage(e)}`, { cause: e });
-    }
-  }
-  for (let i = 0; !now.status?.ephemeralContainerStatuses?.find((c) => c.name === CAPTURE_CONTAINER)?.state?.running; i++) {
-    if (i >= 120) throw new Error(`the ephemeral container ${CAPTURE_CONTAINER} did not start within 60 s`);
-    await sleep(500);
-    now = await api.readNamespacedPod({ name, namespace });
+  try {
+    await ensureCaptureContainer(api, { namespace, name }, image);
+  } catch (e) {
+    throw new Error(e instanceof CaptureContainerRefused ? `the cluster refused the ephemeral container that reads them: ${e.message}` : (e as Error).message, { cause: e });
   }
   const target = { namespace, pod: name, container: CAPTURE_CONTAINER };
   const save = async (family: 'iptables' | 'ip6tables') => {

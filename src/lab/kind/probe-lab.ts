@@ -21,7 +21,6 @@ import {
   backgroundReadyArgv,
   backgroundStartArgv,
   backgroundStopArgv,
-  captureContainer,
   containerIdOf,
   controlSynArgv,
   controlSynCommand,
@@ -35,7 +34,7 @@ import { POD_LABEL } from './labels.ts';
 import { writeFileSync } from 'node:fs';
 import { clusterNetworksOf, targetProblem, type ClusterNetworks } from './cluster-networks.ts';
 import { PodExecClient } from './exec-client.ts';
-import { apiMessage } from './api-message.ts';
+import { CaptureContainerRefused, ensureCaptureContainer } from './capture-container.ts';
 import { APP_CONTAINER, TOOLS_CONTAINER } from './manifests.ts';
 
 
@@ -275,25 +274,13 @@ export class KindProbeLab implements KindProbeSide {
   /** Adds the capture container to the pod once; it idles until a capture starts in it. */
   private async ensureCaptureContainer(pod: string, f: PodFacts): Promise<void> {
     if (this.capturing.has(pod)) return;
-    const api = await this.api();
-    let now = await api.readNamespacedPod({ name: f.name, namespace: f.namespace });
-    if (!(now.spec?.ephemeralContainers ?? []).some((c) => c.name === CAPTURE_CONTAINER)) {
-      now.spec!.ephemeralContainers = [...(now.spec!.ephemeralContainers ?? []), captureContainer(CAPTURE_CONTAINER, this.o.captureImage)];
-      try {
-        now = await api.replaceNamespacedPodEphemeralcontainers({ name: f.name, namespace: f.namespace, body: now });
-      } catch (e) {
-        throw new Error(`${f.namespace}/${f.name}: the cluster refused the capture container (an ephemeral container, for tcpdump): ${apiMessage(e)}; without it no packet is captured, so the probe cannot be checked`, { cause: e });
-      }
+    try {
+      await ensureCaptureContainer(await this.api(), { namespace: f.namespace, name: f.name }, this.o.captureImage);
+    } catch (e) {
+      if (!(e instanceof CaptureContainerRefused)) throw e;
+      throw new Error(`${f.namespace}/${f.name}: the cluster refused the capture container (an ephemeral container, for tcpdump): ${e.message}; without it no packet is captured, so the probe cannot be checked`, { cause: e });
     }
-    for (let i = 0; i < 120; i++) {
-      if (now.status?.ephemeralContainerStatuses?.find((c) => c.name === CAPTURE_CONTAINER)?.state?.running) {
-        this.capturing.add(pod);
-        return;
-      }
-      await sleep(500);
-      now = await api.readNamespacedPod({ name: f.name, namespace: f.namespace });
-    }
-    throw new Error(`${f.namespace}/${f.name}: the capture container ${CAPTURE_CONTAINER} did not start within 60 s`);
+    this.capturing.add(pod);
   }
 
   /** tcpdump in the capture container, listening when this resolves; the function returned stops it and gives its text. */
