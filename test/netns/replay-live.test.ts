@@ -3,7 +3,8 @@
 // (src/mesh/envoy/replay.ts), in a network namespace with Istio's current istio-init rules, and
 // for every listener an outbound connection from the app can reach (enumerated from the dump:
 // each per-service listener through 15001's hand-off, and 15001 itself), one connection from the
-// app's uid. What Envoy did is read from Envoy: the listener whose downstream_cx_total grew (its
+// app's uid; and inbound, from a peer beside the pod, to 15006's chains (a port with a chain of
+// its own, any other port, 15006 itself). What Envoy did is read from Envoy: the listener whose downstream_cx_total grew (its
 // own stats, not our matcher), the filter chain and the cluster from its access log. explain, on
 // the original dump, must predict the same listener, chain and cluster for each.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,7 +25,10 @@ import { NEEDS_ROOT, netnsTest } from '../helpers/caps.ts';
 import { readFixture, sharedPath } from '../helpers/shared-fixtures.ts';
 
 const NS = `pl-rpl${process.pid % 10000}`;
+/** A host beside the pod (the other end of its eth0): inbound connections come from it. */
+const PEER_NS = `pl-rplp${process.pid % 10000}`;
 const POD_IP = '10.244.1.9';
+const PEER_IP = '10.244.1.1';
 /** An address no listener names: a 0.0.0.0_PORT listener's connection goes there. */
 const ELSEWHERE = '10.200.0.7';
 const ADMIN = 'http://127.0.0.1:15000';
@@ -38,9 +42,10 @@ const FORMAT = '%FILTER_CHAIN_NAME% %UPSTREAM_CLUSTER% %DOWNSTREAM_LOCAL_ADDRESS
  */
 const PAYLOAD = Array.from({ length: 16 }, (_, i) => String.fromCharCode(i + 1)).join('');
 
-async function explained(dst: string): Promise<{ listener: string; filterChain: string; cluster: string }> {
+async function explained(dst: string, o: { src?: string; http?: boolean } = {}): Promise<{ listener: string; filterChain: string; cluster: string }> {
   const io = bufferIo();
-  const code = await main(['explain', '--config-dump', sharedPath('fixtures', 'envoy', 'configdump.yaml'), '--src', POD_IP, '--dst', dst, '--payload', PAYLOAD, '-o', 'json'], io);
+  const what = o.http ? ['--http-host', 'x'] : ['--payload', PAYLOAD];
+  const code = await main(['explain', '--config-dump', sharedPath('fixtures', 'envoy', 'configdump.yaml'), '--pod-ip', POD_IP, '--src', o.src ?? POD_IP, '--dst', dst, ...what, '-o', 'json'], io);
   if (code !== 0) throw new Error(`explain ${dst}: ${io.stderr()}`);
   return JSON.parse(io.stdout()) as { listener: string; filterChain: string; cluster: string };
 }
@@ -51,7 +56,7 @@ async function listenerCounts(): Promise<Map<string, number>> {
   return new Map([...r.stdout.matchAll(/^listener\.(.+)\.downstream_cx_total: (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 
-netnsTest(`${NEEDS_ROOT} replay of Istio's own sidecar dump: for every outbound listener, real Envoy picks the listener, chain and cluster explain predicts from the dump`, async (t) => {
+netnsTest(`${NEEDS_ROOT} replay of Istio's own sidecar dump: for every outbound listener and 15006's chains, real Envoy picks the listener, chain and cluster explain predicts from the dump`, async (t) => {
   const pin = ENVOY_PINS[0]!;
   const installed = await installedEnvoy(pin.version);
   if (!installed) return t.fail(`Envoy ${pin.version} is not installed: npm run system-deps`);
@@ -59,7 +64,7 @@ netnsTest(`${NEEDS_ROOT} replay of Istio's own sidecar dump: for every outbound 
   const dir = mkdtempSync(join(tmpdir(), 'pathlab-replay-live-'));
   chmodSync(dir, 0o755);
   let envoy: ChildProcess | undefined;
-  let nsMade = false;
+  const made: string[] = [];
   try {
     const dump = JSON.parse(readFixture('envoy', 'configdump.yaml')) as unknown;
     const { cert, key } = await selfSigned(dir, 'pod', '/CN=replay');
@@ -70,17 +75,24 @@ netnsTest(`${NEEDS_ROOT} replay of Istio's own sidecar dump: for every outbound 
     const r = replayBootstrap(dump, { certificateChain: cert, privateKey: key, trustedCa: cert }, { accessLog: { path: log, format: FORMAT } });
     writeFileSync(join(dir, 'bootstrap.json'), JSON.stringify(r.bootstrap), { mode: 0o644 });
 
-    // The pod: lo, an eth0 with its address and the default route (a veth whose peer is down: nothing leaves), Istio's current rules.
-    t.is((await exec(['ip', 'netns', 'add', NS])).exitCode, 0);
-    nsMade = true;
-    for (const argv of [
-      ['ip', 'link', 'set', 'lo', 'up'],
-      // Both ends of the veth stay in the pod's namespace: nothing reaches the host.
-      ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'nowhere0'],
-      ['ip', 'addr', 'add', `${POD_IP}/24`, 'dev', 'eth0'],
-      ['ip', 'link', 'set', 'eth0', 'up'],
-      ['ip', 'route', 'add', 'default', 'dev', 'eth0'],
-    ]) t.is((await exec(inNetns(NS, argv))).exitCode, 0, argv.join(' '));
+    // The pod and a peer, joined by a veth made inside the two namespaces (nothing of it in the host's), and Istio's current rules in the pod.
+    for (const ns of [NS, PEER_NS]) {
+      t.is((await exec(['ip', 'netns', 'add', ns])).exitCode, 0);
+      made.push(ns);
+    }
+    t.is((await exec(['ip', 'link', 'add', 'eth0', 'netns', NS, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', PEER_NS])).exitCode, 0);
+    for (const [ns, argv] of [
+      [NS, ['ip', 'link', 'set', 'lo', 'up']],
+      [NS, ['ip', 'addr', 'add', `${POD_IP}/24`, 'dev', 'eth0']],
+      [NS, ['ip', 'link', 'set', 'eth0', 'up']],
+      // The peer forwards nothing: an outbound connection's upstream goes no further than it.
+      [NS, ['ip', 'route', 'add', 'default', 'via', PEER_IP]],
+      [PEER_NS, ['ip', 'link', 'set', 'lo', 'up']],
+      [PEER_NS, ['ip', 'addr', 'add', `${PEER_IP}/24`, 'dev', 'eth0']],
+      [PEER_NS, ['ip', 'link', 'set', 'eth0', 'up']],
+      // The address 0.0.0.0_PORT connections go to is the peer's, where nothing listens: a passthrough is refused at once, not after Envoy's 10 s connect timeout.
+      [PEER_NS, ['ip', 'addr', 'add', `${ELSEWHERE}/32`, 'dev', 'lo']],
+    ] as const) t.is((await exec(inNetns(ns, argv))).exitCode, 0, argv.join(' '));
     const { payload } = istioInitRules('current', {}, { uid: PROXY_UID, gid: PROXY_UID }, []);
     t.is((await exec(inNetns(NS, ['iptables-nft-restore', '--noflush']), { input: payload })).exitCode, 0);
 
@@ -97,14 +109,23 @@ netnsTest(`${NEEDS_ROOT} replay of Istio's own sidecar dump: for every outbound 
 
     // Every listener a connection from the app reaches: the ones 15001 hands over to (not bound), and 15001 itself.
     const listeners = (parseConfigDump(dump).listeners ?? []).filter((l) => !l.bindToPort && !l.internal);
-    const targets = [...listeners.map((l) => `${l.address === '0.0.0.0' ? ELSEWHERE : l.address}:${l.port}`), `${ELSEWHERE}:7777`];
-    t.true(targets.length >= 20, `${targets.length} listeners to reach`);
-    for (const dst of targets) {
+    // And the inbound ones: 15006's chains, reached from the peer: a port with a chain of its own (80, HTTP), any other port, and 15006 itself.
+    const outbound = [...listeners.map((l) => `${l.address === '0.0.0.0' ? ELSEWHERE : l.address}:${l.port}`), `${ELSEWHERE}:7777`].map((dst) => ({ dst, from: 'app' as const, http: false }));
+    const inbound = [
+      { dst: `${POD_IP}:80`, from: 'peer' as const, http: true },
+      { dst: `${POD_IP}:9999`, from: 'peer' as const, http: false },
+      { dst: `${POD_IP}:15006`, from: 'peer' as const, http: false },
+    ];
+    const cases = [...outbound, ...inbound];
+    t.true(outbound.length >= 20, `${outbound.length} outbound listeners to reach`);
+    for (const { dst, from, http } of cases) {
       const [ip, port] = dst.split(':') as [string, string];
+      const bytes = http ? 'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' : [...PAYLOAD].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`).join('');
       const before = await listenerCounts();
       const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
       // The app's connection: the bytes (tls_inspector needs a record header's worth to decide), then closed (an upstream that does not answer is given up on).
-      await exec(inNetns(NS, ['timeout', '2', 'bash', '-c', 'exec 3<>"/dev/tcp/$0/$1"; printf "$2" >&3; sleep 0.3', ip, port, [...PAYLOAD].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`).join('')], { uid: APP_UID, gid: APP_UID }), { timeoutMs: 5000 });
+      const connect = ['timeout', '2', 'bash', '-c', 'exec 3<>"/dev/tcp/$0/$1"; printf "$2" >&3; sleep 0.3', ip, port, bytes];
+      await exec(from === 'app' ? inNetns(NS, connect, { uid: APP_UID, gid: APP_UID }) : inNetns(PEER_NS, connect), { timeoutMs: 5000 });
       let entry: string | undefined;
       for (let i = 0; i < 100 && entry === undefined; i++) {
         entry = readFileSync(log, 'utf8').split('\n').filter(Boolean)[lines];
@@ -112,7 +133,7 @@ netnsTest(`${NEEDS_ROOT} replay of Istio's own sidecar dump: for every outbound 
       }
       const after = await listenerCounts();
       const grew = [...after].filter(([name, n]) => n > (before.get(name) ?? 0)).map(([name]) => name);
-      const want = await explained(dst);
+      const want = await explained(dst, { http, ...(from === 'peer' ? { src: PEER_IP } : {}) });
       const wantListener = listeners.find((l) => l.name === want.listener) ?? (parseConfigDump(dump).listeners ?? []).find((l) => l.name === want.listener);
       // Envoy names a listener's stats by its address (0.0.0.0_15001 for virtualOutbound, which also counts the hand-off).
       const statName = wantListener ? `${wantListener.address}_${wantListener.port}` : want.listener;
@@ -123,13 +144,13 @@ netnsTest(`${NEEDS_ROOT} replay of Istio's own sidecar dump: for every outbound 
       t.is(chain, want.filterChain.startsWith('#') ? '-' : want.filterChain, `${dst}: the filter chain (access log: ${entry})`);
       t.is(cluster, want.cluster, `${dst}: the cluster (access log: ${entry})`);
     }
-    t.log(`${targets.length} connections: Envoy and explain agree on listener, chain and cluster for each`);
+    t.log(`${cases.length} connections (${outbound.length} outbound, ${inbound.length} inbound): Envoy and explain agree on listener, chain and cluster for each`);
   } finally {
     envoy?.kill('SIGKILL');
-    if (nsMade) {
-      const pids = (await exec(['ip', 'netns', 'pids', NS])).stdout.split('\n').filter(Boolean);
+    for (const ns of made) {
+      const pids = (await exec(['ip', 'netns', 'pids', ns])).stdout.split('\n').filter(Boolean);
       if (pids.length) await exec(['kill', '-KILL', ...pids]);
-      await exec(['ip', 'netns', 'del', NS]);
+      await exec(['ip', 'netns', 'del', ns]);
     }
     rmSync(dir, { recursive: true, force: true });
   }

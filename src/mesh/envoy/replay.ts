@@ -174,19 +174,23 @@ function standardCluster(name: string): Obj | undefined {
   // Inbound passthrough: the app sees 127.0.0.6, the address the sidecar binds its inbound upstreams to.
   if (name.startsWith('InboundPassthroughCluster')) return originalDst({ upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } } });
   if (name === 'BlackHoleCluster') return { name, type: 'STATIC', connect_timeout: '10s', load_assignment: { cluster_name: name, endpoints: [] } };
+  // A sidecar's inbound cluster (Istio 1.10 and after): the original destination, from 127.0.0.6.
+  if (name.startsWith('inbound|')) return originalDst({ upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } } });
   return undefined;
 }
 
-/** The clusters a configuration's tcp_proxy filters name (one, or weighted). */
-function tcpProxyClusters(v: Json, out = new Set<string>()): Set<string> {
-  if (Array.isArray(v)) for (const x of v) tcpProxyClusters(x, out);
+/** The clusters a configuration sends to: its tcp_proxy filters' and its inline routes' (one, or weighted). */
+function namedClusters(v: Json, out = new Set<string>()): Set<string> {
+  if (Array.isArray(v)) for (const x of v) namedClusters(x, out);
   else if (isObj(v)) {
     const tc = v.typed_config;
-    if (isObj(tc) && typeof tc['@type'] === 'string' && tc['@type'].endsWith('tcp_proxy.v3.TcpProxy')) {
-      if (typeof tc.cluster === 'string') out.add(tc.cluster);
-      for (const w of list(isObj(tc.weighted_clusters) ? tc.weighted_clusters.clusters : undefined)) if (typeof w.name === 'string') out.add(w.name);
+    const tcp = isObj(tc) && typeof tc['@type'] === 'string' && tc['@type'].endsWith('tcp_proxy.v3.TcpProxy') ? tc : undefined;
+    for (const target of [tcp, isObj(v.route) ? v.route : undefined]) {
+      if (!target) continue;
+      if (typeof target.cluster === 'string') out.add(target.cluster);
+      for (const w of list(isObj(target.weighted_clusters) ? target.weighted_clusters.clusters : undefined)) if (typeof w.name === 'string') out.add(w.name);
     }
-    for (const x of Object.values(v)) tcpProxyClusters(x, out);
+    for (const x of Object.values(v)) namedClusters(x, out);
   }
   return out;
 }
@@ -257,9 +261,9 @@ export function replayBootstrap(dump: unknown, files: ReplayFiles, opts: { admin
     return [s];
   });
 
-  // A tcp_proxy's cluster the dump does not hold (a listeners-only dump): Istio's standard ones as Istio makes them, any other empty.
+  // A cluster the listeners send to that the dump does not hold (a listeners-only dump): Istio's standard ones as Istio makes them, any other empty.
   const have = new Set(outClusters.map((c) => String(c.name)));
-  for (const name of [...tcpProxyClusters(outListeners)].sort()) {
+  for (const name of [...namedClusters(outListeners)].sort()) {
     if (have.has(name)) continue;
     const std = standardCluster(name);
     outClusters.push(std ?? { name, type: 'STATIC', connect_timeout: '10s', load_assignment: { cluster_name: name, endpoints: [] } });
