@@ -380,6 +380,9 @@ function chainReason(l: Listener, sel: ChainSelection, detected: Detected, confi
   return `${what}; chain ${label} ${matched}`;
 }
 
+/** The bytes of a TLS record header: tls_inspector decides nothing on fewer. */
+const TLS_RECORD_HEADER = 5;
+
 /**
  * Follows a connection through an Envoy configuration: listener, filter chain, route, cluster,
  * and what the client sees. Pure: the same input always gives the same answer.
@@ -431,6 +434,17 @@ export function matchConnection(config: EnvoyConfig, conn: Connection): EnvoyMat
         { listener: listener.name },
       );
     }
+  }
+  // Fewer bytes than a TLS record header (5): tls_inspector cannot tell yet whether they are TLS and
+  // waits for more; with no listener filter timeout, no chain is ever chosen (seen on Envoy 1.38:
+  // "hi\n" to Istio's 0.0.0.0_9080 waits, "hi!!\n" does not; test/netns/replay-live.test.ts).
+  const sent = conn.payload.kind === 'bytes' ? new TextEncoder().encode(conn.payload.text).length : 0;
+  if (sent > 0 && sent < TLS_RECORD_HEADER && listenerFilterEnabled(listener, 'tls_inspector', conn.dst.port) && listener.listenerFiltersTimeout === 0) {
+    last.reason += `; tls_inspector waits for more than the ${sent} byte(s) the client sent (a TLS record header is ${TLS_RECORD_HEADER}; listener_filters_timeout 0s): no filter chain is chosen`;
+    return result(
+      { kind: 'waiting', clientSees: `nothing: the ${sent} byte(s) sent are too few for the listener's tls_inspector, which waits for more; nothing leaves the pod`, upstreamConnection: false, responseFlag: '-' },
+      { listener: listener.name },
+    );
   }
   const sel = selectFilterChain(listener, conn, detected);
   if (sel.ambiguous) {
