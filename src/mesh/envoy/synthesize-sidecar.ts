@@ -413,7 +413,9 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
       defaultChain = { name: PASSTHROUGH_FILTER_CHAIN, filters: [tcpProxy(catchAllCluster)] };
     }
     const sniffing = chains.some((c) => (c.filter_chain_match as Json | undefined)?.application_protocols);
-    const bySni = chains.some((c) => (c.filter_chain_match as Json | undefined)?.server_names);
+    // istiod adds tls_inspector only where a chain matches on TLS (populateListenerFilters: transport_protocol tls; SNI
+    // chains): a listener of HTTP and TCP chains has http_inspector alone, and a short client preface is not held back.
+    const bySni = chains.some((c) => (c.filter_chain_match as Json | undefined)?.server_names || (c.filter_chain_match as Json | undefined)?.transport_protocol === 'tls');
     return {
       '@type': T.listener,
       name,
@@ -423,7 +425,7 @@ export function synthesizeSidecar(mesh: Mesh): SynthesisResult {
       ...(sniffing || bySni
         ? {
             listener_filters: [
-              { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': T.tlsInspector } },
+              ...(bySni ? [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': T.tlsInspector } }] : []),
               ...(sniffing ? [{ name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': T.httpInspector } }] : []),
             ],
             listener_filters_timeout: '0s',
