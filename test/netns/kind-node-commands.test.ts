@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { caps } from '../helpers/caps.ts';
 import {
-  PROXY_USER, backgroundFileArgv, backgroundFilePath, backgroundReadyArgv, backgroundStartArgv, backgroundStopArgv, controlSynArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTraceArgvs,
+  PROXY_USER, backgroundDropArgv, backgroundFileArgv, backgroundFilePath, backgroundReadyArgv, backgroundStartArgv, backgroundStopArgv, controlSynArgv, inPodNetnsArgv, iptablesSaveArgv, kernelTraceArgvs,
 } from '../../src/lab/kind/evidence.ts';
 import { loadRuleSet, parseIptablesSave, traceConnection } from '../../src/mesh/iptables/index.ts';
 import type { TraceHop } from '../../src/mesh/iptables/index.ts';
@@ -322,4 +322,8 @@ netns(title('the full pcap (kind): tcpdump -w in the background, stopped, brough
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  // A probe that passed, or was cancelled, keeps no pcap: the file is removed unread, nothing comes over.
+  writeFileSync(file, 'a capture nobody asked for');
+  const dropped = runRaw(backgroundDropArgv(PCAP_KEY, 'pcap'));
+  t.deepEqual([dropped.status, dropped.stdout, existsSync(file)], [0, '', false]);
 });

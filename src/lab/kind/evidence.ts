@@ -153,6 +153,11 @@ const TAKE = 'f="/tmp/pathlab/$1.$2"; base64 "$f"; s=$?; rm -f "$f"; exit $s';
 export function backgroundFileArgv(key: string, ext: 'pcap'): string[] {
   return ['sh', '-c', TAKE, 'sh', checkKey(key), ext];
 }
+const DROP = 'rm -f "/tmp/pathlab/$1.$2"';
+/** sh argv that removes that file unread (a passing or cancelled probe keeps no pcap: it is not brought over first). */
+export function backgroundDropArgv(key: string, ext: 'pcap'): string[] {
+  return ['sh', '-c', DROP, 'sh', checkKey(key), ext];
+}
 /** The same, run in the kind node container from the host. */
 export function nodeBackground(node: string, shArgv: readonly string[]): string[] {
   return ['docker', 'exec', node, ...shArgv];

@@ -16,6 +16,7 @@ import {
   CAPTURE_CONTAINER,
   PROXY_CONTAINER,
   PROXY_USER,
+  backgroundDropArgv,
   backgroundFileArgv,
   backgroundFilePath,
   backgroundReadyArgv,
@@ -317,8 +318,11 @@ export class KindProbeLab implements KindProbeSide {
     const { target, stop } = await this.startTcpdump(pod, key, pcapArgv(backgroundFilePath(key, 'pcap')));
     return async (keep) => {
       const loss = pcapLoss(await stop());
+      if (!keep) {
+        await this.client.exec(target, backgroundDropArgv(key, 'pcap'));
+        return {};
+      }
       const r = await this.client.exec(target, backgroundFileArgv(key, 'pcap'), { timeoutMs: 60_000 });
-      if (!keep) return {};
       if (r.exitCode !== 0) return { pcapNote: `it could not be read from ${CAPTURE_CONTAINER} of ${target.namespace}/${target.pod}: ${(r.spawnError ?? r.stderr).trim() || `exit ${r.exitCode}`}` };
       writeFileSync(file, Buffer.from(r.stdout, 'base64'));
       return { pcap: file, ...(loss ? { pcapNote: loss } : {}) };
