@@ -515,10 +515,27 @@ function lockPath(id: string): string {
   return join(LAB_STATE_DIR, id, 'holder.pid');
 }
 
+/**
+ * The pids that may be `pid`'s children: each of its threads' children files (a Go program forks
+ * from whichever thread runs), or, on a kernel without them, every process. A process that is
+ * gone has none.
+ */
+function childCandidates(pid: number): string[] {
+  const threads = safeReaddir(`/proc/${pid}/task`);
+  const kids: string[] = [];
+  for (const tid of threads) {
+    try {
+      kids.push(...readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(/\s+/).filter(Boolean));
+    } catch {
+      return safeReaddir('/proc').filter((e) => /^\d+$/.test(e));
+    }
+  }
+  return kids;
+}
+
 /** Does a child of `pid` named `comm` run (pilot-agent's Envoy)? */
 function childRuns(pid: number, comm: string): boolean {
-  for (const entry of safeReaddir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const entry of childCandidates(pid)) {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
