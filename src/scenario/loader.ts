@@ -252,26 +252,26 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
     };
     const refused = new Set(parsed.error.issues.map((issue) => itemOf(issue.path.filter((x): x is string | number => typeof x !== 'symbol'))));
     try {
-      const cross: FieldProblem[] = [];
-      if (kind === 'Lab') checkLab((data as LabFile).lab, ['lab'], (path, message, extra) => cross.push({ path, message, ...extra }));
-      else cross.push(...crossCheck(data as Scenario, { baseDir, files: new Map() }));
-      for (const fp of cross) if (!refused.has(itemOf(fp.path))) add(fp);
+      for (const fp of crossChecks(kind, data, baseDir, new Map())) if (!refused.has(itemOf(fp.path))) add(fp);
     } catch {
       // the document is too far from the format for the cross-field checks: the schema's problems say why
     }
     return { ok: false, file, problems: sortProblems(dedupe(problems)) };
   }
-  if (kind === 'Lab') {
-    const labFile = parsed.data as LabFile;
-    checkLab(labFile.lab, ['lab'], (path, message, extra) => add({ path, message, ...extra }));
-    if (problems.length > 0) return { ok: false, file, problems: sortProblems(problems) };
-    return { ok: true, file, lab: labFile, positionOf: (path) => locate(path) };
-  }
-  const scenario = parsed.data as Scenario;
   const files = new Map<string, string>();
-  for (const fp of crossCheck(scenario, { baseDir, files })) add(fp);
+  for (const fp of crossChecks(kind, parsed.data, baseDir, files)) add(fp);
   if (problems.length > 0) return { ok: false, file, problems: sortProblems(problems) };
+  if (kind === 'Lab') return { ok: true, file, lab: parsed.data as LabFile, positionOf: (path) => locate(path) };
+  const scenario = parsed.data as Scenario;
   return { ok: true, ...loadedScenario(file, scenario, Object.fromEntries(files)), positionOf: (path) => locate(path) };
+}
+
+/** The cross-field checks of a Lab file's lab or of a Scenario (which reads the files its setup names into `files`). */
+function crossChecks(kind: 'Lab' | 'Scenario', data: unknown, baseDir: string, files: Map<string, string>): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  if (kind === 'Lab') checkLab((data as LabFile).lab, ['lab'], (path, message, extra) => out.push({ path, message, ...extra }));
+  else out.push(...crossCheck(data as Scenario, { baseDir, files }));
+  return out;
 }
 
 /**
