@@ -28,7 +28,7 @@ import {
 } from './manifests.ts';
 import { imageRef, missingPins, type KindPins } from './versions.ts';
 
-/** The Docker network of the external services (docker-compose.yml), joined by the node. */
+/** The Docker network of the lab groups' external hosts (externals.ts), joined by the node. */
 export const EXTERNAL_NETWORK = 'pathlab-ext';
 export const EXTERNAL_SUBNET = '10.0.0.0/24';
 export const EXTERNAL_GATEWAY = '10.0.0.1';
@@ -194,7 +194,7 @@ export function planKindLab(input: KindPlanInput): KindPlan {
     })),
   );
 
-  // 7. The node joins the external services' network (docker-compose.yml uses it as an
+  // 7. The node joins the external hosts' network (each lab group's compose file uses it as an
   //    external network), so pods reach e.g. 10.0.0.6 through the node. The network is
   //    shared by every lab on this engine and outlives them.
   steps.push({
