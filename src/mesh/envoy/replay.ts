@@ -76,10 +76,7 @@ function istioOnly(f: Obj): string | undefined {
 
 function sections(dump: unknown): Obj[] {
   if (!isObj(dump) || !Array.isArray(dump.configs)) throw new ReplayError('not an Envoy config dump: expected {"configs": [...]} from the admin /config_dump');
-  const configs = dump.configs.filter(isObj);
-  const v2 = configs.find((c) => typeof c['@type'] === 'string' && /envoy\.admin\.v2/.test(c['@type']));
-  if (v2) throw new ReplayError(`a v2 API dump (${String(v2['@type'])}, Istio 1.5 and before): upstream Envoy 1.38 reads the v3 API only, and pathlab makes no conversion; explain reads it`);
-  return configs;
+  return dump.configs.filter(isObj);
 }
 
 const section = (configs: Obj[], kind: string) => configs.find((c) => typeof c['@type'] === 'string' && c['@type'].endsWith(`.${kind}`));
@@ -104,8 +101,8 @@ function resources(configs: Obj[]) {
   const routes = [...list(field(r, 'static_route_configs')), ...list(field(r, 'dynamic_route_configs'))].map((x) => field(x, 'route_config')).filter(isObj);
   const endpoints = [...list(field(e, 'static_endpoint_configs')), ...list(field(e, 'dynamic_endpoint_configs'))].map((x) => field(x, 'endpoint_config')).filter(isObj);
   const bootstrap = isObj(b?.bootstrap) ? b.bootstrap : undefined;
-  // The v2 API (Istio 1.5 and before) may sit under v3 section names (istioctl's test data does).
-  const v2 = [...listeners, ...clusters, ...routes].find((o) => typeof o['@type'] === 'string' && /\.v2(alpha)?\./.test(o['@type']));
+  // The v2 API (Istio 1.5 and before): in the sections' names, or in the resources' under v3 section names (istioctl's test data).
+  const v2 = [...configs, ...listeners, ...clusters, ...routes].find((o) => typeof o['@type'] === 'string' && /\.v2(alpha)?\./.test(o['@type']));
   if (v2) throw new ReplayError(`a v2 API dump (${String(v2['@type'])}, Istio 1.5 and before): upstream Envoy 1.38 reads the v3 API only, and pathlab makes no conversion; explain reads it`);
   // Replay rewrites fields by their proto names, as the admin's /config_dump prints them.
   if (l && !l.dynamic_listeners && !l.static_listeners && (l.dynamicListeners || l.staticListeners))
@@ -166,18 +163,20 @@ function staticSds(v: Json, wanted: Map<string, 'certificate' | 'validation'>): 
   return out;
 }
 
-/** The captured configuration as a static bootstrap for upstream Envoy (see the header for what changes). */
 /** The clusters Istio makes under these names on every sidecar, for a dump that lists the listeners only (cluster_builder.go). */
 function standardCluster(name: string): Obj | undefined {
   const originalDst = (extra: Obj = {}): Obj => ({ name, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '10s', ...extra });
+  // The app sees 127.0.0.6, the address a sidecar binds its inbound upstreams to: inbound passthrough, and
+  // a sidecar's inbound clusters (Istio 1.10 and after).
+  const fromInboundBind = { upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } } };
   if (name === 'PassthroughCluster') return originalDst();
-  // Inbound passthrough: the app sees 127.0.0.6, the address the sidecar binds its inbound upstreams to.
-  if (name.startsWith('InboundPassthroughCluster')) return originalDst({ upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } } });
-  if (name === 'BlackHoleCluster') return { name, type: 'STATIC', connect_timeout: '10s', load_assignment: { cluster_name: name, endpoints: [] } };
-  // A sidecar's inbound cluster (Istio 1.10 and after): the original destination, from 127.0.0.6.
-  if (name.startsWith('inbound|')) return originalDst({ upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } } });
+  if (name.startsWith('InboundPassthroughCluster') || name.startsWith('inbound|')) return originalDst(fromInboundBind);
+  if (name === 'BlackHoleCluster') return emptyCluster(name);
   return undefined;
 }
+
+/** A STATIC cluster with no endpoints: every connection to it fails (UH), as a cluster with none does. */
+const emptyCluster = (name: string): Obj => ({ name, type: 'STATIC', connect_timeout: '10s', load_assignment: { cluster_name: name, endpoints: [] } });
 
 /** The clusters a configuration sends to: its tcp_proxy filters' and its inline routes' (one, or weighted). */
 function namedClusters(v: Json, out = new Set<string>()): Set<string> {
@@ -208,6 +207,7 @@ function withAccessLog(v: Json, log: ReplayAccessLog): Json {
   return o;
 }
 
+/** The captured configuration as a static bootstrap for upstream Envoy (see the header for what changes). */
 export function replayBootstrap(dump: unknown, files: ReplayFiles, opts: { adminPort?: number; accessLog?: ReplayAccessLog } = {}): ReplayConfig {
   const configs = sections(dump);
   const { listeners, clusters, routes, endpoints, bootstrap } = resources(configs);
@@ -266,7 +266,7 @@ export function replayBootstrap(dump: unknown, files: ReplayFiles, opts: { admin
   for (const name of [...namedClusters(outListeners)].sort()) {
     if (have.has(name)) continue;
     const std = standardCluster(name);
-    outClusters.push(std ?? { name, type: 'STATIC', connect_timeout: '10s', load_assignment: { cluster_name: name, endpoints: [] } });
+    outClusters.push(std ?? emptyCluster(name));
     changes.push(`cluster ${name}: not in the dump: ${std ? `made as Istio makes it (${String(std.type)})` : 'replayed with no endpoints'}`);
   }
 
