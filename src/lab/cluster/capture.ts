@@ -18,6 +18,7 @@ import { CaptureContainerRefused, ensureCaptureContainer } from '../kind/capture
 import { PodExecClient } from '../kind/exec-client.ts';
 import { conntrackArgv } from '../../probes/conntrack.ts';
 import { CAPTURE_VERSION, CAPTURE_FILES, type CaptureManifest } from '../../scenario/capture.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The capture cannot be made: what was refused or missing (exit 3), or a pod that does not exist (exit 2). */
 export class CaptureError extends Error {
@@ -46,7 +47,6 @@ export interface Captured {
   files: Record<string, string>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An exec the user may not make (403 on the upgrade) is a refusal, said as one. */
 function refusedExec(r: ExecResult, where: string): CaptureError | undefined {

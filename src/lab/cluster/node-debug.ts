@@ -13,9 +13,9 @@ import { exec } from '../exec.ts';
 import { PodExecClient } from '../kind/exec-client.ts';
 import { LAB_LABEL } from '../kind/labels.ts';
 import { apiMessage } from '../kind/api-message.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const NODE_DEBUG_CONTAINER = 'debug';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The node debug pod for `node` (pure): privileged, host pid namespace, on that node, idle. */
 export function nodeDebugPod(node: string, namespace: string, image: string, runId: string) {

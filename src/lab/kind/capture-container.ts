@@ -4,8 +4,8 @@
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { apiMessage } from './api-message.ts';
 import { CAPTURE_CONTAINER, captureContainer } from './evidence.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The cluster refused the ephemeral container (RBAC, admission): its words. */
 export class CaptureContainerRefused extends Error {

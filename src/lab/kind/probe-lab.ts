@@ -37,6 +37,7 @@ import { clusterNetworksOf, targetProblem, type ClusterNetworks } from './cluste
 import { PodExecClient } from './exec-client.ts';
 import { CaptureContainerRefused, ensureCaptureContainer } from './capture-container.ts';
 import { APP_CONTAINER, TOOLS_CONTAINER } from './manifests.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 
 type HostRunner = (argv: readonly string[], opts?: { input?: string; timeoutMs?: number }) => Promise<ExecResult>;
@@ -73,7 +74,6 @@ interface PodFacts {
   probing: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let keys = 0;
 const newKey = (what: string) => `${what}-${process.pid}-${++keys}`;
 
