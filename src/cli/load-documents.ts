@@ -31,7 +31,12 @@ export function decode(file: string, text: string): unknown {
 }
 
 export function loadConfigDump(file: string): { doc: unknown; config: EnvoyConfig } {
-  const doc = decode(file, readText(file));
+  return configDumpFromText(file, readText(file));
+}
+
+/** A config dump's text, already read (`name` says where it came from in messages). */
+export function configDumpFromText(file: string, text: string): { doc: unknown; config: EnvoyConfig } {
+  const doc = decode(file, text);
   try {
     return { doc, config: parseConfigDump(doc) };
   } catch (e) {

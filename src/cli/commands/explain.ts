@@ -3,7 +3,7 @@ import { formatData, outputFormat } from '../output.ts';
 import { isIP } from 'node:net';
 import type { CliContext } from '../context.ts';
 import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from '../exit-codes.ts';
-import { loadConfigDump, loadMeshFile } from '../load-documents.ts';
+import { configDumpFromText, loadConfigDump, loadMeshFile } from '../load-documents.ts';
 import type { EnvoyConfig } from '../../mesh/envoy/envoy-config.ts';
 import { explain, type ExplainConnection, type Explanation } from '../../mesh/envoy/explain.ts';
 import { readInputFile } from '../io.ts';
@@ -14,9 +14,6 @@ import { formatHop } from '../../paths/hop.ts';
 import { explainedHop, predictedHops } from '../../paths/predict.ts';
 import type { Payload } from '../../mesh/envoy/first-bytes.ts';
 import { renderDiagram } from '../../report/path-diagram.ts';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { captureThroughContext } from './capture.ts';
 import { CAPTURE_FILES } from '../../scenario/capture.ts';
 
@@ -150,19 +147,17 @@ async function explainLive(opts: ExplainOptions, ctx: CliContext): Promise<void>
   if (opts.configDump || opts.mesh || opts.iptables || opts.dst) throw new CliError('--context reads the pod\'s own config and rules: leave out --config-dump, --mesh, --iptables and --dst', EXIT_BAD_INPUT);
   parseDst(opts.to);
   const c = await captureThroughContext({ context: opts.context!, pod: opts.pod });
-  if (!c.files[CAPTURE_FILES.iptables]) throw new CliError(`${opts.pod}: its rules could not be read (${c.manifest.notes.join('; ')}): pathlab explain needs them`, EXIT_ENVIRONMENT);
-  const dir = mkdtempSync(join(tmpdir(), 'pathlab-explain-'));
-  try {
-    for (const [name, text] of Object.entries(c.files)) writeFileSync(join(dir, name), text, { mode: 0o600 });
-    const src = opts.src ?? c.manifest.pod.ip;
-    if (src === undefined) throw new CliError(`${opts.pod} has no IP yet: give --src`, EXIT_BAD_INPUT);
-    explainFiles({ ...opts, configDump: join(dir, CAPTURE_FILES.configDump), iptables: join(dir, CAPTURE_FILES.iptables), src, dst: opts.to }, ctx);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const rules = c.files[CAPTURE_FILES.iptables];
+  if (!rules) throw new CliError(`${opts.pod}: its rules could not be read (${c.manifest.notes.join('; ')}): pathlab explain needs them`, EXIT_ENVIRONMENT);
+  const src = opts.src ?? c.manifest.pod.ip;
+  if (src === undefined) throw new CliError(`${opts.pod} has no IP yet: give --src`, EXIT_BAD_INPUT);
+  // The captured texts, named as the pod's in messages; nothing is written.
+  const read = { configDump: c.files[CAPTURE_FILES.configDump]!, iptables: rules };
+  explainFiles({ ...opts, configDump: `${opts.pod} (its config_dump)`, iptables: `${opts.pod} (its iptables-save)`, src, dst: opts.to }, ctx, read);
 }
 
-function explainFiles(opts: ExplainOptions & { src: string; dst: string }, ctx: CliContext): void {
+/** explain from --config-dump/--mesh and --iptables, or from texts already read (`read`, named by those options). */
+function explainFiles(opts: ExplainOptions & { src: string; dst: string }, ctx: CliContext, read?: { configDump: string; iptables: string }): void {
   if (opts.format !== undefined && opts.output !== 'text' && opts.output !== opts.format) throw new CliError(`-o ${opts.output} and --format ${opts.format}: choose one`, EXIT_BAD_INPUT);
   const asked = opts.format ?? opts.output;
   const svg = asked === 'svg' && !opts.json;
@@ -201,13 +196,13 @@ function explainFiles(opts: ExplainOptions & { src: string; dst: string }, ctx: 
     podIp ??= m.podIp;
     warnings = m.warnings;
   } else {
-    const d = loadConfigDump(opts.configDump!);
+    const d = read ? configDumpFromText(opts.configDump!, read.configDump) : loadConfigDump(opts.configDump!);
     config = d.config;
     podIp ??= podIpFromDump(d.doc);
     if (!config.listeners) throw new CliError(`${opts.configDump}: no listeners in this dump`, EXIT_BAD_INPUT);
   }
   const conn: ExplainConnection = { src: opts.src, dst, ...(uid !== undefined ? { uid } : {}), ...(podIp !== undefined ? { podIp } : {}), payload };
-  const trace = kernelTrace(podRules(opts, ports, legacy), { src: conn.src, dst, ...(podIp ? { podIp } : {}), ...(uid !== undefined ? { uid } : {}) });
+  const trace = kernelTrace(podRules(opts, ports, legacy, read?.iptables), { src: conn.src, dst, ...(podIp ? { podIp } : {}), ...(uid !== undefined ? { uid } : {}) });
   const e = explain(trace, config, conn);
   if (svg) {
     ctx.io.out(`${formatExplanationSvg(conn, e)}\n`);
@@ -222,11 +217,11 @@ function explainFiles(opts: ExplainOptions & { src: string; dst: string }, ctx: 
 }
 
 /** The pod's rules: --iptables FILE, or istio-init's rendering for --istio-version and the annotations. */
-function podRules(opts: ExplainOptions, excludePorts: number[], legacy: boolean) {
+function podRules(opts: ExplainOptions, excludePorts: number[], legacy: boolean, read?: string) {
   if (opts.iptables) {
     let text: string;
     try {
-      text = readInputFile(opts.iptables);
+      text = read ?? readInputFile(opts.iptables);
     } catch (e) {
       throw new CliError(`--iptables ${opts.iptables}: ${(e as Error).message}`, EXIT_BAD_INPUT);
     }
