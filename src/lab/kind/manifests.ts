@@ -7,6 +7,7 @@ import type { LabSpec, PodSpec, Scenario } from '../../scenario/schema.ts';
 import { LAB_LABEL, POD_LABEL } from './labels.ts';
 import { imageRef, type PinnedImage } from './versions.ts';
 import { podAppConfig } from '../netns/workloads.ts';
+import { APP_UID } from '../../paths/kernel-trace.ts';
 
 export type K8sObject = {
   apiVersion: string;
@@ -87,7 +88,7 @@ export const TOOLS_CONTAINER = 'tools';
 export const ECHO_APP_CONFIGMAP = 'pathlab-echo-app';
 const ECHO_APP_DIR = '/pathlab';
 /** The user the echo app and the tools container run as (the node image's `node`; the netns lab's app uid). */
-const APP_USER = { runAsUser: 1000, runAsGroup: 1000 };
+const APP_USER = { runAsUser: APP_UID, runAsGroup: APP_UID };
 
 /** The container a scenario pod runs, by its workload. */
 function workloadContainer(pod: PodSpec, namespace: string, images: Readonly<Record<string, PinnedImage>>): Record<string, unknown> {
