@@ -171,7 +171,9 @@ function probeSteps(s: Scenario, probe: Probe): KindStep[] {
   const pid = `<pid of ${pod}>` as const;
   const spec = s.lab.pods.find((p) => p.name === pod);
   const meshed = spec?.meshed !== false;
-  const probing = probe.from.container === 'istio-proxy' ? PROXY_CONTAINER : probeContainerOf(spec);
+  // The probe's own container (its user is the prediction's), and the one this probe runs in.
+  const own = probeContainerOf(spec);
+  const probing = probe.from.container === 'istio-proxy' ? PROXY_CONTAINER : own;
   const steps: KindStep[] = [
     { kind: 'api', what: `find the pod of ${pod} and its node`, call: `GET /api/v1/namespaces/${ns(pod)}/pods?labelSelector=pathlab.dev/pod=${pod}` },
     { kind: 'run', what: `the pid of ${pod}'s first running container, to enter its network namespace`, argv: ['docker', 'exec', node, 'crictl', 'inspect', '--output', 'go-template', '--template', '{{.info.pid}}', `<container id of ${pod}>`] },
@@ -187,7 +189,7 @@ function probeSteps(s: Scenario, probe: Probe): KindStep[] {
   const { argv, input } = connectArgv(tool, probe, { ip, port, name: t.address ?? t.host! });
   steps.push(
     { kind: 'api', what: `${ip} must be in the cluster's pod or Service network (read from the cluster once per lab group) or an external host's address (the lab group's externalHosts)`, call: 'GET /api/v1/nodes; GET /apis/networking.k8s.io/v1/servicecidrs' },
-    { kind: 'exec', what: `the ${probeContainerOf(spec)} container's uid (the prediction needs it)`, target: `${podRef}/${probeContainerOf(spec)}`, argv: ['sh', '-c', 'echo "$(id -u) $(id -g)"'] },
+    { kind: 'exec', what: `the ${own} container's uid (the prediction needs it)`, target: `${podRef}/${own}`, argv: ['sh', '-c', 'echo "$(id -u) $(id -g)"'] },
     { kind: 'run', what: 'the pod\'s rules (prediction)', argv: iptablesSaveArgv(node, pid) },
   );
   if (meshed) {
