@@ -11,7 +11,10 @@
 // - the clusters that lead to pilot-agent (xds-grpc, sds-grpc, agent) go: there is none.
 // Listener names, addresses, filter chains and their matches, listener filters and the clusters'
 // names are kept as they were: what selects a path is upstream Envoy's own. A dump of the v2 API
-// (Istio 1.5 and before) is refused: Envoy 1.38 reads v3 only. Pure.
+// (Istio 1.5 and before) is first restated in v3 (replay-v2.ts); certificates mounted as files
+// (/etc/certs, before SDS) become the lab's files as SDS's do. Pure.
+
+import { isV2Dump, protoNames, upgradeV2Dump, V2UpgradeError } from './replay-v2.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
@@ -23,7 +26,8 @@ export const ISTIO_ONLY_EXTENSIONS: ReadonlyArray<{ name: string; where: string;
   { name: 'istio.metadata_exchange', where: 'HTTP, network and cluster filters', effect: 'exchanges the peers\' workload metadata for telemetry', changesPath: false },
   { name: 'istio.stats', where: 'HTTP and network filters', effect: 'Istio\'s metrics (Wasm NullVM or native)', changesPath: false },
   { name: 'istio.alpn', where: 'HTTP filter, outbound', effect: 'offers ALPN istio-http/1.0, istio-http/1.1 or istio-h2 on mTLS upstream connections: the receiving sidecar\'s inbound chain for a sniffed port reads it, so a replay of the receiver would pick its TCP chain where istio-proxy\'s peer would have sent istio-http', changesPath: true },
-  { name: 'istio_authn', where: 'HTTP filter (Istio 1.5 and before)', effect: 'the peer\'s identity for the mixer and RBAC of that era', changesPath: false },
+  { name: 'istio_authn', where: 'HTTP filter (Istio 1.5 and before)', effect: 'the peer\'s identity (source.principal) as dynamic metadata for the mixer and RBAC of that era: an RBAC policy that reads it matches nothing in a replay, so inbound HTTP requests such a policy allowed are denied (403)', changesPath: true },
+  { name: 'jwt-auth', where: 'HTTP filter (Istio 1.1–1.5, inbound)', effect: 'Istio\'s own JWT check of an origin authentication policy: a replay lets through the requests it would have refused (401) when allow_missing_or_failed is false', changesPath: true },
   { name: 'mixer', where: 'HTTP and network filters (Istio 1.7 and before)', effect: 'policy checks and telemetry reports to Mixer', changesPath: false },
   { name: 'envoy.filters.network.sni_verifier', where: 'network filter (old gateways)', effect: 'checks the inner SNI against the outer one', changesPath: false },
   { name: 'istio.peer_metadata (waypoint_upstream_peer_metadata)', where: 'HTTP filter (waypoints)', effect: 'reads and sends peer metadata for telemetry', changesPath: false },
@@ -101,12 +105,6 @@ function resources(configs: Obj[]) {
   const routes = [...list(field(r, 'static_route_configs')), ...list(field(r, 'dynamic_route_configs'))].map((x) => field(x, 'route_config')).filter(isObj);
   const endpoints = [...list(field(e, 'static_endpoint_configs')), ...list(field(e, 'dynamic_endpoint_configs'))].map((x) => field(x, 'endpoint_config')).filter(isObj);
   const bootstrap = isObj(b?.bootstrap) ? b.bootstrap : undefined;
-  // The v2 API (Istio 1.5 and before): in the sections' names, or in the resources' under v3 section names (istioctl's test data).
-  const v2 = [...configs, ...listeners, ...clusters, ...routes].find((o) => typeof o['@type'] === 'string' && /\.v2(alpha)?\./.test(o['@type']));
-  if (v2) throw new ReplayError(`a v2 API dump (${String(v2['@type'])}, Istio 1.5 and before): upstream Envoy 1.38 reads the v3 API only, and pathlab makes no conversion; explain reads it`);
-  // Replay rewrites fields by their proto names, as the admin's /config_dump prints them.
-  if (l && !l.dynamic_listeners && !l.static_listeners && (l.dynamicListeners || l.staticListeners))
-    throw new ReplayError('a dump in protojson\'s camelCase field names (istioctl\'s test data): replay reads the admin\'s /config_dump, which names fields as the protos do (pilot-agent request GET config_dump)');
   // A dump names each resource's type (`@type`); a bootstrap's static resources are typed by their place.
   const untyped = (o: Obj): Obj => Object.fromEntries(Object.entries(o).filter(([k]) => k !== '@type'));
   return { listeners: listeners.map(untyped), clusters: clusters.map(untyped), routes: routes.map(untyped), endpoints, bootstrap };
@@ -142,6 +140,28 @@ function strip(v: Json, changes: string[], where: string, removed: Set<string>):
     }
   }
   return out;
+}
+
+/** Certificates mounted as files (Istio before 1.8 read /etc/certs): the replaying lab's files in their place. */
+function labCertFiles<R extends Record<string, unknown>>(r: R, files: ReplayFiles, changes: string[]): R {
+  const swap = { certificate_chain: files.certificateChain, private_key: files.privateKey, trusted_ca: files.trustedCa } as const;
+  const seen = new Set<string>();
+  const walk = (v: Json): Json => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (!isObj(v)) return v;
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => {
+        const file = swap[k as keyof typeof swap];
+        if (file && isObj(x) && typeof x.filename === 'string') {
+          if (!seen.has(x.filename)) changes.push(`certificate file ${x.filename}: the replaying lab's own ${k.replace(/_/g, ' ')} instead`);
+          seen.add(x.filename);
+          return [k, { filename: file }];
+        }
+        return [k, walk(x)];
+      }),
+    );
+  };
+  return Object.fromEntries(Object.entries(r).map(([k, x]) => [k, walk(x as Json)])) as R;
 }
 
 /** SDS secret configs made static: the secret named is defined in the bootstrap (its source removed). */
@@ -208,11 +228,22 @@ function withAccessLog(v: Json, log: ReplayAccessLog): Json {
 }
 
 /** The captured configuration as a static bootstrap for upstream Envoy (see the header for what changes). */
-export function replayBootstrap(dump: unknown, files: ReplayFiles, opts: { adminPort?: number; accessLog?: ReplayAccessLog } = {}): ReplayConfig {
-  const configs = sections(dump);
-  const { listeners, clusters, routes, endpoints, bootstrap } = resources(configs);
-  if (listeners.length === 0) throw new ReplayError('the dump has no active listener: nothing to replay');
+export function replayBootstrap(captured: unknown, files: ReplayFiles, opts: { adminPort?: number; accessLog?: ReplayAccessLog } = {}): ReplayConfig {
   const changes: string[] = [];
+  let dump = protoNames(captured, changes);
+  if (isV2Dump(dump)) {
+    try {
+      const up = upgradeV2Dump(dump, (name) => istioOnly({ name }) !== undefined);
+      dump = up.dump;
+      changes.push(...up.changes.map((c) => `v2 API → v3: ${c}`));
+    } catch (e) {
+      if (e instanceof V2UpgradeError) throw new ReplayError(`a v2 API dump (Istio 1.5 and before): ${e.message}`);
+      throw e;
+    }
+  }
+  const configs = sections(dump);
+  const { listeners, clusters, routes, endpoints, bootstrap } = labCertFiles(resources(configs), files, changes);
+  if (listeners.length === 0) throw new ReplayError('the dump has no active listener: nothing to replay');
   const removed = new Set<string>();
   const routeByName = new Map(routes.map((r) => [String(r.name), r]));
   const wanted = new Map<string, 'certificate' | 'validation'>();
