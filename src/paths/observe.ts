@@ -7,6 +7,8 @@ import type { EnvoyKey, Hop, IptablesEffect } from './hop.ts';
 
 export interface AccessLogLine {
   listener?: string | null;
+  /** The listener on the capture port that took the connection (virtualOutbound; `virtual` before Istio 1.4), when the config names it. */
+  receiving?: string;
   filter_chain?: string | null;
   upstream_cluster?: string;
   upstream_host?: string;
@@ -55,7 +57,7 @@ export function rulesHop(k: TracedRules): Hop {
 export function accessLogHop(log: AccessLogLine, capturePort: number | undefined): Hop | undefined {
   if (!log.listener) return undefined;
   const attrs: Array<[EnvoyKey, string]> = [];
-  const catchAll = capturePort === INBOUND_CAPTURE_PORT ? 'virtualInbound' : 'virtualOutbound';
+  const catchAll = log.receiving ?? (capturePort === INBOUND_CAPTURE_PORT ? 'virtualInbound' : 'virtualOutbound');
   if (log.listener !== catchAll && capturePort !== undefined) attrs.push(['listener', catchAll]);
   attrs.push(['listener', log.listener]);
   const put = (k: EnvoyKey, v: string | null | undefined) => v && v !== '-' && attrs.push([k, v]);

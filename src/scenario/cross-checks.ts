@@ -1,6 +1,7 @@
 // Checks that span several fields of a scenario, which JSON Schema cannot express:
 // references between sections, uniqueness, addresses inside the lab's networks,
 // one-of groups, and the path notation of expected hops.
+import { CAPTURE_ANNOTATIONS } from './capture-lab.ts';
 import { RE2JS } from 're2js';
 import { readNamedFile, UnreadableFile } from './files.ts';
 import { parseYamlObjects } from './yaml-objects.ts';
@@ -196,6 +197,33 @@ export interface CrossCheckOptions {
   files?: Map<string, string>;
 }
 
+/**
+ * A lab from a capture replays the captured pod's rules and configuration as they were: it runs
+ * in the netns lab only, only the captured pod has a sidecar, and a setup step can change only
+ * what the replay can apply to the captured rules (CAPTURE_ANNOTATIONS); an object applied would
+ * need istiod to generate the configuration anew, which a capture is not.
+ */
+function captureChecks(s: Scenario, add: (path: FieldPath, message: string) => void): void {
+  s.metadata.backends.forEach((b, i) => {
+    if (b !== 'netns') add(['metadata', 'backends', i], `a lab from a capture (lab.capture) is replayed in the netns lab only, not on ${b}`);
+  });
+  const captured = s.lab.pods[0]!.name;
+  s.lab.pods.slice(1).forEach((p, i) => {
+    if (p.meshed) add(['lab', 'pods', i], `${p.name}: beside a captured pod, other pods have no sidecar (meshed: false); only the captured one is replayed`);
+  });
+  s.setup?.forEach((step, i) => {
+    const why = 'a captured configuration is replayed as it was captured, not generated anew';
+    if (step.apply || step.applyFile) add(['setup', i], `${why}: an applied object would need istiod; change the capture, or annotate the pod (${CAPTURE_ANNOTATIONS.join(', ')})`);
+    if (step.meshConfig) add(['setup', i, 'meshConfig'], `${why}: the mesh config is in the captured listeners already`);
+    if (step.annotate) {
+      if (step.annotate.pod !== captured) add(['setup', i, 'annotate', 'pod'], `only the captured pod (${captured}) has istio-init rules to change`);
+      for (const key of Object.keys(step.annotate.annotations)) {
+        if (!(CAPTURE_ANNOTATIONS as readonly string[]).includes(key)) add(['setup', i, 'annotate', 'annotations'], `${key}: the replay applies only ${CAPTURE_ANNOTATIONS.join(', ')} to captured rules`);
+      }
+    }
+  });
+}
+
 export function crossCheck(s: Scenario, opts: CrossCheckOptions): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const add = (path: FieldPath, message: string, extra: Partial<FieldProblem> = {}) =>
@@ -211,6 +239,8 @@ export function crossCheck(s: Scenario, opts: CrossCheckOptions): FieldProblem[]
       if (probe.from.uid !== undefined) add(['probes', i, 'from', 'uid'], 'a probe of a scenario that names kind runs as its container\'s user: from.uid cannot be honoured there');
     });
   }
+
+  if (s.lab.capture !== undefined) captureChecks(s, add);
 
   s.setup?.forEach((step, i) => {
     const actions = (['apply', 'applyFile', 'annotate', 'meshConfig'] as const).filter((k) => step[k] !== undefined);

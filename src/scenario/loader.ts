@@ -15,8 +15,9 @@ import {
   type Document,
   type Node as YamlNode,
 } from 'yaml';
-import { LabFileSchema, LabRefSchema, ScenarioSchema, type LabFile, type LabSpec, type Scenario } from './schema.ts';
+import { LabCaptureSchema, LabFileSchema, LabRefSchema, ScenarioSchema, type LabFile, type LabSpec, type Scenario } from './schema.ts';
 import { checkLab, crossCheck, type FieldProblem } from './cross-checks.ts';
+import { captureLab } from './capture-lab.ts';
 import { fileKind } from './collect.ts';
 import { describeIssue } from './issue-messages.ts';
 import { loadedScenario, type LoadedScenario } from './loaded.ts';
@@ -235,6 +236,21 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
     }
     (data as { lab: unknown }).lab = withAdditions(r.lab.lab, ref);
   }
+  // A scenario's lab from a capture folder (lab.capture): the captured pod and the scenario's hosts.
+  const captured = kind === 'Scenario' && !ref ? captureReference(data) : undefined;
+  if (captured) {
+    const refCheck = LabCaptureSchema.safeParse(captured);
+    if (!refCheck.success) {
+      for (const issue of refCheck.error.issues) for (const fp of describeIssue(issue, captured, LabCaptureSchema)) add({ ...fp, path: ['lab', ...fp.path] });
+      return { ok: false, file, problems: sortProblems(dedupe(problems)) };
+    }
+    const r = captureLab(refCheck.data, baseDir);
+    if ('problems' in r) {
+      for (const p of r.problems) add({ path: ['lab', p.field], message: p.message });
+      return { ok: false, file, problems: sortProblems(problems) };
+    }
+    (data as { lab: unknown }).lab = r.lab;
+  }
   const schema = kind === 'Lab' ? LabFileSchema : ScenarioSchema;
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
@@ -378,6 +394,12 @@ function labReference(data: unknown): (Partial<LabSpec> & { file: string; istio?
   const lab = (data as { lab?: unknown }).lab;
   if (lab === null || typeof lab !== 'object' || typeof (lab as { file?: unknown }).file !== 'string') return undefined;
   return lab as Partial<LabSpec> & { file: string };
+}
+
+/** The capture reference of a scenario document (lab.capture), if it has one. */
+function captureReference(data: unknown): Record<string, unknown> | undefined {
+  const lab = (data as { lab?: unknown }).lab;
+  return lab !== null && typeof lab === 'object' && 'capture' in lab ? (lab as Record<string, unknown>) : undefined;
 }
 
 /** A Lab file's lab with a scenario's additions: pods, Services and external hosts added; istio fields, meshConfig, proxy and network replaced. */

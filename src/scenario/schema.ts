@@ -180,6 +180,10 @@ const lab = z
     pods: z.array(pod).min(1).max(LIMITS.pods),
     services: z.array(serviceRef).max(LIMITS.services).optional().meta({ description: 'Kubernetes Services of the lab workloads' }),
     externalHosts: z.array(externalHost).max(LIMITS.externalHosts).optional(),
+    capture: z
+      .string()
+      .optional()
+      .meta({ description: 'set by the loader from lab: { capture: DIR }: the capture folder the first pod replays (its rules and its sidecar\'s configuration, as captured)' }),
   })
   .meta({ description: 'The lab the scenario needs' });
 
@@ -363,10 +367,31 @@ export const LabRefSchema = z
   .meta({ description: 'The lab of a Lab file, with this scenario\'s additions' });
 
 /**
- * A scenario file as written: its lab inline or by reference (LabRefSchema). The loader reads
+ * A scenario's lab from a capture (`pathlab capture --out DIR`): the captured pod, replayed in the
+ * netns lab with its rules and its sidecar's configuration as captured, and the hosts it talks to
+ * at their captured addresses. The loader makes it a lab: the pod first (its name, namespace,
+ * address, labels and annotations as captured), the Istio era of its version, a pod network
+ * around its address; then this scenario's pods (not meshed) and hosts.
+ */
+export const LabCaptureSchema = z
+  .strictObject({
+    capture: z
+      .string()
+      .min(1)
+      .meta({ description: 'a capture folder (pathlab capture --out DIR), relative to the scenario\'s folder' }),
+    istio: lab.shape.istio.partial().optional(),
+    network: lab.shape.network,
+    pods: z.array(pod).max(LIMITS.pods - 1).optional().meta({ description: 'more pods beside the captured one (not meshed: only the captured pod has a sidecar)' }),
+    services: lab.shape.services,
+    externalHosts: lab.shape.externalHosts.meta({ description: 'the hosts the captured pod talks to, at their captured addresses and ports' }),
+  })
+  .meta({ description: 'A lab made from a capture: the captured pod replayed, with this scenario\'s hosts' });
+
+/**
+ * A scenario file as written: its lab inline, by reference (LabRefSchema) or from a capture (LabCaptureSchema). The loader reads
  * the reference and checks the result as ScenarioSchema; this is the published JSON Schema's.
  */
-export const ScenarioDocumentSchema = ScenarioSchema.extend({ lab: z.union([lab, LabRefSchema]) });
+export const ScenarioDocumentSchema = ScenarioSchema.extend({ lab: z.union([lab.omit({ capture: true }), LabRefSchema, LabCaptureSchema]) });
 
 export type Scenario = z.infer<typeof ScenarioSchema>;
 export type Probe = Scenario['probes'][number];
@@ -380,7 +405,7 @@ export const LabFileSchema = z
     apiVersion: z.literal(SCENARIO_API_VERSION),
     kind: z.literal('Lab'),
     metadata: z.strictObject({ name, description: z.string().min(1).optional() }),
-    lab,
+    lab: lab.omit({ capture: true }),
   })
   .meta({ title: 'istio-pathlab lab', description: 'A lab: pods, Services, external hosts, the Istio version' });
 

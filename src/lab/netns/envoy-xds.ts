@@ -243,8 +243,8 @@ export function renderResources(configDump: unknown, facts: SidecarFacts, paths:
   }
 }
 
-/** Where a pod's configuration comes from: the Envoy model's synthesis (file-based xDS), or istiod's own generation (go/istiod-gen, over real xDS to pilot-agent). */
-export type ConfigSource = 'model' | 'istiod';
+/** Where a pod's configuration comes from: the Envoy model's synthesis (file-based xDS), istiod's own generation (go/istiod-gen, over real xDS to pilot-agent), or a capture's dump, replayed as a static bootstrap. */
+export type ConfigSource = 'model' | 'istiod' | 'capture';
 
 function hostOf(hostPort: string): string {
   return hostPort.slice(0, hostPort.lastIndexOf(':'));

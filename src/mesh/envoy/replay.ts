@@ -214,15 +214,26 @@ function namedClusters(v: Json, out = new Set<string>()): Set<string> {
   return out;
 }
 
-/** The replay's access log added to every tcp_proxy and HTTP connection manager. */
-function withAccessLog(v: Json, log: ReplayAccessLog): Json {
-  if (Array.isArray(v)) return v.map((x) => withAccessLog(x, log));
+/**
+ * The replay's access log added to every tcp_proxy and HTTP connection manager. The dump's own
+ * loggers to /dev/stdout or /dev/stderr (istio-proxy's container log) go: the replaying lab's
+ * Envoy runs as the proxy's uid with a stdout it may not reopen, and its own log has every
+ * connection already.
+ */
+function withAccessLog(v: Json, log: ReplayAccessLog, changes: Set<string>): Json {
+  if (Array.isArray(v)) return v.map((x) => withAccessLog(x, log, changes));
   if (!isObj(v)) return v;
-  const o: Obj = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withAccessLog(x, log)]));
+  const o: Obj = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withAccessLog(x, log, changes)]));
   const type = typeof o['@type'] === 'string' ? o['@type'] : '';
   if (type.endsWith('tcp_proxy.v3.TcpProxy') || type.endsWith('http_connection_manager.v3.HttpConnectionManager')) {
     const ours = { name: 'envoy.access_loggers.file', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: log.path, log_format: { text_format_source: { inline_string: log.format } } } };
-    o.access_log = [...(Array.isArray(o.access_log) ? o.access_log : []), ours];
+    const theirs = (Array.isArray(o.access_log) ? o.access_log : []).filter((a) => {
+      const path = isObj(a) && isObj(a.typed_config) ? a.typed_config.path : undefined;
+      const console = path === '/dev/stdout' || path === '/dev/stderr';
+      if (console) changes.add(`the dump's access logs to ${String(path)} (istio-proxy's container log): the replay's own log instead`);
+      return !console;
+    });
+    o.access_log = [...theirs, ours];
   }
   return o;
 }
@@ -310,11 +321,14 @@ export function replayBootstrap(captured: unknown, files: ReplayFiles, opts: { a
 
   const node = isObj(bootstrap?.node) ? { id: bootstrap.node.id ?? 'sidecar~0.0.0.0~replay.default~default.svc.cluster.local', cluster: bootstrap.node.cluster ?? 'replay.default' } : { id: 'sidecar~0.0.0.0~replay.default~default.svc.cluster.local', cluster: 'replay.default' };
   // Internal listeners (a waypoint's) need the bootstrap extension that registers them.
+  const logChanges = new Set<string>();
+  const logged = opts.accessLog ? (withAccessLog(outListeners, opts.accessLog, logChanges) as Obj[]) : outListeners;
+  changes.push(...logChanges);
   const internal = JSON.stringify(outListeners).includes('"internal_listener"') || JSON.stringify(outClusters).includes('envoy_internal_address');
   const out: Obj = {
     node,
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: opts.adminPort ?? 15000 } } },
-    static_resources: { listeners: opts.accessLog ? (withAccessLog(outListeners, opts.accessLog) as Obj[]) : outListeners, clusters: outClusters, secrets },
+    static_resources: { listeners: logged, clusters: outClusters, secrets },
     ...(internal ? { bootstrap_extensions: [{ name: 'envoy.bootstrap.internal_listener', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' } }] } : {}),
   };
   return { bootstrap: out, changes };
