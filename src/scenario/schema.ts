@@ -187,6 +187,9 @@ const lab = z
   })
   .meta({ description: 'The lab the scenario needs' });
 
+/** A lab as a file writes it: `capture` is the loader's (from lab: { capture: DIR }). */
+const writtenLab = lab.omit({ capture: true }).meta({ description: 'The lab the scenario needs' });
+
 /** A Kubernetes or Istio resource, as the user would kubectl-apply it. */
 /** The envelope of an object a setup step applies (its schema beyond that: k8s-objects.ts). */
 export const ResourceSchema = z.looseObject({
@@ -391,7 +394,7 @@ export const LabCaptureSchema = z
  * A scenario file as written: its lab inline, by reference (LabRefSchema) or from a capture (LabCaptureSchema). The loader reads
  * the reference and checks the result as ScenarioSchema; this is the published JSON Schema's.
  */
-export const ScenarioDocumentSchema = ScenarioSchema.extend({ lab: z.union([lab.omit({ capture: true }), LabRefSchema, LabCaptureSchema]) });
+export const ScenarioDocumentSchema = ScenarioSchema.extend({ lab: z.union([writtenLab, LabRefSchema, LabCaptureSchema]) });
 
 export type Scenario = z.infer<typeof ScenarioSchema>;
 export type Probe = Scenario['probes'][number];
@@ -405,7 +408,7 @@ export const LabFileSchema = z
     apiVersion: z.literal(SCENARIO_API_VERSION),
     kind: z.literal('Lab'),
     metadata: z.strictObject({ name, description: z.string().min(1).optional() }),
-    lab: lab.omit({ capture: true }),
+    lab: writtenLab,
   })
   .meta({ title: 'istio-pathlab lab', description: 'A lab: pods, Services, external hosts, the Istio version' });
 
