@@ -7,6 +7,10 @@ import { CliError, EXIT_BAD_INPUT, EXIT_ENVIRONMENT } from '../exit-codes.ts';
 import { CaptureError, capturePod, type Captured } from '../../lab/cluster/capture.ts';
 import { IMAGES, imageRef } from '../../lab/kind/versions.ts';
 import { CAPTURE_FILES, CaptureLoadError, loadCapture } from '../../scenario/capture.ts';
+import { loadScenarioFile } from '../../scenario/loader.ts';
+import { captureFromFiles, draftScenario } from '../capture-draft.ts';
+import { configDumpFromText } from '../load-documents.ts';
+import { readInputFile } from '../io.ts';
 
 /** `NS/NAME` → its parts. */
 export function parsePodRef(text: string): { namespace: string; pod: string } {
@@ -40,50 +44,113 @@ export async function captureThroughContext(o: { context: string; pod: string; t
   }
 }
 
+/** Writes a capture's files into a new or empty folder and reads them back as any capture is loaded. */
+function writeCapture(out: string, files: Record<string, string>): void {
+  mkdirSync(out, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(out, name), text, { mode: 0o600 });
+  // What was written is read back as any capture is: a capture that would be refused on load is not left unsaid.
+  try {
+    loadCapture(out);
+  } catch (e) {
+    if (e instanceof CaptureLoadError) throw new CliError(`the capture in ${out} does not load:\n${e.message}`, EXIT_ENVIRONMENT);
+    throw e;
+  }
+}
+
+function readGiven(flag: string, file: string): string {
+  try {
+    return readInputFile(file);
+  } catch (e) {
+    throw new CliError(`${flag} ${file}: ${(e as Error).message}`, EXIT_BAD_INPUT);
+  }
+}
+
+interface CaptureOptions {
+  context?: string;
+  pod?: string;
+  podIp?: string;
+  configDump?: string;
+  iptables?: string;
+  ip6tables?: string;
+  out: string;
+  to?: string;
+}
+
 export function registerCapture(program: Command, ctx: CliContext): void {
   program
     .command('capture')
-    .description("save a live pod's iptables rules, sidecar config_dump (with endpoints; private keys redacted), labels, annotations, mesh config and versions into a folder, and optionally one connection from it")
-    .requiredOption('--context <name>', 'the kubeconfig context of the pod\'s cluster')
-    .requiredOption('--pod <ns/name>', 'the pod, e.g. default/productpage-v1-7d9c-xk2')
+    .description("save a live pod's iptables rules, sidecar config_dump (with endpoints; private keys redacted), labels, annotations, mesh config and versions into a folder, optionally one connection from it, and a drafted replay scenario")
+    .option('--context <name>', 'the kubeconfig context of the pod\'s cluster (a live capture)')
+    .option('--pod <ns/name>', 'the pod, e.g. default/productpage-v1-7d9c-xk2 (from files: when the dump\'s bootstrap does not name it)')
+    .option('--config-dump <file>', 'instead of a live pod: a config_dump taken by hand (pilot-agent request GET config_dump, istioctl proxy-config all -o json)')
+    .option('--iptables <file>', 'with --config-dump: the pod\'s iptables-save, taken by hand')
+    .option('--ip6tables <file>', 'with --config-dump: the pod\'s ip6tables-save')
+    .option('--pod-ip <ip>', 'with --config-dump: the pod\'s address, when the dump\'s bootstrap does not name it')
     .requiredOption('--out <dir>', 'the capture folder (new, or empty)')
-    .option('--to <host:port>', 'also make one connection from the pod (nc, as a captured user) and record it, its conntrack entries and its access log lines')
+    .option('--to <host:port>', 'a connection from the pod: a live capture makes it once (nc) and records it, its conntrack entries and its access log lines; both write DIR/scenario.yaml, a replay scenario of it')
     .addHelpText(
       'after',
       `
-Read-only but for one thing: no guard override is needed, since nothing of the cluster is
-changed except that reading the pod's rules adds an ephemeral container with NET_ADMIN to it
-(what kubectl debug adds; Kubernetes keeps it in the pod's spec until the pod goes). Where the
-cluster refuses that, the capture says so and keeps the rest.
+A live capture (--context, --pod) is read-only but for one thing: no guard override is needed,
+since nothing of the cluster is changed except that reading the pod's rules adds an ephemeral
+container with NET_ADMIN to it (what kubectl debug adds; Kubernetes keeps it in the pod's spec
+until the pod goes). Where the cluster refuses that, the capture says so and keeps the rest.
 
-Files: ${Object.values(CAPTURE_FILES).join(', ')}. Explain a connection from it offline:
-  pathlab explain --config-dump DIR/${CAPTURE_FILES.configDump} --iptables DIR/${CAPTURE_FILES.iptables} --src POD_IP --dst IP:PORT
+From files (--config-dump, --iptables): the same folder from a dump and rules taken by hand; the
+pod, its address and Istio version come from the dump's bootstrap node. Private keys are
+redacted in both.
+
+Files: ${Object.values(CAPTURE_FILES).join(', ')}; with --to, scenario.yaml: a scenario whose lab is
+the capture (lab: { capture: . }), replayed in the netns lab, its probe expected as observed (live)
+or as explain predicts it (from files). Run it: pathlab run DIR/scenario.yaml
 
 Exit codes: 0 captured, 2 bad input (no such pod or context, a folder that is not empty), 3 the
 cluster refused (exec into the pod, a pod without a sidecar).`,
     )
-    .action(async (opts: { context: string; pod: string; out: string; to?: string }) => {
+    .action(async (opts: CaptureOptions) => {
+      const live = opts.context !== undefined;
+      if (live === (opts.configDump !== undefined)) throw new CliError('capture needs either --context and --pod (a live pod) or --config-dump and --iptables (files taken by hand)', EXIT_BAD_INPUT);
+      if (live && opts.pod === undefined) throw new CliError('--context needs --pod NS/NAME', EXIT_BAD_INPUT);
+      if (!live && opts.iptables === undefined) throw new CliError('--config-dump needs --iptables: a replay needs the pod\'s rules', EXIT_BAD_INPUT);
       if (existsSync(opts.out) && readdirSync(opts.out).length > 0) throw new CliError(`--out ${opts.out}: not empty; a capture goes into a new or empty folder`, EXIT_BAD_INPUT);
-      const c = await captureThroughContext(opts);
-      mkdirSync(opts.out, { recursive: true });
-      for (const [name, text] of Object.entries(c.files)) writeFileSync(join(opts.out, name), text, { mode: 0o600 });
-      // What was written is read back as any capture is: a capture that would be refused on load is not left unsaid.
-      try {
-        loadCapture(opts.out);
-      } catch (e) {
-        if (e instanceof CaptureLoadError) throw new CliError(`the capture in ${opts.out} does not load:\n${e.message}`, EXIT_ENVIRONMENT);
-        throw e;
+      const to = opts.to === undefined ? undefined : parseTo(opts.to);
+      let c: { manifest: Captured['manifest']; files: Record<string, string> };
+      if (live) c = await captureThroughContext({ context: opts.context!, pod: opts.pod!, ...(opts.to !== undefined ? { to: opts.to } : {}) });
+      else {
+        try {
+          c = captureFromFiles({
+            configDump: readGiven('--config-dump', opts.configDump!),
+            iptables: readGiven('--iptables', opts.iptables!),
+            ...(opts.ip6tables !== undefined ? { ip6tables: readGiven('--ip6tables', opts.ip6tables) } : {}),
+            source: [opts.configDump, opts.iptables].join(', '),
+            ...(opts.pod !== undefined ? { pod: parsePodRef(opts.pod) } : {}),
+            ...(opts.podIp !== undefined ? { podIp: opts.podIp } : {}),
+          });
+        } catch (e) {
+          throw new CliError((e as Error).message, EXIT_BAD_INPUT);
+        }
       }
+      writeCapture(opts.out, c.files);
       const m = c.manifest;
-      ctx.io.out(
-        [
-          `captured ${m.pod.namespace}/${m.pod.name} (Istio ${m.versions.istio}, Envoy ${m.versions.envoy}) into ${opts.out}: ${Object.keys(c.files).sort().join(', ')}`,
-          ...m.notes.map((n) => `note: ${n}`),
-          ...(m.probe ? [`connection to ${m.probe.to}: exit ${m.probe.exitCode}; ${m.probe.accessLog.length} access log line(s)`] : []),
-          ...(m.files.includes(CAPTURE_FILES.iptables) && m.pod.ip
-            ? [`explain a connection: pathlab explain --config-dump ${join(opts.out, CAPTURE_FILES.configDump)} --iptables ${join(opts.out, CAPTURE_FILES.iptables)} --src ${m.pod.ip} --dst IP:PORT`]
-            : []),
-        ].join('\n') + '\n',
-      );
+      const lines = [
+        `captured ${m.pod.namespace}/${m.pod.name} (Istio ${m.versions.istio}, Envoy ${m.versions.envoy}) into ${opts.out}: ${Object.keys(c.files).sort().join(', ')}`,
+        ...m.notes.map((n) => `note: ${n}`),
+        ...(m.probe ? [`connection to ${m.probe.to}: exit ${m.probe.exitCode}; ${m.probe.accessLog.length} access log line(s)`] : []),
+      ];
+      const dumpText = c.files[CAPTURE_FILES.configDump];
+      const rulesText = c.files[CAPTURE_FILES.iptables];
+      if (to && m.pod.ip && rulesText !== undefined && dumpText !== undefined) {
+        const config = configDumpFromText(CAPTURE_FILES.configDump, dumpText).config;
+        writeFileSync(join(opts.out, DRAFT_FILE), draftScenario(m, config, rulesText, to), { mode: 0o600 });
+        const drafted = loadScenarioFile(join(opts.out, DRAFT_FILE));
+        lines.push(drafted.ok ? `drafted ${join(opts.out, DRAFT_FILE)}: edit its expectations, then pathlab run ${join(opts.out, DRAFT_FILE)}` : `drafted ${join(opts.out, DRAFT_FILE)}, which does not load yet:\n${drafted.problems.map((p) => `  ${p.line}:${p.col} ${p.field}: ${p.message}`).join('\n')}`);
+      } else if (m.files.includes(CAPTURE_FILES.iptables) && m.pod.ip) {
+        lines.push(`explain a connection: pathlab explain --config-dump ${join(opts.out, CAPTURE_FILES.configDump)} --iptables ${join(opts.out, CAPTURE_FILES.iptables)} --src ${m.pod.ip} --dst IP:PORT`);
+        lines.push('draft a replay scenario of one: capture again with --to HOST:PORT');
+      }
+      ctx.io.out(`${lines.join('\n')}\n`);
     });
 }
+
+/** The drafted replay scenario beside a capture's files. */
+export const DRAFT_FILE = 'scenario.yaml';
