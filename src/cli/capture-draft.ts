@@ -17,7 +17,7 @@ import { formatHop, type Hop } from '../paths/hop.ts';
 import { kernelTrace } from '../paths/kernel-trace.ts';
 import { accessLogHop } from '../paths/observe.ts';
 import { predictedHops } from '../paths/predict.ts';
-import { CAPTURE_FILES, CAPTURE_VERSION, type CaptureManifest } from '../scenario/capture.ts';
+import { CAPTURE_FILES, CAPTURE_PROBE_PAYLOAD, CAPTURE_VERSION, type CaptureManifest } from '../scenario/capture.ts';
 import { SCENARIO_API_VERSION } from '../scenario/schema.ts';
 
 /** What the bootstrap's node says of the pod: `sidecar~IP~POD.NS~NS.svc.cluster.local`, ISTIO_VERSION, the Envoy build. */
@@ -85,9 +85,6 @@ export function captureFromFiles(f: FileCapture): { manifest: CaptureManifest; f
   return { manifest, files };
 }
 
-/** What the drafted probe sends: enough bytes for tls_inspector to decide (a TLS record header is 5), as redis-cli's first command would. */
-const DRAFT_PAYLOAD = 'PING\r\n';
-
 /** The drafted scenario (scenario.yaml) of a capture with a target: its YAML text. */
 export function draftScenario(m: CaptureManifest, config: EnvoyConfig, rulesText: string, to: { host: string; port: number }): string {
   const pod = m.pod.name;
@@ -96,8 +93,8 @@ export function draftScenario(m: CaptureManifest, config: EnvoyConfig, rulesText
   let reply: string | undefined;
   let how: string;
   if (m.probe) {
-    how = `as it was observed at capture time (nc's answer and ${m.probe.accessLog.length ? 'the access log line' : 'no access log line'}): edit it into the path you want`;
-    reply = m.probe.output.split('\n')[0]?.trim() || undefined;
+    how = `as it was observed at capture time (what nc read${m.probe.accessLog.length ? ' and the access log line' : '; no access log line'}): edit it into the path you want`;
+    reply = m.probe.exitCode === 0 ? m.probe.output.split('\n')[0]?.trim() || undefined : undefined;
     const line = m.probe.accessLog[0];
     const entry = line ? parseAccessLogLine(line) : undefined;
     const hop = entry ? accessLogHop(accessLogLineOf(entry, config, capturePortOf(entry, ip)), capturePortOf(entry, ip)) : undefined;
@@ -106,7 +103,7 @@ export function draftScenario(m: CaptureManifest, config: EnvoyConfig, rulesText
     how = 'as explain predicts it from the captured rules and configuration (nothing was observed: a capture from files): check it, then edit it into the path you want';
     const dst = { ip: to.host, port: to.port };
     const rules = loadRuleSet(parseIptablesSave(rulesText, { source: CAPTURE_FILES.iptables }));
-    const e = explain(kernelTrace(rules, { src: ip, dst, podIp: ip }), config, { src: ip, dst, podIp: ip, payload: { kind: 'bytes', text: DRAFT_PAYLOAD } });
+    const e = explain(kernelTrace(rules, { src: ip, dst, podIp: ip }), config, { src: ip, dst, podIp: ip, payload: { kind: 'bytes', text: CAPTURE_PROBE_PAYLOAD } });
     hops = predictedHops(e).filter((h) => h.kind === 'iptables' || h.kind === 'envoy' || h.kind === 'reply' || h.kind === 'wire');
     const r = hops.find((h) => h.kind === 'reply');
     reply = r && r.kind === 'reply' && !r.closed ? r.text : undefined;
@@ -131,7 +128,7 @@ export function draftScenario(m: CaptureManifest, config: EnvoyConfig, rulesText
         from: { pod },
         tool: 'nc',
         target: { ...(isIP(to.host) ? { address: to.host } : { host: to.host }), port: to.port },
-        payload: DRAFT_PAYLOAD,
+        payload: CAPTURE_PROBE_PAYLOAD,
         timeout: '3s',
         expect: {
           ...(reply ? { reply: { pattern: `^${reply.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` } } : {}),

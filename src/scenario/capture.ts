@@ -29,6 +29,12 @@ export const CAPTURE_LIMITS: Readonly<Record<string, number>> = {
 
 const stringMap = z.record(z.string(), z.string());
 
+/**
+ * What a capture's connection (--to) sends, and what a drafted replay probe sends: enough bytes
+ * for tls_inspector to decide (a TLS record header is 5), as redis-cli's first command would.
+ */
+export const CAPTURE_PROBE_PAYLOAD = 'PING\r\n';
+
 export const CaptureSchema = z.strictObject({
   apiVersion: z.literal(CAPTURE_VERSION),
   kind: z.literal('Capture'),
@@ -49,6 +55,7 @@ export const CaptureSchema = z.strictObject({
     .strictObject({
       to: z.string(),
       argv: z.array(z.string()),
+      payload: z.string().optional(),
       exitCode: z.number().int(),
       output: z.string(),
       conntrack: z.string(),

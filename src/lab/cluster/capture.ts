@@ -17,7 +17,7 @@ import { CAPTURE_CONTAINER, PROXY_CONTAINER, envoyAdminArgv } from '../kind/evid
 import { CaptureContainerRefused, ensureCaptureContainer } from '../kind/capture-container.ts';
 import { PodExecClient } from '../kind/exec-client.ts';
 import { conntrackArgv } from '../../probes/conntrack.ts';
-import { CAPTURE_VERSION, CAPTURE_FILES, type CaptureManifest } from '../../scenario/capture.ts';
+import { CAPTURE_PROBE_PAYLOAD, CAPTURE_VERSION, CAPTURE_FILES, type CaptureManifest } from '../../scenario/capture.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The capture cannot be made: what was refused or missing (exit 3), or a pod that does not exist (exit 2). */
@@ -165,10 +165,11 @@ async function connect(api: CoreV1Api, client: PodExecClient, pod: V1Pod, to: { 
   const namespace = pod.metadata!.namespace!;
   const target = { namespace, pod: name, container: CAPTURE_CONTAINER };
   const logBefore = String(await api.readNamespacedPodLog({ name, namespace, container: PROXY_CONTAINER }).catch(() => '')).split('\n').length - 1;
-  const argv = ['nc', '-vz', '-w', '3', to.host, String(to.port)];
+  // The bytes, then what comes back until the peer closes or 3 s pass without any: the reply a drafted probe expects.
+  const argv = ['sh', '-c', 'printf "$0" | nc -w 3 "$1" "$2"', CAPTURE_PROBE_PAYLOAD.replace(/\r/g, '\\r').replace(/\n/g, '\\n'), to.host, String(to.port)];
   const r = await client.exec(target, argv, { timeoutMs: 10_000 });
   const ct = await client.exec(target, conntrackArgv(), { timeoutMs: 10_000 });
   await sleep(1000);
   const log = String(await api.readNamespacedPodLog({ name, namespace, container: PROXY_CONTAINER }).catch(() => '')).split('\n').slice(Math.max(0, logBefore)).filter((l) => l.startsWith('['));
-  return { to: `${to.host}:${to.port}`, argv, exitCode: r.exitCode ?? -1, output: `${r.stdout}${r.stderr}`.trim(), conntrack: ct.stdout.trim(), accessLog: log };
+  return { to: `${to.host}:${to.port}`, argv, payload: CAPTURE_PROBE_PAYLOAD, exitCode: r.exitCode ?? -1, output: `${r.stdout}${r.stderr}`.trim(), conntrack: ct.stdout.trim(), accessLog: log };
 }

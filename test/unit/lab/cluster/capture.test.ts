@@ -15,6 +15,7 @@ import { readFixture } from '../../../helpers/shared-fixtures.ts';
 import { CAPTURE_CONTAINER } from '../../../../src/lab/kind/evidence.ts';
 import { CaptureLoadError, loadCapture } from '../../../../src/scenario/capture.ts';
 import { privateKeyIn } from '../../../../src/mesh/envoy/redact.ts';
+import { loadScenarioFile } from '../../../../src/scenario/loader.ts';
 
 const RULES = readFixture('iptables', 'seed002-istio-1.14.3.save');
 const DUMP = JSON.parse(readFixture('envoy', 'productpage_config_dump.json')) as { configs: unknown[] };
@@ -43,7 +44,8 @@ function cluster(o: { exec?: (c: ExecCall) => ExecAnswer } = {}) {
       ephemeral.splice(0, ephemeral.length, ...((body!.spec as { ephemeralContainers: unknown[] }).ephemeralContainers ?? []));
       return { code: 200, body: withEphemeral(pod('productpage-v1-6b746f74dc-9stvs', ['productpage', 'istio-proxy'])) };
     }
-    if (method === 'GET' && path === '/api/v1/namespaces/default/pods/productpage-v1-6b746f74dc-9stvs/log') return { code: 200, body: connected ? '[2026-12-02T01:00:00.000Z] "- - -" 0 UF,URX - - "-" 0 0 1 - "-" "-" "-" "-" "10.0.0.6:7000" PassthroughCluster - 10.0.0.6:7000 10.52.2.21:41000 - -\n' : '' };
+    // The line upstream Envoy 1.38 logged for this connection when the same dump was replayed in the netns lab (Istio's default format, the lab's chain field dropped).
+    if (method === 'GET' && path === '/api/v1/namespaces/default/pods/productpage-v1-6b746f74dc-9stvs/log') return { code: 200, body: connected ? '[2026-12-02T03:37:22.565Z] "- - HTTP/1.1" 400 DPE http1.codec_error - "-" 0 11 0 - "-" "-" "-" "-" "-" - - 10.0.0.6:9080 10.52.2.21:36952 - -\n' : '' };
     if (method === 'GET' && path === '/api/v1/namespaces/istio-system/configmaps/istio') return { code: 200, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: 'outboundTrafficPolicy:\n  mode: ALLOW_ANY\n' } } };
     if (method === 'GET' && path === '/apis/apps/v1/namespaces/istio-system/deployments/istiod') return { code: 200, body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod' }, spec: { selector: {}, template: { spec: { containers: [{ name: 'discovery', image: 'docker.io/istio/pilot:1.30.3' }] } } } } };
     return undefined;
@@ -54,11 +56,12 @@ function cluster(o: { exec?: (c: ExecCall) => ExecAnswer } = {}) {
       if (c.container === 'istio-proxy' && c.command.join(' ') === 'pilot-agent request GET config_dump?include_eds') return { stdout: DUMP_WITH_KEY, exit: 0 };
       if (c.container === 'istio-proxy' && c.command.join(' ') === 'pilot-agent request GET server_info') return { stdout: '{"version":"2b5c1e6b/1.30.3/Clean/RELEASE/BoringSSL"}', exit: 0 };
       if (c.container === CAPTURE_CONTAINER && c.command[0] === 'iptables-nft-save') return { stdout: RULES, exit: 0 };
-      if (c.container === CAPTURE_CONTAINER && c.command[0] === 'nc') {
+      if (c.container === CAPTURE_CONTAINER && c.command[0] === 'sh' && / nc -w 3 /.test(c.command[2] ?? '') && c.command[4] === '10.0.0.6' && c.command[5] === '9080') {
         connected = true;
-        return { stderr: 'Connection to 10.0.0.6 7000 port [tcp/*] succeeded!\n', exit: 0 };
+        // What the replayed 1.1.1 sidecar answers the bytes on 9080 (its HTTP listener's one match-all chain).
+        return { stdout: 'HTTP/1.1 400 Bad Request\r\ncontent-length: 11\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nBad Request', exit: 0 };
       }
-      if (c.container === CAPTURE_CONTAINER && c.command[0] === 'conntrack') return { stdout: 'tcp      6 119 TIME_WAIT src=10.52.2.21 dst=10.0.0.6 sport=41000 dport=7000 src=127.0.0.1 dst=10.52.2.21 sport=15001 dport=41000 [ASSURED] mark=0 use=1\n', exit: 0 };
+      if (c.container === CAPTURE_CONTAINER && c.command[0] === 'conntrack') return { stdout: 'tcp      6 119 TIME_WAIT src=10.52.2.21 dst=10.0.0.6 sport=36952 dport=9080 src=127.0.0.1 dst=10.52.2.21 sport=15001 dport=36952 [ASSURED] mark=0 use=1\n', exit: 0 };
       return { stderr: `${c.command[0]}: not found\n`, exit: 127 };
     });
   return kubePeer({ route, exec });
@@ -70,12 +73,20 @@ test.serial('capture: the pod\'s real rules and config dump into a folder, every
   const p = await cluster();
   const out = join(mkdtempSync(join(tmpdir(), 'pathlab-capture-')), 'incident');
   try {
-    const r = await cli(p.url, ['capture', '--context', 'prod', '--pod', 'default/productpage-v1-6b746f74dc-9stvs', '--to', '10.0.0.6:7000', '--out', out]);
+    const r = await cli(p.url, ['capture', '--context', 'prod', '--pod', 'default/productpage-v1-6b746f74dc-9stvs', '--to', '10.0.0.6:9080', '--out', out]);
     t.is(r.code, 0, r.out + r.err);
     t.regex(r.out, /^captured default\/productpage-v1-6b746f74dc-9stvs \(Istio 1\.30\.3, Envoy 2b5c1e6b\/1\.30\.3\/Clean\/RELEASE\/BoringSSL\) into .*: capture\.yaml, config_dump\.json, iptables\.save, mesh\.yaml$/m);
     t.regex(r.out, /^note: 2 private key\(s\) in the config dump replaced by a placeholder$/m);
-    t.deepEqual(readdirSync(out).sort(), ['capture.yaml', 'config_dump.json', 'iptables.save', 'mesh.yaml']);
+    t.deepEqual(readdirSync(out).sort(), ['capture.yaml', 'config_dump.json', 'iptables.save', 'mesh.yaml', 'scenario.yaml']);
     t.is(readFileSync(join(out, 'iptables.save'), 'utf8'), RULES);
+    // The drafted replay: its lab is the capture, its probe expected as observed (the reply, the access log line's hop).
+    t.regex(r.out, /^drafted .*scenario\.yaml: edit its expectations/m);
+    const drafted = loadScenarioFile(join(out, 'scenario.yaml'));
+    if (!drafted.ok) return t.fail(drafted.problems.map((x) => x.message).join('\n'));
+    t.is(drafted.scenario.lab.capture, out);
+    t.is(drafted.scenario.lab.pods[0]!.ip, '10.52.2.21');
+    t.deepEqual(drafted.scenario.probes[0]!.expect, { reply: { pattern: '^HTTP/1\\.1 400 Bad Request' }, path: ['envoy listener=virtual -> listener=0.0.0.0_9080 flags=DPE'] });
+    t.regex(readFileSync(join(out, 'scenario.yaml'), 'utf8'), /expected as it was observed at capture time/);
     const dump = readFileSync(join(out, 'config_dump.json'), 'utf8');
     t.is(privateKeyIn(dump), undefined);
     t.false(dump.includes(KEY.split('\n')[1]!), 'no line of the key');
@@ -84,9 +95,9 @@ test.serial('capture: the pod\'s real rules and config dump into a folder, every
     const c = loadCapture(out);
     t.is(c.manifest.pod.ip, '10.52.2.21');
     t.deepEqual(c.manifest.pod.istioInitArgs?.slice(0, 3), ['istio-iptables', '-p', '15001']);
-    t.is(c.manifest.probe?.to, '10.0.0.6:7000');
+    t.is(c.manifest.probe?.to, '10.0.0.6:9080');
     t.is(c.manifest.probe?.exitCode, 0);
-    t.regex(c.manifest.probe?.conntrack ?? '', /dport=7000 .* sport=15001/);
+    t.regex(c.manifest.probe?.conntrack ?? '', /dport=9080 .* sport=15001/);
     t.is(c.manifest.probe?.accessLog.length, 1);
     // The one change: the ephemeral container that read the rules.
     t.deepEqual(p.seen.filter((s) => !s.startsWith('GET') && !s.startsWith('EXEC')), ['PUT /api/v1/namespaces/default/pods/productpage-v1-6b746f74dc-9stvs/ephemeralcontainers']);
