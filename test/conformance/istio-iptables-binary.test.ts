@@ -9,21 +9,9 @@ import fc from 'fast-check';
 import { ISTIO_BUILD_PINS, builtIstio, goFor } from '../../src/istio/istio-build.ts';
 import { configFromFields, configFromFlags, renderIstioIptables } from '../../src/mesh/iptables/index.ts';
 import { istioConfigArbitrary } from '../helpers/config-arbitrary.ts';
+import { dryRunPayload } from '../helpers/istio-iptables-dry-run.ts';
 
 const pin = ISTIO_BUILD_PINS[0]!;
-
-/** The IPv4 restore payload istio-iptables prints in dry-run mode (its log says "the following input:"). */
-export function dryRunPayload(log: string): string {
-  const lines = log.split('\n');
-  const start = lines.findIndex((l) => /Running iptables restore with: iptables-restore and the following input:/.test(l));
-  if (start < 0) throw new Error(`no restore input in istio-iptables' output:\n${log.slice(-2000)}`);
-  const out: string[] = [];
-  for (const l of lines.slice(start + 1)) {
-    if (/^\d{4}-\d\d-\d\dT/.test(l)) break;
-    out.push(l);
-  }
-  return out.join('\n').trim();
-}
 
 // Without a Go that builds pilot-agent there is nothing to compare with: skipped, and the title says so.
 const GO = await goFor(pin.goMin);
