@@ -13,6 +13,11 @@ import { kernelHopsOf } from '../../../../src/paths/predict.ts';
 import { readFixture } from '../../../helpers/shared-fixtures.ts';
 import { dryRunPayload } from '../../../helpers/istio-iptables-dry-run.ts';
 
+const pin = ISTIO_BUILD_PINS[0]!;
+// Without a Go that builds pilot-agent there is nothing to compare with: skipped, and the title says so.
+const GO = await goFor(pin.goMin);
+const goTest = GO.ok ? test : test.skip;
+const NEEDS_GO = GO.ok ? '' : ` [skipped: needs Go ≥ ${pin.goMin} on PATH to build pilot-agent, found ${GO.version ?? 'none'}]`;
 const SEED003 = readFixture('iptables', 'seed003-2021.save');
 const path = (rules: string, port: number) =>
   kernelHopsOf(kernelTrace(loadRuleSet(parseIptablesSave(rules)), { src: '10.52.2.21', dst: { ip: '10.0.0.6', port }, podIp: '10.52.2.21' })).map(formatHop);
@@ -33,12 +38,6 @@ test('the seed 003 pod\'s rules: 9080 leaves capture at istio_OUTPUT#1, 9081 is 
 test('rules without an Istio output chain are refused, saying why', (t) => {
   t.throws(() => excludeOutboundPorts('*nat\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n', [9080]), { message: /no chain OUTPUT hands TCP to \(ISTIO_OUTPUT\)/ });
 });
-
-const pin = ISTIO_BUILD_PINS[0]!;
-// Without a Go that builds pilot-agent there is nothing to compare with: skipped, and the title says so.
-const GO = await goFor(pin.goMin);
-const goTest = GO.ok ? test : test.skip;
-const NEEDS_GO = GO.ok ? '' : ` [skipped: needs Go ≥ ${pin.goMin} on PATH to build pilot-agent, found ${GO.version ?? 'none'}]`;
 
 goTest(`as Istio's own istio-iptables -o writes it (${pin.label})${NEEDS_GO}`, async (t) => {
   const built = await builtIstio(pin);
