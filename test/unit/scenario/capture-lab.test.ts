@@ -1,0 +1,83 @@
+// A scenario's lab from a capture folder (lab: { capture: DIR }): what the loader makes of it (the
+// captured pod first, with its address, era and the uid its rules exempt; the scenario's hosts
+// beside it), and what it refuses, each problem at its field: a folder that is not a capture, a
+// capture without the rules a replay needs, a backend other than netns, another meshed pod, setup
+// steps a captured configuration cannot take.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { captureFromFiles, nodeFacts } from '../../../src/cli/capture-draft.ts';
+import { loadScenarioFile } from '../../../src/scenario/loader.ts';
+import { readFixture } from '../../helpers/shared-fixtures.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'pathlab-capture-lab-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+const DUMP = readFixture('envoy', 'productpage_config_dump.json');
+const RULES = readFixture('iptables', 'seed003-2021.save');
+
+function captureFolder(name: string, files: Record<string, string>): string {
+  const at = join(dir, name);
+  mkdirSync(at, { recursive: true });
+  for (const [f, text] of Object.entries(files)) writeFileSync(join(at, f), text);
+  return at;
+}
+const legacy = captureFolder('legacy', captureFromFiles({ configDump: DUMP, iptables: RULES, source: 'fixtures' }).files);
+
+function scenario(name: string, body: string): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, `apiVersion: pathlab/v1\nkind: Scenario\nmetadata: {name: ${name}, description: x, source: {seed: '003'}, backends: [netns]}\n${body}`);
+  return file;
+}
+const PROBE = 'probes:\n  - {name: p, from: {pod: productpage-v1-5cb458d74f-56sx7}, tool: nc, target: {address: 10.0.0.6, port: 9080}, expect: {outcome: reached}}\n';
+
+test('the bootstrap node names the pod, its address and the versions (Istio 1.1.1\'s productpage)', (t) => {
+  t.deepEqual(nodeFacts(JSON.parse(DUMP)), { ip: '10.52.2.21', pod: 'productpage-v1-5cb458d74f-56sx7', namespace: 'default', istio: '1.1.1', envoy: '1.10.0-dev' });
+  t.deepEqual(nodeFacts(JSON.parse(readFixture('envoy', 'configdump.yaml'))), {}, 'a listeners-only dump names nothing');
+  t.throws(() => captureFromFiles({ configDump: readFixture('envoy', 'configdump.yaml'), iptables: RULES, source: 'x' }), { message: /names no pod .*give --pod NS\/NAME/ });
+});
+
+test('lab: { capture } becomes the captured pod (first, meshed, at its address, in a /24 around it, its era, the uid its rules exempt) and the scenario\'s hosts', (t) => {
+  const r = loadScenarioFile(scenario('ok', `lab:\n  capture: ./legacy\n  externalHosts:\n    - {name: redis, address: 10.0.0.6, server: redis, ports: [9080]}\n  pods:\n    - {name: client, workload: toolbox}\n${PROBE}`));
+  if (!r.ok) return t.fail(r.problems.map((p) => `${p.field}: ${p.message}`).join('\n'));
+  const lab = r.scenario.lab;
+  t.is(lab.capture, legacy);
+  t.deepEqual(lab.istio, { version: '1.2' });
+  t.deepEqual(lab.proxy, { uid: 1337 });
+  t.deepEqual(lab.network, { podCidr: '10.52.2.0/24' });
+  t.deepEqual(lab.pods.map((p) => [p.name, p.namespace, p.ip, p.meshed]), [['productpage-v1-5cb458d74f-56sx7', 'default', '10.52.2.21', true], ['client', undefined, undefined, false]]);
+  t.deepEqual(lab.externalHosts?.map((h) => h.address), ['10.0.0.6']);
+});
+
+test('each problem of a capture lab at its field', (t) => {
+  const problems = (name: string, body: string) => {
+    const r = loadScenarioFile(scenario(name, body));
+    return r.ok ? [] : r.problems.map((p) => `${p.field}: ${p.message}`);
+  };
+  const missing = problems('nofolder', `lab:\n  capture: ./nosuch\n${PROBE}`);
+  t.is(missing.length, 1);
+  t.regex(missing[0]!, /^lab\.capture: .*nosuch\/capture\.yaml/);
+  t.regex(problems('absolute', `lab:\n  capture: ${legacy}\n${PROBE}`)[0]!, /^lab\.capture: .*relative to the scenario's folder/);
+  const norules = captureFolder('norules', { ...captureFromFiles({ configDump: DUMP, iptables: RULES, source: 'x' }).files });
+  rmSync(join(norules, 'iptables.save'));
+  writeFileSync(join(norules, 'capture.yaml'), captureFromFiles({ configDump: DUMP, iptables: RULES, source: 'x' }).files['capture.yaml']!.replace('  - iptables.save\n', ''));
+  t.deepEqual(problems('norules', `lab:\n  capture: ./norules\n${PROBE}`), ['lab.capture: ./norules: has no iptables.save: a replay needs the sidecar\'s configuration and the pod\'s rules']);
+  t.deepEqual(problems('fine', `lab:\n  capture: ./legacy\n${PROBE}`), []);
+  const wrong = problems(
+    'wrong',
+    `lab:\n  capture: ./legacy\n  pods:\n    - {name: other, workload: echo, meshed: true}\nsetup:\n  - {role: fix, apply: {apiVersion: networking.istio.io/v1, kind: ServiceEntry, metadata: {name: s}, spec: {hosts: [redis.example], ports: [{number: 9080, name: tcp, protocol: TCP}], resolution: NONE, location: MESH_EXTERNAL}}}\n  - {role: fix, annotate: {pod: productpage-v1-5cb458d74f-56sx7, annotations: {traffic.sidecar.istio.io/excludeOutboundIPRanges: 10.0.0.6/32}}}\n  - {role: fix, meshConfig: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}\n${PROBE}`,
+  );
+  t.true(wrong.some((p) => /^lab\.pods\[0\]: other: beside a captured pod, other pods have no sidecar/.test(p)), wrong.join('\n'));
+  t.true(wrong.some((p) => /^setup\[0\]: a captured configuration is replayed as it was captured, not generated anew: an applied object would need istiod/.test(p)), wrong.join('\n'));
+  t.true(wrong.some((p) => /^setup\[1\]\.annotate\.annotations: traffic\.sidecar\.istio\.io\/excludeOutboundIPRanges: the replay applies only traffic\.sidecar\.istio\.io\/excludeOutboundPorts/.test(p)), wrong.join('\n'));
+  t.true(wrong.some((p) => /^setup\[2\]\.meshConfig: .*the mesh config is in the captured listeners already/.test(p)), wrong.join('\n'));
+});
+
+test('a capture lab runs on the netns backend only', (t) => {
+  const file = join(dir, 'onkind.yaml');
+  writeFileSync(file, `apiVersion: pathlab/v1\nkind: Scenario\nmetadata: {name: onkind, description: x, source: {seed: '003'}, backends: [netns, kind]}\nlab:\n  capture: ./legacy\n${PROBE}`);
+  const r = loadScenarioFile(file);
+  t.false(r.ok);
+  if (!r.ok) t.true(r.problems.some((p) => p.field === 'metadata.backends[1]' && /replayed in the netns lab only, not on kind/.test(p.message)), r.problems.map((p) => `${p.field}: ${p.message}`).join('\n'));
+});
