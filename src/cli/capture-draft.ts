@@ -29,7 +29,7 @@ export function nodeFacts(dump: unknown): { ip?: string; pod?: string; namespace
   const id = typeof node.id === 'string' ? node.id.split('~') : [];
   const [pod, namespace] = (id[2] ?? '').split('.');
   const md = (node.metadata ?? {}) as Record<string, unknown>;
-  const build = typeof node.build_version === 'string' ? node.build_version : typeof node.user_agent_build_version === 'string' ? '' : '';
+  const build = typeof node.build_version === 'string' ? node.build_version : '';
   const uav = (node.user_agent_build_version as { version?: { major_number?: number; minor_number?: number; patch?: number } } | undefined)?.version;
   const envoy = uav ? `${uav.major_number ?? 0}.${uav.minor_number ?? 0}.${uav.patch ?? 0}` : /\/(\d+\.\d+\.\d+[\w-]*)\//.exec(build)?.[1];
   const labels = md.LABELS && typeof md.LABELS === 'object' ? (md.LABELS as Record<string, string>) : undefined;
