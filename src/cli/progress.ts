@@ -5,7 +5,7 @@
 // every scenario: no line printed twice. The lab's own progress lines (a lab starting, a
 // warning) pass through in both cases. Our own few lines rather than listr2: the runner
 // reports events, not tasks to own, and these are the only two renderings it needs.
-import { outcomeOf, type ProbeResult, type ScenarioResult } from '../paths/verdict.ts';
+import { outcomeOf, unprobed, type ProbeResult, type ScenarioResult } from '../paths/verdict.ts';
 import { visibleControls } from '../scenario/text.ts';
 import { MARK, seconds } from '../report/console.ts';
 
@@ -73,7 +73,7 @@ export function createProgress(sink: ProgressSink, total: number): Progress {
       if (sink.tty) return render();
       const outcome = outcomeOf(s);
       const mark = outcome === 'skipped' ? MARK.skipped : outcome === 'good' ? MARK.passed : MARK.failed;
-      const mode = s.mode === 'without-change' ? (s.status === 'failed' ? ' (without its change: failed, as it must)' : s.status === 'passed' ? ' (without its change: PASSED, its probes do not detect the change)' : ' (without its change)') : '';
+      const mode = s.mode === 'without-change' ? (unprobed(s) ? ' (without its change: its probes did not run, so nothing is checked)' : s.status === 'failed' ? ' (without its change: failed, as it must)' : s.status === 'passed' ? ' (without its change: PASSED, its probes do not detect the change)' : ' (without its change)') : '';
       const tail = s.status === 'skipped' ? `skipped${s.reason ? `: ${v(s.reason)}` : ''}` : s.status === 'failed' && s.probes.length === 0 && s.reason ? `${seconds(s.durationMs)}: ${v(s.reason)}` : seconds(s.durationMs);
       line(`${mark} ${v(s.name)}${mode} ${tail}`);
     },

@@ -113,10 +113,18 @@ export const RunReportSchema = z
 /**
  * How a scenario came out against what its run asks: a normal run must pass; --check-fault's run
  * without its change must fail (its change is what the scenario is about), so that failure is good.
+ * A run without its change that failed before any probe ran (its lab, its setup) proves nothing
+ * of the probes: it is bad too (unprobed).
  */
-export function outcomeOf(r: { mode: 'with-setup' | 'without-change'; status: 'passed' | 'failed' | 'skipped' }): 'good' | 'bad' | 'skipped' {
+export function outcomeOf(r: { mode: 'with-setup' | 'without-change'; status: 'passed' | 'failed' | 'skipped'; probes: readonly unknown[] }): 'good' | 'bad' | 'skipped' {
   if (r.status === 'skipped') return 'skipped';
+  if (unprobed(r)) return 'bad';
   return (r.status === 'passed') === (r.mode === 'with-setup') ? 'good' : 'bad';
+}
+
+/** A --check-fault run without its change that failed before any of its probes ran. */
+export function unprobed(r: { mode: 'with-setup' | 'without-change'; status: 'passed' | 'failed' | 'skipped'; probes: readonly unknown[] }): boolean {
+  return r.mode === 'without-change' && r.status === 'failed' && r.probes.length === 0;
 }
 
 export type Evidence = z.infer<typeof EvidenceSchema>;

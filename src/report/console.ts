@@ -3,7 +3,7 @@
 // evidence behind the difference; a summary line; and, for --check-fault runs, which
 // scenarios broke without their fault (the good outcome) and which did not.
 import pc from 'picocolors';
-import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
+import { outcomeOf, unprobed, type ProbeResult, type RunReport, type ScenarioResult } from '../paths/verdict.ts';
 import { visibleControls } from '../scenario/text.ts';
 import { evidenceOfDifference, firstDifferenceLine, formatHopDiff } from './hop-diff.ts';
 
@@ -71,8 +71,9 @@ function scenarioLine(s: ScenarioResult, c: Colors): string {
  */
 function checkFaultLines(runs: ScenarioResult[], c: Colors): string[] {
   if (runs.length === 0) return [];
-  const good = runs.filter((s) => s.status === 'failed');
+  const good = runs.filter((s) => outcomeOf(s) === 'good');
   const bad = runs.filter((s) => s.status === 'passed');
+  const unchecked = runs.filter(unprobed);
   const skipped = runs.filter((s) => s.status === 'skipped');
   const out = ['', c.bold(`--check-fault: ${runs.length} scenarios run again WITHOUT their fault`)];
   for (const s of good) {
@@ -86,11 +87,15 @@ function checkFaultLines(runs: ScenarioResult[], c: Colors): string[] {
   for (const s of bad) {
     out.push(`  ${c.red(MARK.failed)} ${s.name}: PASSED without its fault: its probes do not detect the fault (check failed)`);
   }
+  for (const s of unchecked) {
+    out.push(`  ${c.red(MARK.failed)} ${s.name}: its probes did not run without its fault, so the fault is not checked (check failed)${s.reason ? `: ${v(s.reason)}` : ''}`);
+  }
   for (const s of skipped) out.push(`  ${c.yellow(MARK.skipped)} ${s.name}: not checked${s.reason ? `: ${v(s.reason)}` : ''}`);
+  const failing = bad.length + unchecked.length;
   out.push(
-    bad.length === 0
+    failing === 0
       ? c.green(`check-fault passed: all ${good.length} checked scenarios fail without their fault`)
-      : c.red(`check-fault FAILED: ${bad.length} of ${good.length + bad.length} scenarios pass without their fault`),
+      : c.red(`check-fault FAILED: ${bad.length} of ${good.length + failing} scenarios pass without their fault${unchecked.length ? `; ${unchecked.length} did not run their probes without it` : ''}`),
   );
   return out;
 }

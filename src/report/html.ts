@@ -3,7 +3,7 @@
 // A summary, the failed probes listed first with links, then per scenario and probe the path
 // drawing (expected and observed together, the first difference marked, must-not hops crossed),
 // each hop a click away from its evidence, and the failed probe's evidence bundle linked.
-import { outcomeOf, type Evidence, type ProbeResult, type RunReport, type ScenarioResult } from '../paths/verdict.ts';
+import { outcomeOf, unprobed, type Evidence, type ProbeResult, type RunReport, type ScenarioResult } from '../paths/verdict.ts';
 import { MARK, seconds, summaryLine } from './console.ts';
 import { firstDifferenceLine } from './hop-diff.ts';
 import { esc, probeDiagram, renderDiagram } from './path-diagram.ts';
@@ -88,6 +88,7 @@ function probeSection(s: ScenarioResult, p: ProbeResult): string {
 /** What a scenario's heading says of its outcome (outcomeOf) beside its mark. */
 function outcomeWords(s: ScenarioResult): string {
   if (s.status === 'skipped') return `skipped${s.reason ? `: ${s.reason}` : ''}`;
+  if (unprobed(s)) return `its probes did not run without its change, so the change is not checked${s.reason ? `: ${s.reason}` : ''}`;
   if (s.mode === 'without-change') return s.status === 'failed' ? 'failed without its change, as it must' : 'PASSED without its change: its probes do not detect the change';
   return '';
 }

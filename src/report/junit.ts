@@ -5,13 +5,15 @@
 // `… [skipped]`, with the reason as a suite property, and the evidence of every probe is in its
 // suite's <system-out>. A --check-fault run adds one suite per scenario run without its fault,
 // whose single testcase fails when the scenario passed.
-import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
+import { unprobed, type ProbeResult, type RunReport, type ScenarioResult } from '../paths/verdict.ts';
 import { probeDiffLines } from './console.ts';
 import { firstDifferenceLine } from './hop-diff.ts';
 import { visibleControls, xmlAttr, xmlText } from '../scenario/text.ts';
 
 export const PATH_MISMATCH = 'PathMismatch';
 export const PASSED_WITHOUT_FAULT = 'PassedWithoutFault';
+/** A --check-fault run without its fault that failed before its probes ran: the fault was not checked. */
+export const UNPROBED_WITHOUT_FAULT = 'UnprobedWithoutFault';
 
 const secs = (ms: number): string => (ms / 1000).toFixed(3);
 
@@ -78,11 +80,14 @@ function suite(s: ScenarioResult, id: number, timestamp: string, cases: string[]
 function scenarioSuite(s: ScenarioResult, id: number, timestamp: string): Suite {
   if (s.mode === 'without-change') {
     const attrs = { name: s.status === 'skipped' ? 'fails without its fault [skipped]' : 'fails without its fault', classname: s.name, time: secs(s.durationMs) };
-    const tc =
+    const failure =
       s.status === 'passed'
-        ? el('testcase', attrs, el('failure', { message: 'the scenario passed without its fault: its probes do not detect the fault', type: PASSED_WITHOUT_FAULT }))
-        : el('testcase', attrs);
-    return suite(s, id, timestamp, [`    ${tc}`], { tests: 1, failures: s.status === 'passed' ? 1 : 0, skipped: s.status === 'skipped' ? 1 : 0 }, s.status === 'skipped' ? [s.reason ?? 'skipped'] : []);
+        ? el('failure', { message: 'the scenario passed without its fault: its probes do not detect the fault', type: PASSED_WITHOUT_FAULT })
+        : unprobed(s)
+          ? el('failure', { message: `its probes did not run without its fault, so the fault is not checked${s.reason ? `: ${s.reason}` : ''}`, type: UNPROBED_WITHOUT_FAULT })
+          : undefined;
+    const tc = failure ? el('testcase', attrs, failure) : el('testcase', attrs);
+    return suite(s, id, timestamp, [`    ${tc}`], { tests: 1, failures: failure ? 1 : 0, skipped: s.status === 'skipped' ? 1 : 0 }, s.status === 'skipped' ? [s.reason ?? 'skipped'] : []);
   }
   if (s.probes.length === 0) {
     // A scenario skipped (or failed) before any probe ran still shows up as one testcase.

@@ -2,7 +2,7 @@
 // `# SKIP` point, a --check-fault run as one point per scenario ("fails without its fault").
 // A failed probe carries a YAML diagnostic with expected, observed and the first difference.
 import { stringify } from 'yaml';
-import type { ProbeResult, RunReport, ScenarioResult } from '../paths/verdict.ts';
+import { unprobed, type ProbeResult, type RunReport, type ScenarioResult } from '../paths/verdict.ts';
 import { hopDiffRows } from './hop-diff.ts';
 import { visibleControls } from '../scenario/text.ts';
 
@@ -45,6 +45,7 @@ function scenarioPoints(start: number, s: ScenarioResult): string[][] {
   if (s.mode === 'without-change') {
     const name = `${desc(s.name)} › fails without its fault`;
     if (s.status === 'skipped') return [[`ok ${start} - ${name} # SKIP${reasonText(s.reason)}`]];
+    if (unprobed(s)) return [[`not ok ${start} - ${name}`, ...diagnostic({ message: `${'its probes did not run without its fault, so the fault is not checked'}${s.reason ? `: ${s.reason}` : ''}`, file: s.file })]];
     if (s.status === 'failed') return [[`ok ${start} - ${name}`]];
     return [
       [

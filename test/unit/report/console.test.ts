@@ -3,9 +3,12 @@
 // say what happened in words a reader cannot misread.
 import test from 'ava';
 import { formatConsole } from '../../../src/report/console.ts';
+import { formatTap } from '../../../src/report/tap.ts';
+import { formatJunit } from '../../../src/report/junit.ts';
+import { outcomeOf } from '../../../src/paths/verdict.ts';
 import { assertGolden } from '../../helpers/golden.ts';
 import { DIFF_MARK, formatHopDiff, hopDiffRows } from '../../../src/report/hop-diff.ts';
-import { checkFaultRun, failingRun, setupFailedRun, hostileRun, mustNotRun, passingRun, probe7000LeftPod, probe7000StillBroken, skippedRun } from './fixtures.ts';
+import { checkFaultRun, checkFaultUnprobedRun, failingRun, setupFailedRun, hostileRun, mustNotRun, passingRun, probe7000LeftPod, probe7000StillBroken, skippedRun } from './fixtures.ts';
 
 const markedLine = (text: string): string | undefined => text.split('\n').find((l) => l.trimStart().startsWith(DIFF_MARK));
 
@@ -183,4 +186,13 @@ test('hop diff on a narrow terminal: each row stacked, expected over observed, t
   t.is(lines[marked + 1], `    observed ${probe7000StillBroken.firstDifference!.observed}`);
   t.true(lines.includes(`    both     ${probe7000StillBroken.expected[0]}`));
   t.is(formatConsole(failingRun, { color: false, columns: 100 }).includes('│'), false);
+});
+
+test('console and every reporter: a run without its fault that failed before its probes (its lab did not start) fails the check instead of proving it', (t) => {
+  const out = formatConsole(checkFaultUnprobedRun, { color: false });
+  t.true(out.includes('✘ incident-7000-outage-legacy: its probes did not run without its fault, so the fault is not checked (check failed): the lab could not start'), out);
+  t.true(out.includes('check-fault FAILED: 0 of 1 scenarios pass without their fault; 1 did not run their probes without it'), out);
+  t.is(outcomeOf(checkFaultUnprobedRun.scenarios[1]!), 'bad');
+  t.regex(formatTap(checkFaultUnprobedRun), /^not ok \d+ - incident-7000-outage-legacy › fails without its fault$/m);
+  t.regex(formatJunit(checkFaultUnprobedRun), /type="UnprobedWithoutFault"/);
 });

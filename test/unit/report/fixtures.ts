@@ -265,3 +265,15 @@ export const ALL_RUNS: Array<[name: string, report: RunReport]> = [
   ['--check-fault run', checkFaultRun],
   ['hostile evidence', hostileRun],
 ];
+
+/**
+ * `--check-fault` whose run without the change never reached its probes (the lab did not start):
+ * that proves nothing of the probes, so the check fails.
+ */
+export const checkFaultUnprobedRun = run(
+  [
+    scenario({ status: 'passed', probes: [probe7000As400, probe7003NoAuth] }),
+    scenario({ mode: 'without-change', status: 'failed', probes: [], reason: 'the lab could not start: the envoy of app (pid 4242) is not running' }),
+  ],
+  { checkFault: true, durationMs: 4100 },
+);
