@@ -167,7 +167,7 @@ export function accessLogLineOf(e: AccessLogEntry, config: EnvoyConfig, captureP
     response_flags: e.responseFlags.length ? e.responseFlags.join(',') : '-',
     response_code: e.responseCode,
   };
-  if (receiving) line.receiving = receiving.name;
+  if (receiving && capturePort !== 15006) line.receiving = receiving.name;
   if (e.upstreamCluster !== undefined) line.upstream_cluster = e.upstreamCluster;
   line.upstream_host = e.upstreamHost ?? '-';
   if (e.downstreamLocalAddress !== undefined) line.downstream_local_address = e.downstreamLocalAddress;

@@ -7,7 +7,7 @@ import type { EnvoyKey, Hop, IptablesEffect } from './hop.ts';
 
 export interface AccessLogLine {
   listener?: string | null;
-  /** The listener on the capture port that took the connection (virtualOutbound; `virtual` before Istio 1.4), when the config names it. */
+  /** The listener on the outbound capture port that took the connection (virtualOutbound; `virtual` before Istio 1.4), when the config names it. */
   receiving?: string;
   filter_chain?: string | null;
   upstream_cluster?: string;
@@ -57,7 +57,9 @@ export function rulesHop(k: TracedRules): Hop {
 export function accessLogHop(log: AccessLogLine, capturePort: number | undefined): Hop | undefined {
   if (!log.listener) return undefined;
   const attrs: Array<[EnvoyKey, string]> = [];
-  const catchAll = log.receiving ?? (capturePort === INBOUND_CAPTURE_PORT ? 'virtualInbound' : 'virtualOutbound');
+  // Outbound, the catch-all is the one the config has on 15001 (Istio 1.1's `virtual`). A line
+  // read as outbound may be told apart as inbound by its caller (a peer's log): then it is virtualInbound.
+  const catchAll = capturePort === INBOUND_CAPTURE_PORT ? 'virtualInbound' : (log.receiving ?? 'virtualOutbound');
   if (log.listener !== catchAll && capturePort !== undefined) attrs.push(['listener', catchAll]);
   attrs.push(['listener', log.listener]);
   const put = (k: EnvoyKey, v: string | null | undefined) => v && v !== '-' && attrs.push([k, v]);
