@@ -153,8 +153,12 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
     if (why) add(['lab', 'externalHosts', i, 'address'], `${h.address} is ${why}`);
     // eslint-disable-next-line no-control-regex -- control characters are what is refused
     if (h.password !== undefined && /[\u0000-\u001f\u007f\s]/.test(h.password)) add(['lab', 'externalHosts', i, 'password'], 'a password of control characters or spaces cannot be given to redis');
-    if (!inside(h.address, 'external')) {
+    // A capture's hosts are at their captured addresses, wherever the cluster had them.
+    if (!inside(h.address, 'external') && lab.capture === undefined) {
       add(['lab', 'externalHosts', i, 'address'], `${h.address} is outside the external network ${net.externalCidr}`);
+    }
+    if ((h.server === 'mtls') !== (h.identity !== undefined)) {
+      add(['lab', 'externalHosts', i, h.server === 'mtls' ? 'server' : 'identity'], h.server === 'mtls' ? 'an mtls host needs its identity (spiffe://cluster.local/ns/NS/sa/SA): its certificate carries it' : `only an mtls host has an identity (server is "${h.server}")`);
     }
     claimAddress(addresses, h.address, `external host ${h.name}`, ['lab', 'externalHosts', i, 'address'], add);
     duplicates(h.ports, (j, v) => add(['lab', 'externalHosts', i, 'ports', j], `port ${v} is listed twice`));

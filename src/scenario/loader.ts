@@ -244,7 +244,10 @@ export function loadDocumentText(text: string, file: string, baseDir: string, op
       for (const issue of refCheck.error.issues) for (const fp of describeIssue(issue, captured, LabCaptureSchema)) add({ ...fp, path: ['lab', ...fp.path] });
       return { ok: false, file, problems: sortProblems(dedupe(problems)) };
     }
-    const r = captureLab(refCheck.data, baseDir);
+    // The Services the probes name: their endpoints get the lab's hosts first.
+    const probes = (data as { probes?: unknown }).probes;
+    const probeHosts = Array.isArray(probes) ? probes.flatMap((p) => (typeof (p as { target?: { host?: unknown } })?.target?.host === 'string' ? [(p as { target: { host: string } }).target.host] : [])) : [];
+    const r = captureLab(refCheck.data, baseDir, probeHosts);
     if ('problems' in r) {
       for (const p of r.problems) add({ path: ['lab', p.field], message: p.message });
       return { ok: false, file, problems: sortProblems(problems) };

@@ -77,7 +77,7 @@ export const WORKLOADS = [
   'tcp-echo',
   'toolbox',
 ] as const;
-export const EXTERNAL_SERVERS = ['redis', 'echo', 'http', 'https'] as const;
+export const EXTERNAL_SERVERS = ['redis', 'echo', 'http', 'https', 'mtls'] as const;
 /** The probe tools (src/probes): a tool's file and its line in TOOLS are all it takes to add one. */
 export const PROBE_TOOLS = TOOL_NAMES as [ToolName, ...ToolName[]];
 export const CAPTURE_IFACES = ['eth0', 'lo', 'any'] as const;
@@ -120,9 +120,16 @@ const externalHost = z
   .strictObject({
     name,
     address: ipv4.meta({ description: 'the address clients dial, e.g. 10.0.0.6' }),
-    server: z.enum(EXTERNAL_SERVERS).meta({ description: 'what answers on the ports' }),
+    server: z.enum(EXTERNAL_SERVERS).meta({
+      description: 'what answers on the ports: redis; echo (TCP); http; https (a self-signed certificate); mtls (a meshed workload as its peers\' sidecars see it: TLS with a lab-CA certificate of `identity`, a lab-CA client certificate required, then HTTP or TCP as the first bytes say; netns only)',
+    }),
     ports: z.array(port).min(1).max(LIMITS.portsPerHost),
     password: z.string().optional().meta({ description: 'redis requirepass, so unauthenticated commands answer NOAUTH' }),
+    identity: z
+      .string()
+      .regex(/^spiffe:\/\/[a-z0-9.-]+\/ns\/[a-z0-9]([-a-z0-9]*[a-z0-9])?\/sa\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { error: 'must be a SPIFFE identity such as spiffe://cluster.local/ns/default/sa/details' })
+      .optional()
+      .meta({ description: 'mtls: the SPIFFE identity its certificate carries, e.g. spiffe://cluster.local/ns/default/sa/details' }),
   })
   .meta({ description: 'A host outside the mesh, on the lab network' });
 

@@ -32,6 +32,7 @@ const serviceOf = (h: ExternalHost) => `ext-${h.name}`;
 /** Why kind cannot run this external host as the scenario says, or undefined when it can. */
 export function externalProblem(h: ExternalHost): string | undefined {
   if (h.server === 'https') return `the external host ${h.name} at ${h.address} is an HTTPS server, which the kind lab's external hosts do not run yet (only redis, echo and http)`;
+  if (h.server === 'mtls') return `the external host ${h.name} at ${h.address} answers mTLS with the netns lab's CA, which a kind lab has not (its meshed pods are Istio's own)`;
   return undefined;
 }
 

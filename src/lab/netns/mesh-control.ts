@@ -36,6 +36,7 @@ import type { LabSpec, SetupStep } from '../../scenario/schema.ts';
 import { exec, execOk, systemEnv } from '../exec.ts';
 import { certPaths, createLabCa, createPodCert } from './lab-ca.ts';
 import { CAPTURE_FILES, loadCapture, type LoadedCapture } from '../../scenario/capture.ts';
+import { capturedUpstreams } from '../../scenario/capture-lab.ts';
 import { replayBootstrap } from '../../mesh/envoy/replay.ts';
 import { excludeOutboundPorts } from '../../mesh/iptables/captured-rules.ts';
 import { LAB_ACCESS_LOG_FORMAT } from '../../paths/access-log.ts';
@@ -245,7 +246,7 @@ export class MeshControl {
     istiodUp.catch(() => {}); // awaited below; a failure before then is not unhandled
     const caDir = join(this.lab.dir, 'ca');
     const c0 = performance.now();
-    const ca = await createLabCa(caDir, this.lab.id);
+    const ca = await this.labCa();
     await Promise.all(
       meshed.map(async (h) => {
         const cert = await createPodCert(caDir, ca, { name: h.name, namespace: h.namespace }, this.proxyUser);
@@ -292,6 +293,14 @@ export class MeshControl {
       await Promise.all(meshed.map((h) => this.waitReady(h, { initial: true })));
     }
     this.envoyMs = performance.now() - e0;
+  }
+
+  private ca: Promise<{ ca: string; caKey: string }> | undefined;
+
+  /** The lab's certificate authority, made once (the sidecars' certificates, and the mtls hosts' that answer them). */
+  labCa(): Promise<{ ca: string; caKey: string }> {
+    this.ca ??= createLabCa(join(this.lab.dir, 'ca'), this.lab.id);
+    return this.ca;
   }
 
   /** Where the lab's istiod serves xDS (the pod network's gateway) and hears the cluster's state (a unix socket in the lab's folder). */
@@ -403,8 +412,11 @@ export class MeshControl {
     const caDir = join(this.lab.dir, 'ca');
     const own = certPaths(caDir, h.name);
     const r = replayBootstrap(this.capture!.loaded.configDump, { certificateChain: own.cert, privateKey: own.key, trustedCa: certPaths(caDir, 'ca').cert }, { adminPort: ADMIN_PORT, accessLog: { path: this.stdoutLog(h), format: `${LAB_ACCESS_LOG_FORMAT}\n` } });
-    this.capture!.changes = r.changes;
-    writeFileSync(join(this.podDir(h), 'replay-changes.txt'), `${r.changes.join('\n')}\n`);
+    // The dump's endpoints without a lab host (the lab has room for a few; the probes' first): said, as a connection to one fails (UF).
+    const hosted = new Set(this.lab.plan.hosts.map((x) => x.ip));
+    const unhosted = capturedUpstreams(this.capture!.loaded.configDump, new Set([h.ip]), new Set(), Number.POSITIVE_INFINITY).hosts.filter((x) => !hosted.has(x.address));
+    this.capture!.changes = [...r.changes, ...unhosted.map((x) => `endpoint ${x.address} (${x.name}, ports ${x.ports.join(',')}): no lab host; a connection to it fails (UF)`)];
+    writeFileSync(join(this.podDir(h), 'replay-changes.txt'), `${this.capture!.changes.join('\n')}\n`);
     return r.bootstrap;
   }
 

@@ -14,7 +14,7 @@ import { BackendInputError } from '../../run/backend.ts';
 import { bundledAgents } from './agents/bundle.ts';
 import { APP_USER, NOBODY, appConfig, externalServers } from './workloads.ts';
 import { MeshControl, type ControlPlaneChoice, type SpawnOptions } from './mesh-control.ts';
-import { selfSigned } from './lab-ca.ts';
+import { createPodCert, selfSigned } from './lab-ca.ts';
 import type { ConfigSource } from './envoy-xds.ts';
 import { tcpdumpArgv } from '../../probes/tcpdump.ts';
 import { handlePositions, parseXtablesMonitor, traceRuleSpec, type KernelPacket } from '../../probes/kernel-trace.ts';
@@ -380,8 +380,7 @@ export class StartedNetnsLab implements AsyncDisposable {
         waits.push(this.waitListening(h.name, app.ports.map((p) => p.port)));
       }
       const servers = externalServers(h);
-      // An HTTPS server's certificate: self-signed for the host's name (clients do not check it).
-      const tls = h.external?.server === 'https' ? await selfSigned(join(this.dir, 'external'), h.name, `/CN=${h.name}`).then((f) => ({ cert: readFileSync(f.cert, 'utf8'), key: readFileSync(f.key, 'utf8') })) : undefined;
+      const tls = await this.serverTls(h);
       // The servers run unprivileged: a port below 1024 (HTTPS on 443) needs the namespace's own
       // unprivileged port range opened (a per-namespace sysctl; the host's is not touched).
       if (servers.some((x) => x.port < 1024)) await execOk(inNetns(h.ns, ['sysctl', '-qw', 'net.ipv4.ip_unprivileged_port_start=0']), { where: h.name });
@@ -393,6 +392,21 @@ export class StartedNetnsLab implements AsyncDisposable {
       if (servers.length > 0) waits.push(this.waitListening(h.name, servers.map((x) => x.port)));
     }
     await Promise.all(waits);
+  }
+
+  /**
+   * An external host's certificate: HTTPS, self-signed for its name (clients do not check it);
+   * mtls, the lab CA's for its SPIFFE identity, with the CA its clients' certificates must chain to.
+   */
+  private async serverTls(h: PlannedHost): Promise<{ cert: string; key: string; ca?: string } | undefined> {
+    const ext = h.external;
+    const read = (f: { cert: string; key: string; ca?: string }) => ({ cert: readFileSync(f.cert, 'utf8'), key: readFileSync(f.key, 'utf8'), ...(f.ca ? { ca: readFileSync(f.ca, 'utf8') } : {}) });
+    if (ext?.server === 'https') return read(await selfSigned(join(this.dir, 'external'), h.name, `/CN=${h.name}`));
+    if (ext?.server !== 'mtls') return undefined;
+    const m = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(ext.identity ?? '');
+    if (!m) throw new Error(`${h.name}: an mtls host needs its identity (spiffe://cluster.local/ns/NS/sa/SA)`);
+    const cert = await createPodCert(join(this.dir, 'ca'), await this.mesh.labCa(), { name: `host-${h.name}`, namespace: m[1]!, serviceAccount: m[2]! }, NOBODY);
+    return read(cert);
   }
 
   /** Polls `ss` in the host's namespace until every port has a listener (5 s at most). */

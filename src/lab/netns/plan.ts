@@ -158,6 +158,8 @@ export function planLab(spec: LabSpec, id: string): LabPlan {
       `link set ${h.nodeLink} master ${BRIDGE}`,
       `link set ${h.nodeLink} up`,
     ]),
+    // A host outside both lab networks (a capture's, at its captured address) is on the bridge all the same.
+    ...hosts.filter((h) => !cidrContains(podNet, h.ip) && !cidrContains(extNet, h.ip)).map((h) => `route add ${h.ip}/32 dev ${BRIDGE}`),
   ];
   steps.push({ what: 'node: bridge, gateways and one veth per host', argv: ['ip', '-n', nodeNs, '-batch', '-'], input: lines(nodeBatch) });
   steps.push({

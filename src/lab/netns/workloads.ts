@@ -52,7 +52,7 @@ type ExternalHost = NonNullable<LabSpec['externalHosts']>[number];
 
 /** The echo app's role on some ports of an external host that is not a redis (echo, http, https). */
 export function externalAppConfig(ext: ExternalHost, ports: readonly number[] = ext.ports): EchoAppConfig {
-  const protocol = ext.server === 'http' ? 'http' : ext.server === 'https' ? 'https' : 'tcp';
+  const protocol = ext.server === 'http' ? 'http' : ext.server === 'https' ? 'https' : ext.server === 'mtls' ? 'mtls' : 'tcp';
   return { pod: ext.name, namespace: '', workload: 'echo', version: 'v1', ports: ports.map((port) => ({ port, protocol })) };
 }
 

@@ -225,15 +225,18 @@ function withAccessLog(v: Json, log: ReplayAccessLog, changes: Set<string>): Jso
   if (!isObj(v)) return v;
   const o: Obj = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withAccessLog(x, log, changes)]));
   const type = typeof o['@type'] === 'string' ? o['@type'] : '';
-  if (type.endsWith('tcp_proxy.v3.TcpProxy') || type.endsWith('http_connection_manager.v3.HttpConnectionManager')) {
-    const ours = { name: 'envoy.access_loggers.file', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: log.path, log_format: { text_format_source: { inline_string: log.format } } } };
-    const theirs = (Array.isArray(o.access_log) ? o.access_log : []).filter((a) => {
+  // Wherever the dump logs (a listener's own log of connections no chain took, a filter's), not to the container's stdout.
+  if (Array.isArray(o.access_log)) {
+    o.access_log = o.access_log.filter((a) => {
       const path = isObj(a) && isObj(a.typed_config) ? a.typed_config.path : undefined;
       const console = path === '/dev/stdout' || path === '/dev/stderr';
       if (console) changes.add(`the dump's access logs to ${String(path)} (istio-proxy's container log): the replay's own log instead`);
       return !console;
     });
-    o.access_log = [...theirs, ours];
+  }
+  if (type.endsWith('tcp_proxy.v3.TcpProxy') || type.endsWith('http_connection_manager.v3.HttpConnectionManager')) {
+    const ours = { name: 'envoy.access_loggers.file', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: log.path, log_format: { text_format_source: { inline_string: log.format } } } };
+    o.access_log = [...(Array.isArray(o.access_log) ? o.access_log : []), ours];
   }
   return o;
 }

@@ -8,6 +8,7 @@
 import { createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 
 export interface EchoAppConfig {
   pod: string;
@@ -15,9 +16,9 @@ export interface EchoAppConfig {
   /** echo | hello-app | tcp-echo | productpage | details | reviews-v1 | reviews-v2 | reviews-v3 | ratings | toolbox */
   workload: string;
   version: string;
-  ports: Array<{ port: number; protocol: 'http' | 'https' | 'tcp' }>;
-  /** For https ports: the server's certificate and key, PEM. */
-  tls?: { cert: string; key: string };
+  ports: Array<{ port: number; protocol: 'http' | 'https' | 'tcp' | 'mtls' }>;
+  /** For https and mtls ports: the server's certificate and key, PEM; for mtls, the CA its clients' certificates must chain to. */
+  tls?: { cert: string; key: string; ca?: string };
 }
 
 function remote(sock: Socket): string {
@@ -136,6 +137,37 @@ function serveTcp(cfg: EchoAppConfig, port: number, listening: () => void): void
   }).listen(port, '0.0.0.0', listening);
 }
 
+/** Istio's ALPN on mTLS between sidecars, then the plain protocols. */
+const MESH_ALPN = ['istio-peer-exchange', 'istio', 'istio-http/1.1', 'istio-http/1.0', 'istio-h2', 'h2', 'http/1.1'];
+
+/**
+ * A meshed workload as its peers' sidecars see it: TLS with its certificate, a client
+ * certificate of the lab's CA required, Istio's ALPN accepted; inside, HTTP (answered as the
+ * echo app answers, its RemoteAddr the peer sidecar's) or, when the first bytes are not an HTTP
+ * request line, the TCP greeting.
+ */
+function serveMtls(cfg: EchoAppConfig, port: number, handle: Handler, listening: () => void): void {
+  const http = createHttpServer((req, res) => {
+    Promise.resolve(handle(req, res, port)).catch((e: unknown) => send(res, 500, `${String(e)}\n`));
+  });
+  const tls = createTlsServer({ cert: cfg.tls!.cert, key: cfg.tls!.key, ca: cfg.tls!.ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: MESH_ALPN }, (sock) => {
+    sock.once('data', (first: Buffer) => {
+      sock.pause();
+      sock.unshift(first);
+      if (/^[A-Z]+ \S+ HTTP\/1\.[01]\r?\n/.test(first.toString('latin1').split('\n')[0] + '\n')) {
+        http.emit('connection', sock);
+        sock.resume();
+      } else {
+        sock.resume();
+        sock.write(`hello from ${cfg.pod} port ${port} (peer ${remote(sock)})\n`);
+        sock.on('data', (d: Buffer) => sock.write(`hello ${d.toString('utf8')}`));
+      }
+    });
+    sock.on('error', () => sock.destroy());
+  });
+  tls.listen(port, '0.0.0.0', listening);
+}
+
 export function startEchoApp(cfg: EchoAppConfig): void {
   const handle = handlerFor(cfg);
   // One line when every port listens: what a container's wait strategy waits for.
@@ -146,6 +178,10 @@ export function startEchoApp(cfg: EchoAppConfig): void {
   for (const p of cfg.ports) {
     if (p.protocol === 'tcp') {
       serveTcp(cfg, p.port, listening);
+      continue;
+    }
+    if (p.protocol === 'mtls') {
+      serveMtls(cfg, p.port, handle, listening);
       continue;
     }
     const serve = (req: IncomingMessage, res: ServerResponse) => {
