@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { captureFromFiles, nodeFacts } from '../../../src/cli/capture-draft.ts';
 import { loadScenarioFile } from '../../../src/scenario/loader.ts';
+import { capturedUpstreams } from '../../../src/scenario/capture-lab.ts';
 import { readFixture } from '../../helpers/shared-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pathlab-capture-lab-'));
@@ -80,4 +81,31 @@ test('a capture lab runs on the netns backend only', (t) => {
   const r = loadScenarioFile(file);
   t.false(r.ok);
   if (!r.ok) t.true(r.problems.some((p) => p.field === 'metadata.backends[1]' && /replayed in the netns lab only, not on kind/.test(p.message)), r.problems.map((p) => `${p.field}: ${p.message}`).join('\n'));
+});
+
+test('a dump\'s endpoints as lab hosts: one per address with its ports, mtls where Istio sends mTLS, the probes\' Services first, at most the room left', (t) => {
+  // The shapes istiod's dumps have (a ClustersConfigDump cluster with tlsMode-istio socket matches, EDS endpoints with their metadata).
+  const cluster = (name: string, san?: string) => ({ cluster: { name, ...(san ? { transport_socket_matches: [{ name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transport_socket: { typed_config: { common_tls_context: { combined_validation_context: { default_validation_context: { match_subject_alt_names: [{ exact: san }] } } } } } }] } : {}) } });
+  const endpoint = (ip: string, port: number, workload: string, mtls: boolean) => ({ endpoint: { address: { socket_address: { address: ip, port_value: port } } }, metadata: { filter_metadata: { ...(mtls ? { 'envoy.transport_socket_match': { tlsMode: 'istio' } } : {}), istio: { workload: `${workload};default;${workload};v1;Kubernetes` } } } });
+  const dump = {
+    configs: [
+      { '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', dynamic_active_clusters: [cluster('outbound|9080||details.default.svc.cluster.local', 'spiffe://cluster.local/ns/default/sa/details'), cluster('outbound|6379||redis.db.svc.cluster.local')] },
+      {
+        '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
+        dynamic_endpoint_configs: [
+          { endpoint_config: { cluster_name: 'outbound|9080||details.default.svc.cluster.local', endpoints: [{ lb_endpoints: [endpoint('10.64.0.11', 9080, 'details', true), endpoint('10.64.0.9', 9080, 'details', true)] }] } },
+          { endpoint_config: { cluster_name: 'outbound|6379||redis.db.svc.cluster.local', endpoints: [{ lb_endpoints: [endpoint('10.64.0.5', 6379, 'redis', false), endpoint('127.0.0.1', 6379, 'x', false), endpoint('10.64.0.10', 6379, 'self', false)] }] } },
+        ],
+      },
+    ],
+  };
+  const all = capturedUpstreams(dump, new Set(['10.64.0.10']), new Set(['details']), 16);
+  t.deepEqual(all.hosts, [
+    { name: 'redis', address: '10.64.0.5', ports: [6379], server: 'echo' },
+    { name: 'details-2', address: '10.64.0.9', ports: [9080], server: 'mtls', identity: 'spiffe://cluster.local/ns/default/sa/details' },
+    { name: 'details-3', address: '10.64.0.11', ports: [9080], server: 'mtls', identity: 'spiffe://cluster.local/ns/default/sa/details' },
+  ]);
+  const one = capturedUpstreams(dump, new Set(['10.64.0.10']), new Set(), 1, new Set(['details']));
+  t.deepEqual(one.hosts.map((h) => h.address), ['10.64.0.9']);
+  t.deepEqual(one.notes, ['endpoint 10.64.0.11 (details): no lab host, the lab has room for 16 hosts', 'endpoint 10.64.0.5 (redis): no lab host, the lab has room for 16 hosts']);
 });
