@@ -39,6 +39,20 @@ const REDIS = `  externalHosts:
       password: lab-secret
 `;
 
+/** The article's redis command to 10.0.0.6:9080 from `pod`, answered by redis (its path follows, a hop a line). */
+const redisProbe = (pod: string) => `probes:
+  - name: redis-9080
+    from: { pod: ${pod} }
+    tool: nc
+    target: { address: 10.0.0.6, port: 9080 }
+    payload: "keys *\\r\\n"
+    halfClose: false
+    timeout: 3s
+    expect:
+      reply: { pattern: "^-NOAUTH" }
+      path:
+`;
+
 netnsTest(`${NEEDS_ROOT} seed 003 replayed from Istio 1.1.1's productpage dump and the incident pod's rules: the sidecar answers 400; the fix reaches redis; --check-fault runs the capture without it`, (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pathlab-replay-'));
   try {
@@ -85,18 +99,7 @@ ${REDIS}setup:
       pod: productpage-v1-5cb458d74f-56sx7
       annotations:
         traffic.sidecar.istio.io/excludeOutboundPorts: "9080"
-probes:
-  - name: redis-9080
-    from: { pod: productpage-v1-5cb458d74f-56sx7 }
-    tool: nc
-    target: { address: 10.0.0.6, port: 9080 }
-    payload: "keys *\\r\\n"
-    halfClose: false
-    timeout: 3s
-    expect:
-      reply: { pattern: "^-NOAUTH" }
-      path:
-        - iptables nat/OUTPUT#1 -> nat/istio_OUTPUT#1 ACCEPT
+${redisProbe('productpage-v1-5cb458d74f-56sx7')}        - iptables nat/OUTPUT#1 -> nat/istio_OUTPUT#1 ACCEPT
         - wire iface=eth0 dst=10.0.0.6:9080
       notPath:
         - envoy listener=virtual
@@ -135,18 +138,7 @@ metadata:
   backends: [netns]
 lab:
   capture: ./capture
-${REDIS}probes:
-  - name: redis-9080
-    from: { pod: app }
-    tool: nc
-    target: { address: 10.0.0.6, port: 9080 }
-    payload: "keys *\\r\\n"
-    halfClose: false
-    timeout: 3s
-    expect:
-      reply: { pattern: "^-NOAUTH" }
-      path:
-        - envoy listener=virtualOutbound -> listener=0.0.0.0_9080 chain=PassthroughFilterChain cluster=PassthroughCluster
+${REDIS}${redisProbe('app')}        - envoy listener=virtualOutbound -> listener=0.0.0.0_9080 chain=PassthroughFilterChain cluster=PassthroughCluster
         - wire iface=eth0 dst=10.0.0.6:9080
 `,
     );
