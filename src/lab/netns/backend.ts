@@ -56,7 +56,8 @@ class StartedNetnsBackend implements StartedBackend {
   }
 
   async applySetup(s: LoadedScenario, steps: readonly SetupStep[]): Promise<{ notes: string[] }> {
-    const notes: string[] = [];
+    // A capture lab's evidence says what its replay changed of the captured dump, a line each.
+    const notes: string[] = this.lab.mesh.replayChanges.map((c) => `replay of the capture: ${c}`);
     // A lab that outlives the run says, while a setup is applied, that it is not at its
     // definition: a command that attaches to it later refuses it if the setup is never reverted.
     if (this.keep) this.lab.saveRecord({ changedBy: process.pid });

@@ -405,8 +405,8 @@ export class MeshControl {
   /**
    * The captured configuration as upstream Envoy's bootstrap: the pod's own certificate from the
    * lab's CA where the dump had SDS secrets or certificate files, the lab's access log (the format
-   * every lab sidecar writes) beside the dump's own. What the replay changed of the dump is kept
-   * beside the bootstrap (replay-changes.txt).
+   * every lab sidecar writes) in place of the dump's to stdout. What the replay changed of the dump
+   * is kept beside the bootstrap (replay-changes.txt) and in every scenario's setup evidence.
    */
   private replayed(h: PlannedHost): Record<string, unknown> {
     const caDir = join(this.lab.dir, 'ca');
