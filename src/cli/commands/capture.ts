@@ -79,7 +79,7 @@ interface CaptureOptions {
 export function registerCapture(program: Command, ctx: CliContext): void {
   program
     .command('capture')
-    .description("save a live pod's iptables rules, sidecar config_dump (with endpoints; private keys redacted), labels, annotations, mesh config and versions into a folder, optionally one connection from it, and a drafted replay scenario")
+    .description("save a pod's iptables rules, sidecar config_dump (with endpoints; private keys redacted), labels, annotations, mesh config and versions into a folder (live by --context, or from files taken by hand), with --to one connection from it and a drafted replay scenario")
     .option('--context <name>', 'the kubeconfig context of the pod\'s cluster (a live capture)')
     .option('--pod <ns/name>', 'the pod, e.g. default/productpage-v1-7d9c-xk2 (from files: when the dump\'s bootstrap does not name it)')
     .option('--config-dump <file>', 'instead of a live pod: a config_dump taken by hand (pilot-agent request GET config_dump, istioctl proxy-config all -o json)')
