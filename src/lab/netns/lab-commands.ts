@@ -93,8 +93,11 @@ async function up(opts: LabUpOptions, io: LabIo): Promise<void> {
     for (const s of started.mesh.services()) {
       io.out(`service ${s.name}.${s.namespace} ${s.headless ? 'headless' : s.vip} ports ${s.ports.map((p) => p.port).join(',')}\n`);
     }
+    // A command that works in this lab: a request to its first Service, or (a lab without one, such as a capture's) the pod's rules.
     const first = started.plan.hosts.find((h) => h.kind === 'pod');
-    if (first) io.out(`\nrun a command in a pod:  ip netns exec ${first.ns} curl -s http://productpage:9080/productpage\n`);
+    const svc = started.mesh.services().find((x) => x.ports.length > 0);
+    const example = svc ? `curl -s http://${svc.name}.${svc.namespace}:${svc.ports[0]!.port}/` : 'iptables-save -t nat';
+    if (first) io.out(`\nrun a command in a pod:  ip netns exec ${first.ns} ${example}\n`);
     io.out(`tear it down:            pathlab lab down ${started.id}\n`);
   } finally {
     process.removeListener('SIGINT', onSignal);
