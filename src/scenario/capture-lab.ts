@@ -19,12 +19,12 @@ export type LabCaptureRef = z.infer<typeof LabCaptureSchema>;
 /** The annotations a capture lab's setup may change, and how the replay applies each to the captured rules. */
 export const CAPTURE_ANNOTATIONS = ['traffic.sidecar.istio.io/excludeOutboundPorts'] as const;
 
-/** The era of a captured Istio version ("1.1.1" → 1.2, "1.19.3" → 1.18, unknown → current). */
-export function captureEra(version: string): { era: LabSpec['istio']['version']; note?: string } {
+/** The era of a captured Istio version ("1.1.1" → 1.2, "1.19.3" → 1.18); one explain cannot place (unknown) reads as current. */
+export function captureEra(version: string): LabSpec['istio']['version'] {
   try {
-    return { era: resolveIstioVersion(version).era };
-  } catch (e) {
-    return { era: 'current', note: `Istio version "${version}": ${(e as Error).message}; explain reads it as current Istio` };
+    return resolveIstioVersion(version).era;
+  } catch {
+    return 'current';
   }
 }
 
@@ -101,7 +101,7 @@ export function capturedUpstreams(dump: unknown, skip: ReadonlySet<string>, take
 }
 
 /** The lab a capture reference stands for, or the problems (each with the field it is about). */
-export function captureLab(ref: LabCaptureRef, baseDir: string, probeHosts: readonly string[] = []): { lab: LabSpec; capture: LoadedCapture; notes: string[] } | { problems: Array<{ field: string; message: string }> } {
+export function captureLab(ref: LabCaptureRef, baseDir: string, probeHosts: readonly string[] = []): { lab: LabSpec; capture: LoadedCapture } | { problems: Array<{ field: string; message: string }> } {
   if (isAbsolute(ref.capture)) return { problems: [{ field: 'capture', message: `${ref.capture}: a capture folder is named relative to the scenario's folder` }] };
   const dir = resolve(baseDir, ref.capture);
   let capture: LoadedCapture;
@@ -119,7 +119,7 @@ export function captureLab(ref: LabCaptureRef, baseDir: string, probeHosts: read
   if (!pod.ip) problems.push({ field: 'capture', message: `${ref.capture}/capture.yaml: pod.ip is not set: a replay needs the pod's address (its listeners are named by it)` });
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(pod.name) || pod.name.length > 63) problems.push({ field: 'capture', message: `${ref.capture}/capture.yaml: pod.name ${JSON.stringify(pod.name)} is not a DNS label` });
   if (problems.length) return { problems };
-  const { era } = captureEra(versions.istio);
+  const era = captureEra(versions.istio);
   const [a, b, c] = pod.ip!.split('.');
   const uid = capturedProxyUid(capture.files[CAPTURE_FILES.iptables]!);
   const own = [...(ref.externalHosts ?? [])];
@@ -139,5 +139,5 @@ export function captureLab(ref: LabCaptureRef, baseDir: string, probeHosts: read
     ...(externalHosts.length ? { externalHosts } : {}),
     capture: dir,
   };
-  return { lab, capture, notes: upstreams.notes };
+  return { lab, capture };
 }
