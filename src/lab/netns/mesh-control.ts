@@ -228,6 +228,8 @@ export class MeshControl {
       st.interception = this.interceptionOf(h);
       st.tproxyRoute = st.interception === 'TPROXY';
       st.proxyPid = this.lab.processes.find((p) => p.host === h.name && p.what === this.proxyProcess)?.pid;
+      // A replayed Envoy's changes, as the command that started it wrote them.
+      if (this.capture) this.capture.changes = readFileSync(join(this.podDir(h), 'replay-changes.txt'), 'utf8').split('\n').filter(Boolean);
       if (this.controlPlane === 'model') {
         // The file version the Envoy has: the next push is the one after it.
         const r = await this.lab.run(h.name, ['curl', '-s', '--max-time', '2', `http://127.0.0.1:${ADMIN_PORT}/stats?filter=listener_manager.lds.version_text`]);
@@ -414,8 +416,9 @@ export class MeshControl {
     const r = replayBootstrap(this.capture!.loaded.configDump, { certificateChain: own.cert, privateKey: own.key, trustedCa: certPaths(caDir, 'ca').cert }, { adminPort: ADMIN_PORT, accessLog: { path: this.stdoutLog(h), format: `${LAB_ACCESS_LOG_FORMAT}\n` } });
     // The dump's endpoints without a lab host (the lab has room for a few; the probes' first): said, as a connection to one fails (UF).
     const hosted = new Set(this.lab.plan.hosts.map((x) => x.ip));
-    const unhosted = capturedUpstreams(this.capture!.loaded.configDump, new Set([h.ip]), new Set(), Number.POSITIVE_INFINITY).hosts.filter((x) => !hosted.has(x.address));
-    this.capture!.changes = [...r.changes, ...unhosted.map((x) => `endpoint ${x.address} (${x.name}, ports ${x.ports.join(',')}): no lab host; a connection to it fails (UF)`)];
+    const upstreams = capturedUpstreams(this.capture!.loaded.configDump, new Set([h.ip]), new Set(), Number.POSITIVE_INFINITY);
+    const unhosted = upstreams.hosts.filter((x) => !hosted.has(x.address));
+    this.capture!.changes = [...r.changes, ...unhosted.map((x) => `endpoint ${x.address} (${x.name}, ports ${x.ports.join(',')}): no lab host; a connection to it fails (UF)`), ...upstreams.notes];
     writeFileSync(join(this.podDir(h), 'replay-changes.txt'), `${this.capture!.changes.join('\n')}\n`);
     return r.bootstrap;
   }
@@ -440,11 +443,19 @@ export class MeshControl {
     return this.capture?.changes ?? [];
   }
 
+  /** The Istio version a capture was taken from (undefined for other labs). */
+  get capturedIstio(): string | undefined {
+    return this.capture?.loaded.manifest.versions.istio;
+  }
+
   /** istio-init's rules for the pod's annotations now: the iptables-restore payload and istio-iptables' flags. */
   private initRules(h: PlannedHost): { payload: string; flags: string[] } {
     if (this.capture) {
-      const excluded = (this.pods.get(h.name)!.annotations['traffic.sidecar.istio.io/excludeOutboundPorts'] ?? '').split(',').map((p) => p.trim()).filter(Boolean).map(Number);
-      return { payload: excludeOutboundPorts(this.capture.loaded.files[CAPTURE_FILES.iptables]!, excluded), flags: [] };
+      // Only what a setup step adds: the captured rules already have the pod's own annotation's exclusions.
+      const ports = (annotations: Record<string, string>) => (annotations['traffic.sidecar.istio.io/excludeOutboundPorts'] ?? '').split(',').map((p) => p.trim()).filter(Boolean).map(Number);
+      const captured = new Set(ports(h.pod?.annotations ?? {}));
+      const added = ports(this.pods.get(h.name)!.annotations).filter((p) => !captured.has(p));
+      return { payload: excludeOutboundPorts(this.capture.loaded.files[CAPTURE_FILES.iptables]!, added), flags: [] };
     }
     const ports = (h.pod?.ports ?? []).map((p) => p.port);
     return istioInitRules(this.spec.istio.version, this.pods.get(h.name)!.annotations, this.proxyUser, ports);

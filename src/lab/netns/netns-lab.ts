@@ -4,7 +4,7 @@
 // Everything it creates is named after its id (`pl-<id>-…`), so sweepLabs() can remove what
 // a crashed run left behind.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabSpec } from '../../scenario/schema.ts';
 import { exec, execOk, inNetns, systemEnv, type ExecOptions, type ExecResult } from '../exec.ts';
@@ -400,13 +400,19 @@ export class StartedNetnsLab implements AsyncDisposable {
    */
   private async serverTls(h: PlannedHost): Promise<{ cert: string; key: string; ca?: string } | undefined> {
     const ext = h.external;
-    const read = (f: { cert: string; key: string; ca?: string }) => ({ cert: readFileSync(f.cert, 'utf8'), key: readFileSync(f.key, 'utf8'), ...(f.ca ? { ca: readFileSync(f.ca, 'utf8') } : {}) });
-    if (ext?.server === 'https') return read(await selfSigned(join(this.dir, 'external'), h.name, `/CN=${h.name}`));
+    if (ext?.server === 'https') {
+      const f = await selfSigned(join(this.dir, 'external'), h.name, `/CN=${h.name}`);
+      // Read by the server, which runs as nobody: the key readable by its group only.
+      chownSync(f.key, 0, NOBODY.gid);
+      chmodSync(f.key, 0o640);
+      chmodSync(f.cert, 0o644);
+      return f;
+    }
     if (ext?.server !== 'mtls') return undefined;
     const m = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(ext.identity ?? '');
-    if (!m) throw new Error(`${h.name}: an mtls host needs its identity (spiffe://cluster.local/ns/NS/sa/SA)`);
-    const cert = await createPodCert(join(this.dir, 'ca'), await this.mesh.labCa(), { name: `host-${h.name}`, namespace: m[1]!, serviceAccount: m[2]! }, NOBODY);
-    return read(cert);
+    if (!m) throw new Error(`${h.name}: an mtls host needs its identity (spiffe://TRUST-DOMAIN/ns/NS/sa/SA)`);
+    // The identity whole: a mesh's own trust domain (not always cluster.local) is what its peers check.
+    return createPodCert(join(this.dir, 'ca'), await this.mesh.labCa(), { name: `host-${h.name}`, namespace: m[1]!, spiffe: ext.identity! }, NOBODY);
   }
 
   /** Polls `ss` in the host's namespace until every port has a listener (5 s at most). */

@@ -198,6 +198,19 @@ function standardCluster(name: string): Obj | undefined {
 /** A STATIC cluster with no endpoints: every connection to it fails (UH), as a cluster with none does. */
 const emptyCluster = (name: string): Obj => ({ name, type: 'STATIC', connect_timeout: '10s', load_assignment: { cluster_name: name, endpoints: [] } });
 
+/** Extension types that run code a configuration carries or names (Lua, Wasm, Go, dynamic modules). */
+const CODE_EXTENSION = /\.(lua|wasm|golang|dynamic_modules)\.v3\./;
+
+/** The code-running extensions in a configuration, by type. */
+function codeExtensions(v: Json, out = new Set<string>()): string[] {
+  if (Array.isArray(v)) for (const x of v) codeExtensions(x, out);
+  else if (isObj(v)) {
+    if (typeof v['@type'] === 'string' && CODE_EXTENSION.test(v['@type'])) out.add(v['@type'].replace(/^type\.googleapis\.com\//, ''));
+    for (const x of Object.values(v)) codeExtensions(x, out);
+  }
+  return [...out].sort();
+}
+
 /** The clusters a configuration sends to: its tcp_proxy filters' and its inline routes' (one, or weighted). */
 function namedClusters(v: Json, out = new Set<string>()): Set<string> {
   if (Array.isArray(v)) for (const x of v) namedClusters(x, out);
@@ -215,54 +228,81 @@ function namedClusters(v: Json, out = new Set<string>()): Set<string> {
 }
 
 /**
- * The replay's access log added to every tcp_proxy and HTTP connection manager. The dump's own
- * loggers to /dev/stdout or /dev/stderr (istio-proxy's container log) go: the replaying lab's
- * Envoy runs as the proxy's uid with a stdout it may not reopen, and its own log has every
- * connection already.
+ * The dump's file access logs go, wherever they are (a listener's own, a filter's): to istio-proxy's
+ * stdout (which the replaying lab's Envoy, as the proxy's uid, may not reopen), or to a file on
+ * the machine that replays it, which a capture does not get to choose. The replay's own log (the
+ * lab's) has every connection. Then that log is added to every tcp_proxy and HTTP connection manager.
  */
-function withAccessLog(v: Json, log: ReplayAccessLog, changes: Set<string>): Json {
+function withAccessLog(v: Json, log: ReplayAccessLog | undefined, changes: Set<string>): Json {
   if (Array.isArray(v)) return v.map((x) => withAccessLog(x, log, changes));
   if (!isObj(v)) return v;
   const o: Obj = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withAccessLog(x, log, changes)]));
   const type = typeof o['@type'] === 'string' ? o['@type'] : '';
-  // Wherever the dump logs (a listener's own log of connections no chain took, a filter's), not to the container's stdout.
   if (Array.isArray(o.access_log)) {
     o.access_log = o.access_log.filter((a) => {
-      const path = isObj(a) && isObj(a.typed_config) ? a.typed_config.path : undefined;
-      const console = path === '/dev/stdout' || path === '/dev/stderr';
-      if (console) changes.add(`the dump's access logs to ${String(path)} (istio-proxy's container log): the replay's own log instead`);
-      return !console;
+      const tc = isObj(a) && isObj(a.typed_config) ? a.typed_config : undefined;
+      const file = typeof tc?.['@type'] === 'string' && tc['@type'].endsWith('FileAccessLog');
+      const console = tc?.path === '/dev/stdout' || tc?.path === '/dev/stderr';
+      const gone = file && (!console || log !== undefined);
+      if (gone) changes.add(`the dump's access logs to ${String(tc?.path)}: removed${log ? ' (the replay\'s own log has every connection)' : ''}`);
+      return !gone;
     });
   }
-  if (type.endsWith('tcp_proxy.v3.TcpProxy') || type.endsWith('http_connection_manager.v3.HttpConnectionManager')) {
+  if (log && (type.endsWith('tcp_proxy.v3.TcpProxy') || type.endsWith('http_connection_manager.v3.HttpConnectionManager'))) {
     const ours = { name: 'envoy.access_loggers.file', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: log.path, log_format: { text_format_source: { inline_string: log.format } } } };
     o.access_log = [...(Array.isArray(o.access_log) ? o.access_log : []), ours];
   }
   return o;
 }
 
+/**
+ * The changes of a replay, by kind: the same change to many listeners, clusters or routes is one
+ * line with how many (and two of their names); endpoints without a lab host, one line.
+ */
+export function summariseChanges(changes: readonly string[]): string[] {
+  const groups = new Map<string, string[]>();
+  for (const c of changes) {
+    const m = /^(listener|cluster|route) (\S+): (.*)$/.exec(c);
+    const e = /^endpoint (\S+) .*: no lab host/.exec(c);
+    const key = m ? `${m[1]}s: ${m[3]}` : e ? 'endpoints without a lab host (a connection to one fails, UF)' : c;
+    groups.set(key, [...(groups.get(key) ?? []), m?.[2] ?? e?.[1] ?? '']);
+  }
+  return [...groups].map(([key, names]) => {
+    if (names.length > 1) return `${key} (${names.length}: ${names.slice(0, 2).join(', ')}${names.length > 2 ? ', …' : ''})`;
+    const one = /^(listener|cluster|route)s: (.*)$/.exec(key);
+    if (one) return `${one[1]} ${names[0]}: ${one[2]}`;
+    return key.startsWith('endpoints') ? `${key}: ${names[0]}` : key;
+  });
+}
+
+/** A dump with the protos' own field names and, from the v2 API, restated in v3 (what was restated goes into `changes`). */
+export function normalisedDump(captured: unknown, changes: string[] = []): unknown {
+  const dump = protoNames(captured, changes);
+  if (!isV2Dump(dump)) return dump;
+  try {
+    const up = upgradeV2Dump(dump, (name) => istioOnly({ name }) !== undefined);
+    changes.push(...up.changes.map((c) => `v2 API → v3: ${c}`));
+    return up.dump;
+  } catch (e) {
+    if (e instanceof V2UpgradeError) throw new ReplayError(`a v2 API dump (Istio 1.5 and before): ${e.message}`);
+    throw e;
+  }
+}
+
 /** The captured configuration as a static bootstrap for upstream Envoy (see the header for what changes). */
 export function replayBootstrap(captured: unknown, files: ReplayFiles, opts: { adminPort?: number; accessLog?: ReplayAccessLog } = {}): ReplayConfig {
   const changes: string[] = [];
-  let dump = protoNames(captured, changes);
-  if (isV2Dump(dump)) {
-    try {
-      const up = upgradeV2Dump(dump, (name) => istioOnly({ name }) !== undefined);
-      dump = up.dump;
-      changes.push(...up.changes.map((c) => `v2 API → v3: ${c}`));
-    } catch (e) {
-      if (e instanceof V2UpgradeError) throw new ReplayError(`a v2 API dump (Istio 1.5 and before): ${e.message}`);
-      throw e;
-    }
-  }
-  const configs = sections(dump);
+  const configs = sections(normalisedDump(captured, changes));
   const { listeners, clusters, routes, endpoints, bootstrap } = labCertFiles(resources(configs), files, changes);
   if (listeners.length === 0) throw new ReplayError('the dump has no active listener: nothing to replay');
   const removed = new Set<string>();
   const routeByName = new Map(routes.map((r) => [String(r.name), r]));
   const wanted = new Map<string, 'certificate' | 'validation'>();
 
-  const outListeners = listeners.map((l) => {
+  // A listener on a unix socket would make its file wherever the dump says: not replayed.
+  const onPipes = listeners.filter((l) => isObj(l.address) && isObj(l.address.pipe));
+  for (const l of onPipes) changes.push(`listener ${String(l.name)}: on a unix socket (${JSON.stringify((l.address as Obj).pipe)}): not replayed`);
+  const outListeners = listeners.filter((l) => !onPipes.includes(l)).map((l) => {
     const name = String(l.name);
     const s = strip(l, changes, `listener ${name}`, removed) as Obj;
     // RDS → the route configuration the dump holds, inline; none captured → an empty one (every request 404 NR), said.
@@ -325,8 +365,11 @@ export function replayBootstrap(captured: unknown, files: ReplayFiles, opts: { a
   const node = isObj(bootstrap?.node) ? { id: bootstrap.node.id ?? 'sidecar~0.0.0.0~replay.default~default.svc.cluster.local', cluster: bootstrap.node.cluster ?? 'replay.default' } : { id: 'sidecar~0.0.0.0~replay.default~default.svc.cluster.local', cluster: 'replay.default' };
   // Internal listeners (a waypoint's) need the bootstrap extension that registers them.
   const logChanges = new Set<string>();
-  const logged = opts.accessLog ? (withAccessLog(outListeners, opts.accessLog, logChanges) as Obj[]) : outListeners;
+  const logged = withAccessLog(outListeners, opts.accessLog, logChanges) as Obj[];
   changes.push(...logChanges);
+  // What would run code of the capture's choosing on the machine that replays it: refused.
+  const code = codeExtensions([...logged, ...outClusters]);
+  if (code.length) throw new ReplayError(`the dump has extensions that run code of their own (${code.join(', ')}): a replay runs only Envoy's built-in filters`);
   const internal = JSON.stringify(outListeners).includes('"internal_listener"') || JSON.stringify(outClusters).includes('envoy_internal_address');
   const out: Obj = {
     node,

@@ -46,7 +46,7 @@ test('lab: { capture } becomes the captured pod (first, meshed, at its address, 
   t.is(lab.capture, legacy);
   t.deepEqual(lab.istio, { version: '1.2' });
   t.deepEqual(lab.proxy, { uid: 1337 });
-  t.deepEqual(lab.network, { podCidr: '10.52.2.0/24' });
+  t.deepEqual(lab.network, { podCidr: '10.52.2.0/24', externalCidr: '198.18.0.0/24' });
   t.deepEqual(lab.pods.map((p) => [p.name, p.namespace, p.ip, p.meshed]), [['productpage-v1-5cb458d74f-56sx7', 'default', '10.52.2.21', true], ['client', undefined, undefined, false]]);
   t.deepEqual(lab.externalHosts?.map((h) => h.address), ['10.0.0.6']);
 });
@@ -64,7 +64,9 @@ test('each problem of a capture lab at its field', (t) => {
   rmSync(join(norules, 'iptables.save'));
   writeFileSync(join(norules, 'capture.yaml'), captureFromFiles({ configDump: DUMP, iptables: RULES, source: 'x' }).files['capture.yaml']!.replace('  - iptables.save\n', ''));
   t.deepEqual(problems('norules', `lab:\n  capture: ./norules\n${PROBE}`), ['lab.capture: ./norules: has no iptables.save: a replay needs the sidecar\'s configuration and the pod\'s rules']);
-  t.deepEqual(problems('fine', `lab:\n  capture: ./legacy\n${PROBE}`), []);
+  t.deepEqual(problems('fine', `lab:\n  capture: ./legacy\n  externalHosts:\n    - {name: redis, address: 10.0.0.6, server: redis, ports: [9080]}\n${PROBE}`), []);
+  // A probe to a captured address where the lab has no host: refused, as any probe outside the lab is.
+  t.regex(problems('nohost', `lab:\n  capture: ./legacy\n${PROBE}`)[0]!, /^probes\[0\]\.target\.address: 10\.0\.0\.6 is outside the lab's networks/);
   const wrong = problems(
     'wrong',
     `lab:\n  capture: ./legacy\n  pods:\n    - {name: other, workload: echo, meshed: true}\nsetup:\n  - {role: fix, apply: {apiVersion: networking.istio.io/v1, kind: ServiceEntry, metadata: {name: s}, spec: {hosts: [redis.example], ports: [{number: 9080, name: tcp, protocol: TCP}], resolution: NONE, location: MESH_EXTERNAL}}}\n  - {role: fix, annotate: {pod: productpage-v1-5cb458d74f-56sx7, annotations: {traffic.sidecar.istio.io/excludeOutboundIPRanges: 10.0.0.6/32}}}\n  - {role: fix, meshConfig: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}\n${PROBE}`,
@@ -107,5 +109,39 @@ test('a dump\'s endpoints as lab hosts: one per address with its ports, mtls whe
   ]);
   const one = capturedUpstreams(dump, new Set(['10.64.0.10']), new Set(), 1, new Set(['details']));
   t.deepEqual(one.hosts.map((h) => h.address), ['10.64.0.9']);
-  t.deepEqual(one.notes, ['endpoint 10.64.0.11 (details): no lab host, the lab has room for 16 hosts', 'endpoint 10.64.0.5 (redis): no lab host, the lab has room for 16 hosts']);
+  t.deepEqual(one.notes, ['endpoint 10.64.0.11 (details): no lab host, the lab has no room left (16 hosts at most)', 'endpoint 10.64.0.5 (redis): no lab host, the lab has no room left (16 hosts at most)']);
+});
+
+test('a capture that would run code, run as root or lead out of the scenario\'s folder is refused; an IPv6 pod too', async (t) => {
+  const { symlinkSync } = await import('node:fs');
+  const problems = (name: string, body: string) => {
+    const r = loadScenarioFile(scenario(name, body));
+    return r.ok ? [] : r.problems.map((p) => `${p.field}: ${p.message}`);
+  };
+  const files = captureFromFiles({ configDump: DUMP, iptables: RULES, source: 'x' }).files;
+  // A Lua filter in the dump (what an EnvoyFilter could have put there): Envoy would run its code.
+  const dump = JSON.parse(files['config_dump.json']!) as { configs: Array<Record<string, any>> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const listeners = dump.configs.find((c) => String(c['@type']).endsWith('ListenersConfigDump'))!;
+  const hcm = listeners.dynamic_listeners.find((l: any) => l.active_state.listener.name === '0.0.0.0_9080').active_state.listener.filter_chains[0].filters[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  hcm.config.http_filters.unshift({ name: 'envoy.filters.http.lua', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua', inline_code: 'function envoy_on_request(h) os.execute("id") end' } });
+  captureFolder('lua', { ...files, 'config_dump.json': JSON.stringify(dump) });
+  t.regex(problems('lua', `lab:\n  capture: ./lua\n${PROBE}`).join('\n'), /^lab\.capture: \.\/lua\/config_dump\.json: cannot be replayed: the dump has extensions that run code of their own \(envoy\.extensions\.filters\.http\.lua\.v3\.Lua\)/m);
+  // Rules that exempt uid 0: the replayed Envoy would run as root.
+  captureFolder('root', { ...files, 'iptables.save': RULES.replace(/--uid-owner 1337/g, '--uid-owner 0') });
+  t.regex(problems('root', `lab:\n  capture: ./root\n${PROBE}`).join('\n'), /its rules exempt uid 0 .*a replay does not run the captured configuration as root/);
+  // An IPv6 pod.
+  captureFolder('six', { ...files, 'capture.yaml': files['capture.yaml']!.replace('ip: 10.52.2.21', 'ip: fd00::21') });
+  t.regex(problems('six', `lab:\n  capture: ./six\n${PROBE}`).join('\n'), /pod\.ip fd00::21 is not IPv4: IPv6 pods are not replayed/);
+  // Out of the scenario's folder: by .. and by a link.
+  const inner = join(dir, 'inner');
+  mkdirSync(inner, { recursive: true });
+  writeFileSync(join(inner, 'up.yaml'), `apiVersion: pathlab/v1\nkind: Scenario\nmetadata: {name: up, description: x, source: {seed: '003'}, backends: [netns]}\nlab:\n  capture: ../legacy\n${PROBE}`);
+  const up = loadScenarioFile(join(inner, 'up.yaml'));
+  t.false(up.ok);
+  if (!up.ok) t.regex(up.problems[0]!.message, /leads out of the scenario's folder/);
+  symlinkSync(legacy, join(inner, 'linked'));
+  writeFileSync(join(inner, 'linked.yaml'), `apiVersion: pathlab/v1\nkind: Scenario\nmetadata: {name: linked, description: x, source: {seed: '003'}, backends: [netns]}\nlab:\n  capture: ./linked\n${PROBE}`);
+  const linked = loadScenarioFile(join(inner, 'linked.yaml'));
+  t.false(linked.ok);
+  if (!linked.ok) t.regex(linked.problems[0]!.message, /leads out of the scenario's folder/);
 });

@@ -9,6 +9,7 @@ import { createServer as createHttpServer, request, type IncomingMessage, type S
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { readFileSync } from 'node:fs';
 
 export interface EchoAppConfig {
   pod: string;
@@ -17,7 +18,11 @@ export interface EchoAppConfig {
   workload: string;
   version: string;
   ports: Array<{ port: number; protocol: 'http' | 'https' | 'tcp' | 'mtls' }>;
-  /** For https and mtls ports: the server's certificate and key, PEM; for mtls, the CA its clients' certificates must chain to. */
+  /**
+   * For https and mtls ports: the files of the server's certificate and key (PEM; read at start,
+   * so the key never travels in a process's arguments); for mtls, the CA its clients' certificates
+   * must chain to.
+   */
   tls?: { cert: string; key: string; ca?: string };
 }
 
@@ -137,6 +142,12 @@ function serveTcp(cfg: EchoAppConfig, port: number, listening: () => void): void
   }).listen(port, '0.0.0.0', listening);
 }
 
+/** The PEM of the config's TLS files. */
+function readTls(cfg: EchoAppConfig): { cert: string; key: string; ca?: string } {
+  const t = cfg.tls!;
+  return { cert: readFileSync(t.cert, 'utf8'), key: readFileSync(t.key, 'utf8'), ...(t.ca ? { ca: readFileSync(t.ca, 'utf8') } : {}) };
+}
+
 /** Istio's ALPN on mTLS between sidecars, then the plain protocols. */
 const MESH_ALPN = ['istio-peer-exchange', 'istio', 'istio-http/1.1', 'istio-http/1.0', 'istio-h2', 'h2', 'http/1.1'];
 
@@ -150,7 +161,8 @@ function serveMtls(cfg: EchoAppConfig, port: number, handle: Handler, listening:
   const http = createHttpServer((req, res) => {
     Promise.resolve(handle(req, res, port)).catch((e: unknown) => send(res, 500, `${String(e)}\n`));
   });
-  const tls = createTlsServer({ cert: cfg.tls!.cert, key: cfg.tls!.key, ca: cfg.tls!.ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: MESH_ALPN }, (sock) => {
+  const files = readTls(cfg);
+  const tls = createTlsServer({ cert: files.cert, key: files.key, ca: files.ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: MESH_ALPN }, (sock) => {
     sock.once('data', (first: Buffer) => {
       sock.pause();
       sock.unshift(first);
@@ -187,7 +199,7 @@ export function startEchoApp(cfg: EchoAppConfig): void {
     const serve = (req: IncomingMessage, res: ServerResponse) => {
       Promise.resolve(handle(req, res, p.port)).catch((e: unknown) => send(res, 500, `${String(e)}\n`));
     };
-    const server = p.protocol === 'https' && cfg.tls ? createHttpsServer({ cert: cfg.tls.cert, key: cfg.tls.key }, serve) : createHttpServer(serve);
+    const server = p.protocol === 'https' && cfg.tls ? createHttpsServer({ cert: readTls(cfg).cert, key: readTls(cfg).key }, serve) : createHttpServer(serve);
     server.keepAliveTimeout = 1000;
     server.listen(p.port, '0.0.0.0', listening);
   }
