@@ -95,8 +95,8 @@ export function draftScenario(m: CaptureManifest, config: EnvoyConfig, rulesText
   if (m.probe) {
     how = `as it was observed at capture time (what nc read${m.probe.accessLog.length ? ' and the access log line' : '; no access log line'}): edit it into the path you want`;
     reply = m.probe.exitCode === 0 ? m.probe.output.split('\n')[0]?.trim() || undefined : undefined;
-    const line = m.probe.accessLog[0];
-    const entry = line ? parseAccessLogLine(line) : undefined;
+    // The line of this connection (a busy pod logs others between): its destination, or the upstream it went to, is --to.
+    const entry = m.probe.accessLog.map(parseAccessLogLine).find((e) => e.downstreamLocalAddress === `${to.host}:${to.port}` || e.upstreamHost === `${to.host}:${to.port}`);
     const hop = entry ? accessLogHop(accessLogLineOf(entry, config, capturePortOf(entry, ip)), capturePortOf(entry, ip)) : undefined;
     hops = hop ? [hop] : [];
   } else {
@@ -141,7 +141,7 @@ export function draftScenario(m: CaptureManifest, config: EnvoyConfig, rulesText
     `# Drafted by pathlab capture: the lab is this capture folder, replayed in the netns lab (the`,
     `# captured rules, the captured sidecar configuration in upstream Envoy). The probe is the`,
     `# connection to ${to.host}:${to.port}, expected ${how}.`,
-    ...(external ? [`# lab.externalHosts: what answers at ${to.host}:${to.port} in the lab; server is echo, http, https or redis.`] : []),
+    ...(external ? [`# lab.externalHosts: what answers at ${to.host}:${to.port} in the lab; server is echo, http, https, redis or mtls (with an identity).`] : []),
     `# To prove a fix, add it as a setup step, e.g.`,
     `#   setup:`,
     `#     - role: fix`,

@@ -2,9 +2,11 @@
 // API that upstream Envoy 1.38 reads, so that a legacy capture can be replayed. Only what those
 // dumps hold is upgraded, each change by what Envoy's v2→v3 migration says of the field, and
 // anything else of the v2 API it meets is refused by name rather than guessed:
-// - the resources' type URLs (envoy.api.v2.Listener → envoy.config.listener.v3.Listener, …);
+// - the resources' type URLs (envoy.api.v2.Listener → envoy.config.listener.v3.Listener, …); a
+//   v2alpha admin dump's untyped resources (Envoy 1.12 and before) are typed by their place first;
 // - a filter's `config` (an untyped Struct) → `typed_config` of the filter's v3 type, by its name
-//   (FILTER_TYPES); a filter with neither gets its type too (v3 looks extensions up by type);
+//   (FILTER_TYPES); a filter with neither gets its type too (v3 looks extensions up by type); a
+//   typed v2 filter gets the v3 type of its v2 type, else of its name;
 // - `tls_context` → a `transport_socket` (envoy.transport_sockets.tls) of the same TLS context;
 // - a listener's `deprecated_v1.bind_to_port` → `bind_to_port`;
 // - a cluster's `hosts` → `load_assignment`; lb_policy ORIGINAL_DST_LB → CLUSTER_PROVIDED;
@@ -13,6 +15,7 @@
 // - the file access log's `format` → `log_format`; HCM tracing's `operation_name` is dropped (v3
 //   takes the direction from the listener); `idle_timeout` → common_http_protocol_options;
 // - a v1-style tcp_proxy (`deprecated_v1` routes) → its one route's cluster.
+// A v2 type left after all that is refused by name.
 // protoNames() gives a dump in protojson's camelCase field names (istioctl's test data) the
 // protos' own names first.
 // Pure.
@@ -50,7 +53,16 @@ const V2_TYPED: Record<string, string> = {
   'envoy.config.filter.network.tcp_proxy.v2.TcpProxy': FILTER_TYPES['envoy.tcp_proxy']!,
   'envoy.config.filter.network.http_connection_manager.v2.HttpConnectionManager': FILTER_TYPES['envoy.http_connection_manager']!,
   'envoy.config.accesslog.v2.FileAccessLog': FILTER_TYPES['envoy.file_access_log']!,
+  'envoy.api.v2.auth.UpstreamTlsContext': 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  'envoy.api.v2.auth.DownstreamTlsContext': 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
 };
+
+/** Where a v2alpha admin dump (Envoy 1.12 and before) keeps each kind of resource, untyped: their v2 types by place. */
+const RESOURCE_PLACES: Array<{ section: string; lists: string[]; key: string; type: string }> = [
+  { section: 'ListenersConfigDump', lists: ['static_listeners', 'dynamic_active_listeners', 'dynamic_listeners'], key: 'listener', type: 'envoy.api.v2.Listener' },
+  { section: 'ClustersConfigDump', lists: ['static_clusters', 'dynamic_active_clusters'], key: 'cluster', type: 'envoy.api.v2.Cluster' },
+  { section: 'RoutesConfigDump', lists: ['static_route_configs', 'dynamic_route_configs'], key: 'route_config', type: 'envoy.api.v2.RouteConfiguration' },
+];
 
 export class V2UpgradeError extends Error {
   override name = 'V2UpgradeError';
@@ -58,7 +70,34 @@ export class V2UpgradeError extends Error {
 
 /** Whether a dump (or any resource in it) is of the v2 API. */
 export function isV2Dump(dump: unknown): boolean {
-  return /"type\.googleapis\.com\/envoy\.(api\.v2\.|config\.filter\.[\w.]+\.v2\.)/.test(JSON.stringify(dump));
+  return /"type\.googleapis\.com\/envoy\.(api\.v2\.|admin\.v2alpha\.|config\.filter\.[\w.]+\.v2\.)/.test(JSON.stringify(dump));
+}
+
+/** The dump with every resource typed: a v2alpha dump's resources have no `@type`, their place says what they are. */
+function typedByPlace(dump: Json): Json {
+  if (!isObj(dump) || !Array.isArray(dump.configs)) return dump;
+  return {
+    ...dump,
+    configs: dump.configs.map((c) => {
+      if (!isObj(c) || typeof c['@type'] !== 'string') return c;
+      const place = RESOURCE_PLACES.find((p) => (c['@type'] as string).endsWith(`.${p.section}`));
+      if (!place) return c;
+      const out: Obj = { ...c };
+      for (const list of place.lists) {
+        if (!Array.isArray(c[list])) continue;
+        out[list] = c[list].map((w) => {
+          if (!isObj(w)) return w;
+          // dynamic_listeners keep the listener under active_state.
+          const holder = isObj(w.active_state) ? w.active_state : w;
+          const r = holder[place.key];
+          if (!isObj(r) || r['@type'] !== undefined) return w;
+          const typed = { ...holder, [place.key]: { '@type': `${T}${place.type}`, ...r } };
+          return isObj(w.active_state) ? { ...w, active_state: typed } : typed;
+        });
+      }
+      return out;
+    }),
+  };
 }
 
 /** protojson's lowerCamel field name → the proto's; map keys (labels, metadata: dots, dashes, upper case) stay. */
@@ -90,7 +129,8 @@ export function upgradeV2Dump(dump: unknown, isIstioOnly: (name: string) => bool
     const tc = isObj(f.typed_config) ? f.typed_config : undefined;
     if (tc && typeof tc['@type'] === 'string') {
       const v2 = tc['@type'].slice(T.length);
-      const v3 = V2_TYPED[v2];
+      // A typed v2 filter: by its type, else by its name (the router, cors, fault, RBAC of Istio 1.3–1.5).
+      const v3 = V2_TYPED[v2] ?? (/\.v2(alpha)?\./.test(v2) ? FILTER_TYPES[name] : undefined);
       if (!v3 && /\.v2(alpha)?\./.test(v2)) throw new V2UpgradeError(`${where}: filter ${name} of v2 type ${v2}: not upgraded by pathlab`);
       return v3 ? { name, typed_config: body(v3, { ...tc, '@type': `${T}${v3}` }, where) } : walk(f, where) as Obj;
     }
@@ -173,7 +213,10 @@ export function upgradeV2Dump(dump: unknown, isIstioOnly: (name: string) => bool
       } else if (k === 'lb_policy' && x === 'ORIGINAL_DST_LB') {
         out[k] = 'CLUSTER_PROVIDED';
         changes.add('lb_policy ORIGINAL_DST_LB → CLUSTER_PROVIDED');
-      } else if (k === 'regex' && typeof x === 'string') {
+      } else if (k === '@type' && typeof x === 'string' && V2_TYPED[x.slice(T.length)]) {
+        out[k] = `${T}${V2_TYPED[x.slice(T.length)]}`;
+        changes.add(`${x.slice(T.length)} → ${V2_TYPED[x.slice(T.length)]}`);
+      } else if (k === 'regex' && typeof x === 'string' && !('google_re2' in v)) {
         out.safe_regex = safeRegex(x);
         changes.add('regex → safe_regex (RE2)');
       } else if (k === 'regex_match' && typeof x === 'string') {
@@ -197,5 +240,9 @@ export function upgradeV2Dump(dump: unknown, isIstioOnly: (name: string) => bool
     return out;
   };
 
-  return { dump: walk(dump as Json, 'dump'), changes: [...changes] };
+  const out = walk(typedByPlace(dump as Json), 'dump');
+  // Nothing of v2 may be left: a type the upgrade does not know is refused by name, not passed to Envoy.
+  const left = /"type\.googleapis\.com\/(envoy\.(?:api\.v2\.|config\.[\w.]+\.v2(?:alpha)?\.)[\w.]+)"/.exec(JSON.stringify(out));
+  if (left) throw new V2UpgradeError(`${left[1]}: a v2 type not upgraded by pathlab`);
+  return { dump: out, changes: [...changes] };
 }

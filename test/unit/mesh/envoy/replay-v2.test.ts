@@ -93,3 +93,35 @@ test('protojson camelCase names become the protos\' own; map keys (labels, metad
   t.deepEqual(l.metadata.filter_metadata.istio, { 'pod-template-hash': '1', POD_NAME: 'p' });
   t.is(changes.length, 1);
 });
+
+test('a v2alpha admin dump (Envoy 1.12 and before) with untyped resources: typed by their place, then upgraded; typed v2 filters by name; RE2 matchers left alone; a v2 type left over refused', (t) => {
+  const dump = {
+    configs: [
+      {
+        '@type': 'type.googleapis.com/envoy.admin.v2alpha.ListenersConfigDump',
+        dynamic_active_listeners: [
+          {
+            listener: {
+              name: '0.0.0.0_9080',
+              address: { socket_address: { address: '0.0.0.0', port_value: 9080 } },
+              filter_chains: [{ filters: [{ name: 'envoy.http_connection_manager', typed_config: { '@type': 'type.googleapis.com/envoy.config.filter.network.http_connection_manager.v2.HttpConnectionManager', stat_prefix: 's', route_config: { name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/', headers: [{ name: 'x', safe_regex_match: { google_re2: {}, regex: 'a.*' } }] }, route: { cluster: 'c' } }] }] }, http_filters: [{ name: 'envoy.router', typed_config: { '@type': 'type.googleapis.com/envoy.config.filter.http.router.v2.Router' } }] } }] }],
+            },
+          },
+        ],
+      },
+      { '@type': 'type.googleapis.com/envoy.admin.v2alpha.ClustersConfigDump', dynamic_active_clusters: [{ cluster: { name: 'c', connect_timeout: '1s', tls_context: { sni: 'x' }, hosts: [{ socket_address: { address: '10.0.0.9', port_value: 80 } }] } }] },
+    ],
+  };
+  t.true(isV2Dump(dump));
+  const out = upgradeV2Dump(dump, istioOnly).dump as O;
+  const l = section(out, 'ListenersConfigDump').dynamic_active_listeners[0].listener;
+  t.is(l['@type'], 'type.googleapis.com/envoy.config.listener.v3.Listener');
+  const hcm = l.filter_chains[0].filters[0].typed_config;
+  t.is(hcm.http_filters[0].typed_config['@type'], 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router');
+  t.deepEqual(hcm.route_config.virtual_hosts[0].routes[0].match.headers[0].safe_regex_match, { google_re2: {}, regex: 'a.*' });
+  const c = section(out, 'ClustersConfigDump').dynamic_active_clusters[0].cluster;
+  t.is(c.transport_socket.typed_config['@type'], 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', 'an untyped cluster\'s TLS is upstream TLS');
+  t.deepEqual(c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address, { socket_address: { address: '10.0.0.9', port_value: 80 } });
+  const leftover = { configs: [{ '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', dynamic_active_clusters: [{ cluster: { '@type': 'type.googleapis.com/envoy.api.v2.Cluster', name: 'c', cluster_type: { typed_config: { '@type': 'type.googleapis.com/envoy.config.cluster.redis.v2.RedisClusterConfig' } } } }] }] };
+  t.throws(() => upgradeV2Dump(leftover, istioOnly), { instanceOf: V2UpgradeError, message: /envoy\.config\.cluster\.redis\.v2\.RedisClusterConfig: a v2 type not upgraded by pathlab/ });
+});
