@@ -70,8 +70,10 @@ export function captureFromFiles(f: FileCapture): { manifest: CaptureManifest; f
   if (!ip) throw new Error('the dump\'s bootstrap names no pod address: give --pod-ip');
   const clean = redactPrivateKeys(dump);
   if (clean.redacted) notes.push(`${clean.redacted} private key(s) in the config dump replaced by a placeholder`);
-  const files: Record<string, string> = { [CAPTURE_FILES.configDump]: `${JSON.stringify(clean.dump, null, 1)}\n`, [CAPTURE_FILES.iptables]: f.iptables };
-  if (f.ip6tables) files[CAPTURE_FILES.ip6tables] = f.ip6tables;
+  // Rules saved on another system may end their lines with CR LF, which iptables-restore refuses.
+  const lf = (text: string) => text.replace(/\r\n/g, '\n');
+  const files: Record<string, string> = { [CAPTURE_FILES.configDump]: `${JSON.stringify(clean.dump, null, 1)}\n`, [CAPTURE_FILES.iptables]: lf(f.iptables) };
+  if (f.ip6tables) files[CAPTURE_FILES.ip6tables] = lf(f.ip6tables);
   const manifest: CaptureManifest = {
     apiVersion: CAPTURE_VERSION,
     kind: 'Capture',

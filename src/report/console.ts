@@ -144,6 +144,7 @@ export function formatSummary(report: RunReport, options: { color: boolean }): s
   for (const s of report.scenarios) {
     if (s.mode === 'without-change') {
       if (s.status === 'passed') lines.push(`${c.red(MARK.failed)} ${s.name}: PASSED without its fault: its probes do not detect the fault`);
+      if (unprobed(s)) lines.push(`${c.red(MARK.failed)} ${s.name}: its probes did not run without its fault, so the fault is not checked${s.reason ? `: ${v(s.reason)}` : ''}`);
       continue;
     }
     if (s.status !== 'failed') continue;

@@ -2,7 +2,7 @@
 // named, the evidence behind the difference follows, and the summary and --check-fault lines
 // say what happened in words a reader cannot misread.
 import test from 'ava';
-import { formatConsole } from '../../../src/report/console.ts';
+import { formatConsole, formatSummary } from '../../../src/report/console.ts';
 import { formatTap } from '../../../src/report/tap.ts';
 import { formatJunit } from '../../../src/report/junit.ts';
 import { outcomeOf } from '../../../src/paths/verdict.ts';
@@ -195,4 +195,9 @@ test('console and every reporter: a run without its fault that failed before its
   t.is(outcomeOf(checkFaultUnprobedRun.scenarios[1]!), 'bad');
   t.regex(formatTap(checkFaultUnprobedRun), /^not ok \d+ - incident-7000-outage-legacy › fails without its fault$/m);
   t.regex(formatJunit(checkFaultUnprobedRun), /type="UnprobedWithoutFault"/);
+});
+
+test('formatSummary (--out): a run without its fault whose probes did not run is named', (t) => {
+  const out = formatSummary(checkFaultUnprobedRun, { color: false });
+  t.regex(out, /^✘ incident-7000-outage-legacy: its probes did not run without its fault, so the fault is not checked: the lab could not start/m);
 });
