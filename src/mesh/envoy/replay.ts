@@ -85,10 +85,8 @@ function sections(dump: unknown): Obj[] {
 
 const section = (configs: Obj[], kind: string) => configs.find((c) => typeof c['@type'] === 'string' && c['@type'].endsWith(`.${kind}`));
 const list = (v: Json | undefined): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
-/** A field by its proto name, or by protojson's default (camelCase) name, which istioctl's test data uses. */
-const field = (o: Obj | undefined, snake: string): Json | undefined => o?.[snake] ?? o?.[snake.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())];
 
-/** The dump's active resources of one kind. */
+/** The active resources of a dump normalisedDump gave (the protos' own field names), untyped. */
 function resources(configs: Obj[]) {
   const l = section(configs, 'ListenersConfigDump');
   const c = section(configs, 'ClustersConfigDump');
@@ -96,14 +94,14 @@ function resources(configs: Obj[]) {
   const e = section(configs, 'EndpointsConfigDump');
   const b = section(configs, 'BootstrapConfigDump');
   const listeners = [
-    ...list(field(l, 'static_listeners')).map((x) => field(x, 'listener')),
-    ...list(field(l, 'dynamic_listeners')).map((x) => field(x, 'active_state')).map((x) => (isObj(x) ? field(x, 'listener') : undefined)),
+    ...list(l?.static_listeners).map((x) => x.listener),
+    ...list(l?.dynamic_listeners).map((x) => (isObj(x.active_state) ? x.active_state.listener : undefined)),
     // Envoy before 1.12 listed them so.
-    ...list(field(l, 'dynamic_active_listeners')).map((x) => field(x, 'listener')),
+    ...list(l?.dynamic_active_listeners).map((x) => x.listener),
   ].filter(isObj);
-  const clusters = [...list(field(c, 'static_clusters')), ...list(field(c, 'dynamic_active_clusters'))].map((x) => field(x, 'cluster')).filter(isObj);
-  const routes = [...list(field(r, 'static_route_configs')), ...list(field(r, 'dynamic_route_configs'))].map((x) => field(x, 'route_config')).filter(isObj);
-  const endpoints = [...list(field(e, 'static_endpoint_configs')), ...list(field(e, 'dynamic_endpoint_configs'))].map((x) => field(x, 'endpoint_config')).filter(isObj);
+  const clusters = [...list(c?.static_clusters), ...list(c?.dynamic_active_clusters)].map((x) => x.cluster).filter(isObj);
+  const routes = [...list(r?.static_route_configs), ...list(r?.dynamic_route_configs)].map((x) => x.route_config).filter(isObj);
+  const endpoints = [...list(e?.static_endpoint_configs), ...list(e?.dynamic_endpoint_configs)].map((x) => x.endpoint_config).filter(isObj);
   const bootstrap = isObj(b?.bootstrap) ? b.bootstrap : undefined;
   // A dump names each resource's type (`@type`); a bootstrap's static resources are typed by their place.
   const untyped = (o: Obj): Obj => Object.fromEntries(Object.entries(o).filter(([k]) => k !== '@type'));
@@ -363,13 +361,13 @@ export function replayBootstrap(captured: unknown, files: ReplayFiles, opts: { a
   for (const [name] of wanted) changes.push(`secret ${name}: served by SDS in the dump; the replaying lab's own certificate files instead`);
 
   const node = isObj(bootstrap?.node) ? { id: bootstrap.node.id ?? 'sidecar~0.0.0.0~replay.default~default.svc.cluster.local', cluster: bootstrap.node.cluster ?? 'replay.default' } : { id: 'sidecar~0.0.0.0~replay.default~default.svc.cluster.local', cluster: 'replay.default' };
-  // Internal listeners (a waypoint's) need the bootstrap extension that registers them.
   const logChanges = new Set<string>();
   const logged = withAccessLog(outListeners, opts.accessLog, logChanges) as Obj[];
   changes.push(...logChanges);
   // What would run code of the capture's choosing on the machine that replays it: refused.
   const code = codeExtensions([...logged, ...outClusters]);
   if (code.length) throw new ReplayError(`the dump has extensions that run code of their own (${code.join(', ')}): a replay runs only Envoy's built-in filters`);
+  // Internal listeners (a waypoint's) need the bootstrap extension that registers them.
   const internal = JSON.stringify(outListeners).includes('"internal_listener"') || JSON.stringify(outClusters).includes('envoy_internal_address');
   const out: Obj = {
     node,
