@@ -10,7 +10,7 @@
 // the folder through loadCapture's checks.
 import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
-import { normalisedDump, replayBootstrap, ReplayError } from '../mesh/envoy/replay.ts';
+import { dumpUpstreams, replayBootstrap, ReplayError } from '../mesh/envoy/replay.ts';
 import { resolveIstioVersion } from '../mesh/iptables/index.ts';
 import { CAPTURE_FILES, CaptureLoadError, loadCapture, type LoadedCapture } from './capture.ts';
 import { LIMITS, type LabCaptureSchema, type LabSpec } from './schema.ts';
@@ -60,14 +60,9 @@ const alwaysTls = (c: O): boolean => isObj(c.transport_socket) && JSON.stringify
  */
 export function capturedUpstreams(captured: unknown, skip: ReadonlySet<string>, taken: ReadonlySet<string>, room: number, wanted: ReadonlySet<string> = new Set()): { hosts: ExternalHost[]; notes: string[] } {
   const notes: string[] = [];
-  const configs = arr((normalisedDump(captured) as O | undefined)?.configs);
-  const section = (kind: string) => configs.find((c) => typeof c['@type'] === 'string' && c['@type'].endsWith(kind));
-  const clusters = new Map<string, O>();
-  const cd = section('ClustersConfigDump');
-  for (const x of [...arr(cd?.static_clusters), ...arr(cd?.dynamic_active_clusters)]) if (isObj(x.cluster)) clusters.set(String(x.cluster.name), x.cluster);
-  const ed = section('EndpointsConfigDump');
-  const assignments = [...arr(ed?.static_endpoint_configs), ...arr(ed?.dynamic_endpoint_configs)].map((x) => x.endpoint_config).filter(isObj);
-  for (const c of clusters.values()) if (isObj(c.load_assignment)) assignments.push(c.load_assignment);
+  const dumped = dumpUpstreams(captured);
+  const clusters = new Map<string, O>(dumped.clusters.map((c) => [String(c.name), c]));
+  const assignments: O[] = [...dumped.endpoints, ...dumped.clusters.flatMap((c) => (isObj(c.load_assignment) ? [c.load_assignment] : []))];
   const byAddress = new Map<string, { ports: Set<number>; name: string; identity?: string; wanted: boolean }>();
   for (const a of assignments) {
     const cluster = clusters.get(String(a.cluster_name));

@@ -273,18 +273,37 @@ export function summariseChanges(changes: readonly string[]): string[] {
   });
 }
 
-/** A dump with the protos' own field names and, from the v2 API, restated in v3 (what was restated goes into `changes`). */
+/** Each dump's normalised form, once: a capture lab reads its dump's resources at load and again at start. */
+const normalised = new WeakMap<object, { dump: unknown; changes: string[] }>();
+
+/** A dump with the protos' own field names and, from the v2 API, restated in v3 (what was restated goes into `changes`). Not to be changed by its callers. */
 export function normalisedDump(captured: unknown, changes: string[] = []): unknown {
-  const dump = protoNames(captured, changes);
-  if (!isV2Dump(dump)) return dump;
-  try {
-    const up = upgradeV2Dump(dump, (name) => istioOnly({ name }) !== undefined);
-    changes.push(...up.changes.map((c) => `v2 API → v3: ${c}`));
-    return up.dump;
-  } catch (e) {
-    if (e instanceof V2UpgradeError) throw new ReplayError(`a v2 API dump (Istio 1.5 and before): ${e.message}`);
-    throw e;
+  const known = isObj(captured) ? normalised.get(captured) : undefined;
+  if (known) {
+    changes.push(...known.changes);
+    return known.dump;
   }
+  const own: string[] = [];
+  let dump = protoNames(captured, own);
+  if (isV2Dump(dump)) {
+    try {
+      const up = upgradeV2Dump(dump, (name) => istioOnly({ name }) !== undefined);
+      own.push(...up.changes.map((c) => `v2 API → v3: ${c}`));
+      dump = up.dump;
+    } catch (e) {
+      if (e instanceof V2UpgradeError) throw new ReplayError(`a v2 API dump (Istio 1.5 and before): ${e.message}`);
+      throw e;
+    }
+  }
+  if (isObj(captured)) normalised.set(captured, { dump, changes: own });
+  changes.push(...own);
+  return dump;
+}
+
+/** A captured dump's clusters and endpoint assignments, as a replay reads them (untyped, the protos' field names). */
+export function dumpUpstreams(captured: unknown): { clusters: Obj[]; endpoints: Obj[] } {
+  const { clusters, endpoints } = resources(sections(normalisedDump(captured)));
+  return { clusters, endpoints };
 }
 
 /** The captured configuration as a static bootstrap for upstream Envoy (see the header for what changes). */
