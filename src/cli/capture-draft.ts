@@ -20,10 +20,10 @@ import { predictedHops } from '../paths/predict.ts';
 import { CAPTURE_FILES, CAPTURE_PROBE_PAYLOAD, CAPTURE_VERSION, type CaptureManifest } from '../scenario/capture.ts';
 import { SCENARIO_API_VERSION } from '../scenario/schema.ts';
 
-/** What the bootstrap's node says of the pod: `sidecar~IP~POD.NS~NS.svc.cluster.local`, ISTIO_VERSION, the Envoy build. */
+/** What the bootstrap's node says of the pod: `sidecar~IP~POD.NS~NS.svc.cluster.local` (IPv4 or IPv6), ISTIO_VERSION, the Envoy build. */
 export function nodeFacts(dump: unknown): { ip?: string; pod?: string; namespace?: string; istio?: string; envoy?: string; labels?: Record<string, string> } {
   const configs = (dump as { configs?: unknown })?.configs;
-  const boot = Array.isArray(configs) ? (configs as Array<Record<string, unknown>>).find((c) => typeof c['@type'] === 'string' && c['@type'].endsWith('BootstrapConfigDump')) : undefined;
+  const boot = Array.isArray(configs) ? (configs as Array<Record<string, unknown>>).find((c) => c !== null && typeof c === 'object' && c.bootstrap !== null && typeof c.bootstrap === 'object') : undefined;
   const node = (boot?.bootstrap as { node?: Record<string, unknown> } | undefined)?.node;
   if (!node) return {};
   const id = typeof node.id === 'string' ? node.id.split('~') : [];
@@ -34,7 +34,7 @@ export function nodeFacts(dump: unknown): { ip?: string; pod?: string; namespace
   const envoy = uav ? `${uav.major_number ?? 0}.${uav.minor_number ?? 0}.${uav.patch ?? 0}` : /\/(\d+\.\d+\.\d+[\w-]*)\//.exec(build)?.[1];
   const labels = md.LABELS && typeof md.LABELS === 'object' ? (md.LABELS as Record<string, string>) : undefined;
   return {
-    ...(id[1] && isIP(id[1]) === 4 ? { ip: id[1] } : {}),
+    ...(id[1] && isIP(id[1]) !== 0 ? { ip: id[1] } : {}),
     ...(pod ? { pod } : {}),
     ...(namespace ? { namespace } : {}),
     ...(typeof md.ISTIO_VERSION === 'string' ? { istio: md.ISTIO_VERSION } : {}),

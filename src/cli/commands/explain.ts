@@ -15,6 +15,7 @@ import { explainedHop, predictedHops } from '../../paths/predict.ts';
 import type { Payload } from '../../mesh/envoy/first-bytes.ts';
 import { renderDiagram } from '../../report/path-diagram.ts';
 import { captureThroughContext } from './capture.ts';
+import { nodeFacts } from '../capture-draft.ts';
 import { CAPTURE_FILES } from '../../scenario/capture.ts';
 
 interface ExplainOptions {
@@ -58,18 +59,6 @@ function parseDst(text: string): { ip: string; port: number } {
 
 function unescape(text: string): string {
   return text.replace(/\\r/g, '\r').replace(/\\n/g, '\n').replace(/\\t/g, '\t');
-}
-
-/** The pod IP a config dump belongs to, from its bootstrap node id `sidecar~IP~pod.ns~...`. */
-function podIpFromDump(doc: unknown): string | undefined {
-  const configs = (doc as { configs?: unknown })?.configs;
-  if (!Array.isArray(configs)) return undefined;
-  for (const c of configs as Array<Record<string, unknown>>) {
-    const node = (c.bootstrap as Record<string, unknown> | undefined)?.node as Record<string, unknown> | undefined;
-    const id = typeof node?.id === 'string' ? node.id.split('~') : [];
-    if (id.length >= 2 && isIP(id[1]!) !== 0) return id[1];
-  }
-  return undefined;
 }
 
 function list(text: string | undefined): string[] {
@@ -198,7 +187,7 @@ function explainFiles(opts: ExplainOptions & { src: string; dst: string }, ctx: 
   } else {
     const d = read ? configDumpFromText(opts.configDump!, read.configDump) : loadConfigDump(opts.configDump!);
     config = d.config;
-    podIp ??= podIpFromDump(d.doc);
+    podIp ??= nodeFacts(d.doc).ip;
     if (!config.listeners) throw new CliError(`${opts.configDump}: no listeners in this dump`, EXIT_BAD_INPUT);
   }
   const conn: ExplainConnection = { src: opts.src, dst, ...(uid !== undefined ? { uid } : {}), ...(podIp !== undefined ? { podIp } : {}), payload };
