@@ -157,10 +157,8 @@ const MESH_ALPN = ['istio-peer-exchange', 'istio', 'istio-http/1.1', 'istio-http
  * echo app answers, its RemoteAddr the peer sidecar's) or, when the first bytes are not an HTTP
  * request line, the TCP greeting.
  */
-function serveMtls(cfg: EchoAppConfig, port: number, handle: Handler, listening: () => void): void {
-  const http = createHttpServer((req, res) => {
-    Promise.resolve(handle(req, res, port)).catch((e: unknown) => send(res, 500, `${String(e)}\n`));
-  });
+function serveMtls(cfg: EchoAppConfig, port: number, serve: (req: IncomingMessage, res: ServerResponse) => void, listening: () => void): void {
+  const http = createHttpServer(serve);
   const files = readTls(cfg);
   const tls = createTlsServer({ cert: files.cert, key: files.key, ca: files.ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: MESH_ALPN }, (sock) => {
     sock.once('data', (first: Buffer) => {
@@ -192,14 +190,15 @@ export function startEchoApp(cfg: EchoAppConfig): void {
       serveTcp(cfg, p.port, listening);
       continue;
     }
-    if (p.protocol === 'mtls') {
-      serveMtls(cfg, p.port, handle, listening);
-      continue;
-    }
     const serve = (req: IncomingMessage, res: ServerResponse) => {
       Promise.resolve(handle(req, res, p.port)).catch((e: unknown) => send(res, 500, `${String(e)}\n`));
     };
-    const server = p.protocol === 'https' && cfg.tls ? createHttpsServer({ cert: readTls(cfg).cert, key: readTls(cfg).key }, serve) : createHttpServer(serve);
+    if (p.protocol === 'mtls') {
+      serveMtls(cfg, p.port, serve, listening);
+      continue;
+    }
+    const tls = p.protocol === 'https' && cfg.tls ? readTls(cfg) : undefined;
+    const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, serve) : createHttpServer(serve);
     server.keepAliveTimeout = 1000;
     server.listen(p.port, '0.0.0.0', listening);
   }
