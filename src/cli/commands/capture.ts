@@ -9,6 +9,7 @@ import { CaptureError, capturePod, type Captured } from '../../lab/cluster/captu
 import { IMAGES, imageRef } from '../../lab/kind/versions.ts';
 import { CAPTURE_FILES, CaptureLoadError, loadCapture } from '../../scenario/capture.ts';
 import { loadScenarioFile } from '../../scenario/loader.ts';
+import { formatProblem } from '../../scenario/problems.ts';
 import { captureFromFiles, draftScenario } from '../capture-draft.ts';
 import { configDumpFromText } from '../load-documents.ts';
 import { readInputFile } from '../io.ts';
@@ -152,7 +153,7 @@ pod without a sidecar).`,
         const config = configDumpFromText(CAPTURE_FILES.configDump, dumpText).config;
         writeFileSync(join(opts.out, DRAFT_FILE), draftScenario(m, config, rulesText, to), { mode: 0o600 });
         const drafted = loadScenarioFile(join(opts.out, DRAFT_FILE));
-        lines.push(drafted.ok ? `drafted ${join(opts.out, DRAFT_FILE)}: edit its expectations, then pathlab run ${join(opts.out, DRAFT_FILE)}` : `drafted ${join(opts.out, DRAFT_FILE)}, which does not load yet:\n${drafted.problems.map((p) => `  ${p.line}:${p.col} ${p.field}: ${p.message}`).join('\n')}`);
+        lines.push(drafted.ok ? `drafted ${join(opts.out, DRAFT_FILE)}: edit its expectations, then pathlab run ${join(opts.out, DRAFT_FILE)}` : `drafted ${join(opts.out, DRAFT_FILE)}, which does not load yet:\n${drafted.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
       } else if (m.files.includes(CAPTURE_FILES.iptables) && m.pod.ip) {
         lines.push(`explain a connection: pathlab explain --config-dump ${join(opts.out, CAPTURE_FILES.configDump)} --iptables ${join(opts.out, CAPTURE_FILES.iptables)} --src ${m.pod.ip} --dst IP:PORT`);
         lines.push('draft a replay scenario of one: capture again with --to HOST:PORT');
