@@ -65,7 +65,8 @@ export function captureFromFiles(f: FileCapture): { manifest: CaptureManifest; f
   const notes: string[] = [`made from files (${f.source}), not read from a live pod: no probe was made`];
   const namespace = f.pod?.namespace ?? node.namespace;
   const name = f.pod?.pod ?? node.pod;
-  const ip = f.podIp ?? node.ip;
+  // A capture's pod address from the node is IPv4, as before nodeFacts served explain too (it reads any family).
+  const ip = f.podIp ?? (node.ip !== undefined && isIP(node.ip) === 4 ? node.ip : undefined);
   if (!namespace || !name) throw new Error('the dump\'s bootstrap names no pod (node id sidecar~IP~POD.NS~…): give --pod NS/NAME');
   if (!ip) throw new Error('the dump\'s bootstrap names no pod address: give --pod-ip');
   const clean = redactPrivateKeys(dump);
